@@ -1,0 +1,243 @@
+"""Parse and validate an uploaded submission into immutable student records.
+
+Every problem is collected with its JSON path (``[2].events[5].created_time``) so a
+caller can show all of them at once; nothing is returned unless everything is valid.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+ROOT = "$"
+_INTEGER_UNIT = re.compile(r"-?[0-9]+")
+
+
+class SubmissionError(ValueError):
+    """The submission is invalid; ``details`` maps a JSON path to the reason."""
+
+    def __init__(self, message: str, details: dict[str, str]):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class MalformedJSON(SubmissionError):
+    """The body is not JSON at all; carries the line and column of the fault."""
+
+    def __init__(self, reason: str, line: int, column: int):
+        super().__init__(
+            "malformed JSON",
+            {ROOT: f"{reason} at line {line}, column {column}"},
+        )
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One completed activity; ``unit`` is canonical text, ``index`` its input position."""
+
+    unit: str
+    type: str | None
+    created_at: datetime | None
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Student:
+    student_id: str
+    namespace: str
+    events: tuple[Event, ...]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON strictly (no NaN/Infinity), raising :class:`MalformedJSON`."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise MalformedJSON(f"not UTF-8 ({exc.reason})", 1, exc.start + 1) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(exc.msg, exc.lineno, exc.colno) from None
+    except ValueError as exc:
+        raise MalformedJSON(str(exc), 1, 1) from None
+
+
+def parse_time(value: str) -> datetime:
+    """ISO 8601 with ``T`` or a space, any fraction, any offset or ``Z``; naive means UTC."""
+    parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def canonical_unit(value: Any) -> str | None:
+    """The unit as text, so ``17`` and ``"17"`` are one unit; ``None`` if not a unit."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def unit_sort_key(unit: str) -> tuple:
+    """Integers (and strings of digits) first in numeric order, then the rest as text."""
+    if _INTEGER_UNIT.fullmatch(unit):
+        return (0, int(unit), unit)
+    return (1, 0, unit)
+
+
+def _type_name(value: Any) -> str:
+    return {
+        dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+        int: "a number", float: "a number", type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _parse_event(raw: Any, path: str, index: int, errors: dict[str, str]) -> Event | None:
+    if not isinstance(raw, dict):
+        errors[path] = f"must be an object, not {_type_name(raw)}"
+        return None
+    ok = True
+    unit = canonical_unit(raw.get("unit"))
+    if "unit" not in raw:
+        errors[f"{path}.unit"] = "is required"
+        ok = False
+    elif unit is None:
+        errors[f"{path}.unit"] = (
+            f"must be a non-empty string or an integer, not {_type_name(raw['unit'])}"
+        )
+        ok = False
+    event_type = raw.get("type")
+    if event_type is not None and not isinstance(event_type, str):
+        errors[f"{path}.type"] = f"must be a string, not {_type_name(event_type)}"
+        ok = False
+    created_at = None
+    raw_time = raw.get("created_time")
+    if raw_time is not None:
+        if not isinstance(raw_time, str):
+            errors[f"{path}.created_time"] = (
+                f"must be an ISO 8601 string, not {_type_name(raw_time)}"
+            )
+            ok = False
+        else:
+            try:
+                created_at = parse_time(raw_time)
+            except ValueError:
+                errors[f"{path}.created_time"] = (
+                    f"{raw_time[:60]!r} is not an ISO 8601 date-time "
+                    "(e.g. 2024-07-21 03:04:55.939000+00:00)"
+                )
+                ok = False
+    if not ok:
+        return None
+    return Event(unit=unit, type=event_type, created_at=created_at, index=index)
+
+
+def _parse_student(raw: Any, path: str, errors: dict[str, str]) -> Student | None:
+    prefix = f"{path}." if path else ""
+    if not isinstance(raw, dict):
+        errors[path or ROOT] = f"must be an object, not {_type_name(raw)}"
+        return None
+    ok = True
+    student_id = raw.get("student_id")
+    if "student_id" not in raw:
+        errors[f"{prefix}student_id"] = "is required"
+        ok = False
+    elif not isinstance(student_id, str):
+        errors[f"{prefix}student_id"] = f"must be a string, not {_type_name(student_id)}"
+        ok = False
+    elif not student_id.strip():
+        errors[f"{prefix}student_id"] = "must not be empty"
+        ok = False
+    namespace = raw.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        errors[f"{prefix}namespace"] = f"must be a string, not {_type_name(namespace)}"
+        ok = False
+    raw_events = raw.get("events")
+    events: list[Event] = []
+    if "events" not in raw:
+        errors[f"{prefix}events"] = "is required"
+        ok = False
+    elif not isinstance(raw_events, list):
+        errors[f"{prefix}events"] = f"must be an array, not {_type_name(raw_events)}"
+        ok = False
+    else:
+        for index, raw_event in enumerate(raw_events):
+            event = _parse_event(raw_event, f"{prefix}events[{index}]", index, errors)
+            if event is None:
+                ok = False
+            else:
+                events.append(event)
+    if not ok:
+        return None
+    return Student(student_id=student_id, namespace=namespace or "", events=tuple(events))
+
+
+def parse_submission(document: Any) -> list[Student]:
+    """Validate a decoded JSON document: one student object or an array of them."""
+    errors: dict[str, str] = {}
+    students: list[Student] = []
+    if isinstance(document, dict):
+        student = _parse_student(document, "", errors)
+        students = [student] if student else []
+    elif isinstance(document, list):
+        if not document:
+            errors[ROOT] = "must contain at least one student"
+        seen: dict[tuple[str, str], int] = {}
+        for index, raw in enumerate(document):
+            student = _parse_student(raw, f"[{index}]", errors)
+            if student is None:
+                continue
+            key = (student.namespace, student.student_id)
+            if key in seen:
+                errors[f"[{index}].student_id"] = (
+                    f"duplicates [{seen[key]}] in the same namespace; "
+                    "put all of a student's events in one entry"
+                )
+            else:
+                seen[key] = index
+            students.append(student)
+    else:
+        errors[ROOT] = f"must be a student object or an array of them, not {_type_name(document)}"
+    if errors:
+        count = len(errors)
+        raise SubmissionError(
+            f"invalid submission: {count} problem{'s' if count != 1 else ''}", errors
+        )
+    return students
+
+
+def parse_text(text: str | bytes) -> list[Student]:
+    """Decode and validate in one step, as the API, the form and the CLI all do."""
+    return parse_submission(loads(text))
+
+
+def to_document(students: list[Student]) -> list[dict[str, Any]]:
+    """The validated students back as canonical JSON-ready data (what gets stored)."""
+    return [
+        {
+            "student_id": s.student_id,
+            "namespace": s.namespace,
+            "events": [
+                {
+                    "unit": e.unit,
+                    "type": e.type,
+                    "created_time": e.created_at.isoformat() if e.created_at else None,
+                }
+                for e in s.events
+            ],
+        }
+        for s in students
+    ]
