@@ -1,0 +1,43 @@
+# reportgen: `make run` serves the app with a worker; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test bench migrate worker clean help
+
+help:
+	@echo "make run    - set up .venv, migrate, serve on http://127.0.0.1:$(PORT) with a worker"
+	@echo "make test   - set up .venv with test tools and run the whole suite"
+	@echo "make bench  - print rendering benchmarks"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "reportgen needs Python 3.11+; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+run: $(VENV)/.runtime
+	PORT=$(PORT) $(BIN)/python -m reportgen.devstack
+
+migrate: $(VENV)/.runtime
+	$(BIN)/flask --app wsgi db upgrade
+
+worker: $(VENV)/.runtime
+	$(BIN)/flask --app wsgi worker
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/render_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts

@@ -1,0 +1,54 @@
+"""reportgen: learning-activity JSON in, HTML and PDF reports out."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import cli, errors, queue
+from .config import ROOT_DIR, from_environment, instance_dir
+from .extensions import db, migrate
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL and a busy timeout let the web process read while the worker writes."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, then ``config`` on top (tests pass theirs)."""
+    app = Flask(
+        __name__,
+        instance_path=str(instance_dir()),
+        template_folder=str(ROOT_DIR / "templates"),
+        static_folder=str(ROOT_DIR / "static"),
+    )
+    app.config.from_mapping(from_environment())
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        instance_dir().mkdir(parents=True, exist_ok=True)
+
+    from . import models  # noqa: F401  (the tables, for queries and migrations)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"))
+    queue.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+
+    from .api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    return app
+
+
+event.listen(Engine, "connect", _sqlite_pragmas)

@@ -1,0 +1,56 @@
+"""Command-line entry points: ``flask render`` and ``flask worker``."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from .domain.submission import SubmissionError, parse_text
+
+
+@click.command("render")
+@click.argument("input_file", type=click.File("rb"))
+@click.option("--format", "report_format", type=click.Choice(["html", "pdf"]), default="pdf", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
+              help="Where to write the report.")
+def render_command(input_file, report_format: str, output: Path) -> None:
+    """Render INPUT_FILE (JSON) to a report file, without Redis or a database."""
+    from .jobs import render_report
+
+    raw = input_file.read()
+    try:
+        parse_text(raw)
+    except SubmissionError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        for path, reason in exc.details.items():
+            click.echo(f"  {path}: {reason}", err=True)
+        sys.exit(2)
+    started = time.perf_counter()
+    content, _ = render_report(report_format, raw.decode("utf-8-sig"))
+    output.write_bytes(content)
+    click.echo(f"wrote {output} ({len(content)} bytes) in {time.perf_counter() - started:.2f} s")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
+              help="Run RQ's scheduler, which re-queues retries.")
+@with_appcontext
+def worker_command(burst: bool, with_scheduler: bool) -> None:
+    """Run an RQ worker for the report queue."""
+    from .queue import redis_connection, report_queue
+    from .worker import ReportWorker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker = ReportWorker([report_queue()], connection=redis_connection())
+    worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(render_command)
+    app.cli.add_command(worker_command)

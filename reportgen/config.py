@@ -1,0 +1,65 @@
+"""Settings, read from the environment when an app is created (secrets never live in code)."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
+
+
+def instance_dir() -> Path:
+    return Path(os.environ.get("REPORTGEN_INSTANCE_DIR") or ROOT_DIR / "instance")
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _intervals(name: str, default: str) -> list[int]:
+    return [int(part) for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def database_url(instance: Path) -> str:
+    """``DATABASE_URL`` (``postgres://`` accepted), else SQLite under ``instance/``."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{instance / 'reportgen.sqlite3'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def secret_key(instance: Path) -> str:
+    """``SECRET_KEY`` from the environment, else one generated once into ``instance/``.
+
+    Persisting it keeps sessions valid across restarts and gunicorn workers of a local install.
+    """
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def from_environment() -> dict[str, Any]:
+    instance = instance_dir()
+    return {
+        "SECRET_KEY": secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 20 * MiB),
+        "REPORTGEN_QUEUE": os.environ.get("REPORTGEN_QUEUE", "reportgen"),
+        "REPORTGEN_JOB_TIMEOUT": _int("REPORTGEN_JOB_TIMEOUT", 30 * 60),
+        "REPORTGEN_RESULT_TTL": _int("REPORTGEN_RESULT_TTL", 24 * 3600),
+        "REPORTGEN_RETRY_INTERVALS": _intervals("REPORTGEN_RETRY_INTERVALS", "5,30,120"),
+    }

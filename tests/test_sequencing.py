@@ -1,0 +1,61 @@
+"""Q labels and event order: what a teacher reads in every report."""
+from reportgen.domain.sequencing import sequence_response
+from reportgen.domain.submission import parse_submission
+
+
+def sequence(document) -> dict:
+    return sequence_response(parse_submission(document))
+
+
+def units(*values):
+    return [{"unit": v} for v in values]
+
+
+def test_units_are_ordered_numerically_then_as_text():
+    body = sequence({"student_id": "s", "namespace": "n", "events": units("b", 10, "9", "a", 100, "-1")})
+    assert body["namespaces"]["n"]["units"] == {"Q1": "-1", "Q2": "9", "Q3": "10", "Q4": "100", "Q5": "a", "Q6": "b"}
+
+
+def test_integer_and_digit_string_are_the_same_unit():
+    body = sequence({"student_id": "s", "events": units(17, "17", 5)})
+    assert body["namespaces"][""]["units"] == {"Q1": "5", "Q2": "17"}
+    assert body["students"][0]["sequence"] == ["Q2", "Q2", "Q1"]
+
+
+def test_labels_are_shared_across_the_students_of_a_namespace():
+    body = sequence([
+        {"student_id": "a", "namespace": "n", "events": units(30)},
+        {"student_id": "b", "namespace": "n", "events": units(10, 20)},
+        {"student_id": "c", "namespace": "m", "events": units(30)},
+    ])
+    assert body["namespaces"]["n"]["units"] == {"Q1": "10", "Q2": "20", "Q3": "30"}
+    assert body["namespaces"]["m"]["units"] == {"Q1": "30"}
+    assert [s["sequence"] for s in body["students"]] == [["Q3"], ["Q1", "Q2"], ["Q1"]]
+
+
+def test_events_are_ordered_by_instant_honouring_offsets():
+    body = sequence({"student_id": "s", "events": [
+        {"unit": 1, "created_time": "2024-07-21T04:00:00+00:00"},
+        {"unit": 2, "created_time": "2024-07-21T05:30:00+02:00"},
+        {"unit": 3, "created_time": "2024-07-21 03:45:00"},
+    ]})
+    assert body["students"][0]["sequence"] == ["Q2", "Q3", "Q1"]
+
+
+def test_ties_keep_input_order_and_untimed_events_come_last():
+    body = sequence({"student_id": "s", "events": [
+        {"unit": 4},
+        {"unit": 3, "created_time": "2024-07-21T03:00:00Z"},
+        {"unit": 1, "created_time": "2024-07-21T05:00:00+02:00"},
+        {"unit": 2},
+        {"unit": 5, "created_time": "2024-07-21T02:00:00Z"},
+    ]})
+    assert body["students"][0]["sequence"] == ["Q5", "Q3", "Q1", "Q4", "Q2"]
+
+
+def test_the_example_from_the_product_description():
+    times = ["2024-07-21 03:00:00", "2024-07-21 03:01:00", "2024-07-21 03:02:00", "2024-07-21 03:03:00",
+             "2024-07-21 03:04:00"]
+    shuffled = [("5", times[3]), ("3", times[0]), ("7", times[4]), ("3", times[1]), ("4", times[2])]
+    body = sequence({"student_id": "s", "events": [{"unit": u, "created_time": t} for u, t in shuffled]})
+    assert body["students"][0]["sequence"] == ["Q1", "Q1", "Q2", "Q3", "Q4"]
