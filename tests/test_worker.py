@@ -1,0 +1,149 @@
+"""Reports rendered by a real RQ worker process on PostgreSQL and Redis."""
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import time
+
+from pypdf import PdfReader
+from redis import Redis
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import text
+
+from reportgen import create_app
+from reportgen.extensions import db
+from reportgen.models import Report
+from reportgen.queue import enqueue_report
+
+from .conftest import ROOT, worker_env
+from .helpers import event, post_json, sample_students, student
+
+
+def submit(client, report_format: str, payload) -> str:
+    response = post_json(client, f"/assignment/{report_format}", payload)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["task_id"]
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_worker_renders_pdf_with_ids_labels_and_non_latin_text(app, client, run_worker):
+    task_id = submit(client, "pdf", sample_students())
+    run_worker()
+    response = client.get(f"/assignment/pdf/{task_id}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    text_in_pdf = pdf_text(response.data)
+    for expected in ("alice", "Zoë Дмитрий Ωμέγα", "Q1", "Q2", "Q3", "Q4", "course-1"):
+        assert expected in text_in_pdf
+    with app.app_context():
+        report = db.session.get(Report, task_id)
+        assert report.status == "SUCCESS" and report.attempts == 1
+        assert (report.progress_current, report.progress_total) == (2, 2)
+        assert report.size == len(response.data)
+        assert report.sha256 == hashlib.sha256(response.data).hexdigest()
+        assert report.finished_at is not None and report.error is None
+    metadata = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()
+    assert metadata["sequences"]["students"][0] == {
+        "student_id": "alice", "namespace": "course-1", "sequence": ["Q1", "Q4", "Q4"]}
+
+
+def test_worker_renders_html_with_user_data_escaped(client, run_worker):
+    hostile = "<script>alert(1)</script>"
+    task_id = submit(client, "html", [student(hostile, [event("<b>7</b>", "2024-07-21T03:04:55Z", "<i>x</i>")])])
+    run_worker()
+    response = client.get(f"/assignment/html/{task_id}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    page = response.get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert hostile not in page and "<b>7</b>" not in page and "<i>x</i>" not in page
+
+
+def test_bad_data_fails_once_with_a_readable_error_and_no_retry(app, client, config, run_worker):
+    with app.app_context():
+        report = Report(format="pdf", input_json='[{"student_id": 5, "events": []}]', student_count=1,
+                        event_count=0, student_ids=["5"], namespaces=[""], progress_total=1)
+        db.session.add(report)
+        db.session.commit()
+        task_id = report.id
+        enqueue_report(task_id)
+    run_worker()
+    response = client.get(f"/assignment/pdf/{task_id}")
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body["status"] == "FAILURE" and body["attempts"] == 1
+    assert "could not be rendered" in body["error"] and "student_id" in body["error"]
+    registry = ScheduledJobRegistry(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+    assert task_id not in registry.get_job_ids()
+
+
+def test_database_outage_is_retried_with_backoff_then_succeeds(app, client, config, run_worker):
+    task_id = submit(client, "html", sample_students())
+    run_worker(DATABASE_URL="postgresql+psycopg2://postgres@127.0.0.1:1/unreachable")
+    redis = Redis.from_url(config["REDIS_URL"])
+    registry = ScheduledJobRegistry(config["REPORTGEN_QUEUE"], connection=redis)
+    assert registry.get_job_ids() == [task_id]
+    assert Queue(config["REPORTGEN_QUEUE"], connection=redis).fetch_job(task_id).retries_left == 1
+    assert client.get(f"/assignment/html/{task_id}").get_json()["status"] == "PENDING"
+    time.sleep(1.5)
+    run_worker()
+    assert client.get(f"/assignment/html/{task_id}").status_code == 200
+
+
+def test_a_duplicate_job_does_not_redo_a_finished_report(app, client, run_worker):
+    task_id = submit(client, "html", sample_students())
+    run_worker()
+    first = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
+    with app.app_context():
+        enqueue_report(task_id)
+    run_worker()
+    again = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
+    assert (again["sha256"], again["attempts"], again["finished_at"]) == (
+        first["sha256"], 1, first["finished_at"])
+
+
+def test_render_command_needs_no_redis_or_database(runner, tmp_path):
+    source = tmp_path / "students.json"
+    source.write_text(json.dumps(sample_students()), encoding="utf-8")
+    output = tmp_path / "out.pdf"
+    result = runner.invoke(args=["render", str(source), "--format", "pdf", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert output.read_bytes().startswith(b"%PDF")
+    assert "Zoë Дмитрий Ωμέγα" in pdf_text(output.read_bytes())
+
+
+def test_render_command_reports_invalid_input_with_paths(runner, tmp_path):
+    source = tmp_path / "bad.json"
+    source.write_text('[{"student_id": "a", "events": [{"type": "x"}]}]', encoding="utf-8")
+    result = runner.invoke(args=["render", str(source), "-o", str(tmp_path / "out.pdf")])
+    assert result.exit_code == 2
+    assert "[0].events[0].unit: is required" in result.output
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_sqlite_default_when_database_url_is_unset(config, tmp_path, monkeypatch, run_worker):
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("REPORTGEN_INSTANCE_DIR", str(instance))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    env = worker_env(config, tmp_path, DATABASE_URL="")
+    migrated = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+    assert migrated.returncode == 0, migrated.stderr
+    assert (instance / "reportgen.sqlite3").exists()
+    sqlite_config = {k: v for k, v in config.items() if k != "SQLALCHEMY_DATABASE_URI"}
+    app = create_app(sqlite_config)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'reportgen.sqlite3'}"
+    Redis.from_url(config["REDIS_URL"]).flushdb()
+    client = app.test_client()
+    task_id = submit(client, "pdf", sample_students())
+    run_worker(DATABASE_URL="")
+    response = client.get(f"/assignment/pdf/{task_id}")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        db.engine.dispose()
