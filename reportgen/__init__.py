@@ -46,8 +46,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
 
     from .api import bp as api_bp
+    from .ops import bp as ops_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(ops_bp)
     return app
 
 

@@ -9,6 +9,22 @@ from typing import Any
 ROOT_DIR = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 
+ENVIRONMENT_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "MAX_CONTENT_LENGTH",
+    "REPORTGEN_QUEUE",
+    "REPORTGEN_JOB_TIMEOUT",
+    "REPORTGEN_RESULT_TTL",
+    "REPORTGEN_RETRY_INTERVALS",
+    "REPORTGEN_INSTANCE_DIR",
+    "PORT",
+    "HOST",
+    "WEB_CONCURRENCY",
+)
+"""Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
+
 
 def instance_dir() -> Path:
     return Path(os.environ.get("REPORTGEN_INSTANCE_DIR") or ROOT_DIR / "instance")
