@@ -59,3 +59,16 @@ def test_the_example_from_the_product_description():
     shuffled = [("5", times[3]), ("3", times[0]), ("7", times[4]), ("3", times[1]), ("4", times[2])]
     body = sequence({"student_id": "s", "events": [{"unit": u, "created_time": t} for u, t in shuffled]})
     assert body["students"][0]["sequence"] == ["Q1", "Q1", "Q2", "Q3", "Q4"]
+
+
+def test_one_student_rendered_alone_keeps_the_labels_of_the_whole_upload():
+    from reportgen.domain.sequencing import sequence_students, unit_labels
+
+    students = parse_submission([
+        {"student_id": "a", "events": units(10, 20)},
+        {"student_id": "b", "events": units(20, 30)},
+    ])
+    _, alone = sequence_students(students[1:])
+    _, shared = sequence_students(students[1:], unit_labels(students))
+    assert alone[0].labels == ["Q1", "Q2"]
+    assert shared[0].labels == ["Q2", "Q3"]

@@ -115,9 +115,14 @@ def student_report(sequence: StudentSequence, labels: dict[str, str]) -> Student
     )
 
 
-def build_report(students: list[Student], generated_at: datetime | None = None, title: str | None = None) -> ReportData:
-    """Everything a report shows, computed once, shared by HTML, PDF and CSV."""
-    labels, sequences = sequence_students(students)
+def build_report(students: list[Student], generated_at: datetime | None = None, title: str | None = None,
+                 labels: dict[str, dict[str, str]] | None = None) -> ReportData:
+    """Everything a report shows, computed once, shared by HTML and PDF.
+
+    Pass ``labels`` (namespace → unit → label) to render part of an upload with the labels
+    of the whole upload.
+    """
+    labels, sequences = sequence_students(students, labels)
     moment = generated_at or datetime.now(timezone.utc)
     if title is None:
         title = (

@@ -42,9 +42,13 @@ def order_events(events: tuple[Event, ...]) -> list[Event]:
     return timed + untimed
 
 
-def sequence_students(students: list[Student]) -> tuple[dict[str, dict[str, str]], list[StudentSequence]]:
-    """The shared labels and, per student, the events in time order with their labels."""
-    labels = unit_labels(students)
+def sequence_students(
+    students: list[Student], labels: dict[str, dict[str, str]] | None = None
+) -> tuple[dict[str, dict[str, str]], list[StudentSequence]]:
+    """The labels (computed unless given, e.g. a whole upload's for one of its students) and,
+    per student, the events in time order with their labels."""
+    if labels is None:
+        labels = unit_labels(students)
     sequences = []
     for student in students:
         namespace_labels = labels[student.namespace]
@@ -58,6 +62,7 @@ def sequence_students(students: list[Student]) -> tuple[dict[str, dict[str, str]
             )
         )
     return labels, sequences
+
 
 def sequence_response(students: list[Student]) -> dict:
     """The body of ``POST /assignment/sequence``."""
