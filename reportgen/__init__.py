@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from . import cli, errors, queue
 from .config import ROOT_DIR, from_environment, instance_dir
-from .extensions import db, migrate
+from .extensions import csrf, db, migrate
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -47,9 +47,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from .api import bp as api_bp
     from .ops import bp as ops_bp
+    from .web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(ops_bp)
+    # Before csrf.init_app: the web blueprint's before_app_request hook (the form size limit)
+    # must run before CSRFProtect's, which is the first to parse the form.
+    app.register_blueprint(web_bp)
+    csrf.init_app(app)
+    csrf.exempt(api_bp)  # the JSON API is for programs; browsers use the form
     return app
 
 

@@ -1,16 +1,14 @@
 """Error responses: JSON for API clients, a plain page for browsers."""
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template_string, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .config import MiB
 from .domain.submission import SubmissionError
 
 API_PREFIXES = ("/assignment",)
-
-ERROR_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
-<title>{{ code }} {{ name }} · reportgen</title>
-<h1>{{ code }} {{ name }}</h1><p>{{ message }}</p><p><a href="/">Back to reportgen</a></p></html>"""
 
 
 def wants_json_response() -> bool:
@@ -46,8 +44,36 @@ def handle_http_exception(exc: HTTPException):
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
-    page = render_template_string(ERROR_PAGE, code=exc.code, name=exc.name, message=message)
-    return page, exc.code
+    return render_template("error.html", code=exc.code, **_for_people(exc, message)), exc.code
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MiB:.0f} MB" if size >= MiB else f"{size / 1024:.0f} kB" if size >= 1024 else f"{size} bytes"
+
+
+def _for_people(exc: HTTPException, message: str) -> dict:
+    """Heading, message and a hint for the HTML error page, in plain words."""
+    if isinstance(exc, RequestEntityTooLarge):
+        limit = _megabytes(current_app.config["MAX_CONTENT_LENGTH"])
+        return {
+            "heading": "That file is too large",
+            "message": f"Uploads can be at most {limit}, and this one is bigger, so nothing was stored.",
+            "hint": "Split the students over several smaller files and send each one, "
+                    "or ask whoever runs reportgen to raise the limit (MAX_CONTENT_LENGTH).",
+        }
+    if isinstance(exc, CSRFError):
+        return {
+            "heading": "The form expired",
+            "message": "For your safety, forms only work for a while and only from this site, "
+                       f"so this one was refused ({exc.description}) and nothing was stored.",
+            "hint": "Go back to the form, reload the page and send it again.",
+        }
+    if exc.code == 404:
+        return {"heading": "Not found", "message": message, "hint": None}
+    if (exc.code or 500) >= 500:
+        return {"heading": "Something went wrong on our side", "message": message,
+                "hint": "Please try again in a moment."}
+    return {"heading": exc.name, "message": message, "hint": None}
 
 
 def handle_submission_error(exc: SubmissionError):

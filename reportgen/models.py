@@ -52,6 +52,8 @@ class Report(db.Model):
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
     started_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))
+    label = db.Column(db.String(200))
+    submission_id = db.Column(db.String(36), index=True)
 
     @property
     def is_done(self) -> bool:

@@ -22,11 +22,19 @@ class QueueUnavailable(RuntimeError):
         self.report = report
 
 
-def create_report(students: list[Student], report_format: str) -> Report:
+def create_report(
+    students: list[Student],
+    report_format: str,
+    *,
+    label: str | None = None,
+    submission_id: str | None = None,
+) -> Report:
     """Store a ``PENDING`` report, commit, then queue its job (enqueue after commit).
 
     If Redis refuses, the row is marked ``FAILURE`` so the database never claims work
-    that nobody will do, and :class:`QueueUnavailable` is raised.
+    that nobody will do, and :class:`QueueUnavailable` is raised. ``label`` and
+    ``submission_id`` (both optional) name and group the reports one upload form submission
+    creates, one per format; the API leaves them empty.
     """
     if report_format not in FORMATS:
         raise ValueError(f"unknown report format {report_format!r}")
@@ -40,6 +48,8 @@ def create_report(students: list[Student], report_format: str) -> Report:
         namespaces=sorted({s.namespace for s in students}),
         progress_current=0,
         progress_total=len(students),
+        label=label,
+        submission_id=submission_id,
     )
     db.session.add(report)
     db.session.commit()

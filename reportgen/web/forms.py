@@ -1,0 +1,164 @@
+"""The upload form and the history filters."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import Form, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..domain.submission import MalformedJSON, Student, SubmissionError, parse_text
+from ..models import FORMATS, Status
+
+DEFAULT_FORMATS = ("html", "pdf")
+LABEL_MAX = 200
+MAX_LISTED_PROBLEMS = 50
+SNIPPET_WIDTH = 80
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def format_choices() -> list[SelectChoice]:
+    """Every format the service can render, in ``FORMATS`` order (new formats join by themselves)."""
+    return [SelectChoice(name, name.upper()) for name in FORMATS]
+
+
+def default_formats() -> list[str]:
+    return [name for name in FORMATS if name in DEFAULT_FORMATS]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+@dataclass
+class JSONProblem:
+    """Why the submitted JSON was refused: the API's message and details, plus where to look."""
+
+    message: str
+    details: dict[str, str]
+    line: int | None = None
+    column: int | None = None
+    snippet: tuple[str, str] | None = None  # (the line, a caret under the column)
+    more: int = 0
+    filename: str | None = None
+    listed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _snippet(raw: str | bytes, line: int, column: int) -> tuple[str, str] | None:
+    """The offending line (a window of it when long) and a caret under the column."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return None
+    lines = raw.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1].rstrip("\r").expandtabs(1)
+    start = max(0, min(column - 1 - SNIPPET_WIDTH // 2, len(text) - SNIPPET_WIDTH))
+    window = text[start:start + SNIPPET_WIDTH]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + SNIPPET_WIDTH < len(text) else ""
+    caret = " " * (len(prefix) + column - 1 - start) + "^"
+    return prefix + window + suffix, caret
+
+
+class UploadForm(FlaskForm):
+    file = FileField("JSON file", render_kw={"accept": ".json,application/json"})
+    text = TextAreaField("Paste JSON", render_kw={"rows": 8, "spellcheck": "false", "autocomplete": "off"})
+    formats = MultiCheckboxField("Formats", choices=format_choices, default=default_formats)
+    label = StringField(
+        "Label (optional)",
+        filters=[_strip],
+        validators=[Optional(), Length(max=LABEL_MAX, message=f"Keep the label under {LABEL_MAX} characters.")],
+        render_kw={"maxlength": LABEL_MAX, "placeholder": "e.g. Week 3, group B"},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.source_errors: list[str] = []
+        self.problem: JSONProblem | None = None
+        self.problem_field: str | None = None
+
+    @property
+    def has_file(self) -> bool:
+        return self.file.data is not None
+
+    @property
+    def has_text(self) -> bool:
+        return bool((self.text.data or "").strip())
+
+    def validate_formats(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one format.")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.has_file and self.has_text:
+            self.source_errors.append(
+                "Send either a file or pasted JSON, not both: clear the text box or remove the file."
+            )
+        elif not self.has_file and not self.has_text:
+            self.source_errors.append("Choose a JSON file or paste JSON into the text box.")
+        return valid and not self.source_errors
+
+    def selected_formats(self) -> list[str]:
+        return [name for name in FORMATS if name in self.formats.data]
+
+    def students(self) -> list[Student]:
+        """Parse the one source exactly as the API does; on failure keep the problem for the page."""
+        raw: str | bytes = self.file.data.read() if self.has_file else self.text.data
+        try:
+            return parse_text(raw)
+        except SubmissionError as exc:
+            self._keep_problem(exc, raw)
+            raise
+
+    def _keep_problem(self, exc: SubmissionError, raw: str | bytes) -> None:
+        problem = JSONProblem(message=exc.message, details=exc.details)
+        items = list(exc.details.items())
+        problem.listed = items[:MAX_LISTED_PROBLEMS]
+        problem.more = len(items) - len(problem.listed)
+        if isinstance(exc, MalformedJSON):
+            problem.line, problem.column = exc.line, exc.column
+            problem.snippet = _snippet(raw, exc.line, exc.column)
+        if self.has_file:
+            problem.filename = self.file.data.filename
+        self.problem = problem
+        self.problem_field = "file" if self.has_file else "text"
+
+
+STATUS_CHOICES = [
+    SelectChoice("", "Any status"),
+    SelectChoice(Status.PENDING.value, "Queued"),
+    SelectChoice(Status.STARTED.value, "Rendering"),
+    SelectChoice(Status.SUCCESS.value, "Done"),
+    SelectChoice(Status.FAILURE.value, "Failed"),
+]
+
+
+class HistoryFilterForm(Form):
+    """GET filters of the history page (no CSRF: it changes nothing)."""
+
+    student = StringField("Student id contains", filters=[_strip], validators=[Optional(), Length(max=200)])
+    namespace = StringField("Namespace contains", filters=[_strip], validators=[Optional(), Length(max=200)])
+    status = SelectField("Status", choices=STATUS_CHOICES, default="", validate_choice=False)
+
+    @property
+    def active(self) -> dict[str, str]:
+        """The filters in use, for the query and for links that keep them."""
+        values = {}
+        for name in ("student", "namespace"):
+            value = (getattr(self, name).data or "")[:200]
+            if value:
+                values[name] = value
+        if self.status.data in {choice.value for choice in STATUS_CHOICES if choice.value}:
+            values["status"] = self.status.data
+        return values

@@ -1,0 +1,112 @@
+"""Words, numbers and links for the pages: one place for how a report is described to people."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..models import Report, Status
+from ..serializers import status_url
+
+STATE_WORDS = {
+    Status.PENDING.value: "Queued",
+    Status.STARTED.value: "Rendering",
+    Status.SUCCESS.value: "Done",
+    Status.FAILURE.value: "Failed",
+}
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes, which are UTC."""
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def when(moment: datetime | None) -> str:
+    moment = _aware(moment)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def filesize(size: int | None) -> str:
+    if size is None:
+        return ""
+    if size < 1000:
+        return f"{size} bytes"
+    for unit in ("kB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"
+    return ""  # pragma: no cover
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def time_taken(report: Report) -> float | None:
+    """From submission to finished, queue wait included: what the person waited."""
+    created, finished = _aware(report.created_at), _aware(report.finished_at)
+    if created is None or finished is None:
+        return None
+    return max(0.0, (finished - created).total_seconds())
+
+
+def state_word(report: Report) -> str:
+    return STATE_WORDS.get(report.status, report.status.title())
+
+
+def action_label(report: Report) -> str:
+    return "View HTML" if report.format == "html" else f"Download {report.format.upper()}"
+
+
+def download_url(report: Report) -> str:
+    return status_url(report)
+
+
+def percent(report: Report) -> int:
+    if report.status == Status.SUCCESS.value:
+        return 100
+    total = report.progress_total or 0
+    return round(100 * (report.progress_current or 0) / total) if total else 0
+
+
+def summary(reports: list[Report]) -> str:
+    """One sentence on where a submission stands (read out by screen readers as it changes)."""
+    count = len(reports)
+    failed = sum(r.status == Status.FAILURE.value for r in reports)
+    ready = sum(r.status == Status.SUCCESS.value for r in reports)
+    if ready == count:
+        return "Done: your report is ready." if count == 1 else f"Done: all {count} reports are ready."
+    if failed and ready + failed == count:
+        if failed == count:
+            return "The report failed." if count == 1 else f"All {count} reports failed."
+        return f"Finished: {failed} of {count} reports failed."
+    if all(r.status == Status.PENDING.value for r in reports):
+        return "Queued: waiting for a worker to pick up the job…"
+    if count == 1:
+        report = reports[0]
+        return f"Rendering… {report.progress_current or 0} of {report.progress_total} students done."
+    return f"Rendering… {ready + failed} of {count} reports finished."
+
+
+def title(reports: list[Report]) -> str:
+    """The status page's title (without the site name), the label after the state."""
+    if all(r.is_done for r in reports):
+        failed = sum(r.status == Status.FAILURE.value for r in reports)
+        state = "Ready" if not failed else "Failed" if failed == len(reports) else "Finished with errors"
+    else:
+        state = "Working…"
+    label = reports[0].label if reports else None
+    return f"{state}: {label}" if label else state
+
+
+def student_preview(report: Report, limit: int = 3) -> tuple[list[str], int]:
+    ids = list(report.student_ids or [])
+    return ids[:limit], max(0, len(ids) - limit)

@@ -1,0 +1,67 @@
+"""Database reads of the pages, portable across SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Select, Text, cast, func, literal, or_, select
+
+from ..extensions import db
+from ..models import FORMATS, Report
+
+LIKE_ESCAPE = "!"
+NAMESPACE_SUGGESTIONS_FROM = 200
+
+
+def get_report(task_id: str) -> Report | None:
+    return db.session.get(Report, task_id) if len(task_id) <= 36 else None
+
+
+def submission_reports(report: Report) -> list[Report]:
+    """The reports one form submission created (one per format), or just this one."""
+    if not report.submission_id:
+        return [report]
+    reports = db.session.scalars(select(Report).where(Report.submission_id == report.submission_id)).all()
+    order = list(FORMATS)
+    return sorted(reports, key=lambda r: (order.index(r.format) if r.format in order else len(order), r.id))
+
+
+def _like_escape(text: str) -> str:
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace(
+        "_", LIKE_ESCAPE + "_")
+
+
+def json_array_contains_text(column, term: str):
+    """Some string in the JSON array ``column`` contains ``term``, case-insensitively.
+
+    The array is compared as its JSON text (``CAST … AS TEXT``, the same on both databases),
+    so the term is JSON-encoded the way it is stored: quotes and backslashes escaped, and
+    non-ASCII as ``\\uXXXX`` (json.dumps's default) or verbatim. An encoded term cannot match
+    across two strings, because their separating quotes are never escaped. ``lower()`` runs
+    on both sides in the database, so case-folding is whatever that database does.
+    """
+    haystack = func.lower(cast(column, Text))
+    encodings = {json.dumps(term)[1:-1], json.dumps(term, ensure_ascii=False)[1:-1]}
+    return or_(*(
+        haystack.like(func.lower(literal(f"%{_like_escape(encoded)}%", Text)), escape=LIKE_ESCAPE)
+        for encoded in sorted(encodings)
+    ))
+
+
+def history_query(filters: dict[str, str]) -> Select:
+    """Newest first, narrowed by student id, namespace and status."""
+    query = select(Report)
+    if filters.get("student"):
+        query = query.where(json_array_contains_text(Report.student_ids, filters["student"]))
+    if filters.get("namespace"):
+        query = query.where(json_array_contains_text(Report.namespaces, filters["namespace"]))
+    if filters.get("status"):
+        query = query.where(Report.status == filters["status"])
+    return query.order_by(Report.created_at.desc(), Report.id.desc())
+
+
+def recent_namespaces() -> list[str]:
+    """Namespaces of recent reports, as suggestions for the filter."""
+    rows = db.session.scalars(
+        select(Report.namespaces).order_by(Report.created_at.desc()).limit(NAMESPACE_SUGGESTIONS_FROM)
+    ).all()
+    return sorted({namespace for namespaces in rows for namespace in namespaces or () if namespace})[:50]

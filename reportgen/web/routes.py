@@ -1,0 +1,139 @@
+"""Pages: ``/`` upload, ``/reports/<task_id>`` live status, ``/reports`` history."""
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import orm, select
+
+from ..domain.submission import Student, SubmissionError, parse_text
+from ..extensions import db
+from ..models import Report, Status
+from ..serializers import iso, report_status
+from ..services import QueueUnavailable, create_report
+from . import bp, present
+from .forms import HistoryFilterForm, UploadForm
+from .queries import get_report, history_query, recent_namespaces, submission_reports
+
+PER_PAGE = 20
+NO_JS_REFRESH_SECONDS = 3
+STUDENTS_LISTED = 20
+
+bp.add_app_template_filter(iso, "iso")
+bp.add_app_template_filter(present.when, "when")
+bp.add_app_template_filter(present.filesize, "filesize")
+bp.add_app_template_filter(present.duration, "duration")
+
+
+@bp.app_context_processor
+def _present():
+    return {"present": present}
+
+
+def submit(students: list[Student], formats: list[str], label: str | None) -> list[Report]:
+    """One report per format through the shared service, grouped under one submission id.
+
+    If the queue is down, each report is still stored (as ``FAILURE``, by ``create_report``)
+    so the status page can say so and offer to try again.
+    """
+    submission_id = str(uuid.uuid4())
+    reports = []
+    for report_format in formats:
+        try:
+            reports.append(create_report(students, report_format, label=label, submission_id=submission_id))
+        except QueueUnavailable as exc:
+            reports.append(exc.report)
+    return reports
+
+
+@bp.route("/", methods=["GET", "POST"])
+def upload():
+    form = UploadForm()
+    if request.method == "GET":
+        return render_template("web/upload.html", form=form)
+    if form.validate():
+        try:
+            students = form.students()
+        except SubmissionError:
+            pass
+        else:
+            reports = submit(students, form.selected_formats(), form.label.data or None)
+            return redirect(url_for(".status", task_id=reports[0].id), code=303)
+    return render_template("web/upload.html", form=form), 400
+
+
+def _report_or_404(task_id: str) -> Report:
+    report = get_report(task_id)
+    if report is None:
+        abort(404, description=f"There is no report with the task id {task_id!r}.")
+    return report
+
+
+def _status_context(report: Report) -> dict:
+    reports = submission_reports(report)
+    return {
+        "report": report,
+        "reports": reports,
+        "done": all(r.is_done for r in reports),
+        "summary": present.summary(reports),
+        "page_title": present.title(reports),
+    }
+
+
+@bp.get("/reports/<task_id>")
+def status(task_id: str):
+    context = _status_context(_report_or_404(task_id))
+    return render_template("web/status.html", refresh_seconds=NO_JS_REFRESH_SECONDS,
+                           students_listed=STUDENTS_LISTED, **context)
+
+
+@bp.get("/reports/<task_id>/status.json")
+def status_json(task_id: str):
+    """What the status page's script polls: the API's status of each report of the submission,
+    plus the server-rendered cards so the page shows exactly what a reload would."""
+    context = _status_context(_report_or_404(task_id))
+    response = jsonify(
+        task_id=task_id,
+        done=context["done"],
+        summary=context["summary"],
+        title=f"{context['page_title']} · reportgen",
+        reports=[report_status(r) for r in context["reports"]],
+        html=render_template("web/_reports.html", **context),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/reports/<task_id>/retry")
+def retry(task_id: str):
+    """Queue the stored input of a failed report again, as a new report of the same format."""
+    report = db.session.scalar(
+        select(Report).where(Report.id == task_id).options(orm.undefer(Report.input_json))
+    ) if len(task_id) <= 36 else None
+    if report is None:
+        abort(404, description=f"There is no report with the task id {task_id!r}.")
+    if report.status != Status.FAILURE.value:
+        flash("Only a failed report can be tried again.", "info")
+        return redirect(url_for(".status", task_id=task_id), code=303)
+    students = parse_text(report.input_json)
+    try:
+        new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()))
+    except QueueUnavailable as exc:
+        new = exc.report
+    flash("Queued again as a new report.", "success")
+    return redirect(url_for(".status", task_id=new.id), code=303)
+
+
+@bp.get("/reports")
+def history():
+    form = HistoryFilterForm(request.args)
+    filters = form.active
+    page_number = max(1, request.args.get("page", 1, type=int))
+    page = db.paginate(history_query(filters), page=page_number, per_page=PER_PAGE, error_out=False)
+    return render_template("web/history.html", form=form, filters=filters, page=page,
+                           namespaces=recent_namespaces())
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
