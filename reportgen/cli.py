@@ -10,28 +10,26 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from .domain.submission import SubmissionError, parse_text
+from .domain.submission import SubmissionError
 
 
 @click.command("render")
 @click.argument("input_file", type=click.File("rb"))
-@click.option("--format", "report_format", type=click.Choice(["html", "pdf"]), default="pdf", show_default=True)
+@click.option("--format", "report_format", type=click.Choice(["html", "pdf", "csv"]), default="pdf", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
               help="Where to write the report.")
 def render_command(input_file, report_format: str, output: Path) -> None:
     """Render INPUT_FILE (JSON) to a report file, without Redis or a database."""
-    from .jobs import render_report
+    from .documents import render_document
 
-    raw = input_file.read()
+    started = time.perf_counter()
     try:
-        parse_text(raw)
+        content = render_document(report_format, input_file.read())
     except SubmissionError as exc:
         click.echo(f"error: {exc.message}", err=True)
         for path, reason in exc.details.items():
             click.echo(f"  {path}: {reason}", err=True)
         sys.exit(2)
-    started = time.perf_counter()
-    content, _ = render_report(report_format, raw.decode("utf-8-sig"))
     output.write_bytes(content)
     click.echo(f"wrote {output} ({len(content)} bytes) in {time.perf_counter() - started:.2f} s")
 

@@ -22,6 +22,14 @@ ENVIRONMENT_VARIABLES = (
     "PORT",
     "HOST",
     "WEB_CONCURRENCY",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SMTP_STARTTLS",
+    "SMTP_TIMEOUT",
+    "MAIL_FROM",
+    "REPORTGEN_MAIL_RETRY_INTERVALS",
 )
 """Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
 
@@ -66,6 +74,10 @@ def secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def from_environment() -> dict[str, Any]:
     instance = instance_dir()
     return {
@@ -78,4 +90,12 @@ def from_environment() -> dict[str, Any]:
         "REPORTGEN_JOB_TIMEOUT": _int("REPORTGEN_JOB_TIMEOUT", 30 * 60),
         "REPORTGEN_RESULT_TTL": _int("REPORTGEN_RESULT_TTL", 24 * 3600),
         "REPORTGEN_RETRY_INTERVALS": _intervals("REPORTGEN_RETRY_INTERVALS", "5,30,120"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "").strip(),
+        "SMTP_PORT": _int("SMTP_PORT", 587 if _flag("SMTP_STARTTLS") else 25),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _flag("SMTP_STARTTLS"),
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 30),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "").strip() or "reportgen@localhost",
+        "REPORTGEN_MAIL_RETRY_INTERVALS": _intervals("REPORTGEN_MAIL_RETRY_INTERVALS", "30,120,600"),
     }

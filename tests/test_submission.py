@@ -122,3 +122,29 @@ def test_canonical_document_round_trips():
     students = parse_submission([{"student_id": "s", "namespace": "n",
                                   "events": [{"unit": 17, "type": "t", "created_time": "2024-07-21T05:00:00+02:00"}]}])
     assert parse_text(json.dumps(to_document(students))) == students
+
+
+def test_an_envelope_carries_students_and_recipients():
+    from reportgen.domain.submission import parse_upload
+
+    upload = parse_upload({"students": [{"student_id": "a", "events": []}],
+                           "email": ["Teacher@Example.org", "teacher@example.org", "b@example.org"]})
+    assert [s.student_id for s in upload.students] == ["a"]
+    assert upload.recipients == ("Teacher@example.org", "b@example.org")
+    assert parse_upload({"student_id": "a", "events": [], "email": "ignored@example.org"}).recipients == ()
+    assert parse_upload([{"student_id": "a", "events": []}], ["form@example.org"]).recipients == ("form@example.org",)
+
+
+def test_envelope_problems_are_reported_with_their_paths_together():
+    from reportgen.domain.submission import parse_upload
+
+    with pytest.raises(SubmissionError) as caught:
+        parse_upload({"students": [{"student_id": "a", "events": [{}]}], "email": ["ok@example.org", "nope", 3]})
+    details = caught.value.details
+    assert details["students[0].events[0].unit"] == "is required"
+    assert details["email[1]"].startswith("'nope' is not a valid email address")
+    assert details["email[2]"] == "must be a string, not a number"
+    with pytest.raises(SubmissionError) as caught:
+        parse_upload({"students": [], "email": {"a": 1}})
+    assert caught.value.details == {"students": "must contain at least one student",
+                                    "email": "must be an array of email addresses, not an object"}

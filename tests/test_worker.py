@@ -10,12 +10,12 @@ from pypdf import PdfReader
 from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from reportgen import create_app
 from reportgen.extensions import db
-from reportgen.models import Report
-from reportgen.queue import enqueue_report
+from reportgen.models import Report, ReportItem
+from reportgen.queue import enqueue_assembly, enqueue_report
 
 from .conftest import ROOT, worker_env
 from .helpers import event, post_json, sample_students, student
@@ -42,7 +42,7 @@ def test_worker_renders_pdf_with_ids_labels_and_non_latin_text(app, client, run_
         assert expected in text_in_pdf
     with app.app_context():
         report = db.session.get(Report, task_id)
-        assert report.status == "SUCCESS" and report.attempts == 1
+        assert report.status == "SUCCESS"
         assert (report.progress_current, report.progress_total) == (2, 2)
         assert report.size == len(response.data)
         assert report.sha256 == hashlib.sha256(response.data).hexdigest()
@@ -64,22 +64,46 @@ def test_worker_renders_html_with_user_data_escaped(client, run_worker):
     assert hostile not in page and "<b>7</b>" not in page and "<i>x</i>" not in page
 
 
-def test_bad_data_fails_once_with_a_readable_error_and_no_retry(app, client, config, run_worker):
+def corrupt_student(app, task_id: str, position: int) -> None:
+    """Store input for one student that the renderer rejects, as if written by an older version."""
     with app.app_context():
-        report = Report(format="pdf", input_json='[{"student_id": 5, "events": []}]', student_count=1,
-                        event_count=0, student_ids=["5"], namespaces=[""], progress_total=1)
-        db.session.add(report)
+        db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id, ReportItem.position == position)
+                           .values(input_json='[{"student_id": 5, "events": []}]'))
         db.session.commit()
-        task_id = report.id
-        enqueue_report(task_id)
+
+
+def test_a_bad_student_fails_alone_once_and_the_batch_succeeds(app, client, config, run_worker):
+    task_id = submit(client, "pdf", sample_students())
+    corrupt_student(app, task_id, 0)
     run_worker()
     response = client.get(f"/assignment/pdf/{task_id}")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    text_in_pdf = pdf_text(response.data)
+    assert "Zoë Дмитрий Ωμέγα" in text_in_pdf and "alice" not in text_in_pdf
+    summary = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()["summary"]
+    assert {k: summary[k] for k in ("total", "succeeded", "failed", "success_rate")} == {
+        "total": 2, "succeeded": 1, "failed": 1, "success_rate": 0.5}
+    failed, ok = summary["students"]
+    assert (failed["student_id"], failed["status"], failed["download_url"]) == ("alice", "FAILURE", None)
+    assert "student_id" in failed["error"]
+    assert ok["download_url"] == f"/assignment/pdf/{task_id}/students/1"
+    assert client.get(f"/assignment/pdf/{task_id}/students/0").status_code == 500
+    registry = ScheduledJobRegistry(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+    assert registry.get_job_ids() == []
+    with app.app_context():
+        assert db.session.scalar(select(ReportItem.attempts).where(
+            ReportItem.report_id == task_id, ReportItem.position == 0)) == 1
+
+
+def test_when_every_student_fails_the_report_fails_with_a_readable_error(app, client, run_worker):
+    task_id = submit(client, "html", [student("only", [event(1)])])
+    corrupt_student(app, task_id, 0)
+    run_worker()
+    response = client.get(f"/assignment/html/{task_id}")
     assert response.status_code == 500
     body = response.get_json()
-    assert body["status"] == "FAILURE" and body["attempts"] == 1
-    assert "could not be rendered" in body["error"] and "student_id" in body["error"]
-    registry = ScheduledJobRegistry(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
-    assert task_id not in registry.get_job_ids()
+    assert body["status"] == "FAILURE" and body["error"].startswith("All 1 students failed; the first error:")
+    assert body["summary"]["failed"] == 1
 
 
 def test_database_outage_is_retried_with_backoff_then_succeeds(app, client, config, run_worker):
@@ -87,24 +111,25 @@ def test_database_outage_is_retried_with_backoff_then_succeeds(app, client, conf
     run_worker(DATABASE_URL="postgresql+psycopg2://postgres@127.0.0.1:1/unreachable")
     redis = Redis.from_url(config["REDIS_URL"])
     registry = ScheduledJobRegistry(config["REPORTGEN_QUEUE"], connection=redis)
-    assert registry.get_job_ids() == [task_id]
-    assert Queue(config["REPORTGEN_QUEUE"], connection=redis).fetch_job(task_id).retries_left == 1
+    assert registry.get_job_ids() == [f"{task_id}-c0"]
+    assert Queue(config["REPORTGEN_QUEUE"], connection=redis).fetch_job(f"{task_id}-c0").retries_left == 1
     assert client.get(f"/assignment/html/{task_id}").get_json()["status"] == "PENDING"
     time.sleep(1.5)
     run_worker()
     assert client.get(f"/assignment/html/{task_id}").status_code == 200
 
 
-def test_a_duplicate_job_does_not_redo_a_finished_report(app, client, run_worker):
+def test_duplicate_jobs_do_not_redo_a_finished_report(app, client, run_worker):
     task_id = submit(client, "html", sample_students())
     run_worker()
     first = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
     with app.app_context():
-        enqueue_report(task_id)
+        enqueue_report(task_id, 1)
+        enqueue_assembly(task_id)
     run_worker()
     again = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
-    assert (again["sha256"], again["attempts"], again["finished_at"]) == (
-        first["sha256"], 1, first["finished_at"])
+    assert (again["sha256"], again["finished_at"], again["progress"]) == (
+        first["sha256"], first["finished_at"], {"current": 2, "total": 2, "percent": 100})
 
 
 def test_render_command_needs_no_redis_or_database(runner, tmp_path):

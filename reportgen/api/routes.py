@@ -1,14 +1,17 @@
 """Submit, sequence, poll and download reports."""
 from __future__ import annotations
 
-from flask import Response, abort, jsonify, request
+import zipfile
+
+from flask import Response, abort, current_app, jsonify, request, stream_with_context
+from sqlalchemy import select
 
 from ..domain.sequencing import sequence_response
-from ..domain.submission import Student, parse_text
+from ..domain.submission import SubmissionError, Upload, loads, parse_upload
 from ..errors import error_response
 from ..extensions import db
-from ..models import FORMATS, Report, Status
-from ..serializers import download_name, report_metadata
+from ..models import FORMATS, Report, ReportItem, Status
+from ..serializers import content_disposition, download_name, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
 from ..services import QueueUnavailable, create_report
 from . import bp
@@ -20,27 +23,31 @@ def _is_json_type(mimetype: str) -> bool:
     return mimetype in JSON_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
-def students_from_request() -> list[Student]:
+def upload_from_request() -> Upload:
     """Validate the body: 415 unless JSON, 413 if too large, 400 with field paths if invalid."""
     if not _is_json_type(request.mimetype):
         abort(415, description=(
             f"send the submission as Content-Type: application/json (got {request.mimetype or 'none'})"
         ))
-    return parse_text(request.get_data(cache=False))
+    upload = parse_upload(loads(request.get_data(cache=False)))
+    if upload.recipients and not current_app.config["SMTP_HOST"]:
+        raise SubmissionError("email delivery is not available",
+                              {"email": "this server has no SMTP server configured (SMTP_HOST)"})
+    return upload
 
 
 @bp.post("/sequence")
 def sequence():
-    return jsonify(sequence_response(students_from_request()))
+    return jsonify(sequence_response(upload_from_request().students))
 
 
 @bp.post("/<report_format>")
 def submit(report_format: str):
     if report_format not in FORMATS:
         abort(404, description=f"unknown report format {report_format!r}; use one of: {', '.join(FORMATS)}")
-    students = students_from_request()
+    upload = upload_from_request()
     try:
-        report = create_report(students, report_format)
+        report = create_report(upload.students, report_format, recipients=upload.recipients)
     except QueueUnavailable as exc:
         response = error_response(503, str(exc), {"task_id": exc.report.id})
         response.headers["Retry-After"] = "30"
@@ -53,15 +60,23 @@ def submit(report_format: str):
 
 
 def _wants_metadata(report: Report) -> bool:
-    best = request.accept_mimetypes.best_match([report.content_type.split(";")[0], "application/json"])
+    best = request.accept_mimetypes.best_match([FORMATS[report.format].split(";")[0], "application/json"])
     return best == "application/json"
+
+
+def find_report(report_format: str, task_id: str) -> Report:
+    report = db.session.get(Report, task_id) if len(task_id) <= 36 else None
+    if report is None or report.format != report_format:
+        abort(404, description=f"no {report_format} report with task id {task_id!r}")
+    return report
 
 
 @bp.get("/<report_format>/<task_id>")
 def report_status(report_format: str, task_id: str):
-    report = db.session.get(Report, task_id) if len(task_id) <= 36 else None
-    if report is None or report.format != report_format:
-        abort(404, description=f"no {report_format} report with task id {task_id!r}")
+    report = find_report(report_format, task_id)
+    bundle = request.args.get("bundle")
+    if bundle is not None and bundle != "zip":
+        abort(400, description="bundle must be 'zip'")
     if report.status in (Status.PENDING.value, Status.STARTED.value):
         response = jsonify(report_status_body(report))
         response.status_code = 202
@@ -71,16 +86,82 @@ def report_status(report_format: str, task_id: str):
         response = jsonify(report_status_body(report))
         response.status_code = 500
         return response
+    if bundle == "zip":
+        return zip_bundle(report)
     if _wants_metadata(report):
         return jsonify(report_metadata(report))
     return download(report)
 
 
-def download(report: Report) -> Response:
-    """The stored bytes: HTML inline, PDF as an attachment, both cacheable by their sha256."""
+@bp.get("/<report_format>/<task_id>/students/<int:position>")
+def student_document(report_format: str, task_id: str, position: int):
+    """One student's own document (positions count from 0 in upload order)."""
+    report = find_report(report_format, task_id)
+    item = db.session.scalar(
+        select(ReportItem).where(ReportItem.report_id == report.id, ReportItem.position == position)
+    )
+    if item is None:
+        abort(404, description=f"report {task_id} has no student at position {position}")
+    if item.status != Status.SUCCESS.value:
+        body = {"task_id": report.id, "position": position, "student_id": item.student_id,
+                "status": item.status, "error": item.error}
+        return jsonify(body), 500 if item.status == Status.FAILURE.value else 202
+    return download(report, item.content, item.sha256, student_download_name(report, position, item.student_id))
+
+
+class _Sink:
+    """A write-only file for ``zipfile`` whose bytes are handed out as they are written."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+        self.offset = 0
+
+    def write(self, data: bytes) -> int:
+        self.chunks.append(bytes(data))
+        self.offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.offset
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+def zip_bundle(report: Report) -> Response:
+    """Every student's document in one ZIP, streamed one student at a time."""
+    item_ids = db.session.scalars(
+        select(ReportItem.id).where(ReportItem.report_id == report.id, ReportItem.status == Status.SUCCESS.value)
+        .order_by(ReportItem.position)
+    ).all()
+
+    def generate():
+        sink = _Sink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for item_id in item_ids:
+                item = db.session.get(ReportItem, item_id)
+                archive.writestr(student_download_name(report, item.position, item.student_id), item.content)
+                db.session.expunge(item)
+                yield sink.drain()
+        yield sink.drain()
+
+    name = download_name(report).rsplit(".", 1)[0] + f"-{report.format}.zip"
+    response = Response(stream_with_context(generate()), content_type="application/zip")
+    response.headers["Content-Disposition"] = content_disposition("attachment", name)
+    return response
+
+
+def download(report: Report, content: bytes | None = None, sha256: str | None = None,
+             filename: str | None = None) -> Response:
+    """Stored bytes (the report's unless given): HTML inline, the rest as attachments,
+    cacheable by their sha256."""
     disposition = "inline" if report.format == "html" else "attachment"
-    response = Response(report.content, content_type=report.content_type)
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{download_name(report)}"'
-    response.set_etag(report.sha256)
+    response = Response(report.content if content is None else content, content_type=FORMATS[report.format])
+    response.headers["Content-Disposition"] = content_disposition(disposition, filename or download_name(report))
+    response.set_etag(sha256 or report.sha256)
     response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
     return response.make_conditional(request)

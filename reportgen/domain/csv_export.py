@@ -44,9 +44,9 @@ def student_rows(sequence: StudentSequence):
         )
 
 
-def render_csv(students: list[Student]) -> bytes:
+def render_csv(students: list[Student], labels: dict[str, dict[str, str]] | None = None) -> bytes:
     """UTF-8 CSV with a header row and CRLF line ends (RFC 4180)."""
-    _, sequences = sequence_students(students)
+    _, sequences = sequence_students(students, labels)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)

@@ -64,9 +64,9 @@ def sequence_students(
     return labels, sequences
 
 
-def sequence_response(students: list[Student]) -> dict:
+def sequence_response(students: list[Student], labels: dict[str, dict[str, str]] | None = None) -> dict:
     """The body of ``POST /assignment/sequence``."""
-    labels, sequences = sequence_students(students)
+    labels, sequences = sequence_students(students, labels)
     return {
         "namespaces": {
             namespace: {"units": {label: unit for unit, label in mapping.items()}}

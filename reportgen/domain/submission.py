@@ -185,38 +185,106 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str]) -> Student | Non
     return Student(student_id=student_id, namespace=namespace or "", events=tuple(events))
 
 
-def parse_submission(document: Any) -> list[Student]:
-    """Validate a decoded JSON document: one student object or an array of them."""
-    errors: dict[str, str] = {}
+def _parse_students(document: Any, prefix: str, errors: dict[str, str]) -> list[Student]:
+    """Students from one object or an array of them, problems collected under ``prefix``."""
     students: list[Student] = []
     if isinstance(document, dict):
-        student = _parse_student(document, "", errors)
+        student = _parse_student(document, prefix, errors)
         students = [student] if student else []
     elif isinstance(document, list):
         if not document:
-            errors[ROOT] = "must contain at least one student"
+            errors[prefix or ROOT] = "must contain at least one student"
         seen: dict[tuple[str, str], int] = {}
         for index, raw in enumerate(document):
-            student = _parse_student(raw, f"[{index}]", errors)
+            student = _parse_student(raw, f"{prefix}[{index}]", errors)
             if student is None:
                 continue
             key = (student.namespace, student.student_id)
             if key in seen:
-                errors[f"[{index}].student_id"] = (
-                    f"duplicates [{seen[key]}] in the same namespace; "
+                errors[f"{prefix}[{index}].student_id"] = (
+                    f"duplicates {prefix}[{seen[key]}] in the same namespace; "
                     "put all of a student's events in one entry"
                 )
             else:
                 seen[key] = index
             students.append(student)
     else:
-        errors[ROOT] = f"must be a student object or an array of them, not {_type_name(document)}"
+        errors[prefix or ROOT] = f"must be a student object or an array of them, not {_type_name(document)}"
+    return students
+
+
+def _raise_if(errors: dict[str, str]) -> None:
     if errors:
         count = len(errors)
-        raise SubmissionError(
-            f"invalid submission: {count} problem{'s' if count != 1 else ''}", errors
-        )
+        raise SubmissionError(f"invalid submission: {count} problem{'s' if count != 1 else ''}", errors)
+
+
+def parse_submission(document: Any) -> list[Student]:
+    """Validate a decoded JSON document: one student object or an array of them."""
+    errors: dict[str, str] = {}
+    students = _parse_students(document, "", errors)
+    _raise_if(errors)
     return students
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """What one request asks for: the students and who gets the finished report by email."""
+
+    students: list[Student]
+    recipients: tuple[str, ...] = ()
+
+
+MAX_RECIPIENTS = 20
+
+
+def is_envelope(document: Any) -> bool:
+    """``{"students": …, "email": […]}`` rather than a bare student object."""
+    return isinstance(document, dict) and "students" in document and "student_id" not in document
+
+
+def _parse_recipients(value: Any, errors: dict[str, str]) -> tuple[str, ...]:
+    from email_validator import EmailNotValidError, validate_email
+
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        errors["email"] = f"must be an array of email addresses, not {_type_name(value)}"
+        return ()
+    if len(value) > MAX_RECIPIENTS:
+        errors["email"] = f"at most {MAX_RECIPIENTS} recipients"
+        return ()
+    recipients: list[str] = []
+    for index, address in enumerate(value):
+        if not isinstance(address, str):
+            errors[f"email[{index}]"] = f"must be a string, not {_type_name(address)}"
+            continue
+        try:
+            normalized = validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            errors[f"email[{index}]"] = f"{address[:80]!r} is not a valid email address: {exc}"
+            continue
+        if normalized.casefold() not in {known.casefold() for known in recipients}:
+            recipients.append(normalized)
+    return tuple(recipients)
+
+
+def parse_upload(document: Any, recipients: Any = None) -> Upload:
+    """Students plus recipients, from a bare submission or an envelope; every problem at once.
+
+    ``recipients`` comes from outside the JSON (the upload form); an envelope's ``email`` wins.
+    """
+    errors: dict[str, str] = {}
+    if is_envelope(document):
+        students = _parse_students(document["students"], "students", errors)
+        recipients = document.get("email", recipients)
+    else:
+        students = _parse_students(document, "", errors)
+    parsed_recipients = _parse_recipients(recipients, errors)
+    _raise_if(errors)
+    return Upload(students=students, recipients=parsed_recipients)
 
 
 def parse_text(text: str | bytes) -> list[Student]:

@@ -1,0 +1,100 @@
+"""Email a finished report: a readable summary, the report attached (PDF/CSV) or inline (HTML)."""
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from .models import Report
+from .rendering import report_environment
+from .serializers import download_name, iso
+
+FORMAT_NAMES = {"html": "HTML", "pdf": "PDF", "csv": "CSV"}
+
+
+class PermanentDeliveryError(Exception):
+    """The server refused for good (a 5xx reply): retrying would not help."""
+
+
+def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
+    """The message for one recipient; the report's bytes ride along unchanged."""
+    summary = report.summary or {"total": report.student_count, "succeeded": report.student_count, "failed": 0,
+                                 "students": []}
+    title = report.label or (f"Activity report: {report.student_ids[0]}" if report.student_count == 1
+                             else f"Activity report: {report.student_count} students")
+    filename = download_name(report)
+    attached = report.format != "html"
+    failures = [student for student in summary["students"] if student["status"] == "FAILURE"]
+    message = EmailMessage()
+    message["Subject"] = f"{title} ({FORMAT_NAMES[report.format]})"
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "reportgen.local")
+    message["X-Reportgen-Task"] = report.id
+    lines = [
+        f"{title}",
+        "",
+        f"Your {FORMAT_NAMES[report.format]} report is ready."
+        + (f" It is attached as {filename}." if attached else " It follows this summary."),
+        "",
+        f"Students:  {summary['total']}",
+        f"Succeeded: {summary['succeeded']}",
+        f"Failed:    {summary['failed']}",
+        f"Events:    {report.event_count}",
+        f"Finished:  {iso(report.finished_at)}",
+    ]
+    lines += [f"  - {student['student_id']}: {student['error']}" for student in failures]
+    message.set_content("\n".join(lines) + "\n")
+    message.add_alternative(
+        report_environment().get_template("email/report.html").render(
+            title=title, label=report.label, format_name=FORMAT_NAMES[report.format], attached=attached,
+            filename=filename, summary=summary, event_count=report.event_count, finished=iso(report.finished_at),
+            failures=failures, task_id=report.id,
+        ),
+        subtype="html",
+    )
+    maintype, subtype = report.content_type.split(";")[0].split("/")
+    message.add_attachment(report.content, maintype=maintype, subtype=subtype, filename=filename,
+                           disposition="attachment" if attached else "inline")
+    return message
+
+
+def send(message: EmailMessage, config) -> None:
+    """Hand the message to the configured SMTP server.
+
+    A 5xx refusal raises :class:`PermanentDeliveryError`; connection problems and 4xx
+    replies raise the underlying error so the job is retried.
+    """
+    try:
+        with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"]) as client:
+            if config["SMTP_STARTTLS"]:
+                client.starttls()
+            if config["SMTP_USERNAME"]:
+                client.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+            client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise PermanentDeliveryError(_reply_text(exc.recipients)) from None
+        raise
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentDeliveryError(f"{exc.smtp_code} {_decode(exc.smtp_error)}") from None
+        raise
+
+
+def _decode(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _reply_text(recipients: dict) -> str:
+    return "; ".join(f"{address}: {code} {_decode(reply)}" for address, (code, reply) in recipients.items())
+
+
+def describe_smtp_error(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_decode(exc.smtp_error)}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _reply_text(exc.recipients)
+    return f"{type(exc).__name__}: {exc}"

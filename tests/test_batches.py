@@ -1,0 +1,86 @@
+"""Batches: fan-out over several real workers, per-student documents, ZIP bundles and CSV."""
+import csv
+import io
+import subprocess
+import sys
+import zipfile
+
+from .conftest import ROOT, worker_env
+from .helpers import event, post_json, sample_students, student
+
+
+def submit(client, report_format: str, payload) -> str:
+    response = post_json(client, f"/assignment/{report_format}", payload)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["task_id"]
+
+
+def cohort(size: int) -> list[dict]:
+    return [student(f"s{number:03d}", [event(number % 7, f"2024-07-21T03:{number % 60:02d}:00Z"), event(99)])
+            for number in range(size)]
+
+
+def test_csv_report_is_one_row_per_event_as_an_attachment(client, run_worker):
+    task_id = submit(client, "csv", sample_students())
+    run_worker()
+    response = client.get(f"/assignment/csv/{task_id}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="report-2-students-{task_id[:8]}.csv"'
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == ["student_id", "namespace", "position", "created_time", "type", "unit", "label"]
+    assert [row[:3] + row[5:] for row in rows[1:]] == [
+        ["alice", "course-1", "1", "5", "Q1"],
+        ["alice", "course-1", "2", "17", "Q4"],
+        ["alice", "course-1", "3", "17", "Q4"],
+        ["Zoë Дмитрий Ωμέγα", "course-1", "1", "10", "Q3"],
+        ["Zoë Дмитрий Ωμέγα", "course-1", "2", "9", "Q2"],
+    ]
+    assert rows[1][3] == "2024-07-21T03:00:00.000Z"
+
+
+def test_a_cohort_fans_out_over_two_workers_and_summarises(client, config, tmp_path):
+    task_id = submit(client, "html", cohort(45))
+    assert client.get(f"/assignment/html/{task_id}").get_json()["progress"]["total"] == 45
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
+    workers = [subprocess.Popen(command, cwd=ROOT, env=worker_env(config, tmp_path), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+    logs = [worker.communicate(timeout=180)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], logs
+    assert all("Job OK" in log for log in logs), "both workers should have rendered part of the cohort"
+    body = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
+    assert body["status"] == "SUCCESS"
+    assert body["progress"] == {"current": 45, "total": 45, "percent": 100}
+    summary = body["summary"]
+    assert (summary["total"], summary["succeeded"], summary["failed"], summary["success_rate"]) == (45, 45, 0, 1.0)
+    assert [s["student_id"] for s in summary["students"]] == [f"s{n:03d}" for n in range(45)]
+    combined = client.get(f"/assignment/html/{task_id}").get_data(as_text=True)
+    assert all(f"s{n:03d}" in combined for n in range(45))
+
+
+def test_per_student_documents_and_the_zip_bundle(client, run_worker):
+    task_id = submit(client, "pdf", sample_students())
+    run_worker()
+    first = client.get(f"/assignment/pdf/{task_id}/students/0")
+    assert first.status_code == 200 and first.data.startswith(b"%PDF")
+    assert first.headers["Content-Disposition"] == 'attachment; filename="0001-alice.pdf"'
+    assert client.get(f"/assignment/pdf/{task_id}/students/2").status_code == 404
+    assert client.get(f"/assignment/html/{task_id}/students/0").status_code == 404
+    bundle = client.get(f"/assignment/pdf/{task_id}?bundle=zip")
+    assert bundle.status_code == 200 and bundle.mimetype == "application/zip"
+    assert bundle.headers["Content-Disposition"] == f'attachment; filename="report-2-students-{task_id[:8]}-pdf.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(bundle.data))
+    assert archive.testzip() is None
+    assert archive.namelist() == ["0001-alice.pdf", "0002-Zoë Дмитрий Ωμέγα.pdf"]
+    second = client.get(f"/assignment/pdf/{task_id}/students/1")
+    assert second.headers["Content-Disposition"] == (
+        'attachment; filename="0002-Zoe.pdf"; filename*=UTF-8\'\'0002-Zo%C3%AB%20%D0%94%D0%BC%D0%B8%D1%82%D1%80%D0%B8%D0%B9'
+        '%20%CE%A9%CE%BC%CE%AD%CE%B3%CE%B1.pdf')
+    assert archive.read("0001-alice.pdf") == first.data
+    assert client.get(f"/assignment/pdf/{task_id}?bundle=tar").status_code == 400
+
+
+def test_bundle_of_an_unfinished_report_is_still_202(client):
+    task_id = submit(client, "csv", sample_students())
+    response = client.get(f"/assignment/csv/{task_id}?bundle=zip")
+    assert response.status_code == 202 and response.get_json()["status"] == "PENDING"
