@@ -17,7 +17,7 @@ from werkzeug.test import encode_multipart
 
 from reportgen import create_app
 from reportgen.extensions import db
-from reportgen.models import FORMATS, Report
+from reportgen.models import FORMATS, Delivery, Report
 
 from .helpers import event, post_json, sample_students, student
 
@@ -47,10 +47,11 @@ def set_state(app, task_id: str, **values) -> None:
         db.session.commit()
 
 
-def submit_form(client, *, text=None, file=None, formats=("html", "pdf"), label="", token=True, **kwargs):
+def submit_form(client, *, text=None, file=None, formats=("html", "pdf"), label="", token=True, email="",
+                **kwargs):
     """POST the upload form as a browser does (multipart/form-data). The body is encoded in
     memory: the test client's own encoder spools large bodies to a file it never closes."""
-    fields = [("formats", name) for name in formats] + [("label", label)]
+    fields = [("formats", name) for name in formats] + [("label", label), ("email", email)]
     if token:
         fields.append(("csrf_token", csrf_token(client)))
     if text is not None:
@@ -407,3 +408,62 @@ def test_history_rows_link_to_status_and_download_and_keep_filters_across_pages(
     assert "Week 3" in page
     assert 'href="/reports?page=2&amp;student=alice"' in page
 
+
+
+# --- email from the form ---------------------------------------------------------------------
+
+@pytest.fixture
+def mail_client(config):
+    app = create_app({**config, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 2525})
+    yield app, app.test_client()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_form_recipients_get_a_delivery_per_report_shown_on_the_status_page(mail_client):
+    app, client = mail_client
+    response = submit_form(client, text=json.dumps(sample_students()), formats=["pdf", "csv"],
+                           email="teacher@school.example, head@school.example; Teacher@school.example")
+    assert response.status_code == 303
+    with app.app_context():
+        rows = db.session.execute(select(Report.format, Delivery.recipient, Delivery.status)
+                                  .join(Delivery).order_by(Report.format, Delivery.id)).all()
+    assert [tuple(row) for row in rows] == [
+        ("csv", "teacher@school.example", "QUEUED"), ("csv", "head@school.example", "QUEUED"),
+        ("pdf", "teacher@school.example", "QUEUED"), ("pdf", "head@school.example", "QUEUED")]
+    status_page = client.get(response.headers["Location"])
+    assert status_page.status_code == 200
+    task_id = response.headers["Location"].rsplit("/", 1)[1]
+    set_state(app, task_id, status="SUCCESS", content=b"x", content_type="application/pdf", size=1, sha256="0" * 64)
+    with app.app_context():
+        db.session.execute(update(Delivery).where(Delivery.report_id == task_id, Delivery.recipient.startswith("head"))
+                           .values(status="FAILED", attempts=3, error="Gave up after 3 attempts. Last error: 451 busy"))
+        db.session.commit()
+    page = client.get(f"/reports/{task_id}").get_data(as_text=True)
+    assert "teacher@school.example" in page and "waiting to be sent" in page
+    assert "not delivered after 3 attempts: Gave up after 3 attempts. Last error: 451 busy" in page
+
+
+def test_bad_recipient_shows_the_api_message_next_to_the_email_field_and_stores_nothing(app, mail_client):
+    mail_app, client = mail_client
+    response = submit_form(client, text=json.dumps(sample_students()), email="ok@school.example, not-an-address")
+    assert response.status_code == 400
+    errors = block(response.get_data(as_text=True), "email-errors")
+    assert "'not-an-address' is not a valid email address" in errors
+    assert report_count(app) == 0
+
+
+def test_email_on_a_server_without_smtp_says_so(app, client):
+    response = submit_form(client, text=json.dumps(sample_students()), email="ok@school.example")
+    assert response.status_code == 400
+    assert "Email is not set up on this server" in block(response.get_data(as_text=True), "email-errors")
+    assert report_count(app) == 0
+
+
+def test_an_uploaded_envelope_brings_its_own_recipients(mail_client):
+    app, client = mail_client
+    envelope = {"students": sample_students(), "email": ["from-file@school.example"]}
+    response = submit_form(client, file=("students.json", json.dumps(envelope).encode()), formats=["html"])
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(Delivery.recipient)).all() == ["from-file@school.example"]

@@ -271,6 +271,14 @@ def _parse_recipients(value: Any, errors: dict[str, str]) -> tuple[str, ...]:
     return tuple(recipients)
 
 
+def parse_recipients(value: Any) -> tuple[str, ...]:
+    """Normalised, de-duplicated addresses; :class:`SubmissionError` names each bad one."""
+    errors: dict[str, str] = {}
+    recipients = _parse_recipients(value, errors)
+    _raise_if(errors)
+    return recipients
+
+
 def parse_upload(document: Any, recipients: Any = None) -> Upload:
     """Students plus recipients, from a bare submission or an envelope; every problem at once.
 

@@ -1,8 +1,10 @@
 """The upload form and the history filters."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import Form, SelectField, SelectMultipleField, StringField, TextAreaField
@@ -10,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..domain.submission import MalformedJSON, Student, SubmissionError, parse_text
+from ..domain.submission import MalformedJSON, SubmissionError, Upload, loads, parse_recipients, parse_upload
 from ..models import FORMATS, Status
 
 DEFAULT_FORMATS = ("html", "pdf")
@@ -80,6 +82,12 @@ class UploadForm(FlaskForm):
         validators=[Optional(), Length(max=LABEL_MAX, message=f"Keep the label under {LABEL_MAX} characters.")],
         render_kw={"maxlength": LABEL_MAX, "placeholder": "e.g. Week 3, group B"},
     )
+    email = StringField(
+        "Email the reports to (optional)",
+        filters=[_strip],
+        render_kw={"placeholder": "teacher@school.example, head@school.example", "autocomplete": "email",
+                   "inputmode": "email"},
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,6 +102,20 @@ class UploadForm(FlaskForm):
     @property
     def has_text(self) -> bool:
         return bool((self.text.data or "").strip())
+
+    def recipient_list(self) -> list[str]:
+        return [part for part in re.split(r"[\s,;]+", self.email.data or "") if part]
+
+    def validate_email(self, field) -> None:
+        """The API's rules and messages for addresses, and a clear word if email is off."""
+        if not self.recipient_list():
+            return
+        if not current_app.config["SMTP_HOST"]:
+            raise ValidationError("Email is not set up on this server (SMTP_HOST), so reports can't be sent.")
+        try:
+            parse_recipients(self.recipient_list())
+        except SubmissionError as exc:
+            raise ValidationError("; ".join(exc.details.values())) from None
 
     def validate_formats(self, field) -> None:
         if not field.data:
@@ -112,11 +134,12 @@ class UploadForm(FlaskForm):
     def selected_formats(self) -> list[str]:
         return [name for name in FORMATS if name in self.formats.data]
 
-    def students(self) -> list[Student]:
-        """Parse the one source exactly as the API does; on failure keep the problem for the page."""
+    def upload(self) -> Upload:
+        """Parse the one source exactly as the API does (an envelope with ``email`` included),
+        with the email field's recipients; on failure keep the problem for the page."""
         raw: str | bytes = self.file.data.read() if self.has_file else self.text.data
         try:
-            return parse_text(raw)
+            return parse_upload(loads(raw), self.recipient_list() or None)
         except SubmissionError as exc:
             self._keep_problem(exc, raw)
             raise

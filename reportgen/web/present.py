@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..models import Report, Status
+from ..models import Delivery, DeliveryStatus, Report, Status
 from ..serializers import status_url
 
 STATE_WORDS = {
@@ -110,3 +110,15 @@ def title(reports: list[Report]) -> str:
 def student_preview(report: Report, limit: int = 3) -> tuple[list[str], int]:
     ids = list(report.student_ids or [])
     return ids[:limit], max(0, len(ids) - limit)
+
+
+def delivery_state(delivery: Delivery) -> str:
+    """One email's state in plain words."""
+    if delivery.status == DeliveryStatus.SENT.value:
+        return f"sent {when(delivery.sent_at)}"
+    if delivery.status == DeliveryStatus.QUEUED.value:
+        retrying = f" ({delivery.error}; retrying)" if delivery.error else ""
+        return "waiting to be sent" + retrying
+    if delivery.status == DeliveryStatus.SKIPPED.value:
+        return "not sent: " + (delivery.error or "the report failed")
+    return f"not delivered after {delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}: {delivery.error}"

@@ -30,7 +30,8 @@ def _present():
     return {"present": present}
 
 
-def submit(students: list[Student], formats: list[str], label: str | None) -> list[Report]:
+def submit(students: list[Student], formats: list[str], label: str | None,
+           recipients: tuple[str, ...] = ()) -> list[Report]:
     """One report per format through the shared service, grouped under one submission id.
 
     If the queue is down, each report is still stored (as ``FAILURE``, by ``create_report``)
@@ -40,7 +41,8 @@ def submit(students: list[Student], formats: list[str], label: str | None) -> li
     reports = []
     for report_format in formats:
         try:
-            reports.append(create_report(students, report_format, label=label, submission_id=submission_id))
+            reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
+                                         recipients=recipients))
         except QueueUnavailable as exc:
             reports.append(exc.report)
     return reports
@@ -53,11 +55,11 @@ def upload():
         return render_template("web/upload.html", form=form)
     if form.validate():
         try:
-            students = form.students()
+            upload = form.upload()
         except SubmissionError:
             pass
         else:
-            reports = submit(students, form.selected_formats(), form.label.data or None)
+            reports = submit(upload.students, form.selected_formats(), form.label.data or None, upload.recipients)
             return redirect(url_for(".status", task_id=reports[0].id), code=303)
     return render_template("web/upload.html", form=form), 400
 
@@ -116,8 +118,10 @@ def retry(task_id: str):
         flash("Only a failed report can be tried again.", "info")
         return redirect(url_for(".status", task_id=task_id), code=303)
     students = parse_text(report.input_json)
+    recipients = tuple(delivery.recipient for delivery in report.deliveries)
     try:
-        new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()))
+        new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()),
+                            recipients=recipients)
     except QueueUnavailable as exc:
         new = exc.report
     flash("Queued again as a new report.", "success")
