@@ -1,0 +1,299 @@
+"""The report renderer: what a reader sees in the HTML and PDF, and what xhtml2pdf may fetch."""
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import re
+import threading
+from datetime import datetime, timezone
+
+import jinja2
+import pytest
+from pypdf import PdfReader
+from xhtml2pdf import pisa
+from xhtml2pdf.config.resources import PERMISSIVE_POLICY
+
+from reportgen import rendering
+from reportgen.domain.report_data import build_report
+from reportgen.domain.submission import parse_text
+
+NON_LATIN_ID = "Zoë Дмитрий Ωμέγα"
+SCRIPT_ID = "<script>alert(1)</script>"
+GENERATED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def make_report(students: list[dict]):
+    return build_report(parse_text(json.dumps(students)), generated_at=GENERATED_AT)
+
+
+def student(student_id: str, events: list[tuple], namespace: str = "course-1") -> dict:
+    return {
+        "student_id": student_id,
+        "namespace": namespace,
+        "events": [{"unit": unit, "type": kind, "created_time": when} for unit, kind, when in events],
+    }
+
+
+def alice() -> dict:
+    """Three events given out of time order: unit 17 twice (Q2) and unit 5 once (Q1)."""
+    return student("alice", [
+        ("17", "saved_code", "2024-07-21 03:04:55.939000+00:00"),
+        (5, "ran_tests", "2024-07-21 03:00:00+00:00"),
+        ("17", "submitted", "2024-07-21T05:04:55+02:00"),
+    ])
+
+
+def non_latin() -> dict:
+    return student(NON_LATIN_ID, [
+        ("9", "viewed_hint", "2024-07-22T10:00:00Z"),
+        ("10", "saved_code", "2024-07-22T09:00:00Z"),
+    ])
+
+
+def pdf_pages(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def events_table_times(html: str, student_id: str) -> list[str]:
+    """The Time column of one student's events table, top to bottom."""
+    section = html[html.index(f"<h2>{student_id}</h2>"):]
+    start = section.index('<table class="events">')
+    table = section[start:section.index("</table>", start)]
+    return re.findall(r'<td class="when">([^<]*)</td>', table)
+
+
+# PDF
+
+
+def test_pdf_shows_ids_labels_and_non_latin_text():
+    pdf = rendering.render_pdf(make_report([alice(), non_latin()]))
+
+    assert pdf.startswith(b"%PDF")
+    text = "\n".join(pdf_pages(pdf))
+    assert "alice" in text
+    assert NON_LATIN_ID in text
+    for label in ("Q1", "Q2", "Q3", "Q4"):
+        assert label in text
+    assert "2024-07-21 03:00:00 UTC" in text
+
+
+def test_multi_student_pdf_has_an_overview_then_a_page_per_student():
+    ids = ["alice", NON_LATIN_ID, "carol"]
+    carol = student("carol", [("1", "saved_code", "2024-07-23T08:00:00Z")])
+    pdf = rendering.render_pdf(make_report([alice(), non_latin(), carol]))
+
+    pages = pdf_pages(pdf)
+    assert len(pages) >= len(ids) + 1
+    assert "Overview" in pages[0]
+    assert all(student_id in pages[0] for student_id in ids)
+    for page, student_id in zip(pages[1:], ids):
+        assert student_id in page
+        assert not any(other in page for other in ids if other != student_id)
+    outline = [item.title for item in PdfReader(io.BytesIO(pdf)).outline]
+    assert outline == ["Overview", *ids]
+
+
+def test_single_student_pdf_has_no_overview_page():
+    pages = pdf_pages(rendering.render_pdf(make_report([alice()])))
+
+    assert len(pages) == 1
+    assert "Overview" not in pages[0]
+    assert "alice" in pages[0]
+
+
+def test_pdf_lists_every_event_in_time_order_in_aligned_columns():
+    pdf = rendering.render_pdf(make_report([alice()]))
+
+    text = pdf_pages(pdf)[0]
+    listed = text[text.index("Events in time order"):]
+    times = ["2024-07-21 03:00:00 UTC", "2024-07-21 03:04:55 UTC", "2024-07-21 03:04:55.939 UTC"]
+    assert [listed.index(time) for time in times] == sorted(listed.index(time) for time in times)
+    listing = rendering.event_listing(make_report([alice()]).students[0])
+    label_column = {line.index("Q") for line in listing.lines}
+    assert len(label_column) == 1
+    assert listing.header.index("Label") == label_column.pop()
+
+
+def test_pdf_shows_markup_in_ids_as_text():
+    text = pdf_pages(rendering.render_pdf(make_report([student(SCRIPT_ID, [("1", None, None)])])))[0]
+
+    assert SCRIPT_ID in text
+
+
+def test_progress_is_reported_after_each_student():
+    calls = []
+    carol = student("carol", [("1", "saved_code", "2024-07-23T08:00:00Z")])
+
+    rendering.render_pdf(make_report([alice(), non_latin(), carol]), progress=lambda *call: calls.append(call))
+
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_pisa_errors_raise_render_error(monkeypatch):
+    class FailedStatus:
+        err = 1
+        log = [("error", 0, "something broke", "")]
+
+    monkeypatch.setattr(rendering.pisa, "CreatePDF", lambda *args, **kwargs: FailedStatus())
+
+    with pytest.raises(rendering.RenderError, match="something broke"):
+        rendering.html_to_pdf("<p>x</p>")
+
+
+# HTML
+
+
+def test_html_shows_summary_legend_sequence_and_events_in_time_order():
+    html = rendering.render_html(make_report([alice()]))
+
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<h2>alice</h2>" in html
+    assert "<td>Q1</td><td>5</td><td class=\"num\">1</td>" in html
+    assert "<td>Q2</td><td>17</td><td class=\"num\">2</td>" in html
+    assert "1–3:</span> Q1 Q2 Q2" in html
+    assert events_table_times(html, "alice") == [
+        "2024-07-21 03:00:00 UTC", "2024-07-21 03:04:55 UTC", "2024-07-21 03:04:55.939 UTC",
+    ]
+    assert "<th>Events</th><td>3</td>" in html
+    assert "<th>Span</th><td>00:04:55</td>" in html
+
+
+def test_multi_student_html_has_an_overview_linking_to_each_section():
+    html = rendering.render_html(make_report([alice(), non_latin()]))
+
+    overview = html[html.index('<section class="overview"'):html.index("</section>")]
+    assert 'href="#student-1">alice</a>' in overview
+    assert f'href="#student-2">{NON_LATIN_ID}</a>' in overview
+    assert 'id="student-1"' in html and 'id="student-2"' in html
+    assert html.index("<h2>alice</h2>") < html.index(f"<h2>{NON_LATIN_ID}</h2>")
+
+
+def test_html_escapes_markup_in_ids():
+    html = rendering.render_html(make_report([student(SCRIPT_ID, [("1", "<b>bold</b>", None)])]))
+
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_html_is_self_contained():
+    html = rendering.render_html(make_report([alice(), non_latin()]))
+
+    for outside_reference in ("http:", "https:", "src=", "<link", "@import", "url("):
+        assert outside_reference not in html
+    assert "<style>" in html
+
+
+def test_report_environment_escapes_and_rejects_unknown_names():
+    environment = rendering.report_environment()
+
+    assert environment is rendering.report_environment()
+    assert environment.from_string("{{ value }}").render(value="<b>") == "&lt;b&gt;"
+    with pytest.raises(jinja2.UndefinedError):
+        environment.from_string("{{ missing }}").render()
+
+
+# What xhtml2pdf may read
+
+
+def test_link_callback_resolves_files_under_static():
+    path = rendering.link_callback("fonts/DejaVuSans.ttf", None)
+
+    assert path == str((rendering.STATIC_DIR / "fonts" / "DejaVuSans.ttf").resolve())
+
+
+@pytest.mark.parametrize("uri", [
+    "http://127.0.0.1:8000/x.png",
+    "https://example.com/font.ttf",
+    "ftp://example.com/x",
+    "data:image/png;base64,iVBORw0KGgo=",
+    "file:///etc/passwd",
+    "//example.com/x.png",
+    "/etc/passwd",
+    "../reportgen/rendering.py",
+    "fonts/../../requirements.txt",
+    "fonts/%2e%2e/%2e%2e/requirements.txt",
+    "fonts/missing.ttf",
+    "fonts",
+    "",
+])
+def test_link_callback_refuses_everything_else(uri):
+    assert rendering.link_callback(uri, "/tmp") is None
+
+
+def test_link_callback_refuses_symlinks_out_of_static(tmp_path, monkeypatch):
+    static = tmp_path / "static"
+    static.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    (static / "inside.txt").write_text("fine")
+    (static / "escape.txt").symlink_to(secret)
+    monkeypatch.setattr(rendering, "STATIC_DIR", static)
+
+    assert rendering.link_callback("inside.txt", None) == str((static / "inside.txt").resolve())
+    assert rendering.link_callback("escape.txt", None) is None
+
+
+@pytest.fixture
+def counting_server():
+    """An HTTP server on a free local port that counts the requests it receives."""
+    requests = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def hostile_html(base: str) -> str:
+    """Every way a document can ask xhtml2pdf to fetch something, pointed at ``base``."""
+    return f"""<html><head>
+<link rel="stylesheet" href="{base}/s.css">
+<style>
+@import url("{base}/import.css");
+@font-face {{ font-family: Remote; src: url("{base}/font.ttf"); }}
+body {{ font-family: Remote; }}
+</style></head><body>
+<p>still rendered</p>
+<img src="{base}/x.png">
+<img src="file:///etc/passwd">
+<img src="../reportgen/rendering.py">
+<div style="background-image: url('{base}/bg.png')">box</div>
+</body></html>"""
+
+
+def test_the_counting_server_sees_an_unprotected_render(counting_server):
+    base, requests = counting_server
+
+    pisa.CreatePDF(f'<img src="{base}/x.png">', dest=io.BytesIO(), resource_policy=PERMISSIVE_POLICY)
+
+    assert "/x.png" in requests
+
+
+@pytest.mark.parametrize("policy", ["locked", "permissive"])
+def test_pdf_rendering_never_fetches_from_the_network(counting_server, monkeypatch, policy):
+    """link_callback alone keeps xhtml2pdf off the network, even with a permissive policy."""
+    base, requests = counting_server
+    if policy == "permissive":
+        monkeypatch.setattr(rendering, "_RESOURCE_POLICY", PERMISSIVE_POLICY)
+
+    pdf = rendering.html_to_pdf(hostile_html(base))
+
+    assert requests == []
+    assert pdf.startswith(b"%PDF")
+    assert "still rendered" in pdf_pages(pdf)[0]
