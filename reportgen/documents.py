@@ -5,10 +5,7 @@ combined document at the end; ``flask render`` takes the same path in one proces
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-
-from pypdf import PdfWriter
 
 from .domain.csv_export import render_csv
 from .domain.report_data import build_report
@@ -32,21 +29,9 @@ def render_student(report_format: str, student: Student, labels: Labels) -> byte
     raise ValueError(f"unknown report format {report_format!r}")
 
 
-def merge_pdfs(overview: bytes | None, parts: list[bytes], titles: list[str]) -> bytes:
-    """Concatenate PDFs, with a bookmark per student, without re-rendering them."""
-    writer = PdfWriter()
-    if overview is not None:
-        writer.append(io.BytesIO(overview), outline_item="Overview")
-    for part, title in zip(parts, titles):
-        writer.append(io.BytesIO(part), outline_item=title)
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
-
-
 def combine(report_format: str, students: list[Student], labels: Labels, parts: list[bytes]) -> bytes:
     """The upload's single document from its students' documents (in upload order)."""
-    from .rendering import render_html, render_overview_pdf
+    from .rendering import merge_pdfs, render_html, render_overview_pdf
 
     if report_format == "csv":
         return parts[0][: parts[0].index(b"\r\n") + 2] + b"".join(part[part.index(b"\r\n") + 2:] for part in parts)
@@ -55,8 +40,9 @@ def combine(report_format: str, students: list[Student], labels: Labels, parts: 
     if report_format == "pdf":
         if len(parts) == 1:
             return parts[0]
-        overview = render_overview_pdf(build_report(students, labels=labels))
-        return merge_pdfs(overview, parts, [student.student_id for student in students])
+        report = build_report(students, labels=labels)
+        return merge_pdfs([("Overview", render_overview_pdf(report)),
+                           *zip((student.student_id for student in students), parts)], report.title)
     raise ValueError(f"unknown report format {report_format!r}")
 
 

@@ -198,23 +198,32 @@ def render_student_pdf(report: ReportData, index: int) -> bytes:
     )
 
 
+def merge_pdfs(parts: Sequence[tuple[str, bytes]], title: str) -> bytes:
+    """Concatenate PDF parts, each with a bookmark, without re-rendering them.
+
+    Every part embeds its own subsets of the same fonts, mostly identical; merging them
+    into shared objects makes a 19-student report about a quarter of the size.
+    """
+    writer = PdfWriter()
+    for bookmark, part in parts:
+        writer.append(io.BytesIO(part), outline_item=bookmark, import_outline=False)
+    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    writer.add_metadata({"/Title": title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
+    writer.page_mode = "/UseOutlines"
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
 def render_pdf(report: ReportData, progress: Progress | None = None) -> bytes:
     """The whole report as one PDF: overview (for several students), then a part per student.
 
     ``progress(done, total)`` is called after each student's part is rendered.
     """
-    writer = PdfWriter()
     total = len(report.students)
-    if total > 1:
-        writer.append(io.BytesIO(render_overview_pdf(report)), outline_item="Overview", import_outline=False)
+    parts = [("Overview", render_overview_pdf(report))] if total > 1 else []
     for index, student in enumerate(report.students):
-        writer.append(
-            io.BytesIO(render_student_pdf(report, index)), outline_item=student.student_id, import_outline=False
-        )
+        parts.append((student.student_id, render_student_pdf(report, index)))
         if progress is not None:
             progress(index + 1, total)
-    writer.add_metadata({"/Title": report.title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
-    writer.page_mode = "/UseOutlines"
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return merge_pdfs(parts, report.title)

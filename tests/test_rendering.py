@@ -94,6 +94,14 @@ def test_multi_student_pdf_has_an_overview_then_a_page_per_student():
     assert outline == ["Overview", *ids]
 
 
+def test_merged_pdf_shares_the_fonts_its_parts_repeat():
+    report = make_report([student(f"s{n}", [("1", "ran", "2024-07-21T03:00:00Z"), ("2", "ran", None)]) for n in range(6)])
+    parts_total = sum(len(rendering.render_student_pdf(report, index)) for index in range(6))
+    merged = rendering.render_pdf(report)
+    assert len(PdfReader(io.BytesIO(merged)).pages) == 7
+    assert len(merged) < parts_total / 2
+
+
 def test_single_student_pdf_has_no_overview_page():
     pages = pdf_pages(rendering.render_pdf(make_report([alice()])))
 
