@@ -1,4 +1,4 @@
-"""Command-line entry points: ``flask render`` and ``flask worker``."""
+"""Command-line entry points: ``flask render``, ``flask worker`` and ``flask reportgen …``."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from .domain.submission import SubmissionError
 
@@ -49,6 +49,11 @@ def worker_command(burst: bool, with_scheduler: bool) -> None:
     worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
 
 
+operator_cli = AppGroup("reportgen", help="Operator commands: `flask --app wsgi reportgen --help`.")
+"""Commands for people running reportgen; each module adds its own with ``@operator_cli.command``."""
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(render_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(operator_cli)
