@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import cli, errors, queue
+from . import cli, errors, queue, ratelimit, security
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 
@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"))
     queue.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
 
     from .api import bp as api_bp
@@ -56,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_bp)
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API is for programs; browsers use the form
+    ratelimit.init_app(app)
     return app
 
 

@@ -30,6 +30,9 @@ ENVIRONMENT_VARIABLES = (
     "SMTP_TIMEOUT",
     "MAIL_FROM",
     "REPORTGEN_MAIL_RETRY_INTERVALS",
+    "REPORTGEN_RATE_LIMIT",
+    "REPORTGEN_SUBMIT_RATE_LIMIT",
+    "REPORTGEN_SIGNIN_RATE_LIMIT",
 )
 """Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
 
@@ -41,6 +44,12 @@ def instance_dir() -> Path:
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     return int(value) if value else default
+
+
+def _text(name: str, default: str) -> str:
+    """A setting whose empty value means "off" (unset means the default)."""
+    value = os.environ.get(name)
+    return default if value is None else value.strip()
 
 
 def _intervals(name: str, default: str) -> list[int]:
@@ -98,4 +107,8 @@ def from_environment() -> dict[str, Any]:
         "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 30),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "").strip() or "reportgen@localhost",
         "REPORTGEN_MAIL_RETRY_INTERVALS": _intervals("REPORTGEN_MAIL_RETRY_INTERVALS", "30,120,600"),
+        "RATELIMIT_ENABLED": True,
+        "REPORTGEN_RATE_LIMIT": _text("REPORTGEN_RATE_LIMIT", "600 per minute"),
+        "REPORTGEN_SUBMIT_RATE_LIMIT": _text("REPORTGEN_SUBMIT_RATE_LIMIT", "60 per minute"),
+        "REPORTGEN_SIGNIN_RATE_LIMIT": _text("REPORTGEN_SIGNIN_RATE_LIMIT", "10 per minute"),
     }

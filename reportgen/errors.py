@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
 from .config import MiB
 from .domain.submission import SubmissionError
@@ -34,6 +34,8 @@ def _describe(exc: HTTPException) -> str:
 
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         return f"the request body is larger than the {limit} byte limit (MAX_CONTENT_LENGTH)"
+    if isinstance(exc, TooManyRequests):
+        return f"too many requests: the limit is {exc.description}; wait for the seconds in Retry-After"
     return exc.description or exc.name
 
 
@@ -67,6 +69,12 @@ def _for_people(exc: HTTPException, message: str) -> dict:
             "message": "For your safety, forms only work for a while and only from this site, "
                        f"so this one was refused ({exc.description}) and nothing was stored.",
             "hint": "Go back to the form, reload the page and send it again.",
+        }
+    if isinstance(exc, TooManyRequests):
+        return {
+            "heading": "Slow down a little",
+            "message": f"This address has sent more requests than reportgen allows ({exc.description}).",
+            "hint": "Wait a minute and try again.",
         }
     if exc.code == 404:
         return {"heading": "Not found", "message": message, "hint": None}

@@ -11,6 +11,7 @@ from ..domain.submission import SubmissionError, Upload, loads, parse_upload
 from ..errors import error_response
 from ..extensions import db
 from ..models import FORMATS, Report, ReportItem, Status
+from ..security import sandbox_report
 from ..serializers import content_disposition, download_name, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
 from ..services import QueueUnavailable, create_report
@@ -164,4 +165,6 @@ def download(report: Report, content: bytes | None = None, sha256: str | None = 
     response.headers["Content-Disposition"] = content_disposition(disposition, filename or download_name(report))
     response.set_etag(sha256 or report.sha256)
     response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
+    if report.format == "html":
+        sandbox_report(response)
     return response.make_conditional(request)
