@@ -6,6 +6,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import cli, errors, queue, ratelimit, security
 from .config import ROOT_DIR, from_environment, instance_dir
@@ -34,6 +35,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     app.json.sort_keys = False
+    proxies = app.config["REPORTGEN_TRUSTED_PROXIES"]
+    if proxies:
+        # The client's address, scheme and host as the proxies in front saw them: rate limits,
+        # HSTS and the dashboard's same-origin check depend on them. Never trusted by default.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         instance_dir().mkdir(parents=True, exist_ok=True)
 

@@ -33,6 +33,7 @@ ENVIRONMENT_VARIABLES = (
     "REPORTGEN_RATE_LIMIT",
     "REPORTGEN_SUBMIT_RATE_LIMIT",
     "REPORTGEN_SIGNIN_RATE_LIMIT",
+    "REPORTGEN_TRUSTED_PROXIES",
 )
 """Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
 
@@ -108,6 +109,7 @@ def from_environment() -> dict[str, Any]:
         "MAIL_FROM": os.environ.get("MAIL_FROM", "").strip() or "reportgen@localhost",
         "REPORTGEN_MAIL_RETRY_INTERVALS": _intervals("REPORTGEN_MAIL_RETRY_INTERVALS", "30,120,600"),
         "RATELIMIT_ENABLED": True,
+        "REPORTGEN_TRUSTED_PROXIES": _int("REPORTGEN_TRUSTED_PROXIES", 0),
         "REPORTGEN_RATE_LIMIT": _text("REPORTGEN_RATE_LIMIT", "600 per minute"),
         "REPORTGEN_SUBMIT_RATE_LIMIT": _text("REPORTGEN_SUBMIT_RATE_LIMIT", "60 per minute"),
         "REPORTGEN_SIGNIN_RATE_LIMIT": _text("REPORTGEN_SIGNIN_RATE_LIMIT", "10 per minute"),

@@ -124,3 +124,23 @@ def test_with_redis_down_limits_fail_open_instead_of_failing_requests(config):
     client = create_app({**config, "REDIS_URL": "redis://127.0.0.1:1/0"}).test_client()
     response = post_json(client, "/assignment/sequence", sample_students())
     assert response.status_code == 200 and response.get_json()["students"][0]["student_id"] == "alice"
+
+
+def test_forwarded_headers_are_ignored_unless_proxies_are_trusted(app, config):
+    spoofing = create_app({**config, "REPORTGEN_SUBMIT_RATE_LIMIT": "1 per minute"}).test_client()
+    assert post_json(spoofing, "/assignment/sequence", sample_students()).status_code == 200
+    again = spoofing.post("/assignment/sequence", json=sample_students(), headers={"X-Forwarded-For": "198.51.100.9"})
+    assert again.status_code == 429
+    assert "Strict-Transport-Security" not in spoofing.get("/healthz", headers={"X-Forwarded-Proto": "https"}).headers
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_and_scheme_count(app, config):
+    proxied = create_app({**config, "REPORTGEN_SUBMIT_RATE_LIMIT": "1 per minute",
+                          "REPORTGEN_TRUSTED_PROXIES": 1}).test_client()
+    for address in ("198.51.100.1", "198.51.100.2"):
+        response = proxied.post("/assignment/sequence", json=sample_students(), headers={"X-Forwarded-For": address})
+        assert response.status_code == 200, address
+    repeated = proxied.post("/assignment/sequence", json=sample_students(), headers={"X-Forwarded-For": "198.51.100.1"})
+    assert repeated.status_code == 429
+    secure = proxied.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
