@@ -30,6 +30,10 @@ ENVIRONMENT_VARIABLES = (
     "SMTP_TIMEOUT",
     "MAIL_FROM",
     "REPORTGEN_MAIL_RETRY_INTERVALS",
+    "REPORTGEN_SWEEP_INTERVAL",
+    "REPORTGEN_STALE_AFTER",
+    "REPORTGEN_MAX_ATTEMPTS",
+    "REPORTGEN_LOG_FORMAT",
 )
 """Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
 
@@ -98,4 +102,8 @@ def from_environment() -> dict[str, Any]:
         "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 30),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "").strip() or "reportgen@localhost",
         "REPORTGEN_MAIL_RETRY_INTERVALS": _intervals("REPORTGEN_MAIL_RETRY_INTERVALS", "30,120,600"),
+        "REPORTGEN_SWEEP_INTERVAL": _int("REPORTGEN_SWEEP_INTERVAL", 30),
+        "REPORTGEN_STALE_AFTER": _int("REPORTGEN_STALE_AFTER", 60),
+        "REPORTGEN_MAX_ATTEMPTS": _int("REPORTGEN_MAX_ATTEMPTS", 3),
+        "REPORTGEN_LOG_FORMAT": os.environ.get("REPORTGEN_LOG_FORMAT", "").strip().lower() or "json",
     }
