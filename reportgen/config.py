@@ -82,6 +82,11 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def log_format() -> str:
+    """``REPORTGEN_LOG_FORMAT``: ``json`` (the default) or ``text``."""
+    return "text" if os.environ.get("REPORTGEN_LOG_FORMAT", "").strip().lower() == "text" else "json"
+
+
 def from_environment() -> dict[str, Any]:
     instance = instance_dir()
     return {
@@ -105,5 +110,5 @@ def from_environment() -> dict[str, Any]:
         "REPORTGEN_SWEEP_INTERVAL": _int("REPORTGEN_SWEEP_INTERVAL", 30),
         "REPORTGEN_STALE_AFTER": _int("REPORTGEN_STALE_AFTER", 60),
         "REPORTGEN_MAX_ATTEMPTS": _int("REPORTGEN_MAX_ATTEMPTS", 3),
-        "REPORTGEN_LOG_FORMAT": os.environ.get("REPORTGEN_LOG_FORMAT", "").strip().lower() or "json",
+        "REPORTGEN_LOG_FORMAT": log_format(),
     }

@@ -2,11 +2,14 @@
 (``flask reportgen sweep`` and the worker's own periodic sweep) and the JSON logs."""
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from redis import Redis
@@ -276,7 +279,7 @@ def parse_json_lines(text: str) -> list[dict]:
 
 
 def test_logs_are_json_lines_that_follow_a_task_from_request_to_jobs(app, client, run_worker):
-    [handler] = [h for h in __import__("logging").getLogger().handlers if isinstance(h.formatter, JsonFormatter)]
+    [handler] = [h for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter)]
     captured = io.StringIO()
     previous = handler.setStream(captured)
     try:
@@ -296,3 +299,34 @@ def test_logs_are_json_lines_that_follow_a_task_from_request_to_jobs(app, client
     assert any(message.startswith(f"report {task_id} assembled") for message in messages)
     assert {entry["logger"] for entry in about_task} >= {"reportgen.jobs", "rq.worker"}
     assert not any(entry.get("task_id") not in (None, task_id) for entry in entries)
+
+
+def test_gunicorn_writes_json_lines_and_the_access_line_carries_the_task_id(app, config, tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
+         "--access-logfile", "-", "--logger-class", "reportgen.gunicorn_logger.JsonLogger", "wsgi:app"],
+        cwd=ROOT, env=worker_env(config, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        body = json.dumps(sample_students()).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/assignment/html", data=body,
+                                         headers={"Content-Type": "application/json"})
+        response = wait_until(lambda: _try_open(request), 30, "gunicorn to answer")
+        task_id = json.load(response)["task_id"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    entries = parse_json_lines(out) + parse_json_lines(err)
+    [access] = [entry for entry in entries if entry["logger"] == "gunicorn.access"]
+    assert (access["method"], access["path"], access["status"], access["task_id"]) == (
+        "POST", "/assignment/html", 202, task_id)
+    [queued] = [entry for entry in entries if entry["message"] == "report queued"]
+    assert queued["task_id"] == task_id
+
+
+def _try_open(request):
+    try:
+        return urllib.request.urlopen(request, timeout=5)
+    except urllib.error.URLError:
+        return None
