@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, errors, queue, ratelimit, security
+from . import cli, errors, logs, queue, ratelimit, security
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 
@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import models  # noqa: F401  (the tables, for queries and migrations)
 
+    logs.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"))
     queue.init_app(app)

@@ -1,13 +1,12 @@
 """Command-line entry points: ``flask render``, ``flask worker`` and ``flask reportgen …``."""
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .domain.submission import SubmissionError
@@ -38,19 +37,34 @@ def render_command(input_file, report_format: str, output: Path) -> None:
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
               help="Run RQ's scheduler, which re-queues retries.")
+@click.option("--max-jobs", type=click.IntRange(min=1), help="Exit after this many jobs (to recycle workers).")
 @with_appcontext
-def worker_command(burst: bool, with_scheduler: bool) -> None:
-    """Run an RQ worker for the report queue."""
+def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None) -> None:
+    """Run an RQ worker for the report queue; it also sweeps for lost work
+    (every ``REPORTGEN_SWEEP_INTERVAL`` seconds)."""
     from .queue import redis_connection, report_queue
-    from .worker import ReportWorker
+    from .sweeper import sweep
+    from .worker import ReportWorker, heartbeat_interval
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    worker = ReportWorker([report_queue()], connection=redis_connection())
-    worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+    config = current_app.config
+    worker = ReportWorker([report_queue()], connection=redis_connection(), sweep=sweep,
+                          sweep_interval=config["REPORTGEN_SWEEP_INTERVAL"],
+                          job_monitoring_interval=heartbeat_interval(config["REPORTGEN_STALE_AFTER"]))
+    # Logging is configured by create_app (reportgen.logs): RQ sees the root handler and adds none.
+    worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
 
 
 operator_cli = AppGroup("reportgen", help="Operator commands: `flask --app wsgi reportgen --help`.")
 """Commands for people running reportgen; each module adds its own with ``@operator_cli.command``."""
+
+
+@operator_cli.command("sweep")
+def sweep_command() -> None:
+    """Re-queue work lost to a dead worker or an emptied Redis (the worker does this every
+    REPORTGEN_SWEEP_INTERVAL seconds; run it by hand after an incident)."""
+    from .sweeper import sweep
+
+    click.echo(sweep().summary())
 
 
 def init_app(app: Flask) -> None:

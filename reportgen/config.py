@@ -34,6 +34,10 @@ ENVIRONMENT_VARIABLES = (
     "REPORTGEN_SUBMIT_RATE_LIMIT",
     "REPORTGEN_SIGNIN_RATE_LIMIT",
     "REPORTGEN_TRUSTED_PROXIES",
+    "REPORTGEN_SWEEP_INTERVAL",
+    "REPORTGEN_STALE_AFTER",
+    "REPORTGEN_MAX_ATTEMPTS",
+    "REPORTGEN_LOG_FORMAT",
 )
 """Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
 
@@ -88,6 +92,11 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def log_format() -> str:
+    """``REPORTGEN_LOG_FORMAT``: ``json`` (the default) or ``text``."""
+    return "text" if os.environ.get("REPORTGEN_LOG_FORMAT", "").strip().lower() == "text" else "json"
+
+
 def from_environment() -> dict[str, Any]:
     instance = instance_dir()
     return {
@@ -113,4 +122,8 @@ def from_environment() -> dict[str, Any]:
         "REPORTGEN_RATE_LIMIT": _text("REPORTGEN_RATE_LIMIT", "600 per minute"),
         "REPORTGEN_SUBMIT_RATE_LIMIT": _text("REPORTGEN_SUBMIT_RATE_LIMIT", "60 per minute"),
         "REPORTGEN_SIGNIN_RATE_LIMIT": _text("REPORTGEN_SIGNIN_RATE_LIMIT", "10 per minute"),
+        "REPORTGEN_SWEEP_INTERVAL": _int("REPORTGEN_SWEEP_INTERVAL", 30),
+        "REPORTGEN_STALE_AFTER": _int("REPORTGEN_STALE_AFTER", 60),
+        "REPORTGEN_MAX_ATTEMPTS": _int("REPORTGEN_MAX_ATTEMPTS", 3),
+        "REPORTGEN_LOG_FORMAT": log_format(),
     }

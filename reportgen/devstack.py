@@ -69,7 +69,8 @@ def main() -> int:
         _spawn("worker", [*flask, "worker"]),
         _spawn("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                        "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
-                       "--access-logfile", "-", "wsgi:app"]),
+                       "--access-logfile", "-", "--logger-class", "reportgen.gunicorn_logger.JsonLogger",
+                       "wsgi:app"]),
     ]
     print(f"reportgen: serving http://{host}:{port}  (Ctrl-C stops the web server, worker and Redis)",
           flush=True)

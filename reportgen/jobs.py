@@ -16,10 +16,12 @@ from flask import Flask, current_app, has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.exceptions import AbandonedJobError
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from . import documents, mail
+from .logs import task_context
 from .domain.sequencing import sequence_response
 from .domain.submission import SubmissionError, parse_text
 from .extensions import db
@@ -84,18 +86,26 @@ def _start(report_id: str) -> Report | None:
     return report if report is not None and report.status not in DONE else None
 
 
-def _finish_item(item_id: int, report_id: str, **values) -> None:
-    """Store one student's outcome and count it in the report's progress, in one transaction."""
-    db.session.execute(update(ReportItem).where(ReportItem.id == item_id).values(finished_at=utcnow(), **values))
-    db.session.execute(
-        update(Report).where(Report.id == report_id).values(progress_current=Report.progress_current + 1)
-    )
+def finish_item(item_id: int, report_id: str, **values) -> bool:
+    """Store one student's outcome and count it in the report's progress, in one transaction.
+
+    Only an unfinished student is finished (and counted), so a job that lost a race with
+    another job or with the sweeper changes nothing."""
+    finished = db.session.execute(
+        update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE))
+        .values(finished_at=utcnow(), **values).execution_options(synchronize_session=False)
+    ).rowcount
+    if finished:
+        db.session.execute(
+            update(Report).where(Report.id == report_id).values(progress_current=Report.progress_current + 1)
+        )
     db.session.commit()
+    return bool(finished)
 
 
 def render_chunk(report_id: str, chunk: int) -> str:
     """Render every unfinished student of one chunk; re-running skips the finished ones."""
-    with _app().app_context():
+    with _app().app_context(), task_context(report_id):
         report = _start(report_id)
         if report is None:
             return "skipped"
@@ -108,18 +118,24 @@ def render_chunk(report_id: str, chunk: int) -> str:
         ).all()
         work = [(item.id, item.input_json) for item in items]
         db.session.commit()
+        started = time.monotonic()
         for item_id, input_json in work:
             _render_item(report_id, report_format, labels, item_id, input_json)
+        log.info("chunk %d rendered", chunk, extra={"chunk": chunk, "students": len(work),
+                                                     "seconds": round(time.monotonic() - started, 3)})
         queue_assembly_if_complete(report_id)
         return "done"
 
 
 def _render_item(report_id: str, report_format: str, labels: dict, item_id: int, input_json: str) -> None:
-    db.session.execute(
-        update(ReportItem).where(ReportItem.id == item_id).values(
+    claimed = db.session.execute(
+        update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE)).values(
             status=Status.STARTED.value, started_at=utcnow(), attempts=ReportItem.attempts + 1)
-    )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
+    if not claimed:
+        return
     try:
         [student] = parse_text(input_json)
         content = documents.render_student(report_format, student, labels)
@@ -128,9 +144,9 @@ def _render_item(report_id: str, report_format: str, labels: dict, item_id: int,
         if is_transient(exc):
             raise TransientFailure(exc) from None
         log.exception("report %s: student item %s failed", report_id, item_id)
-        _finish_item(item_id, report_id, status=Status.FAILURE.value, error=describe(exc))
+        finish_item(item_id, report_id, status=Status.FAILURE.value, error=describe(exc))
         return
-    _finish_item(item_id, report_id, status=Status.SUCCESS.value, content=content, size=len(content),
+    finish_item(item_id, report_id, status=Status.SUCCESS.value, content=content, size=len(content),
                  sha256=hashlib.sha256(content).hexdigest(), error=None)
 
 
@@ -174,10 +190,12 @@ def summarise(items: list[ReportItem]) -> dict:
 
 def assemble_report(report_id: str) -> str:
     """Write the summary and the combined document of every student that succeeded."""
-    with _app().app_context():
+    with _app().app_context(), task_context(report_id):
         report = db.session.get(Report, report_id)
         if report is None or report.status in DONE:
             return "skipped"
+        db.session.execute(update(Report).where(Report.id == report_id).values(attempts=Report.attempts + 1))
+        db.session.commit()
         started = time.monotonic()
         items = db.session.scalars(
             select(ReportItem).where(ReportItem.report_id == report_id).order_by(ReportItem.position)
@@ -186,9 +204,9 @@ def assemble_report(report_id: str) -> str:
         succeeded = [item for item in items if item.status == Status.SUCCESS.value]
         if not succeeded:
             first_error = next((item.error for item in items if item.error), "no students")
-            _mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
+            mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
                          summary=summary)
-            _skip_deliveries(report_id, "The report failed, so there was nothing to send.")
+            skip_deliveries(report_id, "The report failed, so there was nothing to send.")
             return "failed"
         report_format, labels = report.format, report.labels
         try:
@@ -199,9 +217,9 @@ def assemble_report(report_id: str) -> str:
             if is_transient(exc):
                 raise TransientFailure(exc) from None
             log.exception("report %s: assembly failed", report_id)
-            _mark_failed(report_id, f"The combined document could not be built: {describe(exc)}",
+            mark_failed(report_id, f"The combined document could not be built: {describe(exc)}",
                          summary=summary)
-            _skip_deliveries(report_id, "The report failed, so there was nothing to send.")
+            skip_deliveries(report_id, "The report failed, so there was nothing to send.")
             return "failed"
         db.session.execute(
             update(Report).where(Report.id == report_id).values(
@@ -212,18 +230,22 @@ def assemble_report(report_id: str) -> str:
             )
         )
         db.session.commit()
-        log.info("report %s assembled: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started)
+        log.info("report %s assembled: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started,
+                 extra={"size": len(content), "students": len(items), "succeeded": len(succeeded)})
         for delivery_id in db.session.scalars(select(Delivery.id).where(Delivery.report_id == report_id)):
-            enqueue_delivery(delivery_id)
+            enqueue_delivery(delivery_id, report_id)
         return "done"
 
 
-def _mark_failed(report_id: str, message: str, **values) -> None:
-    db.session.execute(
-        update(Report).where(Report.id == report_id).values(
+def mark_failed(report_id: str, message: str, **values) -> bool:
+    """Fail a report that is not done yet; a finished report is never overwritten."""
+    failed = db.session.execute(
+        update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE)).values(
             status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values)
-    )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
+    return bool(failed)
 
 
 def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
@@ -232,15 +254,19 @@ def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
     if job.should_retry:
         return
     report_id, chunk = job.args
-    message = (f"Gave up after repeated temporary errors ({_cause_name(exc_type, exc_value)}); "
-               "the database or queue was unavailable.")
-    with _app().app_context():
+    if isinstance(exc_value, AbandonedJobError):
+        message = ("The worker rendering this student stopped unexpectedly and the retries are used up; "
+                   "it may have run out of memory.")
+    else:
+        message = (f"Gave up after repeated temporary errors ({_cause_name(exc_type, exc_value)}); "
+                   "the database or queue was unavailable.")
+    with _app().app_context(), task_context(report_id):
         items = db.session.scalars(
             select(ReportItem.id).where(ReportItem.report_id == report_id, ReportItem.chunk == chunk,
                                         ReportItem.status.in_(ACTIVE))
         ).all()
         for item_id in items:
-            _finish_item(item_id, report_id, status=Status.FAILURE.value, error=message)
+            finish_item(item_id, report_id, status=Status.FAILURE.value, error=message)
         queue_assembly_if_complete(report_id)
 
 
@@ -248,12 +274,12 @@ def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback of the assembly: record the outage once retries are used up."""
     if job.should_retry:
         return
-    with _app().app_context():
-        _mark_failed(job.args[0], f"Gave up assembling the report after repeated errors ({_cause_name(exc_type, exc_value)}); "
+    with _app().app_context(), task_context(job.args[0]):
+        mark_failed(job.args[0], f"Gave up assembling the report after repeated errors ({_cause_name(exc_type, exc_value)}); "
                                   "please try again.")
 
 
-def _skip_deliveries(report_id: str, reason: str) -> None:
+def skip_deliveries(report_id: str, reason: str) -> None:
     db.session.execute(
         update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value)
         .values(status=DeliveryStatus.SKIPPED.value, error=reason)
@@ -272,36 +298,43 @@ def send_delivery(delivery_id: int) -> str:
         delivery = db.session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
             return "skipped"
-        report = db.session.get(Report, delivery.report_id)
-        config = current_app.config
-        attempt = delivery.attempts + 1
-        _record_delivery(delivery_id, attempts=attempt)
-        if not config["SMTP_HOST"]:
-            _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
-                             error="Email is not configured on this server (SMTP_HOST is unset).")
-            return "failed"
-        message = mail.build_message(report, delivery.recipient, config["MAIL_FROM"])
-        try:
-            mail.send(message, config)
-        except mail.PermanentDeliveryError as exc:
-            _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
-                             error=f"The mail server refused the message: {exc}")
-            return "failed"
-        except Exception as exc:
-            db.session.rollback()
-            _record_delivery(delivery_id, error=f"Attempt {attempt} failed: {mail.describe_smtp_error(exc)}")
-            log.warning("delivery %s attempt %d failed: %r", delivery_id, attempt, exc)
-            raise TransientFailure(exc) from None
-        _record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
-                         message_id=message["Message-ID"])
-        return "sent"
+        with task_context(delivery.report_id):
+            return _send(delivery)
+
+
+def _send(delivery: Delivery) -> str:
+    """Record one attempt and send; a failed attempt is retried by RQ."""
+    delivery_id = delivery.id
+    report = db.session.get(Report, delivery.report_id)
+    config = current_app.config
+    attempt = delivery.attempts + 1
+    _record_delivery(delivery_id, attempts=attempt)
+    if not config["SMTP_HOST"]:
+        _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
+                         error="Email is not configured on this server (SMTP_HOST is unset).")
+        return "failed"
+    message = mail.build_message(report, delivery.recipient, config["MAIL_FROM"])
+    try:
+        mail.send(message, config)
+    except mail.PermanentDeliveryError as exc:
+        _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
+                         error=f"The mail server refused the message: {exc}")
+        return "failed"
+    except Exception as exc:
+        db.session.rollback()
+        _record_delivery(delivery_id, error=f"Attempt {attempt} failed: {mail.describe_smtp_error(exc)}")
+        log.warning("delivery %s attempt %d failed: %r", delivery_id, attempt, exc)
+        raise TransientFailure(exc) from None
+    _record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
+                     message_id=message["Message-ID"])
+    return "sent"
 
 
 def delivery_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback of a delivery: once retries are used up, the failure is final."""
     if job.should_retry:
         return
-    with _app().app_context():
+    with _app().app_context(), task_context(job.meta.get("task_id")):
         delivery = db.session.get(Delivery, job.args[0])
         if delivery is not None and delivery.status == DeliveryStatus.QUEUED.value:
             _record_delivery(delivery.id, status=DeliveryStatus.FAILED.value,

@@ -7,6 +7,10 @@ from __future__ import annotations
 from flask import Flask, current_app
 from redis import Redis
 from rq import Callback, Queue, Retry
+from rq.executions import ExecutionRegistry
+from rq.job import Job
+from rq.results import Result
+from rq.utils import as_text, parse_composite_key
 
 RENDER_CHUNK = "reportgen.jobs.render_chunk"
 CHUNK_FAILED = "reportgen.jobs.chunk_failed"
@@ -40,10 +44,15 @@ def chunk_job_id(report_id: str, chunk: int) -> str:
     return f"{report_id}-c{chunk}"
 
 
-def _job_options(on_failure: str, retry_setting: str = "REPORTGEN_RETRY_INTERVALS") -> dict:
+def delivery_job_id(delivery_id: int) -> str:
+    return f"delivery-{delivery_id}"
+
+
+def _job_options(on_failure: str, task_id: str, retry_setting: str = "REPORTGEN_RETRY_INTERVALS") -> dict:
     config = current_app.config
     intervals = config[retry_setting]
     return {
+        "meta": {"task_id": task_id},
         "timeout": config["REPORTGEN_JOB_TIMEOUT"],
         "result_ttl": config["REPORTGEN_RESULT_TTL"],
         "failure_ttl": config["REPORTGEN_RESULT_TTL"],
@@ -54,23 +63,53 @@ def _job_options(on_failure: str, retry_setting: str = "REPORTGEN_RETRY_INTERVAL
 
 def enqueue_report(report_id: str, chunk_count: int) -> None:
     """Queue one job per chunk of a committed report, in one round trip."""
+    enqueue_chunks(report_id, range(chunk_count))
+
+
+def enqueue_chunks(report_id: str, chunks) -> None:
+    """Queue the jobs of some chunks of a report (the sweeper re-queues lost ones)."""
     queue = report_queue()
-    options = _job_options(CHUNK_FAILED)
+    options = _job_options(CHUNK_FAILED, report_id)
     queue.enqueue_many([
         Queue.prepare_data(RENDER_CHUNK, args=(report_id, chunk), job_id=chunk_job_id(report_id, chunk),
                            description="render students", **options)
-        for chunk in range(chunk_count)
+        for chunk in chunks
     ])
 
 
 def enqueue_assembly(report_id: str) -> None:
     """Queue the job that writes the combined document; its id is the report id."""
     report_queue().enqueue_call(ASSEMBLE_REPORT, args=(report_id,), job_id=report_id,
-                                description="assemble report", **_job_options(ASSEMBLY_FAILED))
+                                description="assemble report", **_job_options(ASSEMBLY_FAILED, report_id))
 
 
-def enqueue_delivery(delivery_id: int) -> None:
+def enqueue_delivery(delivery_id: int, report_id: str) -> None:
     """Queue one email, retried with the mail backoff (``REPORTGEN_MAIL_RETRY_INTERVALS``)."""
-    report_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=f"delivery-{delivery_id}",
+    report_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=delivery_job_id(delivery_id),
                                 description="send report email",
-                                **_job_options(DELIVERY_FAILED, "REPORTGEN_MAIL_RETRY_INTERVALS"))
+                                **_job_options(DELIVERY_FAILED, report_id, "REPORTGEN_MAIL_RETRY_INTERVALS"))
+
+
+def discard_job(job_id: str) -> None:
+    """Remove every trace of a dead job so one with the same id can be queued afresh.
+
+    ``Job.delete`` is not enough for a job whose worker was killed: it fails once the
+    execution's hash has expired, and it leaves the ``{job id}:{execution}`` entry in the
+    started registry, where RQ's own cleanup would later find, and fail, the new job.
+    """
+    queue = report_queue()
+    connection = queue.connection
+    started = queue.started_job_registry
+    executions = [member for member in connection.zrange(started.key, 0, -1)
+                  if parse_composite_key(as_text(member))[0] == job_id]
+    with connection.pipeline() as pipeline:
+        if executions:
+            pipeline.zrem(started.key, *executions)
+        for registry in (queue.failed_job_registry, queue.finished_job_registry, queue.canceled_job_registry,
+                         queue.scheduled_job_registry, queue.deferred_job_registry, queue.ready_job_registry):
+            pipeline.zrem(registry.key, job_id)
+        pipeline.lrem(queue.key, 0, job_id)
+        pipeline.lrem(queue.intermediate_queue_key, 0, job_id)
+        pipeline.delete(Job.key_for(job_id), Job.dependents_key_for(job_id),
+                        ExecutionRegistry(job_id, connection).key, Result.get_key(job_id))
+        pipeline.execute()

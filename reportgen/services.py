@@ -10,6 +10,7 @@ from .domain.batching import plan_chunks
 from .domain.sequencing import unit_labels
 from .domain.submission import Student, to_document
 from .extensions import db
+from .logs import current_task_id
 from .models import FORMATS, Delivery, DeliveryStatus, Report, ReportItem, Status
 from .queue import enqueue_report
 
@@ -73,6 +74,7 @@ def create_report(
     )
     db.session.add(report)
     db.session.commit()
+    current_task_id.set(report.id)
     try:
         enqueue_report(report.id, report.chunk_count)
     except RedisError:
@@ -81,4 +83,8 @@ def create_report(
         report.error = "The job queue was unavailable, so the report was never started. Please submit it again."
         db.session.commit()
         raise QueueUnavailable(report) from None
+    current_task_id.set(report.id)
+    log.info("report queued", extra={"format": report_format, "students": report.student_count,
+                                     "events": report.event_count, "chunks": report.chunk_count,
+                                     "recipients": len(recipients)})
     return report

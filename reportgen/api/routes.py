@@ -10,6 +10,7 @@ from ..domain.sequencing import sequence_response
 from ..domain.submission import SubmissionError, Upload, loads, parse_upload
 from ..errors import error_response
 from ..extensions import db
+from ..logs import current_task_id
 from ..models import FORMATS, Report, ReportItem, Status
 from ..security import sandbox_report
 from ..serializers import content_disposition, download_name, report_metadata, student_download_name
@@ -69,6 +70,7 @@ def find_report(report_format: str, task_id: str) -> Report:
     report = db.session.get(Report, task_id) if len(task_id) <= 36 else None
     if report is None or report.format != report_format:
         abort(404, description=f"no {report_format} report with task id {task_id!r}")
+    current_task_id.set(report.id)
     return report
 
 

@@ -1,0 +1,84 @@
+"""Structured logs: one JSON object per line, each carrying the ``task_id`` it concerns.
+
+``task_id`` lives in a context variable that the API sets when it creates or looks up a
+report and every job sets for the report it works on, so a report can be followed from
+the request that queued it to the jobs that rendered it: ``grep '"task_id": "<id>"'``.
+``REPORTGEN_LOG_FORMAT=text`` gives plain lines for a developer's terminal.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+from flask import Flask
+
+current_task_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+HANDLER_NAME = "reportgen"
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # RQ colours its messages on a terminal
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``task_id`` when known,
+    ``exc_info`` when there is a traceback, then any ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _TERMINAL_COLOURS.sub("", record.getMessage()),
+        }
+        task_id = getattr(record, "task_id", None) or current_task_id.get()
+        if task_id:
+            entry["task_id"] = task_id
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exc_info"] = record.exc_text
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and key not in entry:
+                entry[key] = value
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+@contextlib.contextmanager
+def task_context(task_id: str | None) -> Iterator[None]:
+    """Tag every log line written inside the block with ``task_id``."""
+    token = current_task_id.set(task_id)
+    try:
+        yield
+    finally:
+        current_task_id.reset(token)
+
+
+def configure(log_format: str = "json", level: int = logging.INFO) -> logging.Handler:
+    """Send every logger's records to stderr through one handler (installed once, replaced on
+    a second call), as JSON lines or, with ``text``, plain lines."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.name == HANDLER_NAME]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.name = HANDLER_NAME
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT) if log_format == "text" else JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
+def init_app(app: Flask) -> None:
+    configure(app.config["REPORTGEN_LOG_FORMAT"])
+
+    @app.before_request
+    def forget_the_previous_task() -> None:
+        # A server thread serves many requests; each starts with no task.
+        current_task_id.set(None)

@@ -1,0 +1,263 @@
+"""The sweeper: finds work the database still expects but no job will do, and re-queues it.
+
+The database is the truth and Redis only carries work, so work is lost when a worker dies
+mid-job (SIGKILL, OOM, a crashed host) or Redis loses its data (flushed, restarted without
+persistence). Each pass looks at every unfinished piece of work in the database and at its
+job in Redis. A job is alive when it waits (queued, scheduled, deferred) or runs with a
+recent heartbeat (a busy worker heartbeats its job every ``REPORTGEN_STALE_AFTER / 4``
+seconds); anything else (no job, failed or stopped with no retry left, or a heartbeat
+older than ``REPORTGEN_STALE_AFTER``) is dead, and the sweeper repairs:
+
+- chunks with unfinished students: re-queued under the same job id; a student that was
+  being rendered ``REPORTGEN_MAX_ATTEMPTS`` times by workers that died fails alone and
+  the rest of the report goes on;
+- reports whose students are all done but whose assembly was never queued, or whose
+  assembly job died: queued again (a report whose assembly started that many times fails);
+- emails (``QUEUED`` deliveries of a finished report) whose job was lost: queued again.
+
+Rows younger than ``REPORTGEN_STALE_AFTER`` are left alone, so a sweep never races a
+submission that has committed its rows but not yet queued its jobs. One sweep runs at a
+time (a Redis lock); every repair is a conditional UPDATE, so a job that finishes while
+the sweeper looks at it changes nothing twice.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from redis.exceptions import LockError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import and_, exists, func, select, update
+
+from .extensions import db
+from .jobs import ACTIVE, finish_item, mark_failed, queue_assembly_if_complete, skip_deliveries
+from .logs import task_context
+from .models import Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
+from .queue import (chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
+                    enqueue_delivery, redis_connection)
+
+log = logging.getLogger(__name__)
+
+WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+LOCK_SECONDS = 120
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did; all zero when nothing was lost."""
+
+    chunks_requeued: int = 0
+    students_failed: int = 0
+    assemblies_queued: int = 0
+    assemblies_requeued: int = 0
+    reports_failed: int = 0
+    deliveries_requeued: int = 0
+    deliveries_failed: int = 0
+    skipped: bool = False
+
+    @property
+    def repairs(self) -> int:
+        return sum(value for key, value in asdict(self).items() if key != "skipped")
+
+    def summary(self) -> str:
+        if self.skipped:
+            return "sweep: another sweep is running; nothing done"
+        if not self.repairs:
+            return "sweep: nothing lost"
+        done = ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in asdict(self).items()
+                         if value and key != "skipped")
+        return f"sweep: {done}"
+
+
+@dataclass(frozen=True)
+class _Limits:
+    fresh_after: datetime  # rows and heartbeats newer than this are left alone
+    max_attempts: int
+    max_delivery_attempts: int
+
+
+def sweep(now: datetime | None = None) -> SweepResult:
+    """One pass over all unfinished work (inside an app context); see the module docstring."""
+    config = current_app.config
+    now = now or utcnow()
+    limits = _Limits(
+        fresh_after=now - timedelta(seconds=config["REPORTGEN_STALE_AFTER"]),
+        max_attempts=max(1, config["REPORTGEN_MAX_ATTEMPTS"]),
+        max_delivery_attempts=max(config["REPORTGEN_MAX_ATTEMPTS"], 1 + len(config["REPORTGEN_MAIL_RETRY_INTERVALS"])),
+    )
+    lock = redis_connection().lock(f"reportgen:sweep:{config['REPORTGEN_QUEUE']}", timeout=LOCK_SECONDS,
+                                   blocking=False)
+    if not lock.acquire():
+        return SweepResult(skipped=True)
+    result = SweepResult()
+    try:
+        _sweep_chunks(limits, result)
+        _sweep_unassembled(limits, result)
+        _sweep_assemblies(limits, result)
+        _sweep_deliveries(limits, result)
+    finally:
+        try:
+            lock.release()
+        except LockError:
+            log.warning("the sweep outlasted its %d s lock", LOCK_SECONDS)
+    if result.repairs:
+        log.warning("%s", result.summary(), extra={"sweep": asdict(result)})
+    return result
+
+
+def _fetch_jobs(job_ids: list[str]) -> dict[str, Job | None]:
+    """The jobs by id, None for a missing (or half-written) one, in one round trip."""
+    connection = redis_connection()
+    with connection.pipeline() as pipeline:
+        for job_id in job_ids:
+            pipeline.hgetall(Job.key_for(job_id))
+        hashes = pipeline.execute()
+    jobs: dict[str, Job | None] = {}
+    for job_id, data in zip(job_ids, hashes):
+        job = None
+        if data:
+            job = Job(job_id, connection=connection)
+            try:
+                job.restore(data)
+            except NoSuchJobError:
+                job = None
+        jobs[job_id] = job
+    return jobs
+
+
+def _is_alive(job: Job | None, limits: _Limits) -> bool:
+    if job is None:
+        return False
+    status = job.get_status(refresh=False)
+    if status in WAITING:
+        return True
+    if status == JobStatus.STARTED:
+        heartbeat = job.last_heartbeat or job.started_at or job.enqueued_at
+        return heartbeat is not None and heartbeat > limits.fresh_after
+    return False
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _gave_up(attempts: int) -> str:
+    times = "once" if attempts == 1 else f"{attempts} times"
+    return (f"The worker rendering this student stopped unexpectedly {times}; it was given up so that the "
+            "rest of the report could finish. A very large student can run a worker out of memory.")
+
+
+def _sweep_chunks(limits: _Limits, result: SweepResult) -> None:
+    """Chunks of unfinished reports that still have students to render."""
+    rows = db.session.execute(
+        select(ReportItem.report_id, ReportItem.chunk, func.max(ReportItem.started_at))
+        .join(Report, Report.id == ReportItem.report_id)
+        .where(Report.status.in_(ACTIVE), Report.created_at < limits.fresh_after,
+               ReportItem.status.in_(ACTIVE))
+        .group_by(ReportItem.report_id, ReportItem.chunk)
+    ).all()
+    db.session.commit()
+    jobs = _fetch_jobs([chunk_job_id(report_id, chunk) for report_id, chunk, _ in rows])
+    for report_id, chunk, last_started in rows:
+        job = jobs[chunk_job_id(report_id, chunk)]
+        if _is_alive(job, limits):
+            continue
+        if job is None and last_started is not None and _utc(last_started) > limits.fresh_after:
+            continue  # Redis lost the record of a job that may still be running: wait until it is stale
+        with task_context(report_id):
+            _repair_chunk(report_id, chunk, limits, result)
+
+
+def _repair_chunk(report_id: str, chunk: int, limits: _Limits, result: SweepResult) -> None:
+    in_chunk = and_(ReportItem.report_id == report_id, ReportItem.chunk == chunk)
+    worn_out = db.session.execute(
+        select(ReportItem.id, ReportItem.attempts).where(
+            in_chunk, ReportItem.status == Status.STARTED.value, ReportItem.attempts >= limits.max_attempts)
+    ).all()
+    for item_id, attempts in worn_out:
+        if finish_item(item_id, report_id, status=Status.FAILURE.value, error=_gave_up(attempts)):
+            result.students_failed += 1
+            log.warning("chunk %d: a student failed after %d attempts", chunk, attempts,
+                        extra={"chunk": chunk, "item_id": item_id})
+    if db.session.scalar(select(exists().where(in_chunk, ReportItem.status.in_(ACTIVE)))):
+        discard_job(chunk_job_id(report_id, chunk))
+        enqueue_chunks(report_id, [chunk])
+        result.chunks_requeued += 1
+        log.warning("chunk %d re-queued: its job was lost", chunk, extra={"chunk": chunk})
+    elif queue_assembly_if_complete(report_id):
+        result.assemblies_queued += 1
+
+
+def _sweep_unassembled(limits: _Limits, result: SweepResult) -> None:
+    """Reports whose students are all done but whose assembly was never queued (the chunk that
+    finished last died, or could not reach Redis, before queueing it)."""
+    report_ids = db.session.scalars(
+        select(Report.id).where(
+            Report.status.in_(ACTIVE), Report.created_at < limits.fresh_after, Report.assembly_queued_at.is_(None),
+            ~exists().where(ReportItem.report_id == Report.id, ReportItem.status.in_(ACTIVE)))
+    ).all()
+    db.session.commit()
+    for report_id in report_ids:
+        with task_context(report_id):
+            if queue_assembly_if_complete(report_id):
+                result.assemblies_queued += 1
+                log.warning("assembly queued: the last chunk never queued it")
+
+
+def _sweep_assemblies(limits: _Limits, result: SweepResult) -> None:
+    rows = db.session.execute(
+        select(Report.id, Report.attempts).where(
+            Report.status.in_(ACTIVE), Report.assembly_queued_at < limits.fresh_after)
+    ).all()
+    db.session.commit()
+    jobs = _fetch_jobs([report_id for report_id, _ in rows])
+    for report_id, attempts in rows:
+        if _is_alive(jobs[report_id], limits):
+            continue
+        with task_context(report_id):
+            if attempts >= limits.max_attempts:
+                times = "once" if attempts == 1 else f"{attempts} times"
+                if mark_failed(report_id, f"The worker assembling this report stopped unexpectedly {times}; "
+                                          "please try again, perhaps with fewer students."):
+                    skip_deliveries(report_id, "The report failed, so there was nothing to send.")
+                    result.reports_failed += 1
+                    log.warning("report failed: its assembly was lost %d times", attempts)
+                continue
+            discard_job(report_id)
+            enqueue_assembly(report_id)
+            result.assemblies_requeued += 1
+            log.warning("assembly re-queued: its job was lost")
+
+
+def _sweep_deliveries(limits: _Limits, result: SweepResult) -> None:
+    rows = db.session.execute(
+        select(Delivery.id, Delivery.report_id, Delivery.attempts, Delivery.error)
+        .join(Report, Report.id == Delivery.report_id)
+        .where(Delivery.status == DeliveryStatus.QUEUED.value, Report.status == Status.SUCCESS.value,
+               Report.finished_at < limits.fresh_after)
+    ).all()
+    db.session.commit()
+    jobs = _fetch_jobs([delivery_job_id(delivery_id) for delivery_id, *_ in rows])
+    for delivery_id, report_id, attempts, error in rows:
+        if _is_alive(jobs[delivery_job_id(delivery_id)], limits):
+            continue
+        with task_context(report_id):
+            if attempts >= limits.max_delivery_attempts:
+                message = f"Gave up after {attempts} attempts: the job sending it was lost."
+                if error:
+                    message += f" Last error: {error}"
+                failed = db.session.execute(
+                    update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED.value)
+                    .values(status=DeliveryStatus.FAILED.value, error=message)
+                ).rowcount
+                db.session.commit()
+                result.deliveries_failed += bool(failed)
+                continue
+            discard_job(delivery_job_id(delivery_id))
+            enqueue_delivery(delivery_id, report_id)
+            result.deliveries_requeued += 1
+            log.warning("email %d re-queued: its job was lost", delivery_id, extra={"delivery_id": delivery_id})
