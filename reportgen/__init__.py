@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import cli, errors, queue
+from . import auth, cli, dashboard, errors, queue
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 
@@ -54,6 +54,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Before csrf.init_app: the web blueprint's before_app_request hook (the form size limit)
     # must run before CSRFProtect's, which is the first to parse the form.
     app.register_blueprint(web_bp)
+    auth.init_app(app)  # also before csrf.init_app: signed-out requests are answered before any form is read
+    dashboard.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API is for programs; browsers use the form
     return app

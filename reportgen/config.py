@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
+OPERATOR_SESSION_LIFETIME = timedelta(hours=8)
 
 ENVIRONMENT_VARIABLES = (
     "DATABASE_URL",
@@ -30,6 +32,10 @@ ENVIRONMENT_VARIABLES = (
     "SMTP_TIMEOUT",
     "MAIL_FROM",
     "REPORTGEN_MAIL_RETRY_INTERVALS",
+    "REPORTGEN_ADMIN_PASSWORD",
+    "REPORTGEN_API_TOKENS",
+    "REPORTGEN_API_TOKENS_FILE",
+    "REPORTGEN_SECURE_COOKIES",
 )
 """Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
 
@@ -78,6 +84,10 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
 def from_environment() -> dict[str, Any]:
     instance = instance_dir()
     return {
@@ -98,4 +108,11 @@ def from_environment() -> dict[str, Any]:
         "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 30),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "").strip() or "reportgen@localhost",
         "REPORTGEN_MAIL_RETRY_INTERVALS": _intervals("REPORTGEN_MAIL_RETRY_INTERVALS", "30,120,600"),
+        "REPORTGEN_ADMIN_PASSWORD": os.environ.get("REPORTGEN_ADMIN_PASSWORD", ""),
+        "REPORTGEN_API_TOKENS": _list("REPORTGEN_API_TOKENS"),
+        "REPORTGEN_API_TOKENS_FILE": os.environ.get("REPORTGEN_API_TOKENS_FILE", "").strip(),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("REPORTGEN_SECURE_COOKIES"),
+        "PERMANENT_SESSION_LIFETIME": OPERATOR_SESSION_LIFETIME,
     }
