@@ -232,6 +232,8 @@ def test_signed_in_the_dashboard_shows_real_jobs_and_a_live_worker(operator_app,
     assert operator.get(f"/rq/0/view/jobs/{TEST_QUEUE}/queued/8/asc/1").status_code == 200
     missing = operator.get("/rq/0/data/job/no-such-job.json")
     assert missing.status_code == 404 and "no such job" in missing.get_json()["error"]
+    assert operator.get("/rq/1/data/queues.json").status_code == 404  # one Redis only
+    assert operator.get("/rq/3/view/workers").status_code == 404
 
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT,
                               env=worker_env(config, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, redirect, render_template, request, url_for
-from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ..errors import error_response, wants_json_response
 from .credentials import token_digests, token_matches
@@ -92,6 +92,11 @@ def _guard_dashboard():
                                    "(the Origin or Referer header names another site, or neither was sent)")
     if request.endpoint == "rq_dashboard.requeue_all" and request.method != "POST":
         raise MethodNotAllowed(valid_methods=["POST"], description="requeueing changes the queue: POST only")
+    if (request.view_args or {}).get("instance_number", 0) != 0:
+        # rq-dashboard 0.9.0 raises LookupError (a 500) for an instance it does not have.
+        if wants_json:
+            return error_response(404, "this dashboard shows one Redis: instance 0")
+        raise NotFound("This dashboard shows one Redis, instance 0: use /rq/.")
     return None
 
 
