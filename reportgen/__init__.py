@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, errors, logs, queue, ratelimit, security
+from . import auth, cli, dashboard, errors, logs, queue, ratelimit, security
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 
@@ -62,6 +62,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Before csrf.init_app: the web blueprint's before_app_request hook (the form size limit)
     # must run before CSRFProtect's, which is the first to parse the form.
     app.register_blueprint(web_bp)
+    auth.init_app(app)  # also before csrf.init_app: signed-out requests are answered before any form is read
+    dashboard.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API is for programs; browsers use the form
     ratelimit.init_app(app)

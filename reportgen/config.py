@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
+OPERATOR_SESSION_LIFETIME = timedelta(hours=8)
 
 ENVIRONMENT_VARIABLES = (
     "DATABASE_URL",
@@ -38,6 +40,10 @@ ENVIRONMENT_VARIABLES = (
     "REPORTGEN_STALE_AFTER",
     "REPORTGEN_MAX_ATTEMPTS",
     "REPORTGEN_LOG_FORMAT",
+    "REPORTGEN_ADMIN_PASSWORD",
+    "REPORTGEN_API_TOKENS",
+    "REPORTGEN_API_TOKENS_FILE",
+    "REPORTGEN_SECURE_COOKIES",
 )
 """Every variable reportgen reads; tests hold the README, compose.yaml and the code to this list."""
 
@@ -97,6 +103,10 @@ def log_format() -> str:
     return "text" if os.environ.get("REPORTGEN_LOG_FORMAT", "").strip().lower() == "text" else "json"
 
 
+def _list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
 def from_environment() -> dict[str, Any]:
     instance = instance_dir()
     return {
@@ -126,4 +136,11 @@ def from_environment() -> dict[str, Any]:
         "REPORTGEN_STALE_AFTER": _int("REPORTGEN_STALE_AFTER", 60),
         "REPORTGEN_MAX_ATTEMPTS": _int("REPORTGEN_MAX_ATTEMPTS", 3),
         "REPORTGEN_LOG_FORMAT": log_format(),
+        "REPORTGEN_ADMIN_PASSWORD": os.environ.get("REPORTGEN_ADMIN_PASSWORD", ""),
+        "REPORTGEN_API_TOKENS": _list("REPORTGEN_API_TOKENS"),
+        "REPORTGEN_API_TOKENS_FILE": os.environ.get("REPORTGEN_API_TOKENS_FILE", "").strip(),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("REPORTGEN_SECURE_COOKIES"),
+        "PERMANENT_SESSION_LIFETIME": OPERATOR_SESSION_LIFETIME,
     }

