@@ -11,15 +11,19 @@ import time
 from flask import Blueprint, Flask, Response, current_app, request
 from flask_limiter import Limiter
 
+from .auth.guards import api_tokens_configured
+
 REQUEST_BUDGET = "REPORTGEN_RATE_LIMIT"
 SUBMISSION_BUDGET = "REPORTGEN_SUBMIT_RATE_LIMIT"
 SIGNIN_BUDGET = "REPORTGEN_SIGNIN_RATE_LIMIT"
 
 
 def client_key() -> str:
-    """The bearer token's digest when one is sent (never the token itself), else the address."""
+    """The bearer token's digest (never the token itself) when tokens are configured, else the
+    address. Limits run after the access guard, so a token seen here is a valid one; with no tokens
+    configured a made-up header must not buy a fresh budget."""
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
+    if scheme.lower() == "bearer" and credentials.strip() and api_tokens_configured():
         return "token:" + hashlib.sha256(credentials.strip().encode()).hexdigest()[:32]
     return "ip:" + (request.remote_addr or "unknown")
 

@@ -1,5 +1,7 @@
 """Security headers on every response, the sandbox around stored HTML reports, and rate limits
 counted in the real Redis."""
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +11,7 @@ from reportgen.models import Report
 
 from .helpers import post_json, sample_students
 
+CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 APP_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -76,15 +79,40 @@ def test_submissions_past_the_limit_get_429_json_and_store_nothing(app, limited_
     assert report_count(app) == 2
 
 
-def test_each_api_token_and_each_address_has_its_own_budget(limited_app):
+def test_each_address_has_its_own_budget_and_a_made_up_token_buys_no_new_one(limited_app):
     client = limited_app.test_client()
     for _ in range(2):
         assert post_json(client, "/assignment/sequence", sample_students()).status_code == 200
     assert post_json(client, "/assignment/sequence", sample_students()).status_code == 429
+    made_up = client.post("/assignment/sequence", json=sample_students(), headers={"Authorization": "Bearer x1"})
+    assert made_up.status_code == 429
     other_address = limited_app.test_client()
     response = other_address.post("/assignment/sequence", json=sample_students(),
                                   environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert response.status_code == 200
+
+
+def test_each_api_token_has_its_own_budget(app, config):
+    tokens = ["token-one-0123456789", "token-two-0123456789"]
+    client = create_app({**config, "REPORTGEN_API_TOKENS": tokens,
+                         "REPORTGEN_SUBMIT_RATE_LIMIT": "1 per minute"}).test_client()
+
+    def sequence(token):
+        return client.post("/assignment/sequence", json=sample_students(),
+                           headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert [sequence(tokens[0]), sequence(tokens[0]), sequence(tokens[1])] == [200, 429, 200]
+
+
+def test_sign_in_attempts_are_limited(app, config):
+    client = create_app({**config, "REPORTGEN_ADMIN_PASSWORD": "the-password-0123",
+                         "REPORTGEN_SIGNIN_RATE_LIMIT": "2 per minute"}).test_client()
+    token = CSRF.search(client.get("/signin").text).group(1)
+    statuses = [client.post("/signin", data={"csrf_token": token, "password": "guess"}).status_code
+                for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    refused = client.post("/signin", data={"csrf_token": token, "password": "the-password-0123"})
+    assert refused.status_code == 429 and "Slow down a little" in refused.text
 
 
 def test_all_requests_of_a_client_share_one_budget_but_health_checks_are_never_limited(limited_app):
