@@ -15,6 +15,8 @@ from reportgen import create_app
 from reportgen.devstack import stop_embedded_redis
 from reportgen.extensions import db
 
+from .helpers import Mailbox, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_QUEUE = "reportgen-test"
 
@@ -129,3 +131,15 @@ def run_worker(config, tmp_path):
         return result
 
     return run
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server on loopback (aiosmtpd): ``(Mailbox, port)``."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()

@@ -1,7 +1,10 @@
-"""Builders for submissions used across the tests."""
+"""Builders for submissions, and the handler of the loopback SMTP server, shared by the tests."""
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import socket
 
 
 def student(student_id: str, events: list[dict], namespace: str = "course-1") -> dict:
@@ -32,3 +35,31 @@ def sample_students() -> list[dict]:
 
 def post_json(client, url: str, payload) -> object:
     return client.post(url, data=json.dumps(payload), content_type="application/json")
+
+
+class Mailbox:
+    """An SMTP handler that keeps what it accepts, or answers every recipient with ``refusal``."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes = []
+        self.refusal: str | None = None
+        self.rcpt_attempts = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpt_attempts += 1
+        if self.refusal:
+            return self.refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

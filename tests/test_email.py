@@ -1,56 +1,15 @@
 """Reports emailed through a real SMTP server on loopback (aiosmtpd), read back byte for byte."""
-import email
-import email.policy
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from reportgen import create_app
 from reportgen.extensions import db
 
 from .conftest import ROOT, worker_env
 from .helpers import post_json, sample_students
-
-
-class Mailbox:
-    """An SMTP handler that keeps what it accepts, or answers every recipient with ``refusal``."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes = []
-        self.refusal: str | None = None
-        self.rcpt_attempts = 0
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        self.rcpt_attempts += 1
-        if self.refusal:
-            return self.refusal
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
 
 
 @pytest.fixture

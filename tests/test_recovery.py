@@ -24,7 +24,7 @@ from reportgen.sweeper import sweep
 
 from .conftest import ROOT, worker_env
 from .helpers import event, post_json, sample_students, student
-from .test_email import Mailbox, free_port
+from .helpers import free_port
 
 # Settings that make a killed worker's job stale after 2 s and sweep every second.
 FAST = {"REPORTGEN_STALE_AFTER": "2", "REPORTGEN_SWEEP_INTERVAL": "1"}
@@ -205,17 +205,6 @@ def test_an_assembly_lost_with_redis_is_requeued(app, client, config, tmp_path, 
     run_worker()
     body = status(client, "html", task_id)
     assert (body["status"], body["attempts"], body["summary"]["succeeded"]) == ("SUCCESS", 1, 2)
-
-
-@pytest.fixture
-def mailbox():
-    from aiosmtpd.controller import Controller
-
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
 
 
 def test_an_email_whose_job_was_flushed_is_sent_after_a_sweep(config, mailbox, run_worker):
