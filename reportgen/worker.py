@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from rq import Worker
+from rq.exceptions import StopRequested
 from rq.utils import now
 
 from .extensions import db
@@ -69,6 +70,8 @@ class ReportWorker(Worker):
         self.last_swept_at = now()
         try:
             self.sweep()
+        except StopRequested:
+            raise  # a warm shutdown signalled during the sweep: RQ's loop must see it and stop
         except Exception:
             log.exception("sweep failed; retrying in %d s", self.sweep_interval)
         finally:

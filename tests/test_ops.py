@@ -31,7 +31,11 @@ def test_readyz_names_the_missing_worker_then_turns_ready_when_one_starts(client
             "status": "ok", "checks": {"database": "ok", "redis": "ok", "workers": "ok"}}
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()  # never leave a worker behind to take later tests' jobs
+            raise
 
 
 def test_readyz_names_redis_and_database_when_they_are_down(config):

@@ -6,16 +6,19 @@ import subprocess
 import sys
 import time
 
+import pytest
 from pypdf import PdfReader
 from redis import Redis
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, text, update
 
 from reportgen import create_app
 from reportgen.extensions import db
 from reportgen.models import Report, ReportItem
-from reportgen.queue import enqueue_assembly, enqueue_report
+from reportgen.queue import enqueue_assembly, enqueue_report, redis_connection, report_queue
+from reportgen.worker import ReportWorker
 
 from .conftest import ROOT, worker_env
 from .helpers import event, post_json, sample_students, student
@@ -172,3 +175,22 @@ def test_sqlite_default_when_database_url_is_unset(config, tmp_path, monkeypatch
     with app.app_context():
         assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         db.engine.dispose()
+
+
+def test_a_stop_signal_during_the_sweep_stops_the_worker_but_a_failed_sweep_does_not(app):
+    """RQ's warm shutdown raises StopRequested wherever the main process is, the sweep included."""
+    def signalled():
+        raise StopRequested()
+
+    def broken():
+        raise RuntimeError("database unreachable")
+
+    with app.app_context():
+        for sweep, stops in ((signalled, True), (broken, False)):
+            worker = ReportWorker([report_queue()], connection=redis_connection(), sweep=sweep)
+            if stops:
+                with pytest.raises(StopRequested):
+                    worker.run_sweep()
+            else:
+                worker.run_sweep()
+                assert worker.last_swept_at is not None
