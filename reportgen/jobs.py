@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 
 from flask import Flask, current_app, has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -55,6 +56,31 @@ class TransientFailure(Exception):
     def __init__(self, cause: BaseException):
         self.cause_name = type(cause).__name__
         super().__init__(f"temporary {self.cause_name}; the job will be retried")
+
+
+class JobFailed(Exception):
+    """Raised to RQ in place of an unexpected error, with fixed text for the same reason; the
+    original, with its traceback, goes to the worker's log."""
+
+    def __init__(self, cause: BaseException):
+        self.cause_name = type(cause).__name__
+        super().__init__(f"unexpected {self.cause_name}; the details are in the worker's log")
+
+
+def fixed_text_errors(job: Callable[..., str]) -> Callable[..., str]:
+    """Let only fixed-text exceptions reach RQ (and so rq-dashboard) from a job."""
+
+    @functools.wraps(job)
+    def run(*args):
+        try:
+            return job(*args)
+        except (TransientFailure, JobFailed):
+            raise
+        except Exception as exc:
+            log.exception("%s%r failed", job.__name__, args)
+            raise JobFailed(exc) from None
+
+    return run
 
 
 def _cause_name(exc_type, exc_value) -> str:
@@ -103,6 +129,7 @@ def finish_item(item_id: int, report_id: str, **values) -> bool:
     return bool(finished)
 
 
+@fixed_text_errors
 def render_chunk(report_id: str, chunk: int) -> str:
     """Render every unfinished student of one chunk; re-running skips the finished ones."""
     with _app().app_context(), task_context(report_id):
@@ -188,6 +215,7 @@ def summarise(items: list[ReportItem]) -> dict:
     }
 
 
+@fixed_text_errors
 def assemble_report(report_id: str) -> str:
     """Write the summary and the combined document of every student that succeeded."""
     with _app().app_context(), task_context(report_id):
@@ -257,6 +285,9 @@ def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
     if isinstance(exc_value, AbandonedJobError):
         message = ("The worker rendering this student stopped unexpectedly and the retries are used up; "
                    "it may have run out of memory.")
+    elif isinstance(exc_value, JobFailed):
+        message = (f"An unexpected error ({exc_value.cause_name}) stopped the rendering of this student; "
+                   "the operator can find it in the worker's log.")
     else:
         message = (f"Gave up after repeated temporary errors ({_cause_name(exc_type, exc_value)}); "
                    "the database or queue was unavailable.")
@@ -292,6 +323,7 @@ def _record_delivery(delivery_id: int, **values) -> None:
     db.session.commit()
 
 
+@fixed_text_errors
 def send_delivery(delivery_id: int) -> str:
     """Email a finished report to one recipient; SMTP trouble never touches the report."""
     with _app().app_context():

@@ -194,3 +194,18 @@ def test_a_stop_signal_during_the_sweep_stops_the_worker_but_a_failed_sweep_does
             else:
                 worker.run_sweep()
                 assert worker.last_swept_at is not None
+
+
+def test_an_unexpected_job_error_reaches_rq_and_its_dashboard_as_fixed_text(client, config, run_worker):
+    """rq-dashboard shows exception text unescaped; database errors quote the values they choke on."""
+    task_id = post_json(client, "/assignment/html", sample_students()).get_json()["task_id"]
+    markup = "<img src=x onerror=alert(1)>"
+    queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+    job = queue.enqueue_call("reportgen.jobs.render_chunk", args=(task_id, markup), description="render students")
+    result = run_worker()
+    job.refresh()
+    assert job.get_status() == "failed"
+    failure = job.latest_result().exc_string
+    assert "JobFailed: unexpected DataError; the details are in the worker's log" in failure
+    assert markup not in failure and "onerror" not in failure
+    assert markup in result.stderr  # the operator still finds the whole error in the worker's log
