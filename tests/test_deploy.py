@@ -1,4 +1,6 @@
 """compose.yaml and Containerfile are parsed and checked, since no container engine runs here."""
+import importlib
+import json
 import re
 import subprocess
 import sys
@@ -103,6 +105,8 @@ def test_compose_commands_exist():
                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "x",
                                                                    "REPORTGEN_INSTANCE_DIR": "/tmp/rg-check"})
     assert checked.returncode == 0, checked.stderr
+    module, _, name = web[web.index("--logger-class") + 1].rpartition(".")
+    assert isinstance(getattr(importlib.import_module(module), name), type)  # --check-config does not load it
 
 
 def test_containerfile_builds_deps_first_runs_gunicorn_as_non_root_without_build_tools():
@@ -119,7 +123,7 @@ def test_containerfile_builds_deps_first_runs_gunicorn_as_non_root_without_build
     assert requirements < install
     assert ("COPY", "--from=build /opt/venv /opt/venv") in final
     cmd = next(args for ins, args in final if ins == "CMD")
-    assert '"gunicorn"' in cmd and '"wsgi:app"' in cmd
+    assert json.loads(cmd) == COMPOSE["services"]["web"]["command"], "the image serves as compose's web does"
     assert ("EXPOSE", "8000") in final
 
 
