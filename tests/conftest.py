@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from redis import Redis
 from sqlalchemy import text
@@ -143,3 +144,30 @@ def mailbox():
     controller.start()
     yield box, controller.port
     controller.stop()
+
+
+def _worker_processes() -> set[psutil.Process]:
+    workers = set()
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "worker" in process.cmdline() and "flask" in " ".join(process.cmdline()):
+                workers.add(process)
+        except psutil.NoSuchProcess:
+            pass
+    return workers
+
+
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test():
+    """A worker left running by a failed test would take the next tests' jobs; stop it and say so."""
+    before = _worker_processes()
+    yield
+    leftover = _worker_processes() - before
+    for process in leftover:
+        for member in [*process.children(recursive=True), process]:
+            try:
+                member.kill()
+            except psutil.NoSuchProcess:
+                pass
+    psutil.wait_procs(leftover, timeout=10)
+    assert not leftover, f"the test left {len(leftover)} worker process(es) running; they were killed"
