@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from .auth.guards import DASHBOARD_PREFIX, path_under
+
 APP_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -21,9 +23,6 @@ REPORT_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src da
 """Stored HTML reports hold user data: a sandbox (an opaque origin, no scripts, no forms) and no
 way to load anything, so even a template bug could not run script on reportgen's origin."""
 
-DASHBOARD_PREFIX = "/rq"
-
-
 def sandbox_report(response: Response) -> Response:
     """Mark a response that carries a stored HTML report."""
     response.headers["Content-Security-Policy"] = REPORT_CSP
@@ -31,10 +30,7 @@ def sandbox_report(response: Response) -> Response:
 
 
 def _content_security_policy() -> str:
-    path = request.path
-    if path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"):
-        return DASHBOARD_CSP
-    return APP_CSP
+    return DASHBOARD_CSP if path_under(DASHBOARD_PREFIX) else APP_CSP
 
 
 def add_security_headers(response: Response) -> Response:

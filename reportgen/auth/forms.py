@@ -1,4 +1,4 @@
-"""The sign-in and sign-out forms (CSRF-protected by Flask-WTF)."""
+"""The sign-in form (CSRF-protected by Flask-WTF) and the check on where it may lead."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -14,10 +14,6 @@ class SignInForm(FlaskForm):
     password = PasswordField("Password", validators=[InputRequired("Enter the operator password."),
                                                      Length(max=PASSWORD_MAX)])
     next = HiddenField()
-
-
-class SignOutForm(FlaskForm):
-    pass
 
 
 def local_path(target: str | None) -> str | None:

@@ -14,12 +14,11 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from ..errors import error_response, wants_json_response
+from ..errors import API_PREFIXES, error_response, wants_json_response
 from .credentials import token_digests, token_matches
 from .operator import is_signed_in, sign_in_enabled
 
 DASHBOARD_PREFIX = "/rq"
-API_PREFIX = "/assignment"
 SAFE_METHODS = ("GET", "HEAD")
 OPEN_PAGE_ENDPOINTS = {"web.favicon"}
 TOKEN_DIGESTS = "reportgen.api_token_digests"
@@ -39,14 +38,20 @@ def api_tokens_configured() -> bool:
     return bool(current_app.extensions[TOKEN_DIGESTS])
 
 
-def _under(prefix: str) -> bool:
+def path_under(prefix: str) -> bool:
+    """The request's path is ``prefix`` itself or below it."""
     return request.path == prefix or request.path.startswith(prefix + "/")
 
 
+def sign_in_off():
+    """The page for a server without ``REPORTGEN_ADMIN_PASSWORD``: 404, since there is nothing to sign in to."""
+    return render_template("auth/off.html"), 404
+
+
 def guard():
-    if _under(DASHBOARD_PREFIX):
+    if path_under(DASHBOARD_PREFIX):
         return _guard_dashboard()
-    if _under(API_PREFIX):
+    if any(path_under(prefix) for prefix in API_PREFIXES):
         return _guard_api()
     if request.blueprint == "web" and request.endpoint not in OPEN_PAGE_ENDPOINTS and api_tokens_configured():
         return _guard_pages()
@@ -82,7 +87,7 @@ def _guard_dashboard():
     if not sign_in_enabled():
         if wants_json:
             return error_response(404, DASHBOARD_OFF)
-        return render_template("auth/off.html"), 404
+        return sign_in_off()
     if not is_signed_in():
         if request.method in SAFE_METHODS and not wants_json:
             return _sign_in_redirect()

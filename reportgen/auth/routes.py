@@ -6,7 +6,7 @@ from flask import current_app, flash, has_request_context, redirect, render_temp
 from . import bp
 from .credentials import password_matches
 from .forms import SignInForm, local_path
-from .guards import api_tokens_configured
+from .guards import api_tokens_configured, sign_in_off
 from .operator import admin_password, is_signed_in, sign_in, sign_in_enabled, sign_out
 
 WRONG_PASSWORD = "That password is not right. Please try again."
@@ -17,11 +17,6 @@ def after_sign_in_url(target: str | None) -> str:
     default = (url_for("rq_dashboard.queues_overview") if "rq_dashboard" in current_app.blueprints
                else url_for("web.upload"))
     return local_path(target) or default
-
-
-def sign_in_off():
-    """The page for a server without ``REPORTGEN_ADMIN_PASSWORD``: 404, since there is nothing to sign in to."""
-    return render_template("auth/off.html"), 404
 
 
 @bp.route("/signin", methods=["GET", "POST"])
