@@ -83,7 +83,6 @@ def create_report(
         report.error = "The job queue was unavailable, so the report was never started. Please submit it again."
         db.session.commit()
         raise QueueUnavailable(report) from None
-    current_task_id.set(report.id)
     log.info("report queued", extra={"format": report_format, "students": report.student_count,
                                      "events": report.event_count, "chunks": report.chunk_count,
                                      "recipients": len(recipients)})
