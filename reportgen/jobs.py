@@ -234,7 +234,6 @@ def assemble_report(report_id: str) -> str:
             first_error = next((item.error for item in items if item.error), "no students")
             mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
                          summary=summary)
-            skip_deliveries(report_id, "The report failed, so there was nothing to send.")
             return "failed"
         report_format, labels = report.format, report.labels
         try:
@@ -247,7 +246,6 @@ def assemble_report(report_id: str) -> str:
             log.exception("report %s: assembly failed", report_id)
             mark_failed(report_id, f"The combined document could not be built: {describe(exc)}",
                          summary=summary)
-            skip_deliveries(report_id, "The report failed, so there was nothing to send.")
             return "failed"
         db.session.execute(
             update(Report).where(Report.id == report_id).values(
@@ -266,13 +264,16 @@ def assemble_report(report_id: str) -> str:
 
 
 def mark_failed(report_id: str, message: str, **values) -> bool:
-    """Fail a report that is not done yet; a finished report is never overwritten."""
+    """Fail a report that is not done yet, and skip its queued emails; a finished report is
+    never overwritten."""
     failed = db.session.execute(
         update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE)).values(
             status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
+    if failed:
+        _skip_deliveries(report_id, "The report failed, so there was nothing to send.")
     return bool(failed)
 
 
@@ -310,7 +311,7 @@ def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
                                   "please try again.")
 
 
-def skip_deliveries(report_id: str, reason: str) -> None:
+def _skip_deliveries(report_id: str, reason: str) -> None:
     db.session.execute(
         update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value)
         .values(status=DeliveryStatus.SKIPPED.value, error=reason)

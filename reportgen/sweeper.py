@@ -33,7 +33,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import and_, exists, func, select, update
 
 from .extensions import db
-from .jobs import ACTIVE, finish_item, mark_failed, queue_assembly_if_complete, skip_deliveries
+from .jobs import ACTIVE, finish_item, mark_failed, queue_assembly_if_complete
 from .logs import task_context
 from .models import Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
 from .queue import (chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
@@ -145,9 +145,12 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _times(attempts: int) -> str:
+    return "once" if attempts == 1 else f"{attempts} times"
+
+
 def _gave_up(attempts: int) -> str:
-    times = "once" if attempts == 1 else f"{attempts} times"
-    return (f"The worker rendering this student stopped unexpectedly {times}; it was given up so that the "
+    return (f"The worker rendering this student stopped unexpectedly {_times(attempts)}; it was given up so that the "
             "rest of the report could finish. A very large student can run a worker out of memory.")
 
 
@@ -220,10 +223,8 @@ def _sweep_assemblies(limits: _Limits, result: SweepResult) -> None:
             continue
         with task_context(report_id):
             if attempts >= limits.max_attempts:
-                times = "once" if attempts == 1 else f"{attempts} times"
-                if mark_failed(report_id, f"The worker assembling this report stopped unexpectedly {times}; "
+                if mark_failed(report_id, f"The worker assembling this report stopped unexpectedly {_times(attempts)}; "
                                           "please try again, perhaps with fewer students."):
-                    skip_deliveries(report_id, "The report failed, so there was nothing to send.")
                     result.reports_failed += 1
                     log.warning("report failed: its assembly was lost %d times", attempts)
                 continue

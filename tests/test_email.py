@@ -111,3 +111,21 @@ def test_email_is_refused_when_no_smtp_server_is_configured(client):
     response = post_json(client, "/assignment/pdf", {"students": sample_students(), "email": ["a@x.example"]})
     assert response.status_code == 400
     assert response.get_json()["details"] == {"email": "this server has no SMTP server configured (SMTP_HOST)"}
+
+
+def test_a_report_that_fails_skips_its_emails_however_it_fails(mail_app, mailbox):
+    """Every way of failing a report (all students failed, the assembly given up by RQ or by the
+    sweeper) goes through mark_failed, so no email is left QUEUED for a report that has none to send."""
+    from reportgen.jobs import mark_failed
+
+    box, _ = mailbox
+    client = mail_app.test_client()
+    task_id = submit(client, "pdf", ["head@school.example"])
+    with mail_app.app_context():
+        assert mark_failed(task_id, "Gave up assembling the report after repeated errors (OperationalError).")
+        assert not mark_failed(task_id, "a second failure changes nothing")
+    body = status(client, "pdf", task_id)
+    assert body["status"] == "FAILURE" and body["error"].startswith("Gave up assembling")
+    assert [(d["status"], d["error"]) for d in body["deliveries"]] == [
+        ("SKIPPED", "The report failed, so there was nothing to send.")]
+    assert box.messages == []
