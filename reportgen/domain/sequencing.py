@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .submission import Event, Student, unit_sort_key
@@ -21,18 +22,28 @@ class StudentSequence:
     def labels(self) -> list[str]:
         return [item.label for item in self.events]
 
-def unit_labels(students: list[Student]) -> dict[str, dict[str, str]]:
-    """namespace → {unit → label}: every student of one upload shares the labels."""
+def unit_labels(
+    students: list[Student], order: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, dict[str, str]]:
+    """namespace → {unit → label}: every student of one upload shares the labels.
+
+    Without ``order`` units are numbered in :func:`unit_sort_key` order. ``order`` (the
+    ``units`` report option: namespace → canonical units) fixes a namespace's numbering: its k
+    listed units are ``Q1 … Qk`` in list order, whether or not the upload has them, and the
+    upload's other units follow as ``Qk+1 …`` in :func:`unit_sort_key` order. Only units that
+    occur in the upload get an entry, so numbers may have gaps; each mapping is in label order.
+    """
     units: dict[str, set[str]] = defaultdict(set)
     for student in students:
         units[student.namespace].update(event.unit for event in student.events)
-    return {
-        namespace: {
-            unit: f"Q{number}"
-            for number, unit in enumerate(sorted(found, key=unit_sort_key), start=1)
-        }
-        for namespace, found in units.items()
-    }
+    labels: dict[str, dict[str, str]] = {}
+    for namespace, found in units.items():
+        listed = list(dict.fromkeys(order.get(namespace, ()))) if order else []
+        mapping = {unit: f"Q{number}" for number, unit in enumerate(listed, start=1) if unit in found}
+        rest = sorted(found.difference(listed), key=unit_sort_key)
+        mapping.update((unit, f"Q{number}") for number, unit in enumerate(rest, start=len(listed) + 1))
+        labels[namespace] = mapping
+    return labels
 
 
 def order_events(events: tuple[Event, ...]) -> list[Event]:
@@ -43,12 +54,15 @@ def order_events(events: tuple[Event, ...]) -> list[Event]:
 
 
 def sequence_students(
-    students: list[Student], labels: dict[str, dict[str, str]] | None = None
+    students: list[Student],
+    labels: dict[str, dict[str, str]] | None = None,
+    order: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, dict[str, str]], list[StudentSequence]]:
     """The labels (computed unless given, e.g. a whole upload's for one of its students) and,
-    per student, the events in time order with their labels."""
+    per student, the events in time order with their labels. ``order`` is passed to
+    :func:`unit_labels` and so only matters when ``labels`` is not given."""
     if labels is None:
-        labels = unit_labels(students)
+        labels = unit_labels(students, order)
     sequences = []
     for student in students:
         namespace_labels = labels[student.namespace]

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # options.py imports this module; at run time it is imported where used
+    from .options import ReportOptions
 
 ROOT = "$"
 _INTEGER_UNIT = re.compile(r"-?[0-9]+")
@@ -227,12 +230,20 @@ def parse_submission(document: Any) -> list[Student]:
     return students
 
 
+def _default_options() -> ReportOptions:
+    from .options import DEFAULT_OPTIONS
+
+    return DEFAULT_OPTIONS
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """What one request asks for: the students and who gets the finished report by email."""
+    """What one request asks for: the students, who gets the finished report by email, and
+    the report options (``DEFAULT_OPTIONS`` unless an envelope gives ``options``)."""
 
     students: list[Student]
     recipients: tuple[str, ...] = ()
+    options: ReportOptions = field(default_factory=_default_options)
 
 
 MAX_RECIPIENTS = 20
@@ -280,19 +291,25 @@ def parse_recipients(value: Any) -> tuple[str, ...]:
 
 
 def parse_upload(document: Any, recipients: Any = None) -> Upload:
-    """Students plus recipients, from a bare submission or an envelope; every problem at once.
+    """Students, recipients and options, from a bare submission or an envelope; every problem
+    at once.
 
     ``recipients`` comes from outside the JSON (the upload form); an envelope's ``email`` wins.
+    Only an envelope can carry ``options``; a bare submission gets the defaults.
     """
+    from .options import DEFAULT_OPTIONS, parse_options
+
     errors: dict[str, str] = {}
+    options = DEFAULT_OPTIONS
     if is_envelope(document):
         students = _parse_students(document["students"], "students", errors)
         recipients = document.get("email", recipients)
+        options = parse_options(document.get("options"), errors)
     else:
         students = _parse_students(document, "", errors)
     parsed_recipients = _parse_recipients(recipients, errors)
     _raise_if(errors)
-    return Upload(students=students, recipients=parsed_recipients)
+    return Upload(students=students, recipients=parsed_recipients, options=options)
 
 
 def parse_text(text: str | bytes) -> list[Student]:
