@@ -10,11 +10,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .domain.submission import SubmissionError
+from .formats import NAMES
 
 
 @click.command("render")
 @click.argument("input_file", type=click.File("rb"))
-@click.option("--format", "report_format", type=click.Choice(["html", "pdf", "csv"]), default="pdf", show_default=True)
+@click.option("--format", "report_format", type=click.Choice(NAMES), default="pdf", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
               help="Where to write the report.")
 def render_command(input_file, report_format: str, output: Path) -> None:

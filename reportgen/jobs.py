@@ -18,15 +18,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.exceptions import AbandonedJobError
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
-from . import documents, mail
-from .logs import task_context
+from . import formats, mail
+from .documents import ChunkResult, ReportContext, StudentInput
+from .domain.options import options_from_dict
 from .domain.sequencing import sequence_response
 from .domain.submission import SubmissionError, parse_text
 from .extensions import db
-from .models import DONE, FORMATS, Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
+from .logs import task_context
+from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_assembly, enqueue_delivery
 
 log = logging.getLogger(__name__)
@@ -129,52 +131,106 @@ def finish_item(item_id: int, report_id: str, **values) -> bool:
     return bool(finished)
 
 
+def report_context(report: Report) -> ReportContext:
+    """What every part of the report's documents shares, as stored when it was submitted."""
+    return ReportContext(labels=report.labels, cohorts=report.cohorts or {}, student_total=report.student_count,
+                         options=options_from_dict(report.options), events_left_out=report.events_left_out or 0,
+                         title=report.label, generated_at=report.created_at)
+
+
+def _claim(item_ids: list[int]) -> set[int]:
+    """Mark unfinished students ``STARTED`` (one more attempt each); the ones this job won."""
+    claimed = set()
+    for item_id in item_ids:
+        if db.session.execute(
+            update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE)).values(
+                status=Status.STARTED.value, started_at=utcnow(), attempts=ReportItem.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount:
+            claimed.add(item_id)
+    db.session.commit()
+    return claimed
+
+
 @fixed_text_errors
 def render_chunk(report_id: str, chunk: int) -> str:
-    """Render every unfinished student of one chunk; re-running skips the finished ones."""
+    """Render the unfinished students of one chunk; re-running skips the finished ones (a
+    format that renders a chunk as one document renders its finished students again, so
+    the chunk's document holds them all, without counting them twice)."""
     with _app().app_context(), task_context(report_id):
         report = _start(report_id)
         if report is None:
             return "skipped"
-        report_format, labels = report.format, report.labels
+        report_format = formats.get(report.format)
+        whole_chunk = report_format.name == "pdf"
+        wanted = (Status.PENDING.value, Status.STARTED.value, Status.SUCCESS.value) if whole_chunk else ACTIVE
         items = db.session.scalars(
             select(ReportItem)
-            .where(ReportItem.report_id == report_id, ReportItem.chunk == chunk, ReportItem.status.in_(ACTIVE))
+            .where(ReportItem.report_id == report_id, ReportItem.chunk == chunk, ReportItem.status.in_(wanted))
             .order_by(ReportItem.position)
-            .options(db.undefer(ReportItem.input_json))
+            .options(db.undefer(ReportItem.input_json), db.undefer(ReportItem.metrics))
         ).all()
-        work = [(item.id, item.input_json) for item in items]
-        db.session.commit()
+        work = [(item.id, item.position, item.status, item.input_json, item.metrics) for item in items]
+        context = report_context(report)
+        claimed = _claim([item_id for item_id, _, status, _, _ in work if status in ACTIVE])
         started = time.monotonic()
-        for item_id, input_json in work:
-            _render_item(report_id, report_format, labels, item_id, input_json)
-        log.info("chunk %d rendered", chunk, extra={"chunk": chunk, "students": len(work),
+        inputs, ids = [], []
+        for item_id, position, status, input_json, metrics in work:
+            if status in ACTIVE and item_id not in claimed:
+                continue
+            try:
+                [student] = parse_text(input_json)
+            except Exception as exc:
+                _fail_item(report_id, item_id, exc)
+                continue
+            inputs.append(StudentInput(position + 1, student, metrics))
+            ids.append(item_id)
+        if inputs:
+            _render_inputs(report_id, report_format, context, chunk, inputs, ids, claimed,
+                           whole_report=report.chunk_count == 1 and len(inputs) == report.student_count)
+        log.info("chunk %d rendered", chunk, extra={"chunk": chunk, "students": len(inputs),
                                                      "seconds": round(time.monotonic() - started, 3)})
         queue_assembly_if_complete(report_id)
         return "done"
 
 
-def _render_item(report_id: str, report_format: str, labels: dict, item_id: int, input_json: str) -> None:
-    claimed = db.session.execute(
-        update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE)).values(
-            status=Status.STARTED.value, started_at=utcnow(), attempts=ReportItem.attempts + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        return
+def _fail_item(report_id: str, item_id: int, exc: BaseException) -> None:
+    db.session.rollback()
+    if is_transient(exc):
+        raise TransientFailure(exc) from None
+    log.exception("report %s: student item %s failed", report_id, item_id)
+    finish_item(item_id, report_id, status=Status.FAILURE.value, error=describe(exc))
+
+
+def _render_inputs(report_id: str, report_format, context: ReportContext, chunk: int, inputs: list[StudentInput],
+                   ids: list[int], claimed: set[int], *, whole_report: bool) -> None:
+    """Render the students, store the chunk's document (if any), then finish each student."""
     try:
-        [student] = parse_text(input_json)
-        content = documents.render_student(report_format, student, labels)
+        result = report_format.documents.render_chunk(context, inputs, whole_report=whole_report)
     except Exception as exc:
         db.session.rollback()
         if is_transient(exc):
             raise TransientFailure(exc) from None
-        log.exception("report %s: student item %s failed", report_id, item_id)
-        finish_item(item_id, report_id, status=Status.FAILURE.value, error=describe(exc))
-        return
-    finish_item(item_id, report_id, status=Status.SUCCESS.value, content=content, size=len(content),
-                 sha256=hashlib.sha256(content).hexdigest(), error=None)
+        raise
+    if result.whole is not None:
+        db.session.execute(delete(ReportPart).where(ReportPart.report_id == report_id, ReportPart.chunk == chunk))
+        db.session.add(ReportPart(report_id=report_id, chunk=chunk, content=result.whole, size=len(result.whole),
+                                  complete=result.complete))
+        db.session.commit()
+    for item_id, outcome in zip(ids, result.students):
+        if outcome.error is not None:
+            if item_id in claimed:
+                finish_item(item_id, report_id, status=Status.FAILURE.value, error=outcome.error)
+            continue
+        values = {"first_page": outcome.pages[0], "page_count": outcome.pages[1]} if outcome.pages else {}
+        if item_id not in claimed:
+            db.session.execute(update(ReportItem).where(ReportItem.id == item_id).values(**values))
+            db.session.commit()
+            continue
+        content = outcome.content
+        if content is not None:
+            values.update(content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
+        finish_item(item_id, report_id, status=Status.SUCCESS.value, error=None, **values)
 
 
 def queue_assembly_if_complete(report_id: str) -> bool:
@@ -227,6 +283,7 @@ def assemble_report(report_id: str) -> str:
         started = time.monotonic()
         items = db.session.scalars(
             select(ReportItem).where(ReportItem.report_id == report_id).order_by(ReportItem.position)
+            .options(db.undefer(ReportItem.input_json), db.undefer(ReportItem.metrics), db.undefer(ReportItem.content))
         ).all()
         summary = summarise(items)
         succeeded = [item for item in items if item.status == Status.SUCCESS.value]
@@ -235,10 +292,9 @@ def assemble_report(report_id: str) -> str:
             mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
                          summary=summary)
             return "failed"
-        report_format, labels = report.format, report.labels
+        report_format = formats.get(report.format)
         try:
-            students = [parse_text(item.input_json)[0] for item in succeeded]
-            content = documents.combine(report_format, students, labels, [item.content for item in succeeded])
+            content, students = _combine(report, report_format, succeeded)
         except Exception as exc:
             db.session.rollback()
             if is_transient(exc):
@@ -249,9 +305,9 @@ def assemble_report(report_id: str) -> str:
             return "failed"
         db.session.execute(
             update(Report).where(Report.id == report_id).values(
-                status=Status.SUCCESS.value, content=content, content_type=FORMATS[report_format],
+                status=Status.SUCCESS.value, content=content, content_type=report_format.content_type,
                 size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                sequences=sequence_response(students, labels), summary=summary,
+                sequences=sequence_response(students, report.labels), summary=summary,
                 finished_at=utcnow(), error=None,
             )
         )
@@ -261,6 +317,19 @@ def assemble_report(report_id: str) -> str:
         for delivery_id in db.session.scalars(select(Delivery.id).where(Delivery.report_id == report_id)):
             enqueue_delivery(delivery_id, report_id)
         return "done"
+
+
+def _combine(report: Report, report_format, succeeded: list[ReportItem]) -> tuple[bytes, list]:
+    """The report's one document from its students that succeeded (and its chunks' documents)."""
+    inputs = [StudentInput(item.position + 1, parse_text(item.input_json)[0], item.metrics) for item in succeeded]
+    parts = db.session.scalars(
+        select(ReportPart).where(ReportPart.report_id == report.id).order_by(ReportPart.chunk)
+        .options(db.undefer(ReportPart.content))
+    ).all()
+    chunks = [ChunkResult([], whole=part.content, complete=part.complete) for part in parts]
+    content = report_format.documents.combine(report_context(report), inputs, chunks,
+                                              [item.content for item in succeeded])
+    return content, [student_input.student for student_input in inputs]
 
 
 def mark_failed(report_id: str, message: str, **values) -> bool:

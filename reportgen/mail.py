@@ -5,11 +5,16 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from .models import Report
+from sqlalchemy import select
+
+from . import formats
+from .extensions import db
+from .models import Report, ReportItem
 from .rendering import report_environment
 from .serializers import download_name, iso
 
-FORMAT_NAMES = {"html": "HTML", "pdf": "PDF", "csv": "CSV"}
+#: Flagged students listed in a message; the report has the rest.
+FLAGS_LISTED = 10
 
 
 class PermanentDeliveryError(Exception):
@@ -23,10 +28,13 @@ def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
     title = report.label or (f"Activity report: {report.student_ids[0]}" if report.student_count == 1
                              else f"Activity report: {report.student_count} students")
     filename = download_name(report)
-    attached = report.format != "html"
+    report_format = formats.get(report.format)
+    format_name = report_format.label
+    attached = not report_format.inline
+    flagged = flagged_students(report)
     failures = [student for student in summary["students"] if student["status"] == "FAILURE"]
     message = EmailMessage()
-    message["Subject"] = f"{title} ({FORMAT_NAMES[report.format]})"
+    message["Subject"] = f"{title} ({format_name})"
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
@@ -35,7 +43,7 @@ def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
     lines = [
         f"{title}",
         "",
-        f"Your {FORMAT_NAMES[report.format]} report is ready."
+        f"Your {format_name} report is ready."
         + (f" It is attached as {filename}." if attached else " It follows this summary."),
         "",
         f"Students:  {summary['total']}",
@@ -45,12 +53,18 @@ def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
         f"Finished:  {iso(report.finished_at)}",
     ]
     lines += [f"  - {student['student_id']}: {student['error']}" for student in failures]
+    if flagged:
+        lines += ["", f"Flagged: {len(flagged)} student{'s' if len(flagged) != 1 else ''}"]
+        lines += [f"  - {student_id}: {'; '.join(texts)}" for student_id, texts in flagged[:FLAGS_LISTED]]
+        if len(flagged) > FLAGS_LISTED:
+            lines.append(f"  … and {len(flagged) - FLAGS_LISTED} more in the report")
     message.set_content("\n".join(lines) + "\n")
     message.add_alternative(
         report_environment().get_template("email/report.html").render(
-            title=title, label=report.label, format_name=FORMAT_NAMES[report.format], attached=attached,
+            title=title, label=report.label, format_name=format_name, attached=attached,
             filename=filename, summary=summary, event_count=report.event_count, finished=iso(report.finished_at),
-            failures=failures, task_id=report.id,
+            failures=failures, task_id=report.id, flagged=flagged[:FLAGS_LISTED],
+            flagged_more=max(0, len(flagged) - FLAGS_LISTED), flagged_count=len(flagged),
         ),
         subtype="html",
     )
@@ -58,6 +72,16 @@ def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
     message.add_attachment(report.content, maintype=maintype, subtype=subtype, filename=filename,
                            disposition="attachment" if attached else "inline")
     return message
+
+
+def flagged_students(report: Report) -> list[tuple[str, list[str]]]:
+    """``(student id, flag sentences)`` of every flagged student, in upload order."""
+    rows = db.session.execute(
+        select(ReportItem.student_id, ReportItem.metrics).where(ReportItem.report_id == report.id)
+        .order_by(ReportItem.position)
+    )
+    return [(student_id, [flag["text"] for flag in metrics["flags"]])
+            for student_id, metrics in rows if metrics and metrics.get("flags")]
 
 
 def send(message: EmailMessage, config) -> None:

@@ -21,11 +21,6 @@ class Status(str, enum.Enum):
     FAILURE = "FAILURE"
 
 
-FORMATS = {
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "csv": "text/csv; charset=utf-8",
-}
 DONE = (Status.SUCCESS.value, Status.FAILURE.value)
 
 
@@ -60,6 +55,10 @@ class Report(db.Model):
     finished_at = db.Column(db.DateTime(timezone=True))
     label = db.Column(db.String(200))
     submission_id = db.Column(db.String(36), index=True)
+    options = db.Column(db.JSON)
+    cohorts = orm.deferred(db.Column(db.JSON))
+    warnings = db.Column(db.JSON)
+    events_left_out = db.Column(db.Integer, nullable=False, default=0, server_default="0")
 
     items = orm.relationship("ReportItem", back_populates="report", order_by="ReportItem.position",
                              cascade="all, delete-orphan", passive_deletes=True, lazy="raise_on_sql")
@@ -96,8 +95,27 @@ class ReportItem(db.Model):
     sha256 = db.Column(db.String(64))
     started_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))
+    metrics = orm.deferred(db.Column(db.JSON))
+    first_page = db.Column(db.Integer)
+    page_count = db.Column(db.Integer)
 
     report = orm.relationship(Report, back_populates="items")
+
+
+class ReportPart(db.Model):
+    """One chunk's document when a format renders a chunk as one (a PDF): its students'
+    pages live here, and the report's document is built from the parts."""
+
+    __tablename__ = "report_parts"
+    __table_args__ = (db.UniqueConstraint("report_id", "chunk"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False)
+    chunk = db.Column(db.Integer, nullable=False)
+    content = orm.deferred(db.Column(db.LargeBinary, nullable=False))
+    size = db.Column(db.Integer, nullable=False)
+    complete = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
 
 class DeliveryStatus(str, enum.Enum):

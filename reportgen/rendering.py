@@ -1,91 +1,246 @@
 """Render report data as a standalone HTML page or as a PDF, from one Jinja template family.
 
-The PDF is built by xhtml2pdf one student at a time and merged with pypdf: an overview
-document (when there is more than one student) followed by one document per student,
-each with a bookmark. Progress is real, and xhtml2pdf only ever holds one student.
+A PDF is built by xhtml2pdf from one HTML document per chunk of students (the overview
+first when the chunk is the whole report); each student's section starts a page with a
+bookmark, and :func:`page_ranges` reads the bookmarks back so one student's pages can be
+cut out later (:func:`extract_pages`) instead of rendering every student as a document of
+its own: xhtml2pdf's fixed cost per document and pypdf's merge would cost more than the
+students themselves.
 
-Layout for speed (measured with ``bench/render_bench.py``): xhtml2pdf spends about 1 ms
-per table cell, and a single table grows faster than linearly. So the PDF lists events
-as aligned monospace lines (:func:`event_listing`) in paragraphs of ``PDF_LINES_PER_BAND``
-lines, about 0.7 ms per event, linear; the legend and overview stay tables, cut into
-tables of ``PDF_ROWS_PER_TABLE`` rows; the sequence is one short paragraph per slice.
-The HTML page uses ordinary tables throughout.
+Layout for speed (``bench/report_bench.py``): xhtml2pdf pays for every laid-out line and
+about 0.3 ms for every table cell, so the PDF's tables (per unit, overview, event log) are
+aligned monospace lines (:func:`mono_table`). Their padding is U+FFFC, which DejaVu Sans
+Mono draws as an empty glyph one column wide: every kind of Unicode white space is collapsed
+by xhtml2pdf (figure spaces too), and it lays out each no-break space as a fragment of its
+own, which made a padded line cost 1 ms instead of 0.25 ms. Copied out of the PDF, the
+padding reads as U+FFFC; the HTML and CSV are the formats to copy from. Charts are SVG images with few elements (:mod:`reportgen.charts`). The HTML
+page uses ordinary tables and inline SVG.
 
-xhtml2pdf may read nothing but files under ``static/``: :func:`link_callback` maps every
-URL the markup names to a file there or refuses it, and a resource policy that forbids
-the network and any other directory backs it up.
+xhtml2pdf may read nothing but files under ``static/`` and the report's own inline
+``data:image/svg+xml`` charts: :func:`link_callback` maps every URL the markup names to a
+file there or refuses it, and a resource policy that forbids the network and any other
+directory backs it up.
 """
 from __future__ import annotations
 
 import functools
 import io
-import sys
-from collections.abc import Callable, Sequence
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import jinja2
-from pypdf import PdfWriter
+from markupsafe import Markup, escape
+from pypdf import PdfReader, PdfWriter
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from .domain.report_data import ReportData, StudentReport
+from . import charts, fonts
+from .domain.report_data import CohortReport, ReportData, StudentReport
+
+log = logging.getLogger(__name__)
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT_DIR / "templates"
 STATIC_DIR = ROOT_DIR / "static"
 DOCUMENT_TEMPLATE = "report/document.html"
+SVG_DATA_PREFIX = "data:image/svg+xml,"
+#: Where a PDF's ``@font-face`` rules go, once the document's text says which faces it needs.
+FONT_FACES_MARKER = "/* font faces */"
 
-#: Rows per legend and overview table in the PDF.
-PDF_ROWS_PER_TABLE = 50
-#: Event lines per shaded band of the PDF's event listing.
-PDF_LINES_PER_BAND = 10
-#: Columns of the event listing are padded with no-break spaces (xhtml2pdf collapses others).
-NBSP = "\u00a0"
-LISTING_GAP = NBSP + " "
-#: Longer event types are not padded, so one odd type does not widen every line.
-MAX_TYPE_WIDTH = 16
-
-Progress = Callable[[int, int], None]
+#: Event-log lines per paragraph of the PDF (one paragraph per shaded band).
+PDF_LINES_PER_BAND = 25
+#: One column of padding in a monospace line: an empty glyph of DejaVu Sans Mono that no
+#: layout step treats as white space.
+PAD = "\ufffc"
+GAP = PAD * 2
+#: The widest monospace line that fits the PDF's text frame at the listing's font size.
+LINE_COLUMNS = 112
+#: Widths of the unit and type columns of the PDF's tables; longer names are cut there
+#: and printed in full beneath (:func:`shortened_names`).
+UNIT_COLUMN = 28
+TYPE_COLUMN = 10
 
 #: What xhtml2pdf may fetch: no network at all, local files only below ``static/``.
 _RESOURCE_POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=STATIC_DIR)
+
+
+def _parse_svg_once() -> None:
+    """Make xhtml2pdf parse each SVG image once instead of twice.
+
+    xhtml2pdf 0.2.28 runs svglib over an SVG when it meets the ``<img>`` (only to learn its
+    size) and again when it draws it, and the parse is most of a chart's cost (a 19-student
+    report: 0.35 s → 0.29 s). The first, unscaled drawing is kept on the image and scaled
+    for the draw, as the second parse would have been; any later call parses as before.
+    Checked by ``tests/test_report_pdf.py`` (a chart's marks are drawn at their size).
+    """
+    from xhtml2pdf.xhtml2pdf_reportlab import PmlImage
+
+    original = PmlImage.getDrawing
+    if getattr(original, "parses_once", False):
+        return
+
+    def get_drawing(self, width=None, height=None):
+        drawing = self.__dict__.pop("_reportgen_drawing", None)
+        if drawing is None:
+            drawing = original(self, width, height)
+            if drawing is not None and getattr(self, "drawWidth", None) is None:
+                self._reportgen_drawing = drawing  # asked from __init__, for the size only
+            return drawing
+        scale_x = (width if width is not None else self.drawWidth) / drawing.width
+        scale_y = (height if height is not None else self.drawHeight) / drawing.height
+        if scale_x != 1 or scale_y != 1:
+            drawing.scale(scale_x, scale_y)
+        return drawing
+
+    get_drawing.parses_once = True
+    PmlImage.getDrawing = get_drawing
+
+
+_parse_svg_once()
 
 
 class RenderError(Exception):
     """xhtml2pdf reported errors while building a PDF."""
 
 
-class EventListing(NamedTuple):
-    """A student's events as plain-text lines whose columns line up in a monospace font."""
+class Column(NamedTuple):
+    title: str
+    width: int
+    right: bool = False
 
+
+class MonoTable(NamedTuple):
     header: str
     lines: list[str]
 
 
-def _pad(text: str, width: int, *, right: bool = False) -> str:
-    fill = NBSP * max(0, width - len(text))
+def display_width(text: str) -> int:
+    """Monospace columns ``text`` takes: wide (CJK) characters count two, marks none."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns with an ellipsis, so a cell never runs into the next."""
+    if display_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for char in text:
+        step = display_width(char)
+        if used + step > width - 1:
+            break
+        kept.append(char)
+        used += step
+    return "".join(kept) + "…"
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = PAD * max(0, width - display_width(text))
     return fill + text if right else text + fill
 
 
-def event_listing(student: StudentReport) -> EventListing:
-    """Columns ``# time label type unit``: fixed widths first, the free-length unit last."""
-    header = ("#", "Time", "Label", "Type", "Unit")
+def mono_table(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> MonoTable:
+    """Rows as aligned monospace lines; every cell fits its column (cut with "…" if longer)."""
+    def line(cells: Sequence[object]) -> str:
+        return GAP.join(_pad(fit(str(cell), column.width), column.width, column.right)
+                        for cell, column in zip(cells, columns)).rstrip(PAD)
+
+    return MonoTable(header=line([column.title for column in columns]), lines=[line(row) for row in rows])
+
+
+def unit_table(student: StudentReport) -> MonoTable:
+    """The per-unit table of the PDF: label, unit, events, per-type counts, visits, time, touches."""
+    types = [Column(fit(name, TYPE_COLUMN), max(6, min(TYPE_COLUMN, display_width(name))))
+             for name in student.type_columns]
+    types = [Column(column.title, column.width, True) for column in types]
+    other = [Column("other", 5, True)] if student.has_other_types else []
+    fixed = 3 + 6 + 6 + 8 + 16 + 16 + sum(c.width for c in types) + sum(c.width for c in other)
+    gaps = 2 * (7 + len(types) + len(other) - 1)
+    unit_width = max(8, LINE_COLUMNS - fixed - gaps)
+    columns = [Column("", 3), Column("Unit", min(unit_width, UNIT_COLUMN)), Column("Events", 6, True), *types, *other,
+               Column("Visits", 6, True), Column("Time", 8, True), Column("First touch", 16), Column("Last touch", 16)]
     rows = [
-        (str(event.position), event.time, event.label, event.type or "—", event.unit)
-        for event in student.events
+        (row.label, row.unit, row.events, *row.type_counts, *([row.other_types] if other else []),
+         row.visits, row.time, row.first, row.last)
+        for row in student.units
     ]
-    widths = [max(len(row[column]) for row in (header, *rows)) for column in range(4)]
-    widths[3] = min(widths[3], MAX_TYPE_WIDTH)
+    return mono_table(columns, rows)
 
-    def line(cells: tuple[str, ...]) -> str:
-        position, *middle, unit = cells
-        padded = [_pad(position, widths[0], right=True)]
-        padded += [_pad(text, width) for text, width in zip(middle, widths[1:])]
-        return LISTING_GAP.join([*padded, unit])
 
-    return EventListing(header=line(header), lines=[line(row) for row in rows])
+def shortened_names(student: StudentReport) -> list[str]:
+    """Units and event types too long for the PDF's columns, to be printed in full beneath."""
+    units = [f"{row.label} = {row.unit}" for row in student.units if display_width(row.unit) > UNIT_COLUMN]
+    types = sorted({event.type for event in student.events if display_width(event.type) > TYPE_COLUMN})
+    return units + [f"type: {name}" for name in types]
+
+
+def overview_table(report: ReportData) -> MonoTable:
+    columns = [Column("#", 4, True), Column("Student", 32), Column("Events", 6, True), Column("Time", 10, True),
+               Column("Revisits", 8, True), Column("Rank E/T/R", 11), Column("Flags", 27)]
+    rows = [
+        (student.number, student.student_id, student.event_count, student.time_on_task, student.revisits,
+         "/".join(str(student.ranks[key]) for key in ("events", "time_on_task", "revisits")),
+         ", ".join(FLAG_WORDS.get(code, code) for code in student.flag_codes) or "—")
+        for student in report.students
+    ]
+    return mono_table(columns, rows)
+
+
+FLAG_WORDS = {"returned": "returns", "many_saves": "many saves", "low_time": "low time", "late_start": "late start"}
+
+
+def event_listing(student: StudentReport) -> MonoTable:
+    """Columns ``# time label type unit``: fixed widths first, the free-length unit last."""
+    position = max(1, len(str(len(student.events))))
+    columns = [Column("#", position, True), Column("Time (UTC)", 23), Column("Label", 5), Column("Type", TYPE_COLUMN),
+               Column("Unit", LINE_COLUMNS - position - 23 - 5 - TYPE_COLUMN - 8)]
+    rows = [(event.position, event.time.removesuffix(" UTC"), event.label, event.type or "—", event.unit)
+            for event in student.events]
+    return mono_table(columns, rows)
+
+
+def event_rows(student: StudentReport) -> Markup:
+    """The HTML event log's table rows, escaped here in one pass: a student can have
+    hundreds of thousands of events, and a Jinja loop escapes every cell on its own."""
+    return Markup("".join(
+        f'<tr><td class="num">{event.position}</td><td class="when">{escape(event.time)}</td>'
+        f"<td>{event.label}</td><td>{escape(event.type) or '—'}</td><td>{escape(event.unit)}</td></tr>\n"
+        for event in student.events
+    ))
+
+
+def timeline_chart(student: StudentReport) -> charts.Chart:
+    visits = [charts.TimelineVisit(row=mark.row, start=mark.start, end=mark.end, returned=mark.returned)
+              for mark in student.visits]
+    returns = sum(mark.returned for mark in student.visits)
+    description = (f"{len(student.visits)} timed visits to {student.unit_count} units between "
+                   f"{student.timeline_start} and {student.timeline_end} UTC, {returns} of them returns.")
+    return charts.timeline(student.unit_rows, visits, f"Timeline of {student.student_id}", description,
+                           (student.timeline_start, student.timeline_end))
+
+
+def distribution_chart(cohort: CohortReport) -> charts.Chart:
+    strips = [
+        charts.Strip(name=measure.name, values=measure.values, p15=measure.raw[0], median=measure.raw[1],
+                     p85=measure.raw[2], unit_text={"Time on task": "minutes"}.get(measure.name, "per student"))
+        for measure in cohort.ranges
+    ]
+    minutes = [charts.Strip(strip.name, tuple(v / 60 for v in strip.values), strip.p15 / 60, strip.median / 60,
+                            strip.p85 / 60, strip.unit_text) if strip.name == "Time on task" else strip
+               for strip in strips]
+    description = "; ".join(f"{measure.name}: 15th percentile {measure.p15}, median {measure.median}, "
+                            f"85th percentile {measure.p85}" for measure in cohort.ranges)
+    return charts.distribution(minutes, f"How the {cohort.students} students of {cohort.namespace or 'the upload'} spread",
+                               description, format_value=lambda value: f"{value:.0f}")
 
 
 @functools.cache
@@ -98,27 +253,21 @@ def report_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals["event_listing"] = event_listing
+    environment.globals.update(
+        event_listing=event_listing, event_rows=event_rows, unit_table=unit_table, overview_table=overview_table,
+        shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
+        font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
+    )
     return environment
 
 
-def _render_document(
-    report: ReportData,
-    *,
-    pdf: bool,
-    overview: bool,
-    sections: Sequence[StudentReport],
-    first_section: int = 1,
-    document_title: str | None = None,
-    footer_label: str = "",
-) -> str:
+def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections: Sequence[StudentReport],
+                     document_title: str | None = None, footer_label: str = "") -> str:
     return report_environment().get_template(DOCUMENT_TEMPLATE).render(
         report=report,
         pdf=pdf,
         overview=overview,
         sections=sections,
-        first_section=first_section,
-        rows_per_table=PDF_ROWS_PER_TABLE if pdf else sys.maxsize,
         lines_per_band=PDF_LINES_PER_BAND,
         document_title=document_title or report.title,
         footer_label=footer_label,
@@ -126,10 +275,8 @@ def _render_document(
 
 
 def render_html(report: ReportData) -> str:
-    """The whole report as one self-contained HTML document (inline CSS, no external resources)."""
-    return _render_document(
-        report, pdf=False, overview=len(report.students) > 1, sections=report.students,
-    )
+    """The whole report as one self-contained HTML document (inline CSS and SVG, nothing external)."""
+    return _render_document(report, pdf=False, overview=len(report.students) > 1, sections=report.students)
 
 
 def link_callback(uri: str, rel: str | None) -> str | None:
@@ -155,14 +302,18 @@ def link_callback(uri: str, rel: str | None) -> str | None:
 def _pisa_link_callback(uri: str, rel: str | None) -> str:
     """:func:`link_callback` for xhtml2pdf, which fetches the original URL when told None.
 
-    A refusal becomes ``static/`` itself: a directory, which xhtml2pdf reads as a missing
-    resource (a warning, no fetch, no error).
+    The report's own charts (``data:image/svg+xml`` URIs, which name no file and no host)
+    pass as they are. A refusal becomes ``static/`` itself: a directory, which xhtml2pdf
+    reads as a missing resource (a warning, no fetch, no error).
     """
+    if str(uri).startswith(SVG_DATA_PREFIX):
+        return str(uri)
     return link_callback(uri, rel) or str(STATIC_DIR.resolve())
 
 
 def html_to_pdf(html: str) -> bytes:
     """Convert one HTML document with xhtml2pdf, locked to ``static/``; RenderError on errors."""
+    fonts.register_chart_fonts()
     output = io.BytesIO()
     status = pisa.CreatePDF(
         html,
@@ -170,6 +321,7 @@ def html_to_pdf(html: str) -> bytes:
         encoding="utf-8",
         link_callback=_pisa_link_callback,
         resource_policy=_RESOURCE_POLICY,
+        capacity=-1,  # never spill to a temporary file, which xhtml2pdf would leave open
     )
     if status.err:
         problems = "; ".join(
@@ -179,51 +331,61 @@ def html_to_pdf(html: str) -> bytes:
     return output.getvalue()
 
 
-def render_overview_pdf(report: ReportData) -> bytes:
-    """The overview table of a report as a PDF of its own (the first part of a merged report)."""
-    return html_to_pdf(
-        _render_document(report, pdf=True, overview=True, sections=(), footer_label="Overview")
-    )
+class PdfPart(NamedTuple):
+    """A rendered PDF and, per student section in it, its first page (0-based) and page count."""
+
+    content: bytes
+    pages: list[tuple[int, int]]
 
 
-def render_student_pdf(report: ReportData, index: int) -> bytes:
-    """The section of the report's student at ``index`` as a PDF of its own."""
-    student = report.students[index]
-    title = report.title if len(report.students) == 1 else f"{report.title} — {student.student_id}"
-    return html_to_pdf(
-        _render_document(
-            report, pdf=True, overview=False, sections=(student,), first_section=index + 1,
-            document_title=title, footer_label=student.student_id,
-        )
-    )
+def page_ranges(pdf: bytes, sections: int) -> list[tuple[int, int]]:
+    """Where each student section of ``pdf`` starts and how long it is, read from its bookmarks
+    (the last ``sections`` top-level bookmarks are the students, in order)."""
+    reader = PdfReader(io.BytesIO(pdf))
+    starts = [reader.get_destination_page_number(item) for item in reader.outline if not isinstance(item, list)]
+    starts = starts[len(starts) - sections:]
+    ends = [*starts[1:], len(reader.pages)]
+    return [(start, end - start) for start, end in zip(starts, ends)]
 
 
-def merge_pdfs(parts: Sequence[tuple[str, bytes]], title: str) -> bytes:
-    """Concatenate PDF parts, each with a bookmark, without re-rendering them.
+def render_pdf(report: ReportData, *, overview: bool | None = None,
+               sections: Sequence[StudentReport] | None = None) -> PdfPart:
+    """One PDF of ``sections`` (all students by default), after the overview when asked
+    (by default when the report has several students)."""
+    sections = report.students if sections is None else sections
+    overview = len(report.students) > 1 if overview is None else overview
+    title = report.title
+    if len(sections) == 1 and len(report.students) > 1:
+        title = f"{report.title} — {sections[0].student_id}"
+    html = _render_document(report, pdf=True, overview=overview, sections=sections, document_title=title)
+    content = html_to_pdf(html.replace(FONT_FACES_MARKER, fonts.font_face_css(html), 1))
+    return PdfPart(content, page_ranges(content, len(sections)) if sections else [])
 
-    Every part embeds its own subsets of the same fonts, mostly identical; merging them
-    into shared objects makes a 19-student report about a quarter of the size.
+
+def extract_pages(pdf: bytes, first: int, count: int, title: str) -> bytes:
+    """Pages ``first`` … ``first + count - 1`` of ``pdf`` as a PDF of their own."""
+    reader = PdfReader(io.BytesIO(pdf))
+    writer = PdfWriter()
+    for index in range(first, first + count):
+        writer.add_page(reader.pages[index])
+    writer.add_metadata({"/Title": title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def merge_pdfs(parts: Sequence[bytes], title: str) -> bytes:
+    """Concatenate PDF parts with their bookmarks, without re-rendering them.
+
+    Parts are whole chunks of students (tens of pages each), so their repeated font subsets
+    are few; folding identical objects together keeps the file small at little cost.
     """
     writer = PdfWriter()
-    for bookmark, part in parts:
-        writer.append(io.BytesIO(part), outline_item=bookmark, import_outline=False)
+    for part in parts:
+        writer.append(io.BytesIO(part), import_outline=True)
     writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
     writer.add_metadata({"/Title": title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
     writer.page_mode = "/UseOutlines"
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
-
-
-def render_pdf(report: ReportData, progress: Progress | None = None) -> bytes:
-    """The whole report as one PDF: overview (for several students), then a part per student.
-
-    ``progress(done, total)`` is called after each student's part is rendered.
-    """
-    total = len(report.students)
-    parts = [("Overview", render_overview_pdf(report))] if total > 1 else []
-    for index, student in enumerate(report.students):
-        parts.append((student.student_id, render_student_pdf(report, index)))
-        if progress is not None:
-            progress(index + 1, total)
-    return merge_pdfs(parts, report.title)

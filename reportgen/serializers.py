@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from flask import url_for
+from sqlalchemy import select
 
-from .models import Report, Status
+from .extensions import db
+from .models import Report, ReportItem, Status
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -79,6 +81,9 @@ def report_status(report: Report) -> dict:
         "created_at": iso(report.created_at),
         "started_at": iso(report.started_at),
         "finished_at": iso(report.finished_at),
+        "options": report.options,
+        "events_left_out": report.events_left_out or 0,
+        "warnings": report.warnings or [],
     }
     if report.status == Status.FAILURE.value:
         body["error"] = report.error
@@ -113,5 +118,13 @@ def report_metadata(report: Report) -> dict:
         download_url=status_url(report),
         bundle_url=status_url(report) + "?bundle=zip",
         sequences=report.sequences,
+        students=[
+            {"student_id": student_id, "namespace": namespace, "metrics": metrics}
+            for student_id, namespace, metrics in db.session.execute(
+                select(ReportItem.student_id, ReportItem.namespace, ReportItem.metrics)
+                .where(ReportItem.report_id == report.id).order_by(ReportItem.position)
+            )
+        ],
+        cohort=report.cohorts or {},
     )
     return body

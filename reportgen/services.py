@@ -5,13 +5,17 @@ import json
 import logging
 
 from redis.exceptions import RedisError
+from sqlalchemy import select
 
+from . import formats
 from .domain.batching import plan_chunks
-from .domain.sequencing import unit_labels
+from .domain.options import DEFAULT_OPTIONS, ReportOptions
+from .domain.preparation import PreparedUpload, prepare
 from .domain.submission import Student, to_document
 from .extensions import db
+from .fonts import missing_glyphs
 from .logs import current_task_id
-from .models import FORMATS, Delivery, DeliveryStatus, Report, ReportItem, Status
+from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status
 from .queue import enqueue_report
 
 log = logging.getLogger(__name__)
@@ -29,6 +33,20 @@ def _compact_json(data) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+def glyph_warnings(students: list[Student]) -> list[str] | None:
+    """What the PDF's fonts cannot draw, said up front rather than printed as empty boxes."""
+    texts = (text for student in students
+             for text in (student.student_id, student.namespace,
+                          *(event.unit for event in student.events), *(event.type or "" for event in student.events)))
+    missing = missing_glyphs("".join(set(texts)))
+    if not missing:
+        return None
+    shown = " ".join(f"U+{ord(char):04X}" for char in sorted(missing)[:20])
+    more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+    return [f"{len(missing)} character{'s' if len(missing) != 1 else ''} in the data cannot be drawn by the "
+            f"PDF's fonts and will show as blanks: {shown}{more}."]
+
+
 def create_report(
     students: list[Student],
     report_format: str,
@@ -36,6 +54,8 @@ def create_report(
     label: str | None = None,
     submission_id: str | None = None,
     recipients: tuple[str, ...] = (),
+    options: ReportOptions = DEFAULT_OPTIONS,
+    prepared: PreparedUpload | None = None,
 ) -> Report:
     """Store a ``PENDING`` report with one item per student, commit, then queue its chunk jobs
     (enqueue after commit).
@@ -44,12 +64,16 @@ def create_report(
     that nobody will do, and :class:`QueueUnavailable` is raised. ``label`` and
     ``submission_id`` (both optional) name and group the reports one upload form submission
     creates, one per format; the API leaves them empty. Each of ``recipients`` gets the
-    finished report by email.
+    finished report by email. The upload is prepared once (window, labels, analytics; pass
+    ``prepared`` to share it between the formats of one submission) and stored with the report.
     """
-    if report_format not in FORMATS:
+    if report_format not in formats.FORMATS:
         raise ValueError(f"unknown report format {report_format!r}")
+    prepared = prepared or prepare(students, options)
+    students = prepared.students
     document = to_document(students)
-    chunks = plan_chunks([len(student.events) for student in students])
+    chunks = plan_chunks([len(student.events) for student in students],
+                         weigh_events=report_format == "pdf" and prepared.options.event_log)
     report = Report(
         format=report_format,
         status=Status.PENDING.value,
@@ -62,13 +86,18 @@ def create_report(
         progress_total=len(students),
         label=label,
         submission_id=submission_id,
-        labels=unit_labels(students),
+        labels=prepared.labels,
+        options=prepared.options.to_dict(),
+        cohorts=prepared.cohorts,
+        events_left_out=prepared.events_left_out,
+        warnings=glyph_warnings(students) if report_format == "pdf" else None,
         chunk_count=chunks[-1] + 1,
         items=[
             ReportItem(position=position, chunk=chunk, student_id=student.student_id,
                        namespace=student.namespace, event_count=len(student.events),
-                       input_json=_compact_json([entry]), status=Status.PENDING.value)
-            for position, (student, entry, chunk) in enumerate(zip(students, document, chunks))
+                       input_json=_compact_json([entry]), status=Status.PENDING.value, metrics=metrics)
+            for position, (student, entry, chunk, metrics)
+            in enumerate(zip(students, document, chunks, prepared.metrics))
         ],
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients],
     )
@@ -87,3 +116,15 @@ def create_report(
                                      "events": report.event_count, "chunks": report.chunk_count,
                                      "recipients": len(recipients)})
     return report
+
+
+def student_document(report: Report, item: ReportItem) -> bytes:
+    """One student's finished document: stored as it is, or cut from its chunk's document."""
+    report_format = formats.get(report.format)
+    if item.page_count is None:
+        return item.content
+    whole = db.session.scalar(
+        select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
+    )
+    return report_format.documents.student_document(None, whole, (item.first_page, item.page_count),
+                                                    f"Activity report: {item.student_id}")

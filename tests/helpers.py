@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import json
 import socket
 
@@ -63,3 +64,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def report_of(students: list[dict], options: dict | None = None, generated_at=None):
+    """The report data of a submission, prepared as a real upload is (window, labels, analytics)."""
+    from reportgen.documents import ReportContext, StudentInput, report_data
+    from reportgen.domain.preparation import prepare
+    from reportgen.domain.submission import parse_upload
+
+    document = {"students": students, "options": options} if options else students
+    upload = parse_upload(document)
+    prepared = prepare(upload.students, upload.options)
+    context = ReportContext.of(prepared)
+    context = ReportContext(**{**{f: getattr(context, f) for f in context.__slots__}, "generated_at": generated_at})
+    inputs = [StudentInput(number, student, metrics)
+              for number, (student, metrics) in enumerate(zip(prepared.students, prepared.metrics), start=1)]
+    return report_data(context, inputs)
+
+
+def pdf_pages(pdf: bytes) -> list[str]:
+    from pypdf import PdfReader
+
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]

@@ -15,16 +15,21 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import PERMISSIVE_POLICY
 
 from reportgen import rendering
-from reportgen.domain.report_data import build_report
-from reportgen.domain.submission import parse_text
+from reportgen.documents import render_document
+
+from .helpers import pdf_pages, report_of
 
 NON_LATIN_ID = "Zoë Дмитрий Ωμέγα"
 SCRIPT_ID = "<script>alert(1)</script>"
 GENERATED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def make_report(students: list[dict]):
-    return build_report(parse_text(json.dumps(students)), generated_at=GENERATED_AT)
+def make_report(students: list[dict], options: dict | None = None):
+    return report_of(students, options, generated_at=GENERATED_AT)
+
+
+def pdf_of(students: list[dict], options: dict | None = None) -> bytes:
+    return render_document("pdf", json.dumps(students), options)
 
 
 def student(student_id: str, events: list[tuple], namespace: str = "course-1") -> dict:
@@ -51,13 +56,9 @@ def non_latin() -> dict:
     ])
 
 
-def pdf_pages(pdf: bytes) -> list[str]:
-    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
-
-
 def events_table_times(html: str, student_id: str) -> list[str]:
-    """The Time column of one student's events table, top to bottom."""
-    section = html[html.index(f"<h2>{student_id}</h2>"):]
+    """The Time column of one student's event log, top to bottom."""
+    section = html[html.index(f'<h2 class="bookmark student-id">{student_id}</h2>'):]
     start = section.index('<table class="events">')
     table = section[start:section.index("</table>", start)]
     return re.findall(r'<td class="when">([^<]*)</td>', table)
@@ -66,56 +67,59 @@ def events_table_times(html: str, student_id: str) -> list[str]:
 # PDF
 
 
-def test_pdf_shows_ids_labels_and_non_latin_text():
-    pdf = rendering.render_pdf(make_report([alice(), non_latin()]))
+def test_pdf_shows_ids_labels_metrics_and_non_latin_text():
+    text = "\n".join(pdf_pages(pdf_of([alice(), non_latin()])))
 
-    assert pdf.startswith(b"%PDF")
-    text = "\n".join(pdf_pages(pdf))
     assert "alice" in text
     assert NON_LATIN_ID in text
     for label in ("Q1", "Q2", "Q3", "Q4"):
         assert label in text
     assert "2024-07-21 03:00:00 UTC" in text
+    assert "How to read this report" in text
+    assert "Time on task" in text and "Sequence, compressed" in text
+    assert "Q1 → Q4×2" in text  # units 5, 9, 10, 17 of the namespace are Q1–Q4
 
 
-def test_multi_student_pdf_has_an_overview_then_a_page_per_student():
+def test_multi_student_pdf_has_an_overview_then_pages_per_student_with_bookmarks():
     ids = ["alice", NON_LATIN_ID, "carol"]
     carol = student("carol", [("1", "saved_code", "2024-07-23T08:00:00Z")])
-    pdf = rendering.render_pdf(make_report([alice(), non_latin(), carol]))
+    pdf = pdf_of([alice(), non_latin(), carol])
 
     pages = pdf_pages(pdf)
-    assert len(pages) >= len(ids) + 1
-    assert "Overview" in pages[0]
+    assert "Students (upload order)" in pages[0]
     assert all(student_id in pages[0] for student_id in ids)
-    for page, student_id in zip(pages[1:], ids):
-        assert student_id in page
-        assert not any(other in page for other in ids if other != student_id)
+    student_pages = pages[-3:]
+    for page, student_id in zip(student_pages, ids):
+        assert page.lstrip().startswith(student_id) or f"\n{student_id}\n" in page
     outline = [item.title for item in PdfReader(io.BytesIO(pdf)).outline]
-    assert outline == ["Overview", *ids]
+    assert outline == ["Activity report: 3 students", *ids]
 
 
-def test_merged_pdf_shares_the_fonts_its_parts_repeat():
-    report = make_report([student(f"s{n}", [("1", "ran", "2024-07-21T03:00:00Z"), ("2", "ran", None)]) for n in range(6)])
-    parts_total = sum(len(rendering.render_student_pdf(report, index)) for index in range(6))
-    merged = rendering.render_pdf(report)
-    assert len(PdfReader(io.BytesIO(merged)).pages) == 7
-    assert len(merged) < parts_total / 2
+def test_a_students_pages_can_be_cut_out_of_the_chunk_pdf():
+    report = make_report([alice(), non_latin()])
+    part = rendering.render_pdf(report)
+    (first_alice, count_alice), (first_other, count_other) = part.pages
+    assert first_alice >= 1 and first_other == first_alice + count_alice
+    alone = rendering.extract_pages(part.content, first_other, count_other, "x")
+    [page] = pdf_pages(alone)
+    assert NON_LATIN_ID in page and "alice" not in page
 
 
-def test_single_student_pdf_has_no_overview_page():
-    pages = pdf_pages(rendering.render_pdf(make_report([alice()])))
+def test_single_student_pdf_starts_with_the_student_not_an_overview():
+    pages = pdf_pages(pdf_of([alice()]))
 
     assert len(pages) == 1
-    assert "Overview" not in pages[0]
-    assert "alice" in pages[0]
+    assert "Students (upload order)" not in pages[0]
+    assert pages[0].index("alice") < pages[0].index("Units")
+    assert "How to read this report" in pages[0]
 
 
-def test_pdf_lists_every_event_in_time_order_in_aligned_columns():
-    pdf = rendering.render_pdf(make_report([alice()]))
+def test_pdf_event_log_only_when_asked_in_time_order_in_aligned_columns():
+    assert "Appendix: event log" not in pdf_pages(pdf_of([alice()]))[0]
 
-    text = pdf_pages(pdf)[0]
-    listed = text[text.index("Events in time order"):]
-    times = ["2024-07-21 03:00:00 UTC", "2024-07-21 03:04:55 UTC", "2024-07-21 03:04:55.939 UTC"]
+    text = "\n".join(pdf_pages(pdf_of([alice()], {"event_log": True})))
+    listed = text[text.index("Appendix: event log"):]
+    times = ["2024-07-21 03:00:00", "2024-07-21 03:04:55", "2024-07-21 03:04:55.939"]
     assert [listed.index(time) for time in times] == sorted(listed.index(time) for time in times)
     listing = rendering.event_listing(make_report([alice()]).students[0])
     label_column = {line.index("Q") for line in listing.lines}
@@ -124,18 +128,9 @@ def test_pdf_lists_every_event_in_time_order_in_aligned_columns():
 
 
 def test_pdf_shows_markup_in_ids_as_text():
-    text = pdf_pages(rendering.render_pdf(make_report([student(SCRIPT_ID, [("1", None, None)])])))[0]
+    text = pdf_pages(pdf_of([student(SCRIPT_ID, [("1", None, None)])]))[0]
 
     assert SCRIPT_ID in text
-
-
-def test_progress_is_reported_after_each_student():
-    calls = []
-    carol = student("carol", [("1", "saved_code", "2024-07-23T08:00:00Z")])
-
-    rendering.render_pdf(make_report([alice(), non_latin(), carol]), progress=lambda *call: calls.append(call))
-
-    assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
 def test_pisa_errors_raise_render_error(monkeypatch):
@@ -149,22 +144,33 @@ def test_pisa_errors_raise_render_error(monkeypatch):
         rendering.html_to_pdf("<p>x</p>")
 
 
+def test_mono_table_cuts_cells_to_their_columns_and_counts_wide_characters_twice():
+    table = rendering.mono_table([rendering.Column("Id", 6), rendering.Column("N", 3, True)],
+                                 [("abcdefghij", 5), ("王小明王", 12)])
+    pad = rendering.PAD
+    assert table.lines[0] == f"abcde…{pad * 2}{pad * 2}5"
+    assert table.lines[1] == f"王小…{pad}{pad * 2}{pad}12"
+    assert {rendering.display_width(line.replace(pad, " ")) for line in table.lines} == {11}
+
+
 # HTML
 
 
-def test_html_shows_summary_legend_sequence_and_events_in_time_order():
+def test_html_shows_metrics_units_sequence_and_an_event_log_in_time_order():
     html = rendering.render_html(make_report([alice()]))
 
     assert html.startswith("<!DOCTYPE html>")
-    assert "<h2>alice</h2>" in html
-    assert "<td>Q1</td><td>5</td><td class=\"num\">1</td>" in html
-    assert "<td>Q2</td><td>17</td><td class=\"num\">2</td>" in html
+    assert '<h2 class="bookmark student-id">alice</h2>' in html
+    assert '<tr><td>Q1</td><td class="id">5</td><td class="num">1</td>' in html
+    assert '<tr><td>Q2</td><td class="id">17</td><td class="num">2</td>' in html
     assert "1–3:</span> Q1 Q2 Q2" in html
+    assert '<p class="sequence">Q1 → Q2×2</p>' in html
+    assert "<summary>Appendix: event log (3 events, time order)</summary>" in html
     assert events_table_times(html, "alice") == [
         "2024-07-21 03:00:00 UTC", "2024-07-21 03:04:55 UTC", "2024-07-21 03:04:55.939 UTC",
     ]
-    assert "<th>Events</th><td>3</td>" in html
-    assert "<th>Span</th><td>00:04:55</td>" in html
+    assert "span 00:04:55" in html and "3 events on 2 units" in html
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in html and "<title>Timeline of alice</title>" in html
 
 
 def test_multi_student_html_has_an_overview_linking_to_each_section():
@@ -174,22 +180,23 @@ def test_multi_student_html_has_an_overview_linking_to_each_section():
     assert 'href="#student-1">alice</a>' in overview
     assert f'href="#student-2">{NON_LATIN_ID}</a>' in overview
     assert 'id="student-1"' in html and 'id="student-2"' in html
-    assert html.index("<h2>alice</h2>") < html.index(f"<h2>{NON_LATIN_ID}</h2>")
+    assert html.index(">alice</h2>") < html.index(f">{NON_LATIN_ID}</h2>")
 
 
-def test_html_escapes_markup_in_ids():
-    html = rendering.render_html(make_report([student(SCRIPT_ID, [("1", "<b>bold</b>", None)])]))
+def test_html_escapes_markup_in_ids_types_and_units():
+    html = rendering.render_html(make_report([student(SCRIPT_ID, [("<i>u</i>", "<b>bold</b>", None)])]))
 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script" not in html
     assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<i>u</i>" not in html and "&lt;i&gt;u&lt;/i&gt;" in html
 
 
 def test_html_is_self_contained():
     html = rendering.render_html(make_report([alice(), non_latin()]))
 
     for outside_reference in ("http:", "https:", "src=", "<link", "@import", "url("):
-        assert outside_reference not in html
+        assert outside_reference not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<style>" in html
 
 

@@ -1,21 +1,25 @@
 """Submit, sequence, poll and download reports."""
 from __future__ import annotations
 
+import hashlib
+import io
 import zipfile
 
-from flask import Response, abort, current_app, jsonify, request, stream_with_context
+from flask import Response, abort, current_app, jsonify, request, send_file, stream_with_context
 from sqlalchemy import select
 
+from .. import formats
+from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
 from ..domain.submission import SubmissionError, Upload, loads, parse_upload
 from ..errors import error_response
 from ..extensions import db
 from ..logs import current_task_id
-from ..models import FORMATS, Report, ReportItem, Status
+from ..models import Report, ReportItem, Status
 from ..security import sandbox_report
 from ..serializers import content_disposition, download_name, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
-from ..services import QueueUnavailable, create_report
+from ..services import QueueUnavailable, create_report, student_document as stored_student_document
 from . import bp
 
 JSON_TYPES = ("application/json",)
@@ -40,16 +44,31 @@ def upload_from_request() -> Upload:
 
 @bp.post("/sequence")
 def sequence():
-    return jsonify(sequence_response(upload_from_request().students))
+    """The labels and each student's sequence; with ``?metrics=1`` also each student's
+    metrics and each class's ranges, as a finished report's JSON metadata has them."""
+    upload = upload_from_request()
+    metrics = request.args.get("metrics", "0")
+    if metrics not in ("0", "1"):
+        abort(400, description="metrics must be 0 or 1")
+    prepared = prepare(upload.students, upload.options)
+    body = sequence_response(prepared.students, prepared.labels)
+    if metrics == "1":
+        for student, student_metrics in zip(body["students"], prepared.metrics):
+            student["metrics"] = student_metrics
+        body["cohort"] = prepared.cohorts
+        body["options"] = prepared.options.to_dict()
+    return jsonify(body)
 
 
 @bp.post("/<report_format>")
 def submit(report_format: str):
-    if report_format not in FORMATS:
-        abort(404, description=f"unknown report format {report_format!r}; use one of: {', '.join(FORMATS)}")
+    if report_format not in formats.FORMATS:
+        abort(404, description=(f"unknown report format {report_format!r}; "
+                                f"use one of: {', '.join(formats.FORMATS)}"))
     upload = upload_from_request()
     try:
-        report = create_report(upload.students, report_format, recipients=upload.recipients)
+        report = create_report(upload.students, report_format, recipients=upload.recipients,
+                               options=upload.options)
     except QueueUnavailable as exc:
         response = error_response(503, str(exc), {"task_id": exc.report.id})
         response.headers["Retry-After"] = "30"
@@ -62,7 +81,7 @@ def submit(report_format: str):
 
 
 def _wants_metadata(report: Report) -> bool:
-    best = request.accept_mimetypes.best_match([FORMATS[report.format].split(";")[0], "application/json"])
+    best = request.accept_mimetypes.best_match([formats.get(report.format).mimetype, "application/json"])
     return best == "application/json"
 
 
@@ -109,7 +128,9 @@ def student_document(report_format: str, task_id: str, position: int):
         body = {"task_id": report.id, "position": position, "student_id": item.student_id,
                 "status": item.status, "error": item.error}
         return jsonify(body), 500 if item.status == Status.FAILURE.value else 202
-    return download(report, item.content, item.sha256, student_download_name(report, position, item.student_id))
+    content = stored_student_document(report, item)
+    return download(report, content, item.sha256 or hashlib.sha256(content).hexdigest(),
+                    student_download_name(report, position, item.student_id))
 
 
 class _Sink:
@@ -147,7 +168,8 @@ def zip_bundle(report: Report) -> Response:
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for item_id in item_ids:
                 item = db.session.get(ReportItem, item_id)
-                archive.writestr(student_download_name(report, item.position, item.student_id), item.content)
+                archive.writestr(student_download_name(report, item.position, item.student_id),
+                                 stored_student_document(report, item))
                 db.session.expunge(item)
                 yield sink.drain()
         yield sink.drain()
@@ -161,12 +183,14 @@ def zip_bundle(report: Report) -> Response:
 def download(report: Report, content: bytes | None = None, sha256: str | None = None,
              filename: str | None = None) -> Response:
     """Stored bytes (the report's unless given): HTML inline, the rest as attachments,
-    cacheable by their sha256."""
-    disposition = "inline" if report.format == "html" else "attachment"
-    response = Response(report.content if content is None else content, content_type=FORMATS[report.format])
-    response.headers["Content-Disposition"] = content_disposition(disposition, filename or download_name(report))
-    response.set_etag(sha256 or report.sha256)
+    cacheable by their sha256 (``send_file`` answers conditional and range requests)."""
+    report_format = formats.get(report.format)
+    content = report.content if content is None else content
+    response = send_file(io.BytesIO(content), mimetype=report_format.content_type, conditional=True,
+                         etag=sha256 or report.sha256 or False, max_age=0, last_modified=report.finished_at)
+    response.headers["Content-Disposition"] = content_disposition(report_format.disposition,
+                                                                  filename or download_name(report))
     response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
-    if report.format == "html":
+    if report_format.inline:
         sandbox_report(response)
-    return response.make_conditional(request)
+    return response

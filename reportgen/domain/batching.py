@@ -7,18 +7,21 @@ MAX_EVENTS_PER_CHUNK = 2000
 MAX_STUDENTS_PER_CHUNK = 20
 
 
-def plan_chunks(event_counts: Sequence[int], max_events: int = MAX_EVENTS_PER_CHUNK,
-                max_students: int = MAX_STUDENTS_PER_CHUNK) -> list[int]:
+def plan_chunks(event_counts: Sequence[int], *, weigh_events: bool = True,
+                max_events: int = MAX_EVENTS_PER_CHUNK, max_students: int = MAX_STUDENTS_PER_CHUNK) -> list[int]:
     """The chunk number of every student, in order.
 
-    A chunk closes when it holds ``max_students`` students or adding the next student would
-    take it over ``max_events`` events (a student larger than that gets a chunk alone), so
-    jobs stay similar in size and many workers share a large cohort evenly.
+    A chunk closes when it holds ``max_students`` students or, when events are what costs
+    (``weigh_events``: a PDF with its event log), adding the next student would take it over
+    ``max_events`` events (a student larger than that gets a chunk alone), so jobs stay
+    similar in size and many workers share a large cohort evenly. Without the event log a
+    student's pages cost about the same whatever their number of events.
     """
     chunks: list[int] = []
     chunk, students, events = 0, 0, 0
     for count in event_counts:
-        if students and (students >= max_students or events + count > max_events):
+        full = students >= max_students or (weigh_events and events + count > max_events)
+        if students and full:
             chunk, students, events = chunk + 1, 0, 0
         chunks.append(chunk)
         students += 1

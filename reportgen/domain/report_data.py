@@ -1,21 +1,53 @@
-"""Turn sequenced students into the plain data the report templates render."""
+"""What a report shows, as plain data for the templates: built from the analytics of an upload.
+
+The figures themselves are computed once per upload by :mod:`.analytics` and stored as JSON
+(the same JSON the API returns); this module only arranges them for reading — formatted
+times and durations, per-type columns, the visits a timeline draws — so HTML, PDF and the
+overview all say the same thing. A part of an upload (one student, one chunk) is built with
+the whole upload's labels, cohorts and options.
+"""
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .sequencing import StudentSequence, sequence_students
-from .submission import Student
+from .analytics import FLAG_RULES
+from .options import DEFAULT_OPTIONS, ReportOptions
+from .sequencing import StudentSequence
 
 SEQUENCE_CHUNK = 100
+#: Event types shown as columns of their own in the per-unit table; the rest are summed.
+TYPE_COLUMNS = 3
+NO_TYPE = "(no type)"
+
+HOW_TO_READ = (
+    ("Q1, Q2, …", "Labels for the units of one namespace, numbered in unit order (or the order the "
+                  "upload fixed), the same for every student of the upload."),
+    ("Visit", "An unbroken run of a student's events on one unit, in time order. Going to another unit "
+              "and coming back starts a new visit; revisits = visits − 1."),
+    ("Time on task", "For each pair of consecutive timed events, the gap counts for the unit of the later "
+                     "event when it is at most the idle cutoff; longer gaps (breaks) count for nothing. "
+                     "Events without a time add no time."),
+    ("Active days", "Distinct calendar days (UTC) with at least one event."),
+    ("Percentile rank", "Where a student sits in their namespace: P50 is the middle of the class, P90 means "
+                        "more than about 90% of classmates."),
+    ("Class range", "The 15th percentile, median and 85th percentile of the students of one namespace."),
+)
 
 
 @dataclass(frozen=True, slots=True)
-class LegendRow:
+class UnitRow:
     label: str
     unit: str
-    count: int
+    events: int
+    type_counts: tuple[int, ...]
+    other_types: int
+    visits: int
+    revisits: int
+    time: str
+    first: str
+    last: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +60,21 @@ class EventRow:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitMark:
+    """One visit as a timeline draws it: the unit's row, when, and whether it was a return."""
+
+    row: int
+    start: datetime
+    end: datetime
+    returned: bool
+    label: str
+    unit: str
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
 class StudentReport:
+    number: int
     student_id: str
     namespace: str
     event_count: int
@@ -36,9 +82,23 @@ class StudentReport:
     first_event: str
     last_event: str
     span: str
-    legend: tuple[LegendRow, ...]
+    active_days: int
+    time_on_task: str
+    revisits: int
+    flags: tuple[str, ...]
+    flag_codes: tuple[str, ...]
+    ranks: Mapping[str, int]
+    cohort_size: int
+    type_columns: tuple[str, ...]
+    has_other_types: bool
+    units: tuple[UnitRow, ...]
+    compressed: str
     sequence: tuple[str, ...]
     events: tuple[EventRow, ...]
+    visits: tuple[VisitMark, ...]
+    untimed_events: int
+    timeline_start: str
+    timeline_end: str
 
     def sequence_lines(self, size: int = SEQUENCE_CHUNK) -> list[tuple[int, int, str]]:
         """The sequence in numbered slices ``(first, last, "Q1 Q1 Q2 …")`` for wrapped text."""
@@ -47,16 +107,48 @@ class StudentReport:
             for start in range(0, len(self.sequence), size)
         ]
 
+    @property
+    def unit_rows(self) -> list[str]:
+        """The timeline's row names: ``Q2 · 17``, one per unit in label order."""
+        return [f"{row.label} · {row.unit}" for row in self.units]
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    name: str
+    p15: str
+    median: str
+    p85: str
+    values: tuple[float, ...]
+    raw: tuple[float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class CohortReport:
+    namespace: str
+    students: int
+    ranges: tuple[Range, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class ReportData:
     title: str
     generated_at: str
     students: tuple[StudentReport, ...]
+    cohorts: tuple[CohortReport, ...] = ()
+    options: ReportOptions = DEFAULT_OPTIONS
+    option_lines: tuple[str, ...] = ()
+    events_left_out: int = 0
+    flag_rules: tuple[tuple[str, str], ...] = field(default_factory=lambda: tuple(FLAG_RULES.items()))
+    how_to_read: tuple[tuple[str, str], ...] = HOW_TO_READ
 
     @property
     def event_count(self) -> int:
         return sum(s.event_count for s in self.students)
+
+    @property
+    def flagged(self) -> int:
+        return sum(bool(s.flags) for s in self.students)
 
 
 def format_time(moment: datetime | None) -> str:
@@ -68,6 +160,11 @@ def format_time(moment: datetime | None) -> str:
     if moment.microsecond:
         text += f".{moment.microsecond // 1000:03d}"
     return text + " UTC"
+
+
+def format_minute(moment: datetime | None) -> str:
+    """``2024-07-21 03:04`` (UTC): first and last touches, where seconds would be noise."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
 def format_span(span: timedelta | None) -> str:
@@ -82,55 +179,173 @@ def format_span(span: timedelta | None) -> str:
     return f"{days} d {clock}" if days else clock
 
 
-def student_report(sequence: StudentSequence, labels: dict[str, str]) -> StudentReport:
+def format_duration(seconds: float | int | None) -> str:
+    """Time on task in words a teacher reads at a glance: ``1 h 05 min``, ``12 min``, ``40 s``."""
+    if not seconds:
+        return "0 min"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _type_columns(units: Sequence[Mapping]) -> tuple[str, ...]:
+    totals: dict[str, int] = {}
+    for unit in units:
+        for name, count in unit["types"].items():
+            totals[name] = totals.get(name, 0) + count
+    ranked = sorted(totals, key=lambda name: (-totals[name], name))
+    return tuple(ranked if len(ranked) <= TYPE_COLUMNS + 1 else ranked[:TYPE_COLUMNS])
+
+
+def _visits(sequence: StudentSequence, runs: Sequence[Sequence], rows: Mapping[str, int],
+            units: Mapping[str, str]) -> tuple[tuple[VisitMark, ...], int]:
+    """Each run of the compressed sequence placed in time, from the events it covers."""
+    marks, seen, position, untimed = [], set(), 0, 0
+    events = sequence.events
+    for label, count in runs:
+        covered = events[position:position + count]
+        position += count
+        times = [item.event.created_at for item in covered if item.event.created_at is not None]
+        untimed += len(covered) - len(times)
+        if times:
+            marks.append(VisitMark(row=rows[label], start=min(times), end=max(times), returned=label in seen,
+                                   label=label, unit=units[label], events=count))
+        seen.add(label)
+    return tuple(marks), untimed
+
+
+def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
+                   cohort_size: int = 1) -> StudentReport:
+    """One student's section from its sequence (for the full sequence and the event log) and
+    the metrics the analytics stored for it."""
     student = sequence.student
-    times = [item.event.created_at for item in sequence.events if item.event.created_at]
-    first, last = (min(times), max(times)) if times else (None, None)
-    counts = Counter(item.event.unit for item in sequence.events)
-    legend = tuple(
-        LegendRow(label=label, unit=unit, count=counts[unit])
-        for unit, label in labels.items()
-        if counts[unit]
-    )
+    units = metrics["units"]
+    columns = _type_columns(units)
+    rows = {unit["label"]: index for index, unit in enumerate(units)}
+    unit_names = {unit["label"]: unit["unit"] for unit in units}
+    first, last = parse_iso(metrics["first"]), parse_iso(metrics["last"])
+    visits, untimed = _visits(sequence, metrics["runs"], rows, unit_names)
     return StudentReport(
+        number=number,
         student_id=student.student_id,
         namespace=student.namespace,
-        event_count=len(sequence.events),
-        unit_count=len(counts),
+        event_count=metrics["events"],
+        unit_count=metrics["unit_count"],
         first_event=format_time(first),
         last_event=format_time(last),
-        span=format_span(last - first) if times else "—",
-        legend=legend,
+        span=format_span(last - first) if first and last else "—",
+        active_days=metrics["active_days"],
+        time_on_task=format_duration(metrics["time_on_task_seconds"]),
+        revisits=metrics["revisits"],
+        flags=tuple(flag["text"] for flag in metrics["flags"]),
+        flag_codes=tuple(flag["code"] for flag in metrics["flags"]),
+        ranks=metrics["percentile_ranks"],
+        cohort_size=cohort_size,
+        type_columns=columns,
+        has_other_types=any(name not in columns for unit in units for name in unit["types"]),
+        units=tuple(
+            UnitRow(
+                label=unit["label"], unit=unit["unit"], events=unit["events"],
+                type_counts=tuple(unit["types"].get(name, 0) for name in columns),
+                other_types=sum(count for name, count in unit["types"].items() if name not in columns),
+                visits=unit["visits"], revisits=unit["revisits"],
+                time=format_duration(unit["time_on_task_seconds"]),
+                first=format_minute(parse_iso(unit["first"])), last=format_minute(parse_iso(unit["last"])),
+            )
+            for unit in units
+        ),
+        compressed=metrics["sequence_compressed"],
         sequence=tuple(sequence.labels),
         events=tuple(
-            EventRow(
-                position=item.position,
-                time=format_time(item.event.created_at),
-                type=item.event.type or "",
-                unit=item.event.unit,
-                label=item.label,
-            )
+            EventRow(position=item.position, time=format_time(item.event.created_at), type=item.event.type or "",
+                     unit=item.event.unit, label=item.label)
             for item in sequence.events
+        ),
+        visits=visits,
+        untimed_events=untimed,
+        timeline_start=format_minute(first),
+        timeline_end=format_minute(last),
+    )
+
+
+def cohort_report(cohort: Mapping, students: Sequence[Mapping]) -> CohortReport:
+    """A namespace's ranges, with every student's values for the distribution chart."""
+    def measure(name: str, key: str, metric: str, fmt) -> Range:
+        spread = cohort[key]
+        values = tuple(float(student[metric]) for student in students)
+        return Range(name=name, p15=fmt(spread["p15"]), median=fmt(spread["median"]), p85=fmt(spread["p85"]),
+                     values=values, raw=(spread["p15"], spread["median"], spread["p85"]))
+
+    def count(value) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return CohortReport(
+        namespace=cohort["namespace"],
+        students=cohort["students"],
+        ranges=(
+            measure("Events", "events", "events", count),
+            measure("Time on task", "time_on_task_seconds", "time_on_task_seconds", format_duration),
+            measure("Revisits", "revisits", "revisits", count),
         ),
     )
 
 
-def build_report(students: list[Student], generated_at: datetime | None = None, title: str | None = None,
-                 labels: dict[str, dict[str, str]] | None = None) -> ReportData:
-    """Everything a report shows, computed once, shared by HTML and PDF.
+def option_lines(options: ReportOptions, events_left_out: int = 0) -> tuple[str, ...]:
+    """The options a report was made with, in words (shown in the report and on the status page)."""
+    lines = [f"Idle cutoff: {options.idle_cutoff_minutes} min (longer gaps are breaks)"]
+    if options.window is not None:
+        left_out = f"; {events_left_out} event{'s' if events_left_out != 1 else ''} outside it left out" \
+            if events_left_out else ""
+        lines.append(f"Window: {options.window.describe()}{left_out}")
+    for namespace, units in options.units.items():
+        lines.append(f"Unit order fixed for {namespace or '(no namespace)'}: {', '.join(units)}")
+    lines.append("Event log: " + ("included in the PDF" if options.event_log else "in the HTML and CSV only"))
+    return tuple(lines)
 
-    Pass ``labels`` (namespace → unit → label) to render part of an upload with the labels
-    of the whole upload.
+
+def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping], *,
+                 numbers: Sequence[int] | None = None, cohorts: Mapping[str, Mapping] | None = None,
+                 options: ReportOptions = DEFAULT_OPTIONS, events_left_out: int = 0,
+                 generated_at: datetime | None = None, title: str | None = None,
+                 student_total: int | None = None) -> ReportData:
+    """Everything a report (or a part of one) shows, computed once, shared by HTML and PDF.
+
+    ``numbers`` are the students' 1-based positions in the upload (a part starts where it
+    starts); ``student_total`` is the size of the whole upload, for the title.
     """
-    labels, sequences = sequence_students(students, labels)
+    numbers = numbers or range(1, len(sequences) + 1)
+    total = student_total or len(sequences)
+    cohorts = cohorts or {}
     moment = generated_at or datetime.now(timezone.utc)
     if title is None:
-        title = (
-            f"Activity report: {students[0].student_id}" if len(students) == 1
-            else f"Activity report: {len(students)} students"
-        )
+        title = (f"Activity report: {sequences[0].student.student_id}" if total == 1
+                 else f"Activity report: {total} students")
+    students = tuple(
+        student_report(sequence, metric, number,
+                       cohorts.get(sequence.student.namespace, {}).get("students", 1))
+        for sequence, metric, number in zip(sequences, metrics, numbers)
+    )
+    by_namespace: dict[str, list[Mapping]] = {}
+    for sequence, metric in zip(sequences, metrics):
+        by_namespace.setdefault(sequence.student.namespace, []).append(metric)
     return ReportData(
         title=title,
         generated_at=format_time(moment.replace(microsecond=0)),
-        students=tuple(student_report(seq, labels[seq.student.namespace]) for seq in sequences),
+        students=students,
+        cohorts=tuple(cohort_report(cohorts[namespace], members) for namespace, members in by_namespace.items()
+                      if namespace in cohorts),
+        options=options,
+        option_lines=option_lines(options, events_left_out),
+        events_left_out=events_left_out,
     )

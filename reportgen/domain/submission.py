@@ -290,23 +290,24 @@ def parse_recipients(value: Any) -> tuple[str, ...]:
     return recipients
 
 
-def parse_upload(document: Any, recipients: Any = None) -> Upload:
+def parse_upload(document: Any, recipients: Any = None, options: Any = None) -> Upload:
     """Students, recipients and options, from a bare submission or an envelope; every problem
     at once.
 
-    ``recipients`` comes from outside the JSON (the upload form); an envelope's ``email`` wins.
-    Only an envelope can carry ``options``; a bare submission gets the defaults.
+    ``recipients`` and ``options`` may come from outside the JSON (the upload form); an
+    envelope's ``email`` and ``options`` win. A bare submission gets ``options`` (or the
+    defaults).
     """
-    from .options import DEFAULT_OPTIONS, parse_options
+    from .options import parse_options
 
     errors: dict[str, str] = {}
-    options = DEFAULT_OPTIONS
     if is_envelope(document):
         students = _parse_students(document["students"], "students", errors)
         recipients = document.get("email", recipients)
-        options = parse_options(document.get("options"), errors)
+        options = document.get("options", options)
     else:
         students = _parse_students(document, "", errors)
+    options = parse_options(options, errors)
     parsed_recipients = _parse_recipients(recipients, errors)
     _raise_if(errors)
     return Upload(students=students, recipients=parsed_recipients, options=options)

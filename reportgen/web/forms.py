@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import Form, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, Form, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain.submission import MalformedJSON, SubmissionError, Upload, loads, parse_recipients, parse_upload
-from ..models import FORMATS, Status
+from ..formats import FORMATS
+from ..models import Status
 
 DEFAULT_FORMATS = ("html", "pdf")
 LABEL_MAX = 200
@@ -27,7 +28,7 @@ def _strip(value):
 
 def format_choices() -> list[SelectChoice]:
     """Every format the service can render, in ``FORMATS`` order (new formats join by themselves)."""
-    return [SelectChoice(name, name.upper()) for name in FORMATS]
+    return [SelectChoice(name, fmt.label) for name, fmt in FORMATS.items()]
 
 
 def default_formats() -> list[str]:
@@ -72,6 +73,14 @@ def _snippet(raw: str | bytes, line: int, column: int) -> tuple[str, str] | None
     return prefix + window + suffix, caret
 
 
+def namespaces_of(document) -> list[str]:
+    """The namespaces named in a (not yet validated) submission, for options that apply to all."""
+    students = document.get("students") if isinstance(document, dict) and "student_id" not in document else document
+    students = [students] if isinstance(students, dict) else students if isinstance(students, list) else []
+    found = {student.get("namespace") or "" for student in students if isinstance(student, dict)}
+    return sorted(namespace for namespace in found if isinstance(namespace, str))
+
+
 class UploadForm(FlaskForm):
     file = FileField("JSON file", render_kw={"accept": ".json,application/json"})
     text = TextAreaField("Paste JSON", render_kw={"rows": 8, "spellcheck": "false", "autocomplete": "off"})
@@ -87,6 +96,19 @@ class UploadForm(FlaskForm):
         filters=[_strip],
         render_kw={"placeholder": "teacher@school.example, head@school.example", "autocomplete": "email",
                    "inputmode": "email"},
+    )
+
+    event_log = BooleanField("Include the full event log in the PDF (one line per event)")
+    idle_cutoff_minutes = IntegerField(
+        "Idle cutoff (minutes)", default=30,
+        validators=[Optional(), NumberRange(min=1, max=1440, message="Choose a whole number of minutes from 1 to 1440.")],
+        render_kw={"min": 1, "max": 1440, "inputmode": "numeric"},
+    )
+    window_from = DateField("From (date, optional)", validators=[Optional()])
+    window_to = DateField("To (date, optional)", validators=[Optional()])
+    unit_order = StringField(
+        "Unit order (optional)", filters=[_strip], validators=[Optional(), Length(max=2000)],
+        render_kw={"placeholder": "e.g. 5, 6, 7, 8", "autocomplete": "off", "spellcheck": "false"},
     )
 
     def __init__(self, *args, **kwargs):
@@ -131,6 +153,24 @@ class UploadForm(FlaskForm):
             self.source_errors.append("Choose a JSON file or paste JSON into the text box.")
         return valid and not self.source_errors
 
+    def validate_window_to(self, field) -> None:
+        if field.data and self.window_from.data and field.data < self.window_from.data:
+            raise ValidationError("The end date is before the start date.")
+
+    def options(self) -> dict:
+        """The report options the form's fields ask for, as an envelope's ``options``."""
+        options: dict = {"event_log": bool(self.event_log.data)}
+        if self.idle_cutoff_minutes.data is not None:
+            options["idle_cutoff_minutes"] = self.idle_cutoff_minutes.data
+        window = {key: field.data.isoformat() for key, field in (("from", self.window_from), ("to", self.window_to))
+                  if field.data}
+        if window:
+            options["window"] = window
+        return options
+
+    def unit_order_list(self) -> list[str]:
+        return [part.strip() for part in re.split(r"[,;\n]+", self.unit_order.data or "") if part.strip()]
+
     def selected_formats(self) -> list[str]:
         return [name for name in FORMATS if name in self.formats.data]
 
@@ -139,7 +179,12 @@ class UploadForm(FlaskForm):
         with the email field's recipients; on failure keep the problem for the page."""
         raw: str | bytes = self.file.data.read() if self.has_file else self.text.data
         try:
-            return parse_upload(loads(raw), self.recipient_list() or None)
+            document = loads(raw)
+            options = self.options()
+            order = self.unit_order_list()
+            if order:
+                options["units"] = {namespace: order for namespace in namespaces_of(document)}
+            return parse_upload(document, self.recipient_list() or None, options)
         except SubmissionError as exc:
             self._keep_problem(exc, raw)
             raise

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..domain.options import options_from_dict
+from ..domain.report_data import option_lines as describe_options
 from ..models import Delivery, DeliveryStatus, Report, Status
 from ..serializers import status_url
 
@@ -122,3 +124,8 @@ def delivery_state(delivery: Delivery) -> str:
     if delivery.status == DeliveryStatus.SKIPPED.value:
         return "not sent: " + (delivery.error or "the report failed")
     return f"not delivered after {delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}: {delivery.error}"
+
+
+def option_lines(report: Report) -> tuple[str, ...]:
+    """The options the report was made with, in the words the report itself uses."""
+    return describe_options(options_from_dict(report.options), report.events_left_out or 0)

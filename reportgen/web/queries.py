@@ -6,7 +6,8 @@ import json
 from sqlalchemy import Select, Text, cast, func, literal, or_, select
 
 from ..extensions import db
-from ..models import FORMATS, Report
+from ..formats import FORMATS
+from ..models import Report
 
 LIKE_ESCAPE = "!"
 NAMESPACE_SUGGESTIONS_FROM = 200

@@ -6,6 +6,8 @@ import uuid
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import orm, select
 
+from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
+from ..domain.preparation import prepare
 from ..domain.submission import Student, SubmissionError, parse_text
 from ..extensions import db
 from ..models import Report, Status
@@ -31,18 +33,20 @@ def _present():
 
 
 def submit(students: list[Student], formats: list[str], label: str | None,
-           recipients: tuple[str, ...] = ()) -> list[Report]:
-    """One report per format through the shared service, grouped under one submission id.
+           recipients: tuple[str, ...] = (), options: ReportOptions = DEFAULT_OPTIONS) -> list[Report]:
+    """One report per format through the shared service, grouped under one submission id,
+    the upload prepared (window, labels, analytics) once for all of them.
 
     If the queue is down, each report is still stored (as ``FAILURE``, by ``create_report``)
     so the status page can say so and offer to try again.
     """
     submission_id = str(uuid.uuid4())
+    prepared = prepare(students, options)
     reports = []
     for report_format in formats:
         try:
             reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
-                                         recipients=recipients))
+                                         recipients=recipients, prepared=prepared))
         except QueueUnavailable as exc:
             reports.append(exc.report)
     return reports
@@ -59,7 +63,8 @@ def upload():
         except SubmissionError:
             pass
         else:
-            reports = submit(upload.students, form.selected_formats(), form.label.data or None, upload.recipients)
+            reports = submit(upload.students, form.selected_formats(), form.label.data or None, upload.recipients,
+                             upload.options)
             return redirect(url_for(".status", task_id=reports[0].id), code=303)
     return render_template("web/upload.html", form=form), 400
 
@@ -121,7 +126,7 @@ def retry(task_id: str):
     recipients = tuple(delivery.recipient for delivery in report.deliveries)
     try:
         new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()),
-                            recipients=recipients)
+                            recipients=recipients, options=options_from_dict(report.options))
     except QueueUnavailable as exc:
         new = exc.report
     flash("Queued again as a new report.", "success")

@@ -1,0 +1,164 @@
+"""Charts as SVG text, made on the server: inline in the HTML report, an image in the PDF.
+
+No JavaScript and nothing fetched: each chart is one small self-contained ``<svg>`` with a
+``<title>`` and ``<desc>`` (the report puts a table with the same facts beside it for screen
+readers). Every text is escaped here, because the SVG also travels as a ``data:`` URI into
+xhtml2pdf, outside Jinja's autoescaping.
+
+Drawn for speed in the PDF: svglib (which xhtml2pdf uses for SVG) costs about 0.3 ms per
+element and reads every image twice, so marks of one kind are one ``<path>`` of many
+sub-paths, and the only separate elements are the few texts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from urllib.parse import quote
+
+INK = "#1f2328"
+MUTED = "#656d76"
+GRID = "#eef1f4"
+FIRST_VISIT = "#0969da"
+RETURN_VISIT = "#d1242f"
+BAND = "#ddf4ff"
+MEDIAN = "#0550ae"
+DOT = "#57606a"
+
+WIDTH = 510.0
+ROW = 13.0
+LABEL_WIDTH = 128.0
+LABEL_CHARS = 22
+MIN_MARK = 2.5
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """An SVG chart and what a reader without the picture needs."""
+
+    svg: str
+    title: str
+    description: str
+    width: float
+    height: float
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/svg+xml," + quote(self.svg, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineVisit:
+    row: int
+    start: datetime
+    end: datetime
+    returned: bool
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _family(text: str) -> str:
+    """The chart font for ``text``: a fallback face for characters DejaVu Sans does not draw."""
+    from .fonts import chart_family
+
+    return chart_family(text)
+
+
+def _text(x: float, y: float, text: str, *, size: float = 7, fill: str = INK, anchor: str = "start",
+          weight: str = "normal") -> str:
+    bold = ' font-weight="bold"' if weight == "bold" else ""
+    return (f'<text x="{_num(x)}" y="{_num(y)}" font-family="{_family(text)}" font-size="{_num(size)}" '
+            f'fill="{fill}" text-anchor="{anchor}"{bold}>{escape(text)}</text>')
+
+
+def _rect(x: float, y: float, width: float, height: float) -> str:
+    return f"M{_num(x)} {_num(y)}h{_num(width)}v{_num(height)}h{_num(-width)}z"
+
+
+def _path(parts: list[str], fill: str) -> str:
+    return f'<path d="{"".join(parts)}" fill="{fill}"/>' if parts else ""
+
+
+def _svg(width: float, height: float, title: str, description: str, body: list[str]) -> Chart:
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}" '
+        f'viewBox="0 0 {_num(width)} {_num(height)}" role="img">'
+        f"<title>{escape(title)}</title><desc>{escape(description)}</desc>{''.join(body)}</svg>"
+    )
+    return Chart(svg=svg, title=title, description=description, width=width, height=height)
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def timeline(rows: list[str], visits: list[TimelineVisit], title: str, description: str,
+             tick_labels: tuple[str, str]) -> Chart:
+    """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across, one bar per visit:
+    blue for a first visit to a unit, red for a return to it (the report prints the key
+    beside the chart, which saves svglib two texts per chart)."""
+    top, axis = 2.0, 12.0
+    height = top + ROW * max(1, len(rows)) + axis
+    plot_left, plot_width = LABEL_WIDTH, WIDTH - LABEL_WIDTH - 4
+    body = []
+    stripes = [_rect(0, top + ROW * index, WIDTH, ROW) for index in range(0, len(rows), 2)]
+    body.append(_path(stripes, GRID))
+    for index, row in enumerate(rows):
+        body.append(_text(2, top + ROW * index + 9.2, shorten(row, LABEL_CHARS)))
+    timed = visits
+    if timed:
+        start = min(visit.start for visit in timed)
+        span = (max(visit.end for visit in timed) - start).total_seconds()
+        scale = plot_width / span if span > 0 else 0.0
+        marks: dict[bool, list[str]] = {False: [], True: []}
+        for visit in timed:
+            x = plot_left + (visit.start - start).total_seconds() * scale if span > 0 else plot_left + plot_width / 2
+            width = max(MIN_MARK, (visit.end - visit.start).total_seconds() * scale)
+            x = min(x, plot_left + plot_width - width)
+            marks[visit.returned].append(_rect(x, top + ROW * visit.row + 2.5, width, ROW - 5))
+        body.append(_path(marks[False], FIRST_VISIT))
+        body.append(_path(marks[True], RETURN_VISIT))
+    baseline = top + ROW * max(1, len(rows))
+    body.append(_path([_rect(plot_left, baseline, plot_width, 0.6)], MUTED))
+    body.append(_text(plot_left, baseline + 10, tick_labels[0], fill=MUTED, size=6.5))
+    body.append(_text(plot_left + plot_width, baseline + 10, tick_labels[1], fill=MUTED, size=6.5, anchor="end"))
+    return _svg(WIDTH, height, title, description, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Strip:
+    """One measure across a class: every student's value, the 15th–85th band and the median."""
+
+    name: str
+    values: tuple[float, ...]
+    p15: float
+    median: float
+    p85: float
+    unit_text: str
+
+
+def distribution(strips: list[Strip], title: str, description: str,
+                 format_value=lambda value: _num(value)) -> Chart:
+    """One row per measure: a dot per student, the middle 70% shaded, the median marked."""
+    row = 26.0
+    height = row * len(strips) + 4
+    plot_left, plot_width = 128.0, WIDTH - 128.0 - 40
+    body = []
+    for index, strip in enumerate(strips):
+        y = index * row + 4
+        body.append(_text(0, y + 11, strip.name, weight="bold"))
+        body.append(_text(0, y + 20, strip.unit_text, fill=MUTED, size=6.5))
+        high = max([*strip.values, strip.p85, 1.0])
+        scale = plot_width / high
+        body.append(_path([_rect(plot_left + strip.p15 * scale, y + 2, max(1.0, (strip.p85 - strip.p15) * scale), 14)], BAND))
+        body.append(_path([_rect(plot_left, y + 16, plot_width, 0.6)], MUTED))
+        dots = [_rect(plot_left + value * scale - 1.2, y + 7.8, 2.4, 2.4) for value in strip.values]
+        body.append(_path(dots, DOT))
+        body.append(_path([_rect(plot_left + strip.median * scale - 0.6, y + 1, 1.2, 16)], MEDIAN))
+        body.append(_text(plot_left, y + 24, "0", fill=MUTED, size=6))
+        body.append(_text(plot_left + plot_width, y + 24, format_value(high), fill=MUTED, size=6, anchor="end"))
+        body.append(_text(plot_left + plot_width + 4, y + 11, f"median {format_value(strip.median)}",
+                          fill=MEDIAN, size=6))
+    return _svg(WIDTH, height, title, description, body)

@@ -1,0 +1,41 @@
+"""An upload made ready to report on, once: the window applied, labels fixed, analytics computed.
+
+The API, the form, the CLI and the benchmarks all go through :func:`prepare`, so the figures a
+report prints, the JSON metadata and the ``/sequence?metrics=1`` answer are the same numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .analytics import analyse, cohort_json, student_json
+from .options import DEFAULT_OPTIONS, ReportOptions, apply_window
+from .sequencing import unit_labels
+from .submission import Student
+
+Labels = dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedUpload:
+    students: list[Student]
+    labels: Labels
+    options: ReportOptions
+    metrics: list[dict]
+    """Per student, in upload order: the ``metrics`` object of the JSON metadata."""
+    cohorts: dict[str, dict]
+    """Per namespace: the class's ranges (``cohort`` in the JSON metadata)."""
+    events_left_out: int = 0
+
+
+def prepare(students: list[Student], options: ReportOptions = DEFAULT_OPTIONS) -> PreparedUpload:
+    students, left_out = apply_window(students, options.window)
+    labels = unit_labels(students, order=options.units or None)
+    analysis = analyse(students, labels, idle_cutoff_minutes=options.idle_cutoff_minutes)
+    return PreparedUpload(
+        students=students,
+        labels=labels,
+        options=options,
+        metrics=[student_json(student)["metrics"] for student in analysis.students],
+        cohorts={namespace: cohort_json(cohort) for namespace, cohort in analysis.cohorts.items()},
+        events_left_out=left_out,
+    )

@@ -1,0 +1,49 @@
+"""The report formats, in one place: every caller (API, form, CLI, jobs, email, downloads)
+asks this registry what a format is called, how it is served and how it is rendered.
+
+The rendering side (:mod:`reportgen.documents`) is imported only when a document is made,
+so the web process does not load xhtml2pdf to answer a status request.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFormat:
+    name: str
+    label: str
+    content_type: str
+    inline: bool
+    renderer: str
+    """The class in :mod:`reportgen.documents` that renders this format."""
+
+    @property
+    def mimetype(self) -> str:
+        return self.content_type.split(";")[0]
+
+    @property
+    def disposition(self) -> str:
+        return "inline" if self.inline else "attachment"
+
+    @property
+    def documents(self):
+        """The renderer: ``render_chunk``, ``combine`` and ``student_document``."""
+        return getattr(import_module("reportgen.documents"), self.renderer)
+
+
+FORMATS: dict[str, ReportFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        ReportFormat("html", "HTML", "text/html; charset=utf-8", inline=True, renderer="HtmlDocuments"),
+        ReportFormat("pdf", "PDF", "application/pdf", inline=False, renderer="PdfDocuments"),
+        ReportFormat("csv", "CSV", "text/csv; charset=utf-8", inline=False, renderer="CsvDocuments"),
+    )
+}
+NAMES = tuple(FORMATS)
+
+
+def get(name: str) -> ReportFormat:
+    """The format called ``name``; ``KeyError`` if there is none."""
+    return FORMATS[name]
