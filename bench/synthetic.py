@@ -1,6 +1,10 @@
 """Seeded synthetic submissions for benchmarks, examples and load tests.
 
     python bench/synthetic.py --students 19 --events 2800 -o examples/students.json
+    python bench/synthetic.py --shape sample -o sample.json     # the public sample's shape
+
+``make_students`` spreads events uniformly (mixed unit types and UTC offsets, shuffled);
+``sample_shape`` imitates the public sample file: hex ids, sittings, events grouped by unit.
 """
 from __future__ import annotations
 
@@ -36,15 +40,116 @@ def make_students(students: int, events: int, units: int = 30, seed: int = 7, na
     return submission
 
 
+SAMPLE_NAMESPACE = "ns_example"
+SAMPLE_UNITS = tuple(range(5, 18))  # "5" … "17"
+
+
+def _sample_time(moment: datetime) -> str:
+    """``2024-07-21 03:04:55.939000+00:00``: UTC, always six fraction digits (milliseconds)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") + "+00:00"
+
+
+def _split(total: int, weights: list[float], minimum: int = 1) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainders), each at least ``minimum``."""
+    spare = total - minimum * len(weights)
+    shares = [spare * w / sum(weights) for w in weights]
+    counts = [int(share) for share in shares]
+    by_remainder = sorted(range(len(weights)), key=lambda i: counts[i] - shares[i])
+    for i in by_remainder[: spare - sum(counts)]:
+        counts[i] += 1
+    return [minimum + count for count in counts]
+
+
+def _sample_student(rng: random.Random, count: int) -> list[dict]:
+    """One student's ``count`` events: units in course order, some revisited, in sittings."""
+    units = sorted(rng.sample(SAMPLE_UNITS, max(1, min(count, rng.randint(4, 8), len(SAMPLE_UNITS)))))
+    per_unit = _split(count, [rng.uniform(0.3, 1.7) for _ in units])
+    # Visits in time order: each unit's first visit in course order, then for some units
+    # one or two later returns (fixing an old exercise), placed anywhere after the first.
+    visits: list[list] = []  # [unit, events]
+    returns: list[tuple[int, int, int]] = []  # (unit, events, earliest position)
+    for unit, events in zip(units, per_unit):
+        parts = [events]
+        if events >= 6 and rng.random() < 0.35:
+            parts = _split(events, [rng.uniform(1, 4)] + [rng.uniform(0.2, 1) for _ in range(rng.randint(1, 2))])
+        visits.append([unit, parts[0]])
+        returns += [(unit, part, len(visits)) for part in parts[1:]]
+    for unit, events, earliest in returns:
+        visits.insert(rng.randint(earliest, len(visits)), [unit, events])
+    # A few submissions per unit, spread over its visits, mostly towards the end of a visit.
+    submissions = {unit: min(events, rng.randint(1, 4)) for unit, events in zip(units, per_unit)}
+    moment = datetime(2024, 7, 15, tzinfo=timezone.utc) + timedelta(
+        days=rng.randint(0, 10), hours=rng.randint(7, 22), minutes=rng.randint(0, 59))
+    events_out = []
+    for number, (unit, events) in enumerate(visits):
+        if number:  # between visits: carry on in the same sitting, or come back hours/days later
+            if rng.random() < 0.45:
+                moment += timedelta(minutes=rng.uniform(1, 15))
+            else:
+                moment += timedelta(hours=rng.choice((rng.uniform(2, 12), rng.uniform(12, 96))))
+        last = all(v[0] != unit for v in visits[number + 1:])
+        here = submissions[unit] if last else min(submissions[unit], rng.randint(0, 1))
+        here = min(here, events)
+        submissions[unit] -= here
+        tail = range(events // 2, events)
+        sub_positions = set(rng.sample(tail, here)) if len(tail) >= here else set(range(events - here, events))
+        for position in range(events):
+            if position:
+                if rng.random() < 0.02:  # a break in the middle of a long visit
+                    moment += timedelta(hours=rng.uniform(1, 20))
+                else:  # seconds to a few minutes between saves
+                    moment += timedelta(seconds=min(600.0, rng.lognormvariate(3.2, 1.0)))
+            moment += timedelta(microseconds=rng.randint(0, 999) * 1000)
+            moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+            events_out.append({
+                "unit": str(unit),
+                "type": "submission" if position in sub_positions else "saved_code",
+                "created_time": _sample_time(moment),
+            })
+    # The real file lists a student's events grouped by unit (units as text, "10" < "5"),
+    # each group in time order, so a reader must sort by time itself.
+    events_out.sort(key=lambda event: (event["unit"], event["created_time"]))
+    return events_out
+
+
+def sample_shape(students: int = 19, events_per_student: int = 147, seed: int = 7) -> list[dict]:
+    """A submission shaped like the public sample (19 students, 2,793 events in "ns_example").
+
+    ``students × events_per_student`` events in total, unevenly shared (about 0.4–1.6× the
+    mean each); 32-hex-digit ids; units "5"–"17" as strings, 4–8 per student; mostly
+    "saved_code" with 1–4 "submission" events per unit; saves seconds to minutes apart
+    within a sitting, sittings hours or days apart, about a third of the units revisited
+    later; each student's events grouped by unit, not in time order. Deterministic per seed.
+    """
+    rng = random.Random(seed)
+    total = students * events_per_student
+    counts = _split(total, [rng.uniform(0.4, 1.6) for _ in range(students)])
+    return [
+        {
+            "student_id": f"{rng.getrandbits(128):032x}",
+            "namespace": SAMPLE_NAMESPACE,
+            "events": _sample_student(rng, count),
+        }
+        for count in counts
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", choices=("uniform", "sample"), default="uniform",
+                        help="uniform: make_students; sample: the public sample's shape (sample_shape)")
     parser.add_argument("--students", type=int, default=19)
-    parser.add_argument("--events", type=int, default=2800, help="events in total")
-    parser.add_argument("--units", type=int, default=30)
+    parser.add_argument("--events", type=int, default=2800, help="events in total (uniform)")
+    parser.add_argument("--events-per-student", type=int, default=147, help="mean events per student (sample)")
+    parser.add_argument("--units", type=int, default=30, help="units (uniform)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("-o", "--output", type=argparse.FileType("w"), default=sys.stdout)
     args = parser.parse_args()
-    json.dump(make_students(args.students, args.events, args.units, args.seed), args.output, indent=1)
+    if args.shape == "sample":
+        submission = sample_shape(args.students, args.events_per_student, args.seed)
+    else:
+        submission = make_students(args.students, args.events, args.units, args.seed)
+    json.dump(submission, args.output, indent=1)
     args.output.write("\n")
 
 
