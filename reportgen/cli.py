@@ -44,6 +44,7 @@ def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None) -> N
     """Run an RQ worker for the report queue; it also sweeps for lost work
     (every ``REPORTGEN_SWEEP_INTERVAL`` seconds)."""
     from .queue import redis_connection, report_queue
+    from .rendering import warm_up
     from .sweeper import sweep
     from .worker import ReportWorker, heartbeat_interval
 
@@ -51,6 +52,7 @@ def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None) -> N
     worker = ReportWorker([report_queue()], connection=redis_connection(), sweep=sweep,
                           sweep_interval=config["REPORTGEN_SWEEP_INTERVAL"],
                           job_monitoring_interval=heartbeat_interval(config["REPORTGEN_STALE_AFTER"]))
+    warm_up()  # before the first fork: every work horse starts with fonts and templates loaded
     # Logging is configured by create_app (reportgen.logs): RQ sees the root handler and adds none.
     worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
 

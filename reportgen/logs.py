@@ -72,6 +72,9 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> logging.Ha
     handler.setFormatter(logging.Formatter(TEXT_FORMAT) if log_format == "text" else JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # xhtml2pdf's warnings quote the document's markup (student names) and a missing glyph is
+    # already a report warning (services.glyph_warnings): only its errors reach the log.
+    logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
     return handler
 
 

@@ -261,6 +261,14 @@ def report_environment() -> jinja2.Environment:
     return environment
 
 
+def warm_up() -> None:
+    """Load what every render needs (fonts, templates, xhtml2pdf's own start-up) once, in a
+    process that forks work horses, so no horse pays for it again."""
+    fonts.warm_up()
+    report_environment().get_template(DOCUMENT_TEMPLATE)
+    html_to_pdf("<p>warm</p>")
+
+
 def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections: Sequence[StudentReport],
                      document_title: str | None = None, footer_label: str = "") -> str:
     return report_environment().get_template(DOCUMENT_TEMPLATE).render(

@@ -116,8 +116,9 @@ def item(app, task_id: str, position: int) -> ReportItem:
 
 
 def kill_a_worker_mid_render(app, client, config, tmp_path) -> str:
-    """Submit the big cohort, let a real worker start rendering the big student, SIGKILL it."""
-    task_id = submit(client, "pdf", big_cohort())
+    """Submit the big cohort (with the PDF's event log, the part that takes time), let a real
+    worker start rendering the big student, SIGKILL it."""
+    task_id = submit(client, "pdf", {"students": big_cohort(), "options": {"event_log": True}})
     first = start_worker(config, tmp_path, "killed", **FAST)
     try:
         wait_until(lambda: item(app, task_id, 0).status == "STARTED", 60, "the big student to start")

@@ -17,7 +17,8 @@ from werkzeug.test import encode_multipart
 
 from reportgen import create_app
 from reportgen.extensions import db
-from reportgen.models import FORMATS, Delivery, Report
+from reportgen.formats import FORMATS, ReportFormat
+from reportgen.models import Delivery, Report
 
 from .helpers import event, post_json, sample_students, student
 
@@ -76,7 +77,7 @@ def checked_formats(page: str) -> set[str]:
 # --- the upload form ------------------------------------------------------------------------
 
 def test_upload_page_has_labelled_fields_every_format_and_a_title(client, monkeypatch):
-    monkeypatch.setitem(FORMATS, "xml", "application/xml")
+    monkeypatch.setitem(FORMATS, "xml", ReportFormat("xml", "XML", "application/xml", inline=False, renderer="x"))
     response = client.get("/")
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)

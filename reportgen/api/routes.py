@@ -186,7 +186,7 @@ def download(report: Report, content: bytes | None = None, sha256: str | None = 
     cacheable by their sha256 (``send_file`` answers conditional and range requests)."""
     report_format = formats.get(report.format)
     content = report.content if content is None else content
-    response = send_file(io.BytesIO(content), mimetype=report_format.content_type, conditional=True,
+    response = send_file(io.BytesIO(content), mimetype=report_format.mimetype, conditional=True,
                          etag=sha256 or report.sha256 or False, max_age=0, last_modified=report.finished_at)
     response.headers["Content-Disposition"] = content_disposition(report_format.disposition,
                                                                   filename or download_name(report))
