@@ -11,10 +11,10 @@ sub-paths, and the only separate elements are the few texts.
 """
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from urllib.parse import quote
 
 INK = "#1f2328"
 MUTED = "#656d76"
@@ -44,7 +44,8 @@ class Chart:
 
     @property
     def data_uri(self) -> str:
-        return "data:image/svg+xml," + quote(self.svg, safe="")
+        """The chart as a ``data:`` URI for xhtml2pdf (base64: a third of percent-encoding's length)."""
+        return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +95,15 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def timeline(rows: list[str], visits: list[TimelineVisit], title: str, description: str,
-             tick_labels: tuple[str, str]) -> Chart:
-    """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across, one bar per visit:
-    blue for a first visit to a unit, red for a return to it (the report prints the key
-    beside the chart, which saves svglib two texts per chart)."""
-    top, axis = 2.0, 12.0
+def timeline(rows: list[str], visits: list[TimelineVisit], title: str, description: str) -> Chart:
+    """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across from the first visit
+    to the last, one bar per visit: blue for a first visit to a unit, red for a return to it.
+    The report prints the key and the time span beside the chart, which saves svglib four
+    texts per chart."""
+    top, axis = 2.0, 3.0
     height = top + ROW * max(1, len(rows)) + axis
     plot_left, plot_width = LABEL_WIDTH, WIDTH - LABEL_WIDTH - 4
     body = []
-    stripes = [_rect(0, top + ROW * index, WIDTH, ROW) for index in range(0, len(rows), 2)]
-    body.append(_path(stripes, GRID))
     for index, row in enumerate(rows):
         body.append(_text(2, top + ROW * index + 9.2, shorten(row, LABEL_CHARS)))
     timed = visits
@@ -118,12 +117,10 @@ def timeline(rows: list[str], visits: list[TimelineVisit], title: str, descripti
             width = max(MIN_MARK, (visit.end - visit.start).total_seconds() * scale)
             x = min(x, plot_left + plot_width - width)
             marks[visit.returned].append(_rect(x, top + ROW * visit.row + 2.5, width, ROW - 5))
+        marks[False].extend(_rect(plot_left, top + ROW * index + ROW - 0.5, plot_width, 0.4)
+                            for index in range(len(rows)))  # a hairline under each unit's row
         body.append(_path(marks[False], FIRST_VISIT))
         body.append(_path(marks[True], RETURN_VISIT))
-    baseline = top + ROW * max(1, len(rows))
-    body.append(_path([_rect(plot_left, baseline, plot_width, 0.6)], MUTED))
-    body.append(_text(plot_left, baseline + 10, tick_labels[0], fill=MUTED, size=6.5))
-    body.append(_text(plot_left + plot_width, baseline + 10, tick_labels[1], fill=MUTED, size=6.5, anchor="end"))
     return _svg(WIDTH, height, title, description, body)
 
 

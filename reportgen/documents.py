@@ -26,7 +26,7 @@ from .domain.csv_export import HEADER, render_csv
 from .domain.options import DEFAULT_OPTIONS, ReportOptions
 from .domain.preparation import PreparedUpload, prepare
 from .domain.report_data import ReportData, build_report
-from .domain.sequencing import sequence_students
+from .domain.sequencing import StudentSequence, sequence_students
 from .domain.submission import Student, parse_upload, loads
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,13 @@ class ChunkResult:
     errors: list[str] = field(default_factory=list)
 
 
-def report_data(context: ReportContext, inputs: Sequence[StudentInput]) -> ReportData:
-    _, sequences = sequence_students([item.student for item in inputs], context.labels)
+def report_data(context: ReportContext, inputs: Sequence[StudentInput], *, summary_only: bool = False) -> ReportData:
+    """The report data of some students; ``summary_only`` skips ordering their events, for a
+    class page, which prints figures only."""
+    if summary_only:
+        sequences = [StudentSequence(student=item.student, events=()) for item in inputs]
+    else:
+        _, sequences = sequence_students([item.student for item in inputs], context.labels)
     title = None
     if context.title:
         title = f"{context.title} — activity report"
@@ -187,9 +192,9 @@ class PdfDocuments:
         if len(chunks) == 1 and isinstance(chunks[0], ChunkResult) and chunks[0].complete:
             return chunks[0].whole
         wholes = [chunk.whole if isinstance(chunk, ChunkResult) else chunk for chunk in chunks]
-        data = report_data(context, inputs)
         if len(wholes) == 1 and len(inputs) == 1:
             return wholes[0]
+        data = report_data(context, inputs, summary_only=True)
         overview = render_pdf(data, overview=True, sections=()).content if len(inputs) > 1 else None
         return merge_pdfs([*([overview] if overview else []), *[whole for whole in wholes if whole]], data.title)
 

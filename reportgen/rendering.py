@@ -48,7 +48,7 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT_DIR / "templates"
 STATIC_DIR = ROOT_DIR / "static"
 DOCUMENT_TEMPLATE = "report/document.html"
-SVG_DATA_PREFIX = "data:image/svg+xml,"
+SVG_DATA_PREFIX = "data:image/svg+xml;base64,"
 #: Where a PDF's ``@font-face`` rules go, once the document's text says which faces it needs.
 FONT_FACES_MARKER = "/* font faces */"
 
@@ -179,7 +179,7 @@ def unit_table(student: StudentReport) -> MonoTable:
 def shortened_names(student: StudentReport) -> list[str]:
     """Units and event types too long for the PDF's columns, to be printed in full beneath."""
     units = [f"{row.label} = {row.unit}" for row in student.units if display_width(row.unit) > UNIT_COLUMN]
-    types = sorted({event.type for event in student.events if display_width(event.type) > TYPE_COLUMN})
+    types = sorted(name for name in student.types if display_width(name) > TYPE_COLUMN)
     return units + [f"type: {name}" for name in types]
 
 
@@ -200,7 +200,7 @@ FLAG_WORDS = {"returned": "returns", "many_saves": "many saves", "low_time": "lo
 
 def event_listing(student: StudentReport) -> MonoTable:
     """Columns ``# time label type unit``: fixed widths first, the free-length unit last."""
-    position = max(1, len(str(len(student.events))))
+    position = max(1, len(str(student.event_count)))
     columns = [Column("#", position, True), Column("Time (UTC)", 23), Column("Label", 5), Column("Type", TYPE_COLUMN),
                Column("Unit", LINE_COLUMNS - position - 23 - 5 - TYPE_COLUMN - 8)]
     rows = [(event.position, event.time.removesuffix(" UTC"), event.label, event.type or "—", event.unit)
@@ -224,8 +224,7 @@ def timeline_chart(student: StudentReport) -> charts.Chart:
     returns = sum(mark.returned for mark in student.visits)
     description = (f"{len(student.visits)} timed visits to {student.unit_count} units between "
                    f"{student.timeline_start} and {student.timeline_end} UTC, {returns} of them returns.")
-    return charts.timeline(student.unit_rows, visits, f"Timeline of {student.student_id}", description,
-                           (student.timeline_start, student.timeline_end))
+    return charts.timeline(student.unit_rows, visits, f"Timeline of {student.student_id}", description)
 
 
 def distribution_chart(cohort: CohortReport) -> charts.Chart:

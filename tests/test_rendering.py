@@ -76,8 +76,7 @@ def test_pdf_shows_ids_labels_metrics_and_non_latin_text():
         assert label in text
     assert "2024-07-21 03:00:00 UTC" in text
     assert "How to read this report" in text
-    assert "Time on task" in text and "Sequence, compressed" in text
-    assert "Q1 → Q4×2" in text  # units 5, 9, 10, 17 of the namespace are Q1–Q4
+    assert "on task" in text and "Compressed: Q1 → Q4×2" in text  # units 5, 9, 10, 17 are Q1–Q4
 
 
 def test_multi_student_pdf_has_an_overview_then_pages_per_student_with_bookmarks():
@@ -110,7 +109,7 @@ def test_single_student_pdf_starts_with_the_student_not_an_overview():
 
     assert len(pages) == 1
     assert "Students (upload order)" not in pages[0]
-    assert pages[0].index("alice") < pages[0].index("Units")
+    assert pages[0].index("alice") < pages[0].index("Events")
     assert "How to read this report" in pages[0]
 
 
@@ -163,8 +162,8 @@ def test_html_shows_metrics_units_sequence_and_an_event_log_in_time_order():
     assert '<h2 class="bookmark student-id">alice</h2>' in html
     assert '<tr><td>Q1</td><td class="id">5</td><td class="num">1</td>' in html
     assert '<tr><td>Q2</td><td class="id">17</td><td class="num">2</td>' in html
-    assert "1–3:</span> Q1 Q2 Q2" in html
-    assert '<p class="sequence">Q1 → Q2×2</p>' in html
+    assert "<p>Q1 Q2 Q2</p>" in html
+    assert "<p><b>Compressed:</b> Q1 → Q2×2</p>" in html
     assert "<summary>Appendix: event log (3 events, time order)</summary>" in html
     assert events_table_times(html, "alice") == [
         "2024-07-21 03:00:00 UTC", "2024-07-21 03:04:55 UTC", "2024-07-21 03:04:55.939 UTC",

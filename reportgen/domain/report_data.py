@@ -94,7 +94,9 @@ class StudentReport:
     units: tuple[UnitRow, ...]
     compressed: str
     sequence: tuple[str, ...]
-    events: tuple[EventRow, ...]
+    ordered: StudentSequence
+    """The events in time order; :attr:`events` formats them only for the parts that print them."""
+    types: frozenset[str]
     visits: tuple[VisitMark, ...]
     untimed_events: int
     timeline_start: str
@@ -106,6 +108,19 @@ class StudentReport:
             (start + 1, min(start + size, len(self.sequence)), " ".join(self.sequence[start:start + size]))
             for start in range(0, len(self.sequence), size)
         ]
+
+    @property
+    def events(self) -> list[EventRow]:
+        """The event log's rows (a PDF without the log never formats them)."""
+        return [
+            EventRow(position=item.position, time=format_time(item.event.created_at), type=item.event.type or "",
+                     unit=item.event.unit, label=item.label)
+            for item in self.ordered.events
+        ]
+
+    @property
+    def has_events(self) -> bool:
+        return bool(self.ordered.events)
 
     @property
     def unit_rows(self) -> list[str]:
@@ -213,6 +228,8 @@ def _visits(sequence: StudentSequence, runs: Sequence[Sequence], rows: Mapping[s
     """Each run of the compressed sequence placed in time, from the events it covers."""
     marks, seen, position, untimed = [], set(), 0, 0
     events = sequence.events
+    if not events:  # a class page's summary: no events were ordered
+        return (), 0
     for label, count in runs:
         covered = events[position:position + count]
         position += count
@@ -267,11 +284,8 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
         ),
         compressed=metrics["sequence_compressed"],
         sequence=tuple(sequence.labels),
-        events=tuple(
-            EventRow(position=item.position, time=format_time(item.event.created_at), type=item.event.type or "",
-                     unit=item.event.unit, label=item.label)
-            for item in sequence.events
-        ),
+        ordered=sequence,
+        types=frozenset(event.type or "" for event in student.events),
         visits=visits,
         untimed_events=untimed,
         timeline_start=format_minute(first),

@@ -1,0 +1,67 @@
+"""The report itself as a teacher sees it: the HTML in real Chromium at desktop and phone sizes,
+and the PDF's pages as pictures (poppler's pdftoppm), saved under tests/artifacts/."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from playwright.sync_api import expect
+
+from ..helpers import post_json
+from ..test_report_pdf import sample_like
+from .conftest import PHONE
+
+pytestmark = pytest.mark.browser
+
+
+def submit(client, report_format: str, students) -> str:
+    response = post_json(client, f"/assignment/{report_format}", students)
+    assert response.status_code == 202
+    return response.get_json()["task_id"]
+
+
+def no_page_scroll(page) -> bool:
+    return page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_html_report_reads_well_on_a_desktop_and_a_phone(client, live_server, run_worker, page, artifacts):
+    task_id = submit(client, "html", sample_like())
+    run_worker()
+
+    page.goto(f"{live_server}/assignment/html/{task_id}")
+    expect(page.get_by_role("heading", name="Class: ns_example (19 students)")).to_be_visible()
+    expect(page.locator("figure.chart svg").first).to_be_visible()
+    expect(page.locator("table.ranges")).to_contain_text("Time on task")
+    expect(page.locator("table.overview tbody tr")).to_have_count(19)
+    page.screenshot(path=artifacts / "report-cohort.png")
+
+    first = page.locator("section.student").first
+    first.scroll_into_view_if_needed()
+    expect(first.locator("table.units")).to_be_visible()
+    expect(first.locator("svg title")).to_have_text(f"Timeline of {sample_like()[0]['student_id']}")
+    expect(first.locator("table.sr-only caption")).to_have_text(
+        f"Visits of {sample_like()[0]['student_id']} in time order")
+    log = first.locator("details.event-log")
+    expect(log.locator("table.events")).to_be_hidden()  # the raw log is an appendix, collapsed
+    log.locator("summary").click()
+    expect(log.locator("table.events")).to_be_visible()
+    first.screenshot(path=artifacts / "report-student.png")
+
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server}/assignment/html/{task_id}")
+    assert no_page_scroll(page), "the phone page scrolls sideways"
+    page.screenshot(path=artifacts / "report-cohort-phone.png")
+    page.locator("section.student").first.screenshot(path=artifacts / "report-student-phone.png")
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
+def test_the_pdf_pages_as_pictures(client, run_worker, artifacts, tmp_path):
+    task_id = submit(client, "pdf", sample_like())
+    run_worker()
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(client.get(f"/assignment/pdf/{task_id}").data)
+    subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "2", str(pdf), str(artifacts / "report-pdf")],
+                   check=True, timeout=60)
+    pictures = sorted(artifacts.glob("report-pdf-*.png"))
+    assert len(pictures) == 2 and all(picture.stat().st_size > 20_000 for picture in pictures)
