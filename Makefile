@@ -9,7 +9,7 @@ PORT ?= 8000
 help:
 	@echo "make run    - set up .venv, migrate, serve on http://127.0.0.1:$(PORT) with a worker"
 	@echo "make test   - set up .venv with test tools and run the whole suite"
-	@echo "make bench  - print rendering benchmarks"
+	@echo "make bench  - print report benchmarks against the ReportLab peer (bench/report_bench.py)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "reportgen needs Python 3.11+; set PYTHON=python3.11")'
@@ -37,7 +37,7 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
-	$(BIN)/python bench/render_bench.py
+	$(BIN)/python bench/report_bench.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

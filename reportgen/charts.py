@@ -19,6 +19,7 @@ from html import escape
 INK = "#1f2328"
 MUTED = "#656d76"
 GRID = "#eef1f4"
+LINE = "#d0d7de"
 FIRST_VISIT = "#0969da"
 RETURN_VISIT = "#d1242f"
 BAND = "#ddf4ff"
@@ -95,17 +96,19 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def timeline(rows: list[str], visits: list[TimelineVisit], title: str, description: str) -> Chart:
+def timeline(rows: list[str], visits: list[TimelineVisit], title: str, description: str, zoom: float = 1.0) -> Chart:
     """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across from the first visit
     to the last, one bar per visit: blue for a first visit to a unit, red for a return to it.
     The report prints the key and the time span beside the chart, which saves svglib four
-    texts per chart."""
-    top, axis = 2.0, 3.0
-    height = top + ROW * max(1, len(rows)) + axis
-    plot_left, plot_width = LABEL_WIDTH, WIDTH - LABEL_WIDTH - 4
+    texts per chart. ``zoom`` enlarges the text and rows (not the width) for screens, where
+    the chart is scaled down to a phone's width."""
+    top, axis, row_height = 2.0, 3.0, ROW * zoom
+    height = top + row_height * max(1, len(rows)) + axis
+    plot_left = LABEL_WIDTH * zoom
+    plot_width = WIDTH - plot_left - 4
     body = []
     for index, row in enumerate(rows):
-        body.append(_text(2, top + ROW * index + 9.2, shorten(row, LABEL_CHARS)))
+        body.append(_text(2, top + row_height * index + 9.2 * zoom, shorten(row, LABEL_CHARS), size=7 * zoom))
     timed = visits
     if timed:
         start = min(visit.start for visit in timed)
@@ -116,9 +119,9 @@ def timeline(rows: list[str], visits: list[TimelineVisit], title: str, descripti
             x = plot_left + (visit.start - start).total_seconds() * scale if span > 0 else plot_left + plot_width / 2
             width = max(MIN_MARK, (visit.end - visit.start).total_seconds() * scale)
             x = min(x, plot_left + plot_width - width)
-            marks[visit.returned].append(_rect(x, top + ROW * visit.row + 2.5, width, ROW - 5))
-        marks[False].extend(_rect(plot_left, top + ROW * index + ROW - 0.5, plot_width, 0.4)
-                            for index in range(len(rows)))  # a hairline under each unit's row
+            marks[visit.returned].append(_rect(x, top + row_height * visit.row + 2.5 * zoom, width, row_height - 5 * zoom))
+        body.append(_path([_rect(plot_left, top + row_height * index + row_height - 0.5, plot_width, 0.4)
+                           for index in range(len(rows))], LINE))  # a hairline under each unit's row
         body.append(_path(marks[False], FIRST_VISIT))
         body.append(_path(marks[True], RETURN_VISIT))
     return _svg(WIDTH, height, title, description, body)
@@ -137,16 +140,17 @@ class Strip:
 
 
 def distribution(strips: list[Strip], title: str, description: str,
-                 format_value=lambda value: _num(value)) -> Chart:
+                 format_value=lambda value: _num(value), zoom: float = 1.0) -> Chart:
     """One row per measure: a dot per student, the middle 70% shaded, the median marked."""
-    row = 26.0
+    row = 26.0 * zoom
     height = row * len(strips) + 4
-    plot_left, plot_width = 128.0, WIDTH - 128.0 - 40
+    plot_left = 96.0 * zoom
+    plot_width = WIDTH - plot_left - 52 * zoom
     body = []
     for index, strip in enumerate(strips):
         y = index * row + 4
-        body.append(_text(0, y + 11, strip.name, weight="bold"))
-        body.append(_text(0, y + 20, strip.unit_text, fill=MUTED, size=6.5))
+        body.append(_text(0, y + 11 * zoom, strip.name, weight="bold", size=7 * zoom))
+        body.append(_text(0, y + 20 * zoom, strip.unit_text, fill=MUTED, size=6.5 * zoom))
         high = max([*strip.values, strip.p85, 1.0])
         scale = plot_width / high
         body.append(_path([_rect(plot_left + strip.p15 * scale, y + 2, max(1.0, (strip.p85 - strip.p15) * scale), 14)], BAND))
@@ -154,8 +158,8 @@ def distribution(strips: list[Strip], title: str, description: str,
         dots = [_rect(plot_left + value * scale - 1.2, y + 7.8, 2.4, 2.4) for value in strip.values]
         body.append(_path(dots, DOT))
         body.append(_path([_rect(plot_left + strip.median * scale - 0.6, y + 1, 1.2, 16)], MEDIAN))
-        body.append(_text(plot_left, y + 24, "0", fill=MUTED, size=6))
-        body.append(_text(plot_left + plot_width, y + 24, format_value(high), fill=MUTED, size=6, anchor="end"))
+        body.append(_text(plot_left, y + 24, "0", fill=MUTED, size=6 * zoom))
+        body.append(_text(plot_left + plot_width, y + 24, format_value(high), fill=MUTED, size=6 * zoom, anchor="end"))
         body.append(_text(plot_left + plot_width + 4, y + 11, f"median {format_value(strip.median)}",
-                          fill=MEDIAN, size=6))
+                          fill=MEDIAN, size=6 * zoom))
     return _svg(WIDTH, height, title, description, body)

@@ -49,6 +49,8 @@ TEMPLATES_DIR = ROOT_DIR / "templates"
 STATIC_DIR = ROOT_DIR / "static"
 DOCUMENT_TEMPLATE = "report/document.html"
 SVG_DATA_PREFIX = "data:image/svg+xml;base64,"
+#: xhtml2pdf reads an ``<img>``'s width and height as CSS pixels (0.75 pt); charts are sized in points.
+PT_PER_PX = 0.75
 #: Where a PDF's ``@font-face`` rules go, once the document's text says which faces it needs.
 FONT_FACES_MARKER = "/* font faces */"
 
@@ -218,16 +220,21 @@ def event_rows(student: StudentReport) -> Markup:
     ))
 
 
-def timeline_chart(student: StudentReport) -> charts.Chart:
+#: Charts on a screen are scaled to the page's width (a phone's 360 px): larger text and rows.
+SCREEN_ZOOM = 1.5
+
+
+def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
     visits = [charts.TimelineVisit(row=mark.row, start=mark.start, end=mark.end, returned=mark.returned)
               for mark in student.visits]
     returns = sum(mark.returned for mark in student.visits)
     description = (f"{len(student.visits)} timed visits to {student.unit_count} units between "
                    f"{student.timeline_start} and {student.timeline_end} UTC, {returns} of them returns.")
-    return charts.timeline(student.unit_rows, visits, f"Timeline of {student.student_id}", description)
+    return charts.timeline(student.unit_rows, visits, f"Timeline of {student.student_id}", description,
+                           zoom=1.0 if pdf else SCREEN_ZOOM)
 
 
-def distribution_chart(cohort: CohortReport) -> charts.Chart:
+def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
     strips = [
         charts.Strip(name=measure.name, values=measure.values, p15=measure.raw[0], median=measure.raw[1],
                      p85=measure.raw[2], unit_text={"Time on task": "minutes"}.get(measure.name, "per student"))
@@ -239,7 +246,7 @@ def distribution_chart(cohort: CohortReport) -> charts.Chart:
     description = "; ".join(f"{measure.name}: 15th percentile {measure.p15}, median {measure.median}, "
                             f"85th percentile {measure.p85}" for measure in cohort.ranges)
     return charts.distribution(minutes, f"How the {cohort.students} students of {cohort.namespace or 'the upload'} spread",
-                               description, format_value=lambda value: f"{value:.0f}")
+                               description, format_value=lambda value: f"{value:.0f}", zoom=1.0 if pdf else SCREEN_ZOOM)
 
 
 @functools.cache
@@ -255,7 +262,7 @@ def report_environment() -> jinja2.Environment:
     environment.globals.update(
         event_listing=event_listing, event_rows=event_rows, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
-        font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
+        PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
     )
     return environment
 

@@ -98,7 +98,7 @@ class UploadForm(FlaskForm):
                    "inputmode": "email"},
     )
 
-    event_log = BooleanField("Include the full event log in the PDF (one line per event)")
+    event_log = BooleanField("Add the event log, one line per event, to the printable report")
     idle_cutoff_minutes = IntegerField(
         "Idle cutoff (minutes)", default=30,
         validators=[Optional(), NumberRange(min=1, max=1440, message="Choose a whole number of minutes from 1 to 1440.")],

@@ -40,7 +40,7 @@ def test_the_html_report_reads_well_on_a_desktop_and_a_phone(client, live_server
     first.scroll_into_view_if_needed()
     expect(first.locator("table.units")).to_be_visible()
     expect(first.locator("svg title")).to_have_text(f"Timeline of {sample_like()[0]['student_id']}")
-    expect(first.locator("table.sr-only caption")).to_have_text(
+    expect(first.locator(".sr-only table.visits caption")).to_have_text(
         f"Visits of {sample_like()[0]['student_id']} in time order")
     log = first.locator("details.event-log")
     expect(log.locator("table.events")).to_be_hidden()  # the raw log is an appendix, collapsed
