@@ -18,7 +18,6 @@ from html import escape
 
 INK = "#1f2328"
 MUTED = "#656d76"
-GRID = "#eef1f4"
 LINE = "#d0d7de"
 FIRST_VISIT = "#0969da"
 RETURN_VISIT = "#d1242f"

@@ -102,57 +102,56 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class HtmlDocuments:
+def _one_by_one(inputs: Sequence[StudentInput], render, what: str) -> ChunkResult:
+    """A document per student; one that fails is recorded and the others go on."""
+    results = []
+    for item in inputs:
+        try:
+            results.append(StudentResult(content=render(item)))
+        except Exception as exc:
+            log.exception("student %d could not be rendered as %s", item.number, what)
+            results.append(StudentResult(error=_describe(exc)))
+    return ChunkResult(results)
+
+
+class Documents:
+    """What every format does alike: a student's download is the document stored for it."""
+
+    @staticmethod
+    def student_document(stored: bytes | None, chunk_document: bytes | None, pages, title: str) -> bytes:
+        return stored
+
+
+class HtmlDocuments(Documents):
     """One self-contained page per student; the upload's page is rendered from all of them."""
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
         from .rendering import render_html
 
-        results = []
-        for item in inputs:
-            try:
-                results.append(StudentResult(content=render_html(report_data(context, [item])).encode("utf-8")))
-            except Exception as exc:
-                log.exception("student %d could not be rendered as HTML", item.number)
-                results.append(StudentResult(error=_describe(exc)))
-        return ChunkResult(results)
+        return _one_by_one(inputs, lambda item: render_html(report_data(context, [item])).encode("utf-8"), "HTML")
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks: Sequence[ChunkResult | bytes],
-                parts: Sequence[bytes]) -> bytes:
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts) -> bytes:
         from .rendering import render_html
 
         return render_html(report_data(context, inputs)).encode("utf-8")
 
-    @staticmethod
-    def student_document(content: bytes | None, whole: bytes | None, pages, title: str) -> bytes:
-        return content
 
-
-class CsvDocuments:
+class CsvDocuments(Documents):
     """The raw event log, one row per event; the upload's file is the students' rows in order."""
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        results = []
-        for item in inputs:
-            try:
-                results.append(StudentResult(content=render_csv([item.student], context.labels)))
-            except Exception as exc:
-                log.exception("student %d could not be rendered as CSV", item.number)
-                results.append(StudentResult(error=_describe(exc)))
-        return ChunkResult(results)
+        return _one_by_one(inputs, lambda item: render_csv([item.student], context.labels), "CSV")
 
     @staticmethod
     def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Sequence[bytes]) -> bytes:
         header = parts[0][: parts[0].index(CSV_LINE_END) + 2] if parts else (",".join(HEADER) + "\r\n").encode()
         return header + b"".join(part[part.index(CSV_LINE_END) + 2:] for part in parts)
 
-    student_document = HtmlDocuments.student_document
 
-
-class PdfDocuments:
+class PdfDocuments(Documents):
     """One xhtml2pdf document per chunk; the upload's PDF is the overview plus the chunks."""
 
     @staticmethod
@@ -199,10 +198,12 @@ class PdfDocuments:
         return merge_pdfs([*([overview] if overview else []), *[whole for whole in wholes if whole]], data.title)
 
     @staticmethod
-    def student_document(content: bytes | None, whole: bytes | None, pages: tuple[int, int], title: str) -> bytes:
+    def student_document(stored: bytes | None, chunk_document: bytes | None, pages: tuple[int, int],
+                         title: str) -> bytes:
+        """The student's pages cut out of their chunk's PDF."""
         from .rendering import extract_pages
 
-        return extract_pages(whole, pages[0], pages[1], title)
+        return extract_pages(chunk_document, pages[0], pages[1], title)
 
 
 def weigh_events(report_format: str, options: ReportOptions) -> bool:

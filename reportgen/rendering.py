@@ -276,7 +276,7 @@ def warm_up() -> None:
 
 
 def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections: Sequence[StudentReport],
-                     document_title: str | None = None, footer_label: str = "") -> str:
+                     document_title: str | None = None) -> str:
     return report_environment().get_template(DOCUMENT_TEMPLATE).render(
         report=report,
         pdf=pdf,
@@ -284,7 +284,6 @@ def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections:
         sections=sections,
         lines_per_band=PDF_LINES_PER_BAND,
         document_title=document_title or report.title,
-        footer_label=footer_label,
     )
 
 

@@ -219,15 +219,19 @@ def _parse_bound(value: Any, path: str, errors: dict[str, str], *, end: bool) ->
     return None
 
 
+def _unknown_keys(value: dict, known: tuple[str, ...], noun: str, path: str, errors: dict[str, str]) -> None:
+    for key in value:
+        if key not in known:
+            errors[f"{path}.{key}"] = f"unknown {noun} {key!r}; known {noun}s are {', '.join(known)}"
+
+
 def _parse_window(value: Any, path: str, errors: dict[str, str]) -> Window | None:
     if value is None:
         return None
     if not isinstance(value, dict):
         errors[path] = f"must be an object with \"from\", \"to\" or both, not {_type_name(value)}"
         return None
-    for key in value:
-        if key not in WINDOW_KEYS:
-            errors[f"{path}.{key}"] = f"unknown key {key!r}; known keys are {', '.join(WINDOW_KEYS)}"
+    _unknown_keys(value, WINDOW_KEYS, "key", path, errors)
     raw_from, raw_to = value.get("from"), value.get("to")
     if raw_from is None and raw_to is None:
         errors[path] = "must have \"from\", \"to\" or both"
@@ -253,9 +257,7 @@ def parse_options(raw: Any, errors: dict[str, str], path: str = "options") -> Re
     if not isinstance(raw, dict):
         errors[path] = f"must be an object, not {_type_name(raw)}"
         return DEFAULT_OPTIONS
-    for key in raw:
-        if key not in KNOWN_OPTIONS:
-            errors[f"{path}.{key}"] = f"unknown option {key!r}; known options are {', '.join(KNOWN_OPTIONS)}"
+    _unknown_keys(raw, KNOWN_OPTIONS, "option", path, errors)
     return ReportOptions(
         event_log=_parse_event_log(raw.get("event_log"), f"{path}.event_log", errors),
         idle_cutoff_minutes=_parse_idle_cutoff(raw.get("idle_cutoff_minutes"), f"{path}.idle_cutoff_minutes", errors),

@@ -19,7 +19,6 @@ from .sequencing import StudentSequence
 SEQUENCE_CHUNK = 100
 #: Event types shown as columns of their own in the per-unit table; the rest are summed.
 TYPE_COLUMNS = 3
-NO_TYPE = "(no type)"
 
 HOW_TO_READ = (
     ("Q1, Q2, …", "Labels for the units of one namespace, numbered in unit order (or the order the "
