@@ -118,13 +118,20 @@ def create_report(
     return report
 
 
-def student_document(report: Report, item: ReportItem) -> bytes:
-    """One student's finished document: stored as it is, or cut from its chunk's document."""
+def student_document(report: Report, item: ReportItem, parts: dict[int, bytes] | None = None) -> bytes:
+    """One student's finished document: stored as it is, or cut from its chunk's document.
+
+    ``parts`` keeps chunk documents already read (chunk → bytes) for a caller that serves many
+    students of one report, such as the ZIP bundle.
+    """
     report_format = formats.get(report.format)
     if item.page_count is None:
         return item.content
-    whole = db.session.scalar(
-        select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
-    )
-    return report_format.documents.student_document(None, whole, (item.first_page, item.page_count),
+    parts = {} if parts is None else parts
+    if item.chunk not in parts:
+        parts.clear()  # students come in upload order, chunk after chunk: keep one at a time
+        parts[item.chunk] = db.session.scalar(
+            select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
+        )
+    return report_format.documents.student_document(None, parts[item.chunk], (item.first_page, item.page_count),
                                                     f"Activity report: {item.student_id}")

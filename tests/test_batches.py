@@ -39,9 +39,12 @@ def test_csv_report_is_one_row_per_event_as_an_attachment(client, run_worker):
     assert rows[1][3] == "2024-07-21T03:00:00.000Z"
 
 
+COHORT = 120  # three chunks of 50: enough for two workers to share
+
+
 def test_a_cohort_fans_out_over_two_workers_and_summarises(client, config, tmp_path):
-    task_id = submit(client, "html", cohort(45))
-    assert client.get(f"/assignment/html/{task_id}").get_json()["progress"]["total"] == 45
+    task_id = submit(client, "html", cohort(COHORT))
+    assert client.get(f"/assignment/html/{task_id}").get_json()["progress"]["total"] == COHORT
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
     workers = [subprocess.Popen(command, cwd=ROOT, env=worker_env(config, tmp_path), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
@@ -50,12 +53,12 @@ def test_a_cohort_fans_out_over_two_workers_and_summarises(client, config, tmp_p
     assert all("Job OK" in log for log in logs), "both workers should have rendered part of the cohort"
     body = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
     assert body["status"] == "SUCCESS"
-    assert body["progress"] == {"current": 45, "total": 45, "percent": 100}
+    assert body["progress"] == {"current": COHORT, "total": COHORT, "percent": 100}
     summary = body["summary"]
-    assert (summary["total"], summary["succeeded"], summary["failed"], summary["success_rate"]) == (45, 45, 0, 1.0)
-    assert [s["student_id"] for s in summary["students"]] == [f"s{n:03d}" for n in range(45)]
+    assert (summary["total"], summary["succeeded"], summary["failed"], summary["success_rate"]) == (COHORT, COHORT, 0, 1.0)
+    assert [s["student_id"] for s in summary["students"]] == [f"s{n:03d}" for n in range(COHORT)]
     combined = client.get(f"/assignment/html/{task_id}").get_data(as_text=True)
-    assert all(f"s{n:03d}" in combined for n in range(45))
+    assert all(f"s{n:03d}" in combined for n in range(COHORT))
 
 
 def test_per_student_documents_and_the_zip_bundle(client, run_worker):

@@ -173,7 +173,7 @@ def test_a_student_whose_worker_keeps_dying_fails_alone_once_attempts_are_used_u
 
 def test_after_redis_is_flushed_a_sweep_requeues_the_lost_jobs_and_the_reports_complete(app, client, config,
                                                                                       runner, run_worker):
-    cohort = [student(f"s{n}", [event(n % 3, "2024-07-22T10:00:00Z")]) for n in range(25)]
+    cohort = [student(f"s{n}", [event(n % 3, "2024-07-22T10:00:00Z")]) for n in range(55)]  # chunks of 50 and 5
     two_chunks = submit(client, "html", cohort)
     one_chunk = submit(client, "csv", sample_students())
     Redis.from_url(config["REDIS_URL"]).flushdb()
@@ -190,7 +190,7 @@ def test_after_redis_is_flushed_a_sweep_requeues_the_lost_jobs_and_the_reports_c
 
     run_worker()
     assert client.get(f"/assignment/html/{two_chunks}").status_code == 200
-    assert status(client, "html", two_chunks)["summary"]["succeeded"] == 25
+    assert status(client, "html", two_chunks)["summary"]["succeeded"] == 55
     assert client.get(f"/assignment/csv/{one_chunk}").status_code == 200
 
 

@@ -164,12 +164,12 @@ def zip_bundle(report: Report) -> Response:
     ).all()
 
     def generate():
-        sink = _Sink()
+        sink, parts = _Sink(), {}
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for item_id in item_ids:
                 item = db.session.get(ReportItem, item_id)
                 archive.writestr(student_download_name(report, item.position, item.student_id),
-                                 stored_student_document(report, item))
+                                 stored_student_document(report, item, parts))
                 db.session.expunge(item)
                 yield sink.drain()
         yield sink.drain()
