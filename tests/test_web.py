@@ -36,7 +36,7 @@ def report_count(app) -> int:
 
 def all_reports(app) -> list[Report]:
     with app.app_context():
-        reports = db.session.scalars(select(Report).options(db.undefer(Report.input_json))
+        reports = db.session.scalars(select(Report).options(db.undefer(Report.input_json), db.undefer(Report.labels))
                                      .order_by(Report.created_at)).all()
         db.session.expunge_all()
         return reports
@@ -49,10 +49,10 @@ def set_state(app, task_id: str, **values) -> None:
 
 
 def submit_form(client, *, text=None, file=None, formats=("html", "pdf"), label="", token=True, email="",
-                **kwargs):
+                options=(), **kwargs):
     """POST the upload form as a browser does (multipart/form-data). The body is encoded in
     memory: the test client's own encoder spools large bodies to a file it never closes."""
-    fields = [("formats", name) for name in formats] + [("label", label), ("email", email)]
+    fields = [("formats", name) for name in formats] + [("label", label), ("email", email), *options]
     if token:
         fields.append(("csrf_token", csrf_token(client)))
     if text is not None:
@@ -468,3 +468,30 @@ def test_an_uploaded_envelope_brings_its_own_recipients(mail_client):
     assert response.status_code == 303
     with app.app_context():
         assert db.session.scalars(select(Delivery.recipient)).all() == ["from-file@school.example"]
+
+
+# --- report options on the form ---------------------------------------------------------------
+
+def test_the_form_sets_the_report_options_and_the_status_page_shows_them(app, client):
+    options = [("event_log", "y"), ("idle_cutoff_minutes", "20"), ("window_from", "2024-07-21"),
+               ("window_to", "2024-07-21"), ("unit_order", "17, 5")]
+    response = submit_form(client, text=json.dumps(sample_students()), formats=("pdf",), options=options)
+    assert response.status_code == 303
+    [report] = all_reports(app)
+    assert report.options == {"event_log": True, "idle_cutoff_minutes": 20, "units": {"course-1": ["17", "5"]},
+                              "window": {"from": "2024-07-21", "to": "2024-07-21"}}
+    assert report.events_left_out == 2  # the second student's events are on 2024-07-22
+    assert report.labels["course-1"] == {"17": "Q1", "5": "Q2"}
+    page = html.unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert "Idle cutoff: 20 min" in page and "Window: 2024-07-21 to 2024-07-21 (UTC); 2 events outside it left out" in page
+    assert "Event log: included in the PDF" in page and "Unit order fixed for course-1: 17, 5" in page
+
+
+def test_bad_form_options_are_shown_next_to_their_fields_and_nothing_is_stored(app, client):
+    options = [("idle_cutoff_minutes", "0"), ("window_from", "2024-07-31"), ("window_to", "2024-07-01")]
+    response = submit_form(client, text=json.dumps(sample_students()), options=options)
+    assert response.status_code == 400
+    page = html.unescape(response.get_data(as_text=True))
+    assert "Choose a whole number of minutes from 1 to 1440." in page
+    assert "The end date is before the start date." in page
+    assert all_reports(app) == []
