@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from . import formats
 from .domain.batching import plan_chunks
 from .domain.csv_export import HEADER, render_csv
 from .domain.options import DEFAULT_OPTIONS, ReportOptions
@@ -206,9 +207,10 @@ class PdfDocuments(Documents):
         return extract_pages(chunk_document, pages[0], pages[1], title)
 
 
-def weigh_events(report_format: str, options: ReportOptions) -> bool:
-    """Whether a chunk's cost grows with its events: only a PDF that prints the event log."""
-    return report_format == "pdf" and options.event_log
+def plan(prepared: PreparedUpload, report_format: str) -> list[int]:
+    """The chunk of every student of the upload, for this format (the workers' jobs)."""
+    return plan_chunks([len(student.events) for student in prepared.students],
+                       weigh_events=formats.get(report_format).weighs_events(prepared.options.event_log))
 
 
 def chunk_inputs(prepared: PreparedUpload, report_format: str) -> list[list[StudentInput]]:
@@ -216,8 +218,7 @@ def chunk_inputs(prepared: PreparedUpload, report_format: str) -> list[list[Stud
     inputs = [StudentInput(number, student, metrics)
               for number, (student, metrics) in enumerate(zip(prepared.students, prepared.metrics), start=1)]
     chunks: dict[int, list[StudentInput]] = {}
-    for item, chunk in zip(inputs, plan_chunks([len(s.events) for s in prepared.students],
-                                                  weigh_events=weigh_events(report_format, prepared.options))):
+    for item, chunk in zip(inputs, plan(prepared, report_format)):
         chunks.setdefault(chunk, []).append(item)
     return list(chunks.values())
 
@@ -225,8 +226,6 @@ def chunk_inputs(prepared: PreparedUpload, report_format: str) -> list[list[Stud
 def render_document(report_format: str, input_text: str | bytes, options: dict | None = None) -> bytes:
     """Validate and render a whole submission in this process (``flask render``, benchmarks),
     chunk by chunk exactly as the workers do."""
-    from . import formats
-
     document = loads(input_text)
     if options is not None:
         document = {"students": document, "options": options}

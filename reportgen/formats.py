@@ -18,6 +18,14 @@ class ReportFormat:
     inline: bool
     renderer: str
     """The class in :mod:`reportgen.documents` that renders this format."""
+    paged: bool = False
+    """A printed document: rendered a chunk at a time as one file (students' pages are cut
+    from it), drawn with the fonts in ``static/fonts`` (so characters they lack are warned
+    about), and the one format whose size grows with the ``event_log`` option."""
+
+    def weighs_events(self, event_log: bool) -> bool:
+        """Whether a chunk's cost grows with its events (see :func:`domain.batching.plan_chunks`)."""
+        return self.paged and event_log
 
     @property
     def mimetype(self) -> str:
@@ -37,7 +45,7 @@ FORMATS: dict[str, ReportFormat] = {
     fmt.name: fmt
     for fmt in (
         ReportFormat("html", "HTML", "text/html; charset=utf-8", inline=True, renderer="HtmlDocuments"),
-        ReportFormat("pdf", "PDF", "application/pdf", inline=False, renderer="PdfDocuments"),
+        ReportFormat("pdf", "PDF", "application/pdf", inline=False, renderer="PdfDocuments", paged=True),
         ReportFormat("csv", "CSV", "text/csv; charset=utf-8", inline=False, renderer="CsvDocuments"),
     )
 }

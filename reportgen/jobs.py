@@ -162,8 +162,7 @@ def render_chunk(report_id: str, chunk: int) -> str:
         if report is None:
             return "skipped"
         report_format = formats.get(report.format)
-        whole_chunk = report_format.name == "pdf"
-        wanted = (Status.PENDING.value, Status.STARTED.value, Status.SUCCESS.value) if whole_chunk else ACTIVE
+        wanted = (Status.PENDING.value, Status.STARTED.value, Status.SUCCESS.value) if report_format.paged else ACTIVE
         items = db.session.scalars(
             select(ReportItem)
             .where(ReportItem.report_id == report_id, ReportItem.chunk == chunk, ReportItem.status.in_(wanted))

@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from . import formats
-from .domain.batching import plan_chunks
+from .documents import plan
 from .domain.options import DEFAULT_OPTIONS, ReportOptions
 from .domain.preparation import PreparedUpload, prepare
 from .domain.submission import Student, to_document
@@ -69,11 +69,11 @@ def create_report(
     """
     if report_format not in formats.FORMATS:
         raise ValueError(f"unknown report format {report_format!r}")
+    paged = formats.get(report_format).paged
     prepared = prepared or prepare(students, options)
     students = prepared.students
     document = to_document(students)
-    chunks = plan_chunks([len(student.events) for student in students],
-                         weigh_events=report_format == "pdf" and prepared.options.event_log)
+    chunks = plan(prepared, report_format)
     report = Report(
         format=report_format,
         status=Status.PENDING.value,
@@ -90,7 +90,7 @@ def create_report(
         options=prepared.options.to_dict(),
         cohorts=prepared.cohorts,
         events_left_out=prepared.events_left_out,
-        warnings=glyph_warnings(students) if report_format == "pdf" else None,
+        warnings=glyph_warnings(students) if paged else None,
         chunk_count=chunks[-1] + 1,
         items=[
             ReportItem(position=position, chunk=chunk, student_id=student.student_id,
