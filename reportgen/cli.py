@@ -43,13 +43,13 @@ def render_command(input_file, report_format: str, output: Path) -> None:
 def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None) -> None:
     """Run an RQ worker for the report queue; it also sweeps for lost work
     (every ``REPORTGEN_SWEEP_INTERVAL`` seconds)."""
-    from .queue import redis_connection, report_queue
+    from .queue import redis_connection, worker_queues
     from .rendering import warm_up
     from .sweeper import sweep
     from .worker import ReportWorker, heartbeat_interval
 
     config = current_app.config
-    worker = ReportWorker([report_queue()], connection=redis_connection(), sweep=sweep,
+    worker = ReportWorker(worker_queues(), connection=redis_connection(), sweep=sweep,
                           sweep_interval=config["REPORTGEN_SWEEP_INTERVAL"],
                           job_monitoring_interval=heartbeat_interval(config["REPORTGEN_STALE_AFTER"]))
     warm_up()  # before the first fork: every work horse starts with fonts and templates loaded

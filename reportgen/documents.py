@@ -134,8 +134,11 @@ class HtmlDocuments(Documents):
 
     @staticmethod
     def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts) -> bytes:
+        """All students on one page; a one-student upload's page is that student's own."""
         from .rendering import render_html
 
+        if len(inputs) == 1 == context.student_total and len(parts) == 1:
+            return parts[0]
         return render_html(report_data(context, inputs)).encode("utf-8")
 
 

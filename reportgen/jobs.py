@@ -1,54 +1,61 @@
-"""RQ jobs. Arguments are ids only (a report id, a chunk number); the database holds the rest.
+"""RQ jobs: the entry points whose dotted names RQ stores in Redis. Arguments are ids only (a
+report id, a chunk number, a delivery id); the database holds the rest, and every change of
+state goes through :mod:`reportgen.state`.
 
-A report fans out into chunk jobs that render each student into a ``report_items`` row;
-whichever chunk finishes last queues one assembly job that writes the combined document
-and the summary. Bad data fails a student, never the batch; lost database or Redis
-connections are re-raised so RQ retries the job with backoff.
+A report fans out into chunk jobs on the report queue. The job that finishes the last chunk
+finishes the report: itself for a report of one chunk (no second job), else through an
+assembly job on the finishing queue, which every worker takes before new chunks, so a report
+that has started finishes before new ones start. Bad data fails a student, never the batch;
+lost database or Redis connections are re-raised so RQ retries the job with backoff.
+
+Jobs run in the app context that ``flask worker`` pushed before forking (the work horse
+inherits it), each in a database session of its own.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from flask import Flask, current_app, has_app_context
+from flask import current_app, has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.exceptions import AbandonedJobError
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
-from . import formats, mail
+from . import formats, mail, state
 from .documents import ChunkResult, ReportContext, StudentInput
 from .domain.options import options_from_dict
 from .domain.sequencing import sequence_response
 from .domain.submission import SubmissionError, parse_text
 from .extensions import db
 from .logs import task_context
-from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
-from .queue import enqueue_assembly, enqueue_delivery
+from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .queue import enqueue_delivery
+from .state import ACTIVE
 
 log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, DisconnectionError, RedisConnectionError, RedisTimeoutError)
-ACTIVE = (Status.PENDING.value, Status.STARTED.value)
+RENDERER = "reportgen.rendering"
 
 
-@functools.cache
-def _standalone_app() -> Flask:
-    from . import create_app
-
-    return create_app()
-
-
-def _app() -> Flask:
-    """The worker's app: the one ``flask worker`` pushed, or one built from the environment."""
-    if has_app_context():
-        return current_app._get_current_object()
-    return _standalone_app()
+@contextlib.contextmanager
+def job_scope(task_id: str | None) -> Iterator[None]:
+    """A job's database session and log tag, in the worker's app context."""
+    if not has_app_context():
+        raise RuntimeError("reportgen jobs run in `flask --app wsgi worker`, which pushes the app context")
+    try:
+        with task_context(task_id):
+            yield
+    finally:
+        db.session.remove()
 
 
 class TransientFailure(Exception):
@@ -102,35 +109,6 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS)
 
 
-def _start(report_id: str) -> Report | None:
-    """Mark the report ``STARTED`` (first chunk wins) and return it, or None if it is done."""
-    db.session.execute(
-        update(Report)
-        .where(Report.id == report_id, Report.status == Status.PENDING.value)
-        .values(status=Status.STARTED.value, started_at=utcnow())
-    )
-    db.session.commit()
-    report = db.session.get(Report, report_id)
-    return report if report is not None and report.status not in DONE else None
-
-
-def finish_item(item_id: int, report_id: str, **values) -> bool:
-    """Store one student's outcome and count it in the report's progress, in one transaction.
-
-    Only an unfinished student is finished (and counted), so a job that lost a race with
-    another job or with the sweeper changes nothing."""
-    finished = db.session.execute(
-        update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE))
-        .values(finished_at=utcnow(), **values).execution_options(synchronize_session=False)
-    ).rowcount
-    if finished:
-        db.session.execute(
-            update(Report).where(Report.id == report_id).values(progress_current=Report.progress_current + 1)
-        )
-    db.session.commit()
-    return bool(finished)
-
-
 def report_context(report: Report) -> ReportContext:
     """What every part of the report's documents shares, as stored when it was submitted."""
     return ReportContext(labels=report.labels, cohorts=report.cohorts or {}, student_total=report.student_count,
@@ -138,31 +116,19 @@ def report_context(report: Report) -> ReportContext:
                          title=report.label, generated_at=report.created_at)
 
 
-def _claim(item_ids: list[int]) -> set[int]:
-    """Mark unfinished students ``STARTED`` (one more attempt each); the ones this job won."""
-    claimed = set()
-    for item_id in item_ids:
-        if db.session.execute(
-            update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE)).values(
-                status=Status.STARTED.value, started_at=utcnow(), attempts=ReportItem.attempts + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount:
-            claimed.add(item_id)
-    db.session.commit()
-    return claimed
-
-
 @fixed_text_errors
 def render_chunk(report_id: str, chunk: int) -> str:
     """Render the unfinished students of one chunk; re-running skips the finished ones (a
-    format that renders a chunk as one document renders its finished students again, so
-    the chunk's document holds them all, without counting them twice)."""
-    with _app().app_context(), task_context(report_id):
-        report = _start(report_id)
+    paged format renders its finished students again, so the chunk's document holds them
+    all, without counting them twice). The job that finishes the last chunk finishes the
+    report: at once for a report of one chunk, else by queueing its assembly."""
+    warm = RENDERER in sys.modules  # imported by the worker before it forked (rendering.warm_up)
+    with job_scope(report_id):
+        report = state.start_report(report_id)
         if report is None:
             return "skipped"
         report_format = formats.get(report.format)
-        wanted = (Status.PENDING.value, Status.STARTED.value, Status.SUCCESS.value) if report_format.paged else ACTIVE
+        wanted = (*ACTIVE, Status.SUCCESS.value) if report_format.paged else ACTIVE
         items = db.session.scalars(
             select(ReportItem)
             .where(ReportItem.report_id == report_id, ReportItem.chunk == chunk, ReportItem.status.in_(wanted))
@@ -171,7 +137,8 @@ def render_chunk(report_id: str, chunk: int) -> str:
         ).all()
         work = [(item.id, item.position, item.status, item.input_json, item.metrics) for item in items]
         context = report_context(report)
-        claimed = _claim([item_id for item_id, _, status, _, _ in work if status in ACTIVE])
+        one_chunk = report.chunk_count == 1
+        claimed = state.claim_items([item_id for item_id, _, status, _, _ in work if status in ACTIVE])
         started = time.monotonic()
         inputs, ids = [], []
         for item_id, position, status, input_json, metrics in work:
@@ -186,10 +153,10 @@ def render_chunk(report_id: str, chunk: int) -> str:
             ids.append(item_id)
         if inputs:
             _render_inputs(report_id, report_format, context, chunk, inputs, ids, claimed,
-                           whole_report=report.chunk_count == 1 and len(inputs) == report.student_count)
-        log.info("chunk %d rendered", chunk, extra={"chunk": chunk, "students": len(inputs),
+                           whole_report=one_chunk and len(inputs) == report.student_count)
+        log.info("chunk %d rendered", chunk, extra={"chunk": chunk, "students": len(inputs), "warm": warm,
                                                      "seconds": round(time.monotonic() - started, 3)})
-        queue_assembly_if_complete(report_id)
+        _finish_if_complete(report_id, assemble_here=one_chunk)
         return "done"
 
 
@@ -198,7 +165,7 @@ def _fail_item(report_id: str, item_id: int, exc: BaseException) -> None:
     if is_transient(exc):
         raise TransientFailure(exc) from None
     log.exception("report %s: student item %s failed", report_id, item_id)
-    finish_item(item_id, report_id, status=Status.FAILURE.value, error=describe(exc))
+    state.finish_item(item_id, report_id, status=Status.FAILURE.value, error=describe(exc))
 
 
 def _render_inputs(report_id: str, report_format, context: ReportContext, chunk: int, inputs: list[StudentInput],
@@ -219,103 +186,76 @@ def _render_inputs(report_id: str, report_format, context: ReportContext, chunk:
     for item_id, outcome in zip(ids, result.students):
         if outcome.error is not None:
             if item_id in claimed:
-                finish_item(item_id, report_id, status=Status.FAILURE.value, error=outcome.error)
+                state.finish_item(item_id, report_id, status=Status.FAILURE.value, error=outcome.error)
             continue
         values = {"first_page": outcome.pages[0], "page_count": outcome.pages[1]} if outcome.pages else {}
         if item_id not in claimed:
-            db.session.execute(update(ReportItem).where(ReportItem.id == item_id).values(**values))
-            db.session.commit()
+            state.update_item(item_id, **values)
             continue
         content = outcome.content
         if content is not None:
             values.update(content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
-        finish_item(item_id, report_id, status=Status.SUCCESS.value, error=None, **values)
+        state.finish_item(item_id, report_id, status=Status.SUCCESS.value, error=None, **values)
 
 
-def queue_assembly_if_complete(report_id: str) -> bool:
-    """Queue the assembly once, when no student is left to render (the conditional UPDATE
-    lets exactly one of several finishing chunks win)."""
-    unfinished = exists().where(ReportItem.report_id == report_id, ReportItem.status.in_(ACTIVE))
-    won = db.session.execute(
-        update(Report)
-        .where(Report.id == report_id, Report.assembly_queued_at.is_(None), ~unfinished)
-        .values(assembly_queued_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if not won:
-        return False
+def _finish_if_complete(report_id: str, *, assemble_here: bool) -> None:
+    """If no student is left, finish the report: here (``assemble_here``) or by queueing
+    its assembly on the finishing queue."""
     try:
-        enqueue_assembly(report_id)
+        if assemble_here:
+            if state.claim_assembly(report_id):
+                _assemble(report_id)
+        else:
+            state.queue_assembly_if_complete(report_id)
     except RedisError as exc:
-        db.session.execute(update(Report).where(Report.id == report_id).values(assembly_queued_at=None))
-        db.session.commit()
         raise TransientFailure(exc) from None
-    return True
-
-
-def summarise(items: list[ReportItem]) -> dict:
-    succeeded = sum(item.status == Status.SUCCESS.value for item in items)
-    total = len(items)
-    return {
-        "total": total,
-        "succeeded": succeeded,
-        "failed": total - succeeded,
-        "success_rate": round(succeeded / total, 4) if total else 0.0,
-        "students": [
-            {"position": item.position, "student_id": item.student_id, "namespace": item.namespace,
-             "status": item.status, "error": item.error, "size": item.size}
-            for item in items
-        ],
-    }
 
 
 @fixed_text_errors
 def assemble_report(report_id: str) -> str:
     """Write the summary and the combined document of every student that succeeded."""
-    with _app().app_context(), task_context(report_id):
-        report = db.session.get(Report, report_id)
-        if report is None or report.status in DONE:
-            return "skipped"
-        db.session.execute(update(Report).where(Report.id == report_id).values(attempts=Report.attempts + 1))
-        db.session.commit()
-        started = time.monotonic()
-        items = db.session.scalars(
-            select(ReportItem).where(ReportItem.report_id == report_id).order_by(ReportItem.position)
-            .options(db.undefer(ReportItem.input_json), db.undefer(ReportItem.metrics), db.undefer(ReportItem.content))
-        ).all()
-        summary = summarise(items)
-        succeeded = [item for item in items if item.status == Status.SUCCESS.value]
-        if not succeeded:
-            first_error = next((item.error for item in items if item.error), "no students")
-            mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
-                         summary=summary)
-            return "failed"
-        report_format = formats.get(report.format)
-        try:
-            content, students = _combine(report, report_format, succeeded)
-        except Exception as exc:
-            db.session.rollback()
-            if is_transient(exc):
-                raise TransientFailure(exc) from None
-            log.exception("report %s: assembly failed", report_id)
-            mark_failed(report_id, f"The combined document could not be built: {describe(exc)}",
-                         summary=summary)
-            return "failed"
-        db.session.execute(
-            update(Report).where(Report.id == report_id).values(
-                status=Status.SUCCESS.value, content=content, content_type=report_format.content_type,
-                size=len(content), sha256=hashlib.sha256(content).hexdigest(),
-                sequences=sequence_response(students, report.labels), summary=summary,
-                finished_at=utcnow(), error=None,
-            )
-        )
-        db.session.commit()
-        log.info("report %s assembled: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started,
-                 extra={"size": len(content), "students": len(items), "succeeded": len(succeeded)})
-        for delivery_id in db.session.scalars(select(Delivery.id).where(Delivery.report_id == report_id)):
-            enqueue_delivery(delivery_id, report_id)
-        return "done"
+    with job_scope(report_id):
+        return _assemble(report_id)
+
+
+def _assemble(report_id: str) -> str:
+    report = state.begin_assembly(report_id)
+    if report is None:
+        return "skipped"
+    started = time.monotonic()
+    items = db.session.scalars(
+        select(ReportItem).where(ReportItem.report_id == report_id).order_by(ReportItem.position)
+        .options(db.undefer(ReportItem.input_json), db.undefer(ReportItem.metrics), db.undefer(ReportItem.content))
+    ).all()
+    summary = state.summarise(items)
+    succeeded = [item for item in items if item.status == Status.SUCCESS.value]
+    if not succeeded:
+        first_error = next((item.error for item in items if item.error), "no students")
+        state.mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
+                          summary=summary)
+        return "failed"
+    report_format = formats.get(report.format)
+    try:
+        content, students = _combine(report, report_format, succeeded)
+    except Exception as exc:
+        db.session.rollback()
+        if is_transient(exc):
+            raise TransientFailure(exc) from None
+        log.exception("report %s: assembly failed", report_id)
+        state.mark_failed(report_id, f"The combined document could not be built: {describe(exc)}", summary=summary)
+        return "failed"
+    finished = state.finish_report(
+        report_id, content=content, content_type=report_format.content_type, size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), sequences=sequence_response(students, report.labels),
+        summary=summary,
+    )
+    if not finished:
+        return "skipped"
+    log.info("report %s assembled: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started,
+             extra={"size": len(content), "students": len(items), "succeeded": len(succeeded)})
+    for delivery_id in db.session.scalars(select(Delivery.id).where(Delivery.report_id == report_id)):
+        enqueue_delivery(delivery_id, report_id)
+    return "done"
 
 
 def _combine(report: Report, report_format, succeeded: list[ReportItem]) -> tuple[bytes, list]:
@@ -331,23 +271,9 @@ def _combine(report: Report, report_format, succeeded: list[ReportItem]) -> tupl
     return content, [student_input.student for student_input in inputs]
 
 
-def mark_failed(report_id: str, message: str, **values) -> bool:
-    """Fail a report that is not done yet, and skip its queued emails; a finished report is
-    never overwritten."""
-    failed = db.session.execute(
-        update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE)).values(
-            status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if failed:
-        _skip_deliveries(report_id, "The report failed, so there was nothing to send.")
-    return bool(failed)
-
-
 def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback of a chunk: once its retries are used up, fail its unfinished
-    students (the rest of the batch goes on) and let the assembly run."""
+    students (the rest of the batch goes on) and let the report finish."""
     if job.should_retry:
         return
     report_id, chunk = job.args
@@ -360,42 +286,29 @@ def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
     else:
         message = (f"Gave up after repeated temporary errors ({_cause_name(exc_type, exc_value)}); "
                    "the database or queue was unavailable.")
-    with _app().app_context(), task_context(report_id):
+    with job_scope(report_id):
         items = db.session.scalars(
             select(ReportItem.id).where(ReportItem.report_id == report_id, ReportItem.chunk == chunk,
                                         ReportItem.status.in_(ACTIVE))
         ).all()
         for item_id in items:
-            finish_item(item_id, report_id, status=Status.FAILURE.value, error=message)
-        queue_assembly_if_complete(report_id)
+            state.finish_item(item_id, report_id, status=Status.FAILURE.value, error=message)
+        state.queue_assembly_if_complete(report_id)
 
 
 def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback of the assembly: record the outage once retries are used up."""
     if job.should_retry:
         return
-    with _app().app_context(), task_context(job.args[0]):
-        mark_failed(job.args[0], f"Gave up assembling the report after repeated errors ({_cause_name(exc_type, exc_value)}); "
-                                  "please try again.")
-
-
-def _skip_deliveries(report_id: str, reason: str) -> None:
-    db.session.execute(
-        update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value)
-        .values(status=DeliveryStatus.SKIPPED.value, error=reason)
-    )
-    db.session.commit()
-
-
-def _record_delivery(delivery_id: int, **values) -> None:
-    db.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
-    db.session.commit()
+    with job_scope(job.args[0]):
+        state.mark_failed(job.args[0], f"Gave up assembling the report after repeated errors "
+                                       f"({_cause_name(exc_type, exc_value)}); please try again.")
 
 
 @fixed_text_errors
 def send_delivery(delivery_id: int) -> str:
     """Email a finished report to one recipient; SMTP trouble never touches the report."""
-    with _app().app_context():
+    with job_scope(None):
         delivery = db.session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
             return "skipped"
@@ -409,25 +322,25 @@ def _send(delivery: Delivery) -> str:
     report = db.session.get(Report, delivery.report_id)
     config = current_app.config
     attempt = delivery.attempts + 1
-    _record_delivery(delivery_id, attempts=attempt)
+    state.record_delivery(delivery_id, attempts=attempt)
     if not config["SMTP_HOST"]:
-        _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
-                         error="Email is not configured on this server (SMTP_HOST is unset).")
+        state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
+                              error="Email is not configured on this server (SMTP_HOST is unset).")
         return "failed"
     message = mail.build_message(report, delivery.recipient, config["MAIL_FROM"])
     try:
         mail.send(message, config)
     except mail.PermanentDeliveryError as exc:
-        _record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
-                         error=f"The mail server refused the message: {exc}")
+        state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
+                              error=f"The mail server refused the message: {exc}")
         return "failed"
     except Exception as exc:
         db.session.rollback()
-        _record_delivery(delivery_id, error=f"Attempt {attempt} failed: {mail.describe_smtp_error(exc)}")
+        state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {mail.describe_smtp_error(exc)}")
         log.warning("delivery %s attempt %d failed: %r", delivery_id, attempt, exc)
         raise TransientFailure(exc) from None
-    _record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
-                     message_id=message["Message-ID"])
+    state.record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
+                          message_id=message["Message-ID"])
     return "sent"
 
 
@@ -435,8 +348,7 @@ def delivery_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ failure callback of a delivery: once retries are used up, the failure is final."""
     if job.should_retry:
         return
-    with _app().app_context(), task_context(job.meta.get("task_id")):
+    with job_scope(job.meta.get("task_id")):
         delivery = db.session.get(Delivery, job.args[0])
-        if delivery is not None and delivery.status == DeliveryStatus.QUEUED.value:
-            _record_delivery(delivery.id, status=DeliveryStatus.FAILED.value,
-                             error=f"Gave up after {delivery.attempts} attempts. Last error: {delivery.error}")
+        if delivery is not None:
+            state.fail_delivery(delivery.id, f"Gave up after {delivery.attempts} attempts. Last error: {delivery.error}")

@@ -1,4 +1,9 @@
-"""Redis and RQ plumbing: one connection per app, one queue, job ids derived from report ids.
+"""Redis and RQ plumbing: one connection per app, two queues, job ids derived from report ids.
+
+Chunks wait on the report queue (``REPORTGEN_QUEUE``), first come first served. Work that
+finishes something already started — an assembly, an email — waits on the finishing queue
+(``<REPORTGEN_QUEUE>-finish``), which every worker takes before the report queue, so a report
+that has started is not kept waiting behind every chunk submitted after it.
 
 Job descriptions are fixed text: rq-dashboard shows them unescaped, so no user data.
 """
@@ -40,6 +45,15 @@ def report_queue() -> Queue:
     return Queue(current_app.config["REPORTGEN_QUEUE"], connection=redis_connection())
 
 
+def finish_queue() -> Queue:
+    return Queue(current_app.config["REPORTGEN_QUEUE"] + "-finish", connection=redis_connection())
+
+
+def worker_queues() -> list[Queue]:
+    """What a worker listens to, in order: finishing work before new chunks."""
+    return [finish_queue(), report_queue()]
+
+
 def chunk_job_id(report_id: str, chunk: int) -> str:
     return f"{report_id}-c{chunk}"
 
@@ -79,13 +93,13 @@ def enqueue_chunks(report_id: str, chunks) -> None:
 
 def enqueue_assembly(report_id: str) -> None:
     """Queue the job that writes the combined document; its id is the report id."""
-    report_queue().enqueue_call(ASSEMBLE_REPORT, args=(report_id,), job_id=report_id,
+    finish_queue().enqueue_call(ASSEMBLE_REPORT, args=(report_id,), job_id=report_id,
                                 description="assemble report", **_job_options(ASSEMBLY_FAILED, report_id))
 
 
 def enqueue_delivery(delivery_id: int, report_id: str) -> None:
     """Queue one email, retried with the mail backoff (``REPORTGEN_MAIL_RETRY_INTERVALS``)."""
-    report_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=delivery_job_id(delivery_id),
+    finish_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=delivery_job_id(delivery_id),
                                 description="send report email",
                                 **_job_options(DELIVERY_FAILED, report_id, "REPORTGEN_MAIL_RETRY_INTERVALS"))
 
@@ -97,19 +111,19 @@ def discard_job(job_id: str) -> None:
     execution's hash has expired, and it leaves the ``{job id}:{execution}`` entry in the
     started registry, where RQ's own cleanup would later find, and fail, the new job.
     """
-    queue = report_queue()
-    connection = queue.connection
-    started = queue.started_job_registry
-    executions = [member for member in connection.zrange(started.key, 0, -1)
-                  if parse_composite_key(as_text(member))[0] == job_id]
+    connection = redis_connection()
     with connection.pipeline() as pipeline:
-        if executions:
-            pipeline.zrem(started.key, *executions)
-        for registry in (queue.failed_job_registry, queue.finished_job_registry, queue.canceled_job_registry,
-                         queue.scheduled_job_registry, queue.deferred_job_registry, queue.ready_job_registry):
-            pipeline.zrem(registry.key, job_id)
-        pipeline.lrem(queue.key, 0, job_id)
-        pipeline.lrem(queue.intermediate_queue_key, 0, job_id)
+        for queue in worker_queues():
+            started = queue.started_job_registry
+            executions = [member for member in connection.zrange(started.key, 0, -1)
+                          if parse_composite_key(as_text(member))[0] == job_id]
+            if executions:
+                pipeline.zrem(started.key, *executions)
+            for registry in (queue.failed_job_registry, queue.finished_job_registry, queue.canceled_job_registry,
+                             queue.scheduled_job_registry, queue.deferred_job_registry, queue.ready_job_registry):
+                pipeline.zrem(registry.key, job_id)
+            pipeline.lrem(queue.key, 0, job_id)
+            pipeline.lrem(queue.intermediate_queue_key, 0, job_id)
         pipeline.delete(Job.key_for(job_id), Job.dependents_key_for(job_id),
                         ExecutionRegistry(job_id, connection).key, Result.get_key(job_id))
         pipeline.execute()

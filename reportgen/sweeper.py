@@ -30,12 +30,12 @@ from flask import current_app
 from redis.exceptions import LockError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, select
 
 from .extensions import db
-from .jobs import ACTIVE, finish_item, mark_failed, queue_assembly_if_complete
 from .logs import task_context
 from .models import Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
+from .state import ACTIVE, fail_delivery, finish_item, mark_failed, queue_assembly_if_complete
 from .queue import (chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
                     enqueue_delivery, redis_connection)
 
@@ -251,12 +251,7 @@ def _sweep_deliveries(limits: _Limits, result: SweepResult) -> None:
                 message = f"Gave up after {attempts} attempts: the job sending it was lost."
                 if error:
                     message += f" Last error: {error}"
-                failed = db.session.execute(
-                    update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED.value)
-                    .values(status=DeliveryStatus.FAILED.value, error=message)
-                ).rowcount
-                db.session.commit()
-                result.deliveries_failed += bool(failed)
+                result.deliveries_failed += fail_delivery(delivery_id, message)
                 continue
             discard_job(delivery_job_id(delivery_id))
             enqueue_delivery(delivery_id, report_id)

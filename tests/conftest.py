@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
@@ -16,9 +15,8 @@ from reportgen import create_app
 from reportgen.devstack import stop_embedded_redis
 from reportgen.extensions import db
 
-from .helpers import Mailbox, free_port
+from .helpers import ROOT, WORKER_COMMAND, Mailbox, free_port, worker_env
 
-ROOT = Path(__file__).resolve().parent.parent
 TEST_QUEUE = "reportgen-test"
 
 
@@ -103,28 +101,13 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def worker_env(config: dict, tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """The environment of a worker process pointed at the test database and Redis."""
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
-        REDIS_URL=config["REDIS_URL"],
-        REPORTGEN_QUEUE=config["REPORTGEN_QUEUE"],
-        REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"),
-        REPORTGEN_RETRY_INTERVALS="1,1",
-        SECRET_KEY="test-secret",
-    )
-    env.update(overrides)
-    return env
-
-
 @pytest.fixture
 def run_worker(config, tmp_path):
     """Run a real ``flask worker --burst`` process until the queue is empty."""
 
     def run(timeout: float = 180, **overrides: str) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
+            [*WORKER_COMMAND, "--burst"],
             cwd=ROOT, env=worker_env(config, tmp_path, **overrides),
             capture_output=True, text=True, timeout=timeout,
         )

@@ -1,11 +1,21 @@
-"""Builders for submissions, and the handler of the loopback SMTP server, shared by the tests."""
+"""Builders and submitters of uploads, waits, worker processes and the handler of the loopback
+SMTP server: what the test modules share."""
 from __future__ import annotations
 
 import email
 import email.policy
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: A real RQ worker on the test database and Redis (``worker_env``), as ``make run`` starts one.
+WORKER_COMMAND = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
 
 
 def student(student_id: str, events: list[dict], namespace: str = "course-1") -> dict:
@@ -86,3 +96,58 @@ def pdf_pages(pdf: bytes) -> list[str]:
     from pypdf import PdfReader
 
     return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def submit(client, report_format: str, payload, options: dict | None = None) -> str:
+    """POST a submission (``options`` wraps it in an envelope) and return its task id."""
+    body = {"students": payload, "options": options} if options is not None else payload
+    response = post_json(client, f"/assignment/{report_format}", body)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["task_id"]
+
+
+def status(client, report_format: str, task_id: str) -> dict:
+    return client.get(f"/assignment/{report_format}/{task_id}", headers={"Accept": "application/json"}).get_json()
+
+
+def report_count(app) -> int:
+    from sqlalchemy import func, select
+
+    from reportgen.extensions import db
+    from reportgen.models import Report
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Report))
+
+
+def wait_until(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns something true (returned), failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return value
+
+
+def worker_env(config: dict, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a worker process pointed at the test database and Redis."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=config["REDIS_URL"],
+        REPORTGEN_QUEUE=config["REPORTGEN_QUEUE"],
+        REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"),
+        REPORTGEN_RETRY_INTERVALS="1,1",
+        SECRET_KEY="test-secret",
+    )
+    env.update(overrides)
+    return env
+
+
+def run_burst_workers(config: dict, tmp_path: Path, count: int, timeout: float = 180) -> list[str]:
+    """``count`` workers in burst mode side by side until the queues are empty; their output."""
+    workers = [subprocess.Popen([*WORKER_COMMAND, "--burst"], cwd=ROOT, env=worker_env(config, tmp_path), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(count)]
+    logs = [worker.communicate(timeout=timeout)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0] * count, logs
+    return logs

@@ -18,7 +18,6 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from sqlalchemy import func, select
 
 from reportgen import create_app
 from reportgen.auth.credentials import TokenFileError
@@ -26,8 +25,8 @@ from reportgen.devstack import dashboard_access
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from .conftest import ROOT, TEST_QUEUE, worker_env
-from .helpers import post_json, sample_students
+from .conftest import TEST_QUEUE
+from .helpers import ROOT, report_count, sample_students, worker_env
 
 PASSWORD = "correct horse battery staple"
 TOKENS = ["first-token-0123456789", "second-token-9876543210"]
@@ -82,11 +81,6 @@ def submit(client, headers: dict | None = None):
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
-
-
-def report_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Report))
 
 
 def chunk_count(app, task_id: str) -> int:
@@ -241,16 +235,17 @@ def test_signed_in_the_dashboard_shows_real_jobs_and_a_live_worker(operator_app,
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             workers = operator.get("/rq/0/data/workers.json").get_json()["workers"]
-            finished = operator.get(f"/rq/0/data/job/{task_id}.json")
+            finished = operator.get(f"/rq/0/data/job/{task_id}-c{chunks - 1}.json")
             if workers and finished.status_code == 200 and finished.get_json()["status"] == "finished":
                 break
             time.sleep(0.5)
         else:
             pytest.fail("the worker never showed up on the dashboard or never finished the report")
-        assert workers[0]["queues"] == [TEST_QUEUE] and workers[0]["pid"] == worker.pid
+        # finishing work first, then new chunks
+        assert workers[0]["queues"] == [f"{TEST_QUEUE}-finish", TEST_QUEUE] and workers[0]["pid"] == worker.pid
         page = operator.get("/rq/0/view/workers")
         assert page.status_code == 200 and "Workers" in page.get_data(as_text=True)
-        assert queue_row(operator)["finished_job_registry_count"] == chunks + 1
+        assert queue_row(operator)["finished_job_registry_count"] == chunks  # a one-chunk report needs no other job
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -4,17 +4,12 @@ import json
 import pytest
 from redis import Redis
 from rq import Queue
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from reportgen.extensions import db
 from reportgen.models import Report, ReportItem
 
-from .helpers import event, post_json, sample_students, student
-
-
-def report_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Report))
+from .helpers import event, post_json, report_count, sample_students, student
 
 
 def set_state(app, task_id: str, **values) -> None:

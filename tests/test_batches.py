@@ -1,18 +1,9 @@
 """Batches: fan-out over several real workers, per-student documents, ZIP bundles and CSV."""
 import csv
 import io
-import subprocess
-import sys
 import zipfile
 
-from .conftest import ROOT, worker_env
-from .helpers import event, post_json, sample_students, student
-
-
-def submit(client, report_format: str, payload) -> str:
-    response = post_json(client, f"/assignment/{report_format}", payload)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
+from .helpers import event, run_burst_workers, sample_students, student, submit
 
 
 def cohort(size: int) -> list[dict]:
@@ -45,11 +36,7 @@ COHORT = 120  # three chunks of 50: enough for two workers to share
 def test_a_cohort_fans_out_over_two_workers_and_summarises(client, config, tmp_path):
     task_id = submit(client, "html", cohort(COHORT))
     assert client.get(f"/assignment/html/{task_id}").get_json()["progress"]["total"] == COHORT
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"]
-    workers = [subprocess.Popen(command, cwd=ROOT, env=worker_env(config, tmp_path), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
-    logs = [worker.communicate(timeout=180)[0] for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], logs
+    logs = run_burst_workers(config, tmp_path, 2)
     assert all("Job OK" in log for log in logs), "both workers should have rendered part of the cohort"
     body = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
     assert body["status"] == "SUCCESS"

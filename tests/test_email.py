@@ -8,8 +8,7 @@ import pytest
 from reportgen import create_app
 from reportgen.extensions import db
 
-from .conftest import ROOT, worker_env
-from .helpers import post_json, sample_students
+from .helpers import ROOT, post_json, sample_students, status, worker_env
 
 
 @pytest.fixture
@@ -28,10 +27,6 @@ def submit(client, report_format: str, recipients) -> str:
     response = post_json(client, f"/assignment/{report_format}", {"students": sample_students(), "email": recipients})
     assert response.status_code == 202, response.get_json()
     return response.get_json()["task_id"]
-
-
-def status(client, report_format: str, task_id: str) -> dict:
-    return client.get(f"/assignment/{report_format}/{task_id}", headers={"Accept": "application/json"}).get_json()
 
 
 @pytest.mark.parametrize("report_format, disposition", [("pdf", "attachment"), ("csv", "attachment"),
@@ -116,7 +111,7 @@ def test_email_is_refused_when_no_smtp_server_is_configured(client):
 def test_a_report_that_fails_skips_its_emails_however_it_fails(mail_app, mailbox):
     """Every way of failing a report (all students failed, the assembly given up by RQ or by the
     sweeper) goes through mark_failed, so no email is left QUEUED for a report that has none to send."""
-    from reportgen.jobs import mark_failed
+    from reportgen.state import mark_failed
 
     box, _ = mailbox
     client = mail_app.test_client()

@@ -3,13 +3,10 @@ counted in the real Redis."""
 import re
 
 import pytest
-from sqlalchemy import func, select
 
 from reportgen import create_app
-from reportgen.extensions import db
-from reportgen.models import Report
 
-from .helpers import post_json, sample_students
+from .helpers import post_json, report_count, sample_students
 
 CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 APP_HEADERS = {
@@ -17,11 +14,6 @@ APP_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
-
-
-def report_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Report))
 
 
 @pytest.mark.parametrize("path, accept", [

@@ -4,8 +4,8 @@ import sys
 import time
 
 from reportgen import create_app
+from .helpers import ROOT, worker_env
 
-from .conftest import ROOT, worker_env
 
 
 def test_healthz_answers_while_the_process_is_up(client):

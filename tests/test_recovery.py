@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
@@ -22,9 +21,7 @@ from reportgen.logs import JsonFormatter
 from reportgen.models import ReportItem
 from reportgen.sweeper import sweep
 
-from .conftest import ROOT, worker_env
-from .helpers import event, post_json, sample_students, student
-from .helpers import free_port
+from .helpers import ROOT, event, free_port, post_json, sample_students, status, student, submit, wait_until, worker_env
 
 # Settings that make a killed worker's job stale after 2 s and sweep every second.
 FAST = {"REPORTGEN_STALE_AFTER": "2", "REPORTGEN_SWEEP_INTERVAL": "1"}
@@ -39,24 +36,6 @@ def big_cohort() -> list[dict]:
                         for i in range(BIG_STUDENT_EVENTS)]),
         student("small", [event("1", "2024-07-22T10:00:00Z")]),
     ]
-
-
-def submit(client, report_format: str, payload) -> str:
-    response = post_json(client, f"/assignment/{report_format}", payload)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
-
-
-def status(client, report_format: str, task_id: str) -> dict:
-    return client.get(f"/assignment/{report_format}/{task_id}", headers={"Accept": "application/json"}).get_json()
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return value
 
 
 def start_worker(config, tmp_path, name: str, **overrides) -> subprocess.Popen:
@@ -134,6 +113,10 @@ def queued_job_ids(config) -> list[str]:
     return Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"])).get_job_ids()
 
 
+def finish_queue_job_ids(config) -> list[str]:
+    return Queue(config["REPORTGEN_QUEUE"] + "-finish", connection=Redis.from_url(config["REDIS_URL"])).get_job_ids()
+
+
 def test_a_worker_killed_mid_job_is_found_by_the_next_worker_and_the_report_completes(app, client, config,
                                                                                        tmp_path):
     task_id = kill_a_worker_mid_render(app, client, config, tmp_path)
@@ -195,17 +178,19 @@ def test_after_redis_is_flushed_a_sweep_requeues_the_lost_jobs_and_the_reports_c
 
 
 def test_an_assembly_lost_with_redis_is_requeued(app, client, config, tmp_path, runner, run_worker):
-    task_id = submit(client, "html", sample_students())
-    # A real worker renders the only chunk, queues the assembly and stops; then Redis loses it.
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst", "--max-jobs", "1"],
+    cohort = [student(f"s{n}", [event(n % 3, "2024-07-22T10:00:00Z")]) for n in range(55)]  # chunks of 50 and 5
+    task_id = submit(client, "html", cohort)
+    # A real worker renders both chunks, the last queues the assembly, and it stops; then Redis loses it.
+    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst", "--max-jobs", "2"],
                    cwd=ROOT, env=worker_env(config, tmp_path), check=True, capture_output=True, timeout=120)
-    assert queued_job_ids(config) == [task_id]
+    assert finish_queue_job_ids(config) == [task_id]
     Redis.from_url(config["REDIS_URL"]).flushdb()
     app.config["REPORTGEN_STALE_AFTER"] = 0
     assert runner.invoke(args=["reportgen", "sweep"]).output == "sweep: 1 assemblies requeued\n"
+    assert finish_queue_job_ids(config) == [task_id]
     run_worker()
     body = status(client, "html", task_id)
-    assert (body["status"], body["attempts"], body["summary"]["succeeded"]) == ("SUCCESS", 1, 2)
+    assert (body["status"], body["attempts"], body["summary"]["succeeded"]) == ("SUCCESS", 1, 55)
 
 
 def test_an_email_whose_job_was_flushed_is_sent_after_a_sweep(config, mailbox, run_worker):

@@ -7,7 +7,7 @@ import io
 import pdfplumber
 import pytest
 
-from .helpers import event, post_json, student
+from .helpers import event, post_json, student, submit
 
 
 def returning_student() -> dict:
@@ -21,13 +21,6 @@ def returning_student() -> dict:
 
 def straight_student() -> dict:
     return student("straight-2", [event("7", "2024-07-02T09:00:00Z"), event("9", "2024-07-02T09:10:00Z")], "course")
-
-
-def submit(client, report_format: str, students, options=None, **query) -> str:
-    body = {"students": students, "options": options} if options is not None else students
-    response = post_json(client, f"/assignment/{report_format}", body)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
 
 
 def pdf_text(content: bytes) -> str:

@@ -20,18 +20,13 @@ from reportgen.extensions import db
 from reportgen.formats import FORMATS, ReportFormat
 from reportgen.models import Delivery, Report
 
-from .helpers import event, post_json, sample_students, student
+from .helpers import event, post_json, report_count, sample_students, student
 
 TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 def csrf_token(client, path: str = "/") -> str:
     return TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
-
-
-def report_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Report))
 
 
 def all_reports(app) -> list[Report]:
@@ -408,7 +403,6 @@ def test_history_rows_link_to_status_and_download_and_keep_filters_across_pages(
     assert '<span class="badge badge-success">Done</span>' in page and "badge-pending" in page
     assert "Week 3" in page
     assert 'href="/reports?page=2&amp;student=alice"' in page
-
 
 
 # --- email from the form ---------------------------------------------------------------------

@@ -20,14 +20,7 @@ from reportgen.models import Report, ReportItem
 from reportgen.queue import enqueue_assembly, enqueue_report, redis_connection, report_queue
 from reportgen.worker import ReportWorker
 
-from .conftest import ROOT, worker_env
-from .helpers import event, post_json, sample_students, student
-
-
-def submit(client, report_format: str, payload) -> str:
-    response = post_json(client, f"/assignment/{report_format}", payload)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["task_id"]
+from .helpers import ROOT, event, post_json, sample_students, student, submit, worker_env
 
 
 def pdf_text(data: bytes) -> str:
@@ -201,7 +194,8 @@ def test_an_unexpected_job_error_reaches_rq_and_its_dashboard_as_fixed_text(clie
     task_id = post_json(client, "/assignment/html", sample_students()).get_json()["task_id"]
     markup = "<img src=x onerror=alert(1)>"
     queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
-    job = queue.enqueue_call("reportgen.jobs.render_chunk", args=(task_id, markup), description="render students")
+    job = queue.enqueue_call("reportgen.jobs.render_chunk", args=(task_id, markup), description="render students",
+                             at_front=True)  # before the report's own chunk, which finishes the report
     result = run_worker()
     job.refresh()
     assert job.get_status() == "failed"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from ..helpers import event, post_json, sample_students, student
+from ..helpers import event, post_json, report_count, sample_students, student
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser
@@ -27,11 +27,6 @@ def class_of(count: int, namespace: str = "course-7") -> list[dict]:
                 namespace=namespace)
         for i in range(count)
     ] + sample_students()
-
-
-def report_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Report))
 
 
 def test_upload_a_file_watch_it_finish_live_then_view_html_and_download_pdf(

@@ -8,17 +8,11 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers import post_json
+from ..helpers import submit
 from ..test_report_pdf import sample_like
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser
-
-
-def submit(client, report_format: str, students) -> str:
-    response = post_json(client, f"/assignment/{report_format}", students)
-    assert response.status_code == 202
-    return response.get_json()["task_id"]
 
 
 def no_page_scroll(page) -> bool:

@@ -1,0 +1,153 @@
+"""Every change of state of a report, a student of it and an email of it, in one place.
+
+Each transition is a conditional UPDATE committed at once, so a job that lost a race (with
+another job for the same work, or with the sweeper) changes nothing twice. The jobs
+(:mod:`reportgen.jobs`) and the sweeper (:mod:`reportgen.sweeper`) call these and nothing
+else to move state; the status page and the API only read it.
+
+    report:  PENDING → STARTED (first chunk) → SUCCESS | FAILURE
+    student: PENDING → STARTED (claimed, one attempt more) → SUCCESS | FAILURE
+    email:   QUEUED → SENT | FAILED | SKIPPED (the report failed)
+"""
+from __future__ import annotations
+
+from sqlalchemy import exists, update
+
+from .extensions import db
+from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
+from .queue import enqueue_assembly
+
+ACTIVE = (Status.PENDING.value, Status.STARTED.value)
+
+
+def _changed(statement) -> bool:
+    """Run one conditional UPDATE and commit; whether it changed a row."""
+    changed = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return bool(changed)
+
+
+def start_report(report_id: str) -> Report | None:
+    """Mark the report ``STARTED`` (first chunk wins) and return it, or None if it is done."""
+    _changed(update(Report).where(Report.id == report_id, Report.status == Status.PENDING.value)
+             .values(status=Status.STARTED.value, started_at=utcnow()))
+    report = db.session.get(Report, report_id)
+    return report if report is not None and report.status not in DONE else None
+
+
+def claim_items(item_ids: list[int]) -> set[int]:
+    """Mark unfinished students ``STARTED`` (one more attempt each); the ones this job won."""
+    claimed = {
+        item_id for item_id in item_ids
+        if db.session.execute(
+            update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE))
+            .values(status=Status.STARTED.value, started_at=utcnow(), attempts=ReportItem.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    }
+    db.session.commit()
+    return claimed
+
+
+def finish_item(item_id: int, report_id: str, **values) -> bool:
+    """Store one student's outcome and count it in the report's progress, in one transaction.
+
+    Only an unfinished student is finished (and counted)."""
+    finished = db.session.execute(
+        update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE))
+        .values(finished_at=utcnow(), **values).execution_options(synchronize_session=False)
+    ).rowcount
+    if finished:
+        db.session.execute(
+            update(Report).where(Report.id == report_id).values(progress_current=Report.progress_current + 1)
+        )
+    db.session.commit()
+    return bool(finished)
+
+
+def update_item(item_id: int, **values) -> None:
+    """Change a finished student's stored facts (where its pages are, after a re-render)."""
+    _changed(update(ReportItem).where(ReportItem.id == item_id).values(**values))
+
+
+def claim_assembly(report_id: str) -> bool:
+    """Whether this caller finishes the report: true once, when no student is left to render
+    (the conditional UPDATE lets exactly one of several finishing chunks win)."""
+    unfinished = exists().where(ReportItem.report_id == report_id, ReportItem.status.in_(ACTIVE))
+    return _changed(update(Report).where(Report.id == report_id, Report.assembly_queued_at.is_(None), ~unfinished)
+                    .values(assembly_queued_at=utcnow()))
+
+
+def release_assembly(report_id: str) -> None:
+    """Undo :func:`claim_assembly` (its job could not be queued), so the sweeper finds it."""
+    _changed(update(Report).where(Report.id == report_id).values(assembly_queued_at=None))
+
+
+def queue_assembly_if_complete(report_id: str) -> bool:
+    """Claim the report's assembly and queue its job; the claim is released if Redis refuses
+    (and the error raised)."""
+    if not claim_assembly(report_id):
+        return False
+    try:
+        enqueue_assembly(report_id)
+    except Exception:
+        release_assembly(report_id)
+        raise
+    return True
+
+
+def begin_assembly(report_id: str) -> Report | None:
+    """Count one more assembly attempt of an unfinished report and return it (None if done)."""
+    report = db.session.get(Report, report_id)
+    if report is None or report.status in DONE:
+        return None
+    _changed(update(Report).where(Report.id == report_id).values(attempts=Report.attempts + 1))
+    return report
+
+
+def summarise(items: list[ReportItem]) -> dict:
+    succeeded = sum(item.status == Status.SUCCESS.value for item in items)
+    total = len(items)
+    return {
+        "total": total,
+        "succeeded": succeeded,
+        "failed": total - succeeded,
+        "success_rate": round(succeeded / total, 4) if total else 0.0,
+        "students": [
+            {"position": item.position, "student_id": item.student_id, "namespace": item.namespace,
+             "status": item.status, "error": item.error, "size": item.size}
+            for item in items
+        ],
+    }
+
+
+def finish_report(report_id: str, **values) -> bool:
+    """Store the finished document and summary; a report already done is never overwritten."""
+    return _changed(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
+                    .values(status=Status.SUCCESS.value, finished_at=utcnow(), error=None, **values))
+
+
+def mark_failed(report_id: str, message: str, **values) -> bool:
+    """Fail a report that is not done yet, and skip its queued emails; a finished report is
+    never overwritten."""
+    failed = _changed(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
+                      .values(status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values))
+    if failed:
+        skip_deliveries(report_id, "The report failed, so there was nothing to send.")
+    return failed
+
+
+def skip_deliveries(report_id: str, reason: str) -> None:
+    _changed(update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value)
+             .values(status=DeliveryStatus.SKIPPED.value, error=reason))
+
+
+def record_delivery(delivery_id: int, **values) -> None:
+    """Record an attempt or an outcome of an email that is still this job's to send."""
+    _changed(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+def fail_delivery(delivery_id: int, message: str) -> bool:
+    """Give up an email that is still queued; one already sent or failed stays as it is."""
+    return _changed(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED.value)
+                    .values(status=DeliveryStatus.FAILED.value, error=message))
