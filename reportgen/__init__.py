@@ -14,10 +14,14 @@ from .extensions import csrf, db, migrate
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL and a busy timeout let the web process read while the worker writes."""
+    """WAL and a busy timeout let the web process read while the worker writes. In WAL mode,
+    ``synchronous=NORMAL`` syncs at checkpoints instead of at every commit: a crash of the
+    app loses nothing, a power cut at most the last commits, and a report job's few small
+    commits stop costing a disk flush each."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

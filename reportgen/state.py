@@ -11,7 +11,7 @@ else to move state; the status page and the API only read it.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, orm, update
 
 from .extensions import db
 from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
@@ -27,12 +27,23 @@ def _changed(statement) -> bool:
     return bool(changed)
 
 
+#: What a job reads of its report, loaded in the one query that fetches the report.
+_FOR_A_JOB = (orm.undefer(Report.labels), orm.undefer(Report.cohorts))
+
+
+def _report_for_a_job(report_id: str) -> Report | None:
+    report = db.session.get(Report, report_id, options=_FOR_A_JOB, populate_existing=True)
+    return report if report is not None and report.status not in DONE else None
+
+
 def start_report(report_id: str) -> Report | None:
-    """Mark the report ``STARTED`` (first chunk wins) and return it, or None if it is done."""
+    """Mark the report ``STARTED`` (first chunk wins) and return it, or None if it is done.
+
+    The row is read after the commit, with what a job needs of it, so reading it costs no
+    further queries (a job must not touch attributes after its next commit expires them)."""
     _changed(update(Report).where(Report.id == report_id, Report.status == Status.PENDING.value)
              .values(status=Status.STARTED.value, started_at=utcnow()))
-    report = db.session.get(Report, report_id)
-    return report if report is not None and report.status not in DONE else None
+    return _report_for_a_job(report_id)
 
 
 def claim_items(item_ids: list[int]) -> set[int]:
@@ -98,11 +109,10 @@ def queue_assembly_if_complete(report_id: str) -> bool:
 
 def begin_assembly(report_id: str) -> Report | None:
     """Count one more assembly attempt of an unfinished report and return it (None if done)."""
-    report = db.session.get(Report, report_id)
-    if report is None or report.status in DONE:
+    if not _changed(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
+                    .values(attempts=Report.attempts + 1)):
         return None
-    _changed(update(Report).where(Report.id == report_id).values(attempts=Report.attempts + 1))
-    return report
+    return _report_for_a_job(report_id)
 
 
 def summarise(items: list[ReportItem]) -> dict:
