@@ -72,3 +72,55 @@ def test_one_student_rendered_alone_keeps_the_labels_of_the_whole_upload():
     _, shared = sequence_students(students[1:], unit_labels(students))
     assert alone[0].labels == ["Q1", "Q2"]
     assert shared[0].labels == ["Q2", "Q3"]
+
+
+def test_sequenced_events_read_as_the_tuple_of_their_items():
+    import pytest
+
+    from reportgen.domain.sequencing import SequencedEvent, StudentSequence, sequence_students
+
+    [student] = parse_submission({"student_id": "s", "events": [
+        {"unit": 2, "created_time": "2024-07-21T04:00:00Z"},
+        {"unit": 1, "created_time": "2024-07-21T03:00:00Z"},
+        {"unit": 3},
+    ]})
+    _, [seq] = sequence_students([student])
+    by_time = [student.events[1], student.events[0], student.events[2]]
+    items = tuple(SequencedEvent(position, label, event)
+                  for position, (label, event) in enumerate(zip(["Q1", "Q2", "Q3"], by_time), start=1))
+    assert seq.events == items and items == seq.events and tuple(seq.events) == items
+    assert hash(seq.events) == hash(items)
+    assert len(seq.events) == 3 and bool(seq.events) and list(seq.events) == list(items)
+    assert seq.events[0] == items[0] and seq.events[-1] == items[-1] and seq.events[-3] == items[0]
+    assert seq.events[1:] == items[1:] and seq.events[::-2] == items[::-2] and seq.events[5:] == ()
+    assert (seq.events[2].position, seq.events[2].label, seq.events[2].event) == (3, "Q3", student.events[2])
+    assert seq.labels == ["Q1", "Q2", "Q3"]
+    with pytest.raises(IndexError):
+        seq.events[3]
+    assert StudentSequence(student=student, events=()).labels == []
+    assert StudentSequence(student=student, events=items).labels == ["Q1", "Q2", "Q3"]
+    assert seq == StudentSequence(student=student, events=items)
+
+
+def test_order_by_instant_across_offsets_is_the_plain_sort():
+    """Several offsets in one student are sorted as UTC datetimes: the same order, ties in
+    input order, even within a day of the ends of the datetime range."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from reportgen.domain.sequencing import order_events
+
+    rng = random.Random(5)
+    start = datetime(2024, 7, 21, tzinfo=timezone.utc)
+    texts = []
+    for _ in range(400):
+        moment = start + timedelta(minutes=rng.randint(0, 120))  # many equal instants
+        zone = timezone(timedelta(minutes=rng.choice([0, 0, 120, -300, 330, -59])))
+        text = moment.astimezone(zone).isoformat(sep=rng.choice(" T"))
+        texts.append(text.replace("+00:00", "Z") if rng.random() < 0.3 else text)
+    texts += ["0001-01-01T00:30:00+01:00", "0001-01-01T00:10:00Z", "9999-12-31T23:30:00-01:00"]
+    for chosen in (texts[:400], texts):
+        [student] = parse_submission({"student_id": "s", "events": [
+            {"unit": 1, "created_time": text} for text in chosen] + [{"unit": 2}]})
+        expected = sorted(student.events[:-1], key=lambda e: e.created_at) + [student.events[-1]]
+        assert order_events(student.events) == expected

@@ -148,3 +148,131 @@ def test_envelope_problems_are_reported_with_their_paths_together():
         parse_upload({"students": [], "email": {"a": 1}})
     assert caught.value.details == {"students": "must contain at least one student",
                                     "email": "must be an array of email addresses, not an object"}
+
+
+def test_a_utf8_bom_is_accepted_in_bytes():
+    [student] = parse_text(b'\xef\xbb\xbf{"student_id": "s", "events": []}')
+    assert student.student_id == "s"
+
+
+# Valid events take a fast path (exact JSON types, a per-upload cache of canonical units, no path
+# built); anything else takes the full checks. Both must give the same events and the same errors.
+
+VARIED_EVENTS = [
+    {"unit": 17, "type": "ran_tests", "created_time": "2024-07-21 03:04:55.939000+00:00"},
+    {"unit": "17"},
+    {"unit": " 17 ", "type": None, "created_time": None},
+    {"unit": "intro", "type": "", "created_time": "2024-07-21T03:04:55Z", "extra": [1]},
+    {"unit": -3, "created_time": "2024-07-21T05:04:55.5+02:00"},
+    {"unit": 0, "created_time": " 2024-07-21 03:04:55 "},
+    {"unit": "ü", "type": "saved_code", "created_time": "2024-07-21T03:04:55.123456789-04:30"},
+    {"unit": 18446744073709551616, "created_time": "2024-07-21"},
+]
+
+BAD_EVENTS = [
+    7, None, [], "x", {},
+    {"unit": True}, {"unit": 1.0}, {"unit": []}, {"unit": {}}, {"unit": ""}, {"unit": "  "}, {"unit": None},
+    {"unit": 1, "type": 3}, {"unit": 1, "type": ["a"]},
+    {"unit": 1, "created_time": 1721531095}, {"unit": 1, "created_time": "yesterday"},
+    {"unit": 1, "created_time": ""}, {"unit": 1, "created_time": "2024-13-01"}, {"unit": 1, "created_time": {}},
+    {"unit": False, "type": 2, "created_time": "nope"},
+]
+
+
+def _reference(raw_events: list, prefix: str = "events") -> tuple[list, dict]:
+    """What the full per-event checks alone give."""
+    from reportgen.domain.submission import _parse_event
+
+    errors: dict[str, str] = {}
+    events = [_parse_event(raw, f"{prefix}[{index}]", index, errors) for index, raw in enumerate(raw_events)]
+    return [event for event in events if event is not None], errors
+
+
+def test_valid_events_are_the_same_as_the_full_checks_make():
+    from reportgen.domain.submission import Event
+
+    raw_events = VARIED_EVENTS * 3
+    [student] = parse_submission({"student_id": "s", "events": raw_events})
+    expected, errors = _reference(raw_events)
+    assert errors == {}
+    assert list(student.events) == expected
+    assert [type(event) for event in student.events] == [Event] * len(raw_events)
+    assert student.events[7].unit == "18446744073709551616"
+    assert student.events[2] == Event(unit="17", type=None, created_at=None, index=2)
+    assert hash(student.events[2]) == hash(Event(unit="17", type=None, created_at=None, index=2))
+    with pytest.raises(AttributeError):
+        student.events[0].unit = "other"
+
+
+def test_invalid_events_get_the_same_errors_in_the_same_order():
+    mixed = [event for pair in zip(VARIED_EVENTS * 3, BAD_EVENTS) for event in pair] + BAD_EVENTS
+    details = details_of([{"student_id": "a", "events": VARIED_EVENTS},
+                          {"student_id": "b", "events": mixed}])
+    _, expected = _reference(mixed, "[1].events")
+    assert list(details.items()) == list(expected.items())
+    assert details["[1].events[11].unit"] == "must be a non-empty string or an integer, not a boolean"
+
+
+def test_the_unit_cache_never_mixes_types():
+    """1, "1", " 1 " and True are different raw units; a boolean is never the integer 1."""
+    events = [{"unit": 1}, {"unit": "1"}, {"unit": " 1 "}, {"unit": 1}, {"unit": True}, {"unit": 1.0}]
+    details = details_of([{"student_id": "a", "events": events[:4]}, {"student_id": "b", "events": events}])
+    assert details == {"[1].events[4].unit": "must be a non-empty string or an integer, not a boolean",
+                       "[1].events[5].unit": "must be a non-empty string or an integer, not a number"}
+    [a, b] = parse_submission([{"student_id": "a", "events": events[:4]},
+                               {"student_id": "b", "events": events[:4]}])
+    assert [e.unit for e in a.events + b.events] == ["1"] * 8
+
+
+def test_types_that_json_never_gives_take_the_full_checks():
+    from collections import OrderedDict
+
+    class Text(str):
+        pass
+
+    raw_events = [OrderedDict(unit=1), {"unit": Text("u"), "type": Text("t"), "created_time": Text("2024-07-21")}]
+    [student] = parse_submission({"student_id": "s", "events": raw_events})
+    assert list(student.events) == _reference(raw_events)[0]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_validation_leaves_the_garbage_collector_as_it_found_it(enabled):
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        parse_submission({"student_id": "s", "events": VARIED_EVENTS})
+        with pytest.raises(SubmissionError):
+            parse_submission({"student_id": "s", "events": BAD_EVENTS})
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+def test_threads_validating_at_once_leave_the_collector_on(monkeypatch):
+    """The pause is shared: the last thread out resumes collection, and runs one full collection
+    when enough was built (here: anything) instead of leaving it to three later ones."""
+    import gc
+    import threading
+
+    from reportgen.domain import submission
+
+    collections = []
+    monkeypatch.setattr(submission, "_COLLECT_AFTER", -1)
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args))
+    start = threading.Barrier(4)
+
+    def validate():
+        start.wait()
+        for _ in range(50):
+            parse_submission({"student_id": "s", "events": VARIED_EVENTS})
+
+    assert gc.isenabled()
+    threads = [threading.Thread(target=validate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert gc.isenabled()
+    assert collections and all(args == () for args in collections)

@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timezone
+from itertools import count
+from operator import attrgetter, index as as_index
+from typing import Any, overload
 
 from .submission import Event, Student, unit_sort_key
+
+_created_at = attrgetter("created_at")
+_tzinfo = attrgetter("tzinfo")
+_unit = attrgetter("unit")
+_label = attrgetter("label")
+
 
 @dataclass(frozen=True, slots=True)
 class SequencedEvent:
@@ -13,14 +23,71 @@ class SequencedEvent:
     label: str
     event: Event
 
+
+class SequencedEvents(Sequence[SequencedEvent]):
+    """A student's events in time order with their labels, read as :class:`SequencedEvent` items
+    (1-based ``position``), which are made as they are read; equal to the tuple of those items.
+
+    Not a tuple of items made up front: for a large upload that is a million more objects to
+    build, and to be traversed by every full garbage collection while the upload lives (about as
+    much again as building them), where most callers want only :attr:`labels` or one pass.
+    """
+
+    __slots__ = ("ordered", "labels")
+
+    def __init__(self, ordered: tuple[Event, ...], labels: tuple[str, ...]):
+        if len(ordered) != len(labels):
+            raise ValueError("one label per event")
+        self.ordered = ordered
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.ordered)
+
+    def __iter__(self) -> Iterator[SequencedEvent]:
+        return map(SequencedEvent, count(1), self.labels, self.ordered)
+
+    @overload
+    def __getitem__(self, index: int) -> SequencedEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[SequencedEvent, ...]: ...
+
+    def __getitem__(self, index: Any) -> Any:
+        """An item, or a slice of them as a tuple (each keeping its position in the whole)."""
+        if isinstance(index, slice):
+            picked = range(len(self.ordered))[index]
+            return tuple(map(SequencedEvent, [i + 1 for i in picked],
+                             map(self.labels.__getitem__, picked), map(self.ordered.__getitem__, picked)))
+        i = as_index(index)
+        event, label = self.ordered[i], self.labels[i]  # IndexError as a tuple's
+        return SequencedEvent(i + 1 if i >= 0 else len(self.ordered) + i + 1, label, event)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SequencedEvents):
+            return self.ordered == other.ordered and self.labels == other.labels
+        if isinstance(other, tuple):
+            return tuple(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"SequencedEvents({tuple(self)!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class StudentSequence:
     student: Student
-    events: tuple[SequencedEvent, ...]
+    events: Sequence[SequencedEvent]
+    """:class:`SequencedEvents` from :func:`sequence_students`; any sequence of items (``()``)."""
 
     @property
     def labels(self) -> list[str]:
-        return [item.label for item in self.events]
+        if isinstance(self.events, SequencedEvents):
+            return list(self.events.labels)
+        return list(map(_label, self.events))
+
 
 def unit_labels(
     students: list[Student], order: Mapping[str, Sequence[str]] | None = None
@@ -35,7 +102,7 @@ def unit_labels(
     """
     units: dict[str, set[str]] = defaultdict(set)
     for student in students:
-        units[student.namespace].update(event.unit for event in student.events)
+        units[student.namespace].update(map(_unit, student.events))
     labels: dict[str, dict[str, str]] = {}
     for namespace, found in units.items():
         listed = list(dict.fromkeys(order.get(namespace, ()))) if order else []
@@ -48,9 +115,32 @@ def unit_labels(
 
 def order_events(events: tuple[Event, ...]) -> list[Event]:
     """Timed events by instant (offsets honoured, ties stable), then untimed in input order."""
-    timed = sorted((e for e in events if e.created_at is not None), key=lambda e: e.created_at)
+    times = list(map(_created_at, events))
+    if None not in times:
+        return _by_instant(events, times)
+    timed = [e for e in events if e.created_at is not None]
     untimed = [e for e in events if e.created_at is None]
-    return timed + untimed
+    return _by_instant(timed, list(map(_created_at, timed))) + untimed
+
+
+def _by_instant(events: Sequence[Event], times: list) -> list[Event]:
+    """``events`` stably sorted by ``times``, their (aware) instants.
+
+    Two datetimes with one ``tzinfo`` compare as fast as two numbers; with different ones each
+    comparison asks both for their UTC offsets, several times slower. So when a student's times
+    carry several fixed offsets (``timezone`` objects: a parsed ``Z``, ``+00:00``, ``+02:00`` …)
+    they are sorted as UTC datetimes, which order exactly as the originals.
+    """
+    zones = set(map(_tzinfo, times))
+    if len(zones) > 1 and all(type(zone) is timezone for zone in zones):
+        utc = timezone.utc
+        try:
+            keys = [moment.astimezone(utc) for moment in times]
+        except OverflowError:  # within a day of year 1 or 9999: keep the slower comparisons
+            keys = times
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return list(map(events.__getitem__, order))
+    return sorted(events, key=_created_at)
 
 
 def sequence_students(
@@ -65,16 +155,10 @@ def sequence_students(
         labels = unit_labels(students, order)
     sequences = []
     for student in students:
-        namespace_labels = labels[student.namespace]
-        sequences.append(
-            StudentSequence(
-                student=student,
-                events=tuple(
-                    SequencedEvent(position=position, label=namespace_labels[event.unit], event=event)
-                    for position, event in enumerate(order_events(student.events), start=1)
-                ),
-            )
-        )
+        unit_label = labels[student.namespace].__getitem__
+        ordered = tuple(order_events(student.events))
+        events = SequencedEvents(ordered, tuple(map(unit_label, map(_unit, ordered))))
+        sequences.append(StudentSequence(student=student, events=events))
     return labels, sequences
 
 
