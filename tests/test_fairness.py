@@ -94,7 +94,17 @@ def test_make_run_starts_the_workers_asked_for_and_ctrl_c_stops_them_all(tmp_pat
         assert "with 3 workers" in output
         gone, alive = psutil.wait_procs(everything, timeout=10)
         assert alive == [], [process.cmdline() for process in alive]
-    finally:
+    finally:  # on a failure too, nothing of the stack may outlive the test
+        family = psutil.Process(stack.pid).children(recursive=True) if stack.poll() is None else []
         if stack.poll() is None:
-            stack.kill()
-            stack.wait()
+            stack.send_signal(signal.SIGINT)
+            try:
+                stack.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stack.kill()
+                stack.wait()
+        for process in family:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
