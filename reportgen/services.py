@@ -47,6 +47,17 @@ def glyph_warnings(students: list[Student]) -> list[str] | None:
             f"PDF's fonts and will show as blanks: {shown}{more}."]
 
 
+def _commit_keeping(report: Report) -> None:
+    """Commit without expiring what was just written: the answer to the submit is built from
+    these very values, and reading them back would be one more query on the hot path."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def create_report(
     students: list[Student],
     report_format: str,
@@ -102,7 +113,7 @@ def create_report(
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients],
     )
     db.session.add(report)
-    db.session.commit()
+    _commit_keeping(report)
     current_task_id.set(report.id)
     try:
         enqueue_report(report.id, report.chunk_count)
