@@ -25,14 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import make_students  # noqa: E402
 
 
-def tree_rss(process: psutil.Process) -> int:
-    total = 0
+def tree_rss(process: psutil.Process) -> tuple[int, int]:
+    """The process tree's summed RSS (counts pages a fork shares twice) and its largest process."""
+    total = largest = 0
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            rss = member.memory_info().rss
         except psutil.NoSuchProcess:
-            pass
-    return total
+            continue
+        total += rss
+        largest = max(largest, rss)
+    return total, largest
 
 
 def main() -> None:
@@ -79,11 +82,13 @@ def main() -> None:
         workers = [psutil.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(args.workers)]
         peaks = [0] * len(workers)
+        largest = [0] * len(workers)
         started = time.monotonic()
         try:
             while True:
                 for index, worker in enumerate(workers):
-                    peaks[index] = max(peaks[index], tree_rss(worker))
+                    tree, single = tree_rss(worker)
+                    peaks[index], largest[index] = max(peaks[index], tree), max(largest[index], single)
                 with app.app_context():
                     status, current, total = db.session.execute(
                         select(Report.status, Report.progress_current, Report.progress_total)
@@ -105,7 +110,10 @@ def main() -> None:
         print(f"status {status}: {summary['succeeded']}/{summary['total']} students in {elapsed:.1f} s "
               f"({args.students / elapsed:.1f} students/s, {args.students * args.events / elapsed:.0f} events/s)")
         print(f"combined document: {size / 1e6:.1f} MB")
-        print("peak RSS per worker (process tree): " + ", ".join(f"{peak / 2**20:.0f} MiB" for peak in peaks))
+        print("peak RSS per worker (process tree, shared pages counted twice): "
+              + ", ".join(f"{peak / 2**20:.0f} MiB" for peak in peaks))
+        print("peak RSS of the largest single process per worker: "
+              + ", ".join(f"{peak / 2**20:.0f} MiB" for peak in largest))
         stop_embedded_redis(redis_server)
         del postgres
 
