@@ -33,7 +33,7 @@ from . import formats, mail, state
 from .documents import ChunkResult, ReportContext, StudentInput
 from .domain.options import options_from_dict
 from .domain.sequencing import sequence_response
-from .domain.submission import SubmissionError, parse_text
+from .domain.submission import Student, SubmissionError, parse_text
 from .extensions import db
 from .logs import task_context
 from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
@@ -290,9 +290,9 @@ def _assemble(report_id: str) -> str:
         state.mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
                           summary=summary)
         return "failed"
-    report_format, labels = formats.get(report.format), report.labels
+    report_format = formats.get(report.format)
     try:
-        content, students = _combine(report, report_format, succeeded)
+        content, sequences = _combine(report, report_format, succeeded)
     except Exception as exc:
         db.session.rollback()
         if is_transient(exc):
@@ -302,7 +302,7 @@ def _assemble(report_id: str) -> str:
         return "failed"
     finished = state.finish_report(
         report_id, content=content, content_type=report_format.content_type, size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(), sequences=sequence_response(students, labels),
+        sha256=hashlib.sha256(content).hexdigest(), sequences=sequences,
         summary=summary,
     )
     if not finished:
@@ -314,14 +314,27 @@ def _assemble(report_id: str) -> str:
     return "done"
 
 
-def _combine(report: Report, report_format, succeeded: list[ReportItem]) -> tuple[bytes, list]:
-    """The report's one document from its students that succeeded (and its chunks' documents)."""
-    inputs = [StudentInput(item.position + 1, parse_text(item.input_json)[0], item.metrics) for item in succeeded]
+def _combine(report: Report, report_format, succeeded: list[ReportItem]) -> tuple[bytes, dict]:
+    """The report's one document from its students that succeeded (and its chunks' documents),
+    and the sequences of the JSON metadata.
+
+    A paged format's document is its chunks' documents behind a class page that prints stored
+    figures only, so its students are not parsed again: a cohort's assembly would otherwise
+    hold every student's events at once. The sequences are made one student at a time."""
+    labels = report.labels
+    sequences = []
+    inputs = []
+    for item in succeeded:
+        [student] = parse_text(item.input_json)
+        sequences.extend(sequence_response([student], labels)["students"])
+        if report_format.paged:
+            student = Student(student_id=student.student_id, namespace=student.namespace, events=())
+        inputs.append(StudentInput(item.position + 1, student, item.metrics))
     parts = db.session.scalars(_report_parts(report.id)).all()
     chunks = [ChunkResult([], whole=part.content, complete=part.complete) for part in parts]
     content = report_format.documents.combine(report_context(report), inputs, chunks,
                                               [item.content for item in succeeded])
-    return content, [student_input.student for student_input in inputs]
+    return content, {**sequence_response([], labels), "students": sequences}
 
 
 def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
