@@ -12,9 +12,11 @@ sub-paths, and the only separate elements are the few texts.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from html import escape
+
+from .domain.report_data import VisitMark
 
 INK = "#1f2328"
 MUTED = "#656d76"
@@ -46,14 +48,6 @@ class Chart:
     def data_uri(self) -> str:
         """The chart as a ``data:`` URI for xhtml2pdf (base64: a third of percent-encoding's length)."""
         return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineVisit:
-    row: int
-    start: datetime
-    end: datetime
-    returned: bool
 
 
 def _num(value: float) -> str:
@@ -95,7 +89,7 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def timeline(rows: list[str], visits: list[TimelineVisit], title: str, description: str, zoom: float = 1.0) -> Chart:
+def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, description: str, zoom: float = 1.0) -> Chart:
     """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across from the first visit
     to the last, one bar per visit: blue for a first visit to a unit, red for a return to it.
     The report prints the key and the time span beside the chart, which saves svglib four

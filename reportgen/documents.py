@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from . import formats
@@ -79,7 +79,6 @@ class ChunkResult:
     """The chunk as one document (PDF), which holds the students' pages."""
     complete: bool = False
     """True when ``whole`` is already the upload's finished document (a one-chunk report)."""
-    errors: list[str] = field(default_factory=list)
 
 
 def report_data(context: ReportContext, inputs: Sequence[StudentInput], *, summary_only: bool = False) -> ReportData:
@@ -186,15 +185,15 @@ class PdfDocuments(Documents):
         return ChunkResult(results, whole=whole)
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks: Sequence[ChunkResult | bytes],
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks: Sequence[ChunkResult],
                 parts=()) -> bytes:
         """The finished document: a complete one-chunk PDF as it is, else the overview (for
         several students) followed by every chunk's PDF."""
         from .rendering import merge_pdfs, render_pdf
 
-        if len(chunks) == 1 and isinstance(chunks[0], ChunkResult) and chunks[0].complete:
+        if len(chunks) == 1 and chunks[0].complete:
             return chunks[0].whole
-        wholes = [chunk.whole if isinstance(chunk, ChunkResult) else chunk for chunk in chunks]
+        wholes = [chunk.whole for chunk in chunks]
         if len(wholes) == 1 and len(inputs) == 1:
             return wholes[0]
         data = report_data(context, inputs, summary_only=True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import io
-import logging
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -41,8 +40,6 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from . import charts, fonts
 from .domain.report_data import CohortReport, ReportData, StudentReport
-
-log = logging.getLogger(__name__)
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT_DIR / "templates"
@@ -225,27 +222,23 @@ SCREEN_ZOOM = 1.5
 
 
 def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
-    visits = [charts.TimelineVisit(row=mark.row, start=mark.start, end=mark.end, returned=mark.returned)
-              for mark in student.visits]
     returns = sum(mark.returned for mark in student.visits)
     description = (f"{len(student.visits)} timed visits to {student.unit_count} units between "
                    f"{student.timeline_start} and {student.timeline_end} UTC, {returns} of them returns.")
-    return charts.timeline(student.unit_rows, visits, f"Timeline of {student.student_id}", description,
+    return charts.timeline(student.unit_rows, student.visits, f"Timeline of {student.student_id}", description,
                            zoom=1.0 if pdf else SCREEN_ZOOM)
 
 
 def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
-    strips = [
-        charts.Strip(name=measure.name, values=measure.values, p15=measure.raw[0], median=measure.raw[1],
-                     p85=measure.raw[2], unit_text={"Time on task": "minutes"}.get(measure.name, "per student"))
-        for measure in cohort.ranges
-    ]
-    minutes = [charts.Strip(strip.name, tuple(v / 60 for v in strip.values), strip.p15 / 60, strip.median / 60,
-                            strip.p85 / 60, strip.unit_text) if strip.name == "Time on task" else strip
-               for strip in strips]
+    def strip(measure) -> charts.Strip:
+        scale, unit_text = (60, "minutes") if measure.name == "Time on task" else (1, "per student")
+        p15, median, p85 = (value / scale for value in measure.raw)
+        return charts.Strip(measure.name, tuple(value / scale for value in measure.values), p15, median, p85,
+                            unit_text)
+
     description = "; ".join(f"{measure.name}: 15th percentile {measure.p15}, median {measure.median}, "
                             f"85th percentile {measure.p85}" for measure in cohort.ranges)
-    return charts.distribution(minutes, f"How the {cohort.students} students of {cohort.namespace or 'the upload'} spread",
+    return charts.distribution([strip(measure) for measure in cohort.ranges], f"How the {cohort.students} students of {cohort.namespace or 'the upload'} spread",
                                description, format_value=lambda value: f"{value:.0f}", zoom=1.0 if pdf else SCREEN_ZOOM)
 
 

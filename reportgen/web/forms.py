@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..domain.submission import MalformedJSON, SubmissionError, Upload, loads, parse_recipients, parse_upload
+from ..domain.submission import (MalformedJSON, SubmissionError, Upload, is_envelope, loads, parse_recipients,
+                                 parse_upload)
 from ..formats import FORMATS
 from ..models import Status
 
@@ -75,7 +76,7 @@ def _snippet(raw: str | bytes, line: int, column: int) -> tuple[str, str] | None
 
 def namespaces_of(document) -> list[str]:
     """The namespaces named in a (not yet validated) submission, for options that apply to all."""
-    students = document.get("students") if isinstance(document, dict) and "student_id" not in document else document
+    students = document["students"] if is_envelope(document) else document
     students = [students] if isinstance(students, dict) else students if isinstance(students, list) else []
     found = {student.get("namespace") or "" for student in students if isinstance(student, dict)}
     return sorted(namespace for namespace in found if isinstance(namespace, str))
