@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, jsonify, request, send_file, str
 from sqlalchemy import select
 
 from .. import formats
+from ..domain.csv_import import parse_csv
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
 from ..domain.submission import SubmissionError, Upload, loads, parse_upload
@@ -23,6 +24,7 @@ from ..services import QueueUnavailable, create_report, student_document as stor
 from . import bp
 
 JSON_TYPES = ("application/json",)
+CSV_TYPES = ("text/csv",)
 
 
 def _is_json_type(mimetype: str) -> bool:
@@ -30,12 +32,17 @@ def _is_json_type(mimetype: str) -> bool:
 
 
 def upload_from_request() -> Upload:
-    """Validate the body: 415 unless JSON, 413 if too large, 400 with field paths if invalid."""
-    if not _is_json_type(request.mimetype):
+    """Validate the body: 415 unless JSON or CSV, 413 if too large, 400 with field paths (rows
+    and columns for CSV) if invalid. A CSV has no envelope, so no email or options."""
+    if _is_json_type(request.mimetype):
+        upload = parse_upload(loads(request.get_data(cache=False)))
+    elif request.mimetype in CSV_TYPES:
+        upload = parse_csv(request.get_data(cache=False))
+    else:
         abort(415, description=(
-            f"send the submission as Content-Type: application/json (got {request.mimetype or 'none'})"
+            "send the submission as Content-Type: application/json or text/csv "
+            f"(got {request.mimetype or 'none'})"
         ))
-    upload = parse_upload(loads(request.get_data(cache=False)))
     if upload.recipients and not current_app.config["SMTP_HOST"]:
         raise SubmissionError("email delivery is not available",
                               {"email": "this server has no SMTP server configured (SMTP_HOST)"})
