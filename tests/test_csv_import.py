@@ -1,5 +1,5 @@
-"""CSV in: the layout reportgen exports, uploaded through the API, validated as JSON is, with
-problems named by row and column.
+"""CSV in: the layout reportgen exports, uploaded through the API and the form, validated as
+JSON is, with problems named by row and column.
 
 The round trips use real exports: a report rendered by a real worker, downloaded, and uploaded.
 """
@@ -15,6 +15,7 @@ from reportgen.extensions import db
 from reportgen.models import Report
 
 from .helpers import ROOT, event, post_json, report_count, sample_students, student, submit
+from .test_web import all_reports, block, submit_form
 
 EXAMPLE_JSON = ROOT / "examples" / "students.json"
 EXAMPLE_CSV = ROOT / "examples" / "students.csv"
@@ -171,3 +172,43 @@ def test_a_csv_over_the_limit_is_413_like_json(app, config):
     assert report_count(app) == 0
     with limited.app_context():
         db.engine.dispose()
+
+
+# --- the upload form ------------------------------------------------------------------------
+
+def test_the_form_takes_a_csv_file_and_pasted_cells_as_the_api_does(app, client):
+    exported = render_csv(parse_text(json.dumps(sample_students())))
+    assert submit_form(client, file=("students.csv", exported), formats=["html"]).status_code == 303
+    pasted = exported.decode("utf-8").replace(",", "\t")
+    assert submit_form(client, text=pasted, formats=["html"]).status_code == 303
+    post_csv(client, "/assignment/html", exported)
+    reports = all_reports(app)
+    assert len(reports) == 3 and len({report.input_json for report in reports}) == 1
+    assert {(tuple(report.student_ids), report.event_count) for report in reports} == {(("alice", "Zoë Дмитрий Ωμέγα"), 5)}
+
+
+def test_the_form_lists_csv_problems_by_row_and_column_in_words(app, client):
+    text = "student_id;unit;created_time\nalice;5;2024-07-21\nalice;;soon\n"
+    response = submit_form(client, text=text, formats=["pdf"], label="Week 3")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    errors = block(page, "text-errors")
+    assert "Row 3, column unit: is required" in errors
+    assert "Row 3, column created_time: 'soon' is not an ISO 8601 date-time" in errors
+    assert 'value="Week 3"' in page
+    assert report_count(app) == 0
+
+
+def test_a_csv_file_with_a_wrong_header_is_named_with_its_row(app, client):
+    response = submit_form(client, file=("marks.csv", b"name,score\nalice,3\n"))
+    assert response.status_code == 400
+    errors = block(response.get_data(as_text=True), "file-errors")
+    assert "marks.csv" in errors and "malformed CSV" in errors
+    assert "Row 1: the header has no student_id and no unit column" in errors
+    assert report_count(app) == 0
+
+
+def test_the_upload_page_says_csv_is_welcome(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'accept=".json,.csv,application/json,text/csv"' in page
+    assert "JSON or CSV file" in page and "Paste JSON or CSV" in page

@@ -135,8 +135,8 @@ def test_file_upload_makes_the_reports(app, client):
 
 
 @pytest.mark.parametrize("sources, message", [
-    ({}, "Choose a JSON file or paste JSON"),
-    ({"text": "   \n"}, "Choose a JSON file or paste JSON"),
+    ({}, "Choose a JSON or CSV file, or paste JSON or CSV"),
+    ({"text": "   \n"}, "Choose a JSON or CSV file, or paste JSON or CSV"),
     ({"text": "[]", "file": ("a.json", b"[]")}, "not both"),
 ])
 def test_exactly_one_source_is_required(app, client, sources, message):

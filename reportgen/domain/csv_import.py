@@ -62,11 +62,29 @@ def location(row: int, column: str | None = None) -> str:
     return f"row {row}, column {column}" if column else f"row {row}"
 
 
+def in_words(where: str) -> str:
+    """A :func:`location` as a sentence starts it (``Row 7, column unit``); a path that is not
+    one (``options.window.from``, ``email[0]``) as it is."""
+    return "R" + where[1:] if where.startswith("row ") else where
+
+
 def restore(cell: str) -> str:
     """The cell before :func:`.csv_export.neutralise` put an apostrophe in front of it."""
     if cell.startswith("'") and cell[1:].startswith(FORMULA_PREFIXES):
         return cell[1:]
     return cell
+
+
+def looks_like_csv(raw: str | bytes) -> bool:
+    """Whether a pasted or uploaded text is meant as CSV: not JSON (which starts with ``{`` or
+    ``[``) and its first line names ``student_id``, as a header of this layout must."""
+    head = raw[:4096]
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", "replace")
+    head = head.lstrip("\ufeff \t\r\n")
+    if head.startswith(("{", "[")):
+        return False
+    return "student_id" in head.split("\n", 1)[0].lower()
 
 
 def _decode(raw: str | bytes) -> str:

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..domain.csv_import import in_words, looks_like_csv, read_csv
 from ..domain.submission import (MalformedJSON, SubmissionError, Upload, is_envelope, loads, parse_recipients,
                                  parse_upload)
 from ..formats import FORMATS
@@ -43,7 +44,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 @dataclass
 class JSONProblem:
-    """Why the submitted JSON was refused: the API's message and details, plus where to look."""
+    """Why the submitted JSON or CSV was refused: the API's message and details, plus where to
+    look. A CSV's problems are listed in words (``Row 7, column unit``), by ``by_row``."""
 
     message: str
     details: dict[str, str]
@@ -53,6 +55,7 @@ class JSONProblem:
     more: int = 0
     filename: str | None = None
     listed: list[tuple[str, str]] = field(default_factory=list)
+    by_row: bool = False
 
 
 def _snippet(raw: str | bytes, line: int, column: int) -> tuple[str, str] | None:
@@ -83,8 +86,8 @@ def namespaces_of(document) -> list[str]:
 
 
 class UploadForm(FlaskForm):
-    file = FileField("JSON file", render_kw={"accept": ".json,application/json"})
-    text = TextAreaField("Paste JSON", render_kw={"rows": 8, "spellcheck": "false", "autocomplete": "off"})
+    file = FileField("JSON or CSV file", render_kw={"accept": ".json,.csv,application/json,text/csv"})
+    text = TextAreaField("Paste JSON or CSV", render_kw={"rows": 8, "spellcheck": "false", "autocomplete": "off"})
     formats = MultiCheckboxField("Formats", choices=format_choices, default=default_formats)
     label = StringField(
         "Label (optional)",
@@ -148,10 +151,10 @@ class UploadForm(FlaskForm):
         valid = super().validate(extra_validators)
         if self.has_file and self.has_text:
             self.source_errors.append(
-                "Send either a file or pasted JSON, not both: clear the text box or remove the file."
+                "Send either a file or pasted text, not both: clear the text box or remove the file."
             )
         elif not self.has_file and not self.has_text:
-            self.source_errors.append("Choose a JSON file or paste JSON into the text box.")
+            self.source_errors.append("Choose a JSON or CSV file, or paste JSON or CSV into the text box.")
         return valid and not self.source_errors
 
     def validate_window_to(self, field) -> None:
@@ -175,24 +178,36 @@ class UploadForm(FlaskForm):
     def selected_formats(self) -> list[str]:
         return [name for name in FORMATS if name in self.formats.data]
 
+    def is_csv(self, raw: str | bytes) -> bool:
+        """A ``.csv`` file, or a text whose first line is a CSV header (pasted cells included)."""
+        if self.has_file and (self.file.data.filename or "").lower().endswith(".csv"):
+            return True
+        return looks_like_csv(raw)
+
     def upload(self) -> Upload:
-        """Parse the one source exactly as the API does (an envelope with ``email`` included),
-        with the email field's recipients; on failure keep the problem for the page."""
+        """Parse the one source exactly as the API does (JSON, an envelope with ``email``
+        included, or CSV), with the email field's recipients; on failure keep the problem for
+        the page."""
         raw: str | bytes = self.file.data.read() if self.has_file else self.text.data
+        is_csv = self.is_csv(raw)
         try:
-            document = loads(raw)
+            table = read_csv(raw) if is_csv else None
+            document = table.students if table else loads(raw)
             options = self.options()
             order = self.unit_order_list()
             if order:
                 options["units"] = {namespace: order for namespace in namespaces_of(document)}
-            return parse_upload(document, self.recipient_list() or None, options)
+            recipients = self.recipient_list() or None
+            return table.upload(recipients, options) if table else parse_upload(document, recipients, options)
         except SubmissionError as exc:
-            self._keep_problem(exc, raw)
+            self._keep_problem(exc, raw, is_csv)
             raise
 
-    def _keep_problem(self, exc: SubmissionError, raw: str | bytes) -> None:
-        problem = JSONProblem(message=exc.message, details=exc.details)
+    def _keep_problem(self, exc: SubmissionError, raw: str | bytes, by_row: bool) -> None:
+        problem = JSONProblem(message=exc.message, details=exc.details, by_row=by_row)
         items = list(exc.details.items())
+        if by_row:
+            items = [(in_words(where), reason) for where, reason in items]
         problem.listed = items[:MAX_LISTED_PROBLEMS]
         problem.more = len(items) - len(problem.listed)
         if isinstance(exc, MalformedJSON):

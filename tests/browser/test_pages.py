@@ -36,7 +36,7 @@ def test_upload_a_file_watch_it_finish_live_then_view_html_and_download_pdf(
 
     page.goto(live_server + "/")
     expect(page).to_have_title("New report · reportgen")
-    page.get_by_label("JSON file").set_input_files(upload)
+    page.get_by_label("JSON or CSV file").set_input_files(upload)
     expect(page.get_by_label("HTML")).to_be_checked()
     expect(page.get_by_label("PDF")).to_be_checked()
     page.get_by_label("Label (optional)").fill("Class 7, week 3")
@@ -81,7 +81,7 @@ def test_upload_a_file_watch_it_finish_live_then_view_html_and_download_pdf(
 
 def test_malformed_file_shows_line_and_column_keeps_choices_and_stores_nothing(app, live_server, page, artifacts):
     page.goto(live_server + "/")
-    page.get_by_label("JSON file").set_input_files({
+    page.get_by_label("JSON or CSV file").set_input_files({
         "name": "broken.json", "mimeType": "application/json",
         "buffer": b'[{"student_id": "a",\n  "events": [}]\n',
     })
@@ -92,7 +92,7 @@ def test_malformed_file_shows_line_and_column_keeps_choices_and_stores_nothing(a
     problem = page.locator("#file-errors")
     expect(problem).to_contain_text("broken.json")
     expect(problem).to_contain_text("malformed JSON at line 2, column 14")
-    expect(page.get_by_label("JSON file")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("JSON or CSV file")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("HTML")).not_to_be_checked()
     expect(page.get_by_label("PDF")).to_be_checked()
     expect(page.get_by_label("Label (optional)")).to_have_value("Broken one")
