@@ -1,9 +1,12 @@
 """CSV in: the layout reportgen exports, uploaded through the API and the form, validated as
-JSON is, with problems named by row and column.
+JSON is, with problems named by row and column; and the CSV out "for Excel" (a byte-order mark).
 
 The round trips use real exports: a report rendered by a real worker, downloaded, and uploaded.
 """
+import codecs
+import io
 import json
+import zipfile
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +20,7 @@ from reportgen.models import Report
 from .helpers import ROOT, event, post_json, report_count, sample_students, student, submit
 from .test_web import all_reports, block, submit_form
 
+BOM = codecs.BOM_UTF8
 EXAMPLE_JSON = ROOT / "examples" / "students.json"
 EXAMPLE_CSV = ROOT / "examples" / "students.csv"
 
@@ -212,3 +216,48 @@ def test_the_upload_page_says_csv_is_welcome(client):
     page = client.get("/").get_data(as_text=True)
     assert 'accept=".json,.csv,application/json,text/csv"' in page
     assert "JSON or CSV file" in page and "Paste JSON or CSV" in page
+
+
+# --- CSV out, for Excel ---------------------------------------------------------------------
+
+def test_bom_1_prepends_a_byte_order_mark_to_every_csv_download_and_the_stored_one_has_none(client, run_worker):
+    task_id = submit(client, "csv", sample_students())
+    run_worker()
+    plain = client.get(f"/assignment/csv/{task_id}")
+    assert not plain.data.startswith(BOM)
+    excel = client.get(f"/assignment/csv/{task_id}?bom=1")
+    assert excel.status_code == 200 and excel.data == BOM + plain.data
+    assert excel.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert excel.headers["Content-Disposition"] == plain.headers["Content-Disposition"]
+    assert excel.headers["ETag"] != plain.headers["ETag"]
+    assert client.get(f"/assignment/csv/{task_id}?bom=0").data == plain.data
+    assert client.get(f"/assignment/csv/{task_id}").data == plain.data  # stored as it was
+    one = client.get(f"/assignment/csv/{task_id}/students/1")
+    assert client.get(f"/assignment/csv/{task_id}/students/1?bom=1").data == BOM + one.data
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/assignment/csv/{task_id}?bundle=zip&bom=1").data))
+    assert [archive.read(name)[:3] for name in archive.namelist()] == [BOM, BOM]
+    assert post_csv(client, "/assignment/sequence", excel.data).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["bom=2", "bom=yes", "bom="])
+def test_bom_other_than_0_or_1_is_400(client, query):
+    task_id = submit(client, "csv", sample_students())
+    for url in (f"/assignment/csv/{task_id}?{query}", f"/assignment/csv/{task_id}/students/0?{query}"):
+        response = client.get(url)
+        assert response.status_code == 400 and response.get_json()["error"] == "bom must be 0 or 1"
+
+
+def test_bom_is_for_csv_only(client):
+    task_id = submit(client, "pdf", sample_students())
+    response = client.get(f"/assignment/pdf/{task_id}?bom=1")
+    assert response.status_code == 400 and "CSV downloads only" in response.get_json()["error"]
+
+
+def test_the_status_page_offers_the_csv_for_excel(app, client, run_worker):
+    response = submit_form(client, text=json.dumps(sample_students()), formats=["csv", "html"])
+    run_worker()
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    csv_report = next(report for report in all_reports(app) if report.format == "csv")
+    assert f'href="/assignment/csv/{csv_report.id}" download>Download CSV</a>' in page
+    assert f'href="/assignment/csv/{csv_report.id}?bom=1" download>Download CSV for Excel</a>' in page
+    assert page.count("for Excel") == 1  # not for the HTML

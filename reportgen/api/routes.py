@@ -1,6 +1,7 @@
 """Submit, sequence, poll and download reports."""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import zipfile
@@ -25,6 +26,7 @@ from . import bp
 
 JSON_TYPES = ("application/json",)
 CSV_TYPES = ("text/csv",)
+BOM = codecs.BOM_UTF8
 
 
 def _is_json_type(mimetype: str) -> bool:
@@ -92,6 +94,18 @@ def _wants_metadata(report: Report) -> bool:
     return best == "application/json"
 
 
+def _wants_bom(report: Report) -> bool:
+    """``?bom=1``: a CSV download starts with a UTF-8 byte-order mark, so that Excel reads it
+    as UTF-8 instead of the local code page (which garbles every non-Latin name). Added at
+    download time; the stored document stays without one."""
+    bom = request.args.get("bom", "0")
+    if bom not in ("0", "1"):
+        abort(400, description="bom must be 0 or 1")
+    if bom == "1" and report.format != "csv":
+        abort(400, description="bom=1 is for CSV downloads only")
+    return bom == "1"
+
+
 def find_report(report_format: str, task_id: str) -> Report:
     report = db.session.get(Report, task_id) if len(task_id) <= 36 else None
     if report is None or report.format != report_format:
@@ -106,6 +120,7 @@ def report_status(report_format: str, task_id: str):
     bundle = request.args.get("bundle")
     if bundle is not None and bundle != "zip":
         abort(400, description="bundle must be 'zip'")
+    bom = _wants_bom(report)
     if report.status in (Status.PENDING.value, Status.STARTED.value):
         response = jsonify(report_status_body(report))
         response.status_code = 202
@@ -116,16 +131,17 @@ def report_status(report_format: str, task_id: str):
         response.status_code = 500
         return response
     if bundle == "zip":
-        return zip_bundle(report)
+        return zip_bundle(report, bom)
     if _wants_metadata(report):
         return jsonify(report_metadata(report))
-    return download(report)
+    return download(report, bom=bom)
 
 
 @bp.get("/<report_format>/<task_id>/students/<int:position>")
 def student_document(report_format: str, task_id: str, position: int):
     """One student's own document (positions count from 0 in upload order)."""
     report = find_report(report_format, task_id)
+    bom = _wants_bom(report)
     item = db.session.scalar(
         select(ReportItem).where(ReportItem.report_id == report.id, ReportItem.position == position)
     )
@@ -137,7 +153,7 @@ def student_document(report_format: str, task_id: str, position: int):
         return jsonify(body), 500 if item.status == Status.FAILURE.value else 202
     content = stored_student_document(report, item)
     return download(report, content, item.sha256 or hashlib.sha256(content).hexdigest(),
-                    student_download_name(report, position, item.student_id))
+                    student_download_name(report, position, item.student_id), bom=bom)
 
 
 class _Sink:
@@ -163,8 +179,9 @@ class _Sink:
         return data
 
 
-def zip_bundle(report: Report) -> Response:
-    """Every student's document in one ZIP, streamed one student at a time."""
+def zip_bundle(report: Report, bom: bool = False) -> Response:
+    """Every student's document in one ZIP, streamed one student at a time (each with a
+    byte-order mark when ``bom``)."""
     item_ids = db.session.scalars(
         select(ReportItem.id).where(ReportItem.report_id == report.id, ReportItem.status == Status.SUCCESS.value)
         .order_by(ReportItem.position)
@@ -176,7 +193,7 @@ def zip_bundle(report: Report) -> Response:
             for item_id in item_ids:
                 item = db.session.get(ReportItem, item_id)
                 archive.writestr(student_download_name(report, item.position, item.student_id),
-                                 stored_student_document(report, item, parts))
+                                 (BOM if bom else b"") + stored_student_document(report, item, parts))
                 db.session.expunge(item)
                 yield sink.drain()
         yield sink.drain()
@@ -188,11 +205,15 @@ def zip_bundle(report: Report) -> Response:
 
 
 def download(report: Report, content: bytes | None = None, sha256: str | None = None,
-             filename: str | None = None) -> Response:
-    """Stored bytes (the report's unless given): HTML inline, the rest as attachments,
-    cacheable by their sha256 (``send_file`` answers conditional and range requests)."""
+             filename: str | None = None, bom: bool = False) -> Response:
+    """Stored bytes (the report's unless given, after a byte-order mark when ``bom``): HTML
+    inline, the rest as attachments, cacheable by the sha256 of what is sent (``send_file``
+    answers conditional and range requests)."""
     report_format = formats.get(report.format)
     content = report.content if content is None else content
+    if bom:
+        content = BOM + content
+        sha256 = hashlib.sha256(content).hexdigest()
     response = send_file(io.BytesIO(content), mimetype=report_format.mimetype, conditional=True,
                          etag=sha256 or report.sha256 or False, max_age=0, last_modified=report.finished_at)
     response.headers["Content-Disposition"] = content_disposition(report_format.disposition,

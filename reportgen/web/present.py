@@ -68,8 +68,10 @@ def action_label(report: Report) -> str:
     return "View HTML" if report.format == "html" else f"Download {report.format.upper()}"
 
 
-def download_url(report: Report) -> str:
-    return status_url(report)
+def download_url(report: Report, bom: bool = False) -> str:
+    """Where the report's file is; ``bom``: a CSV with a byte-order mark, which Excel needs to
+    read UTF-8 (without it, names in other scripts come out garbled)."""
+    return status_url(report) + ("?bom=1" if bom else "")
 
 
 def percent(report: Report) -> int:

@@ -1,15 +1,43 @@
-"""CSV through the pages in real headless Chromium: a broken CSV explained by row and column, at
-desktop and phone sizes."""
+"""CSV through the pages in real headless Chromium: a spreadsheet's file in, a CSV for Excel out,
+and a broken CSV explained by row and column, at desktop and phone sizes."""
 from __future__ import annotations
 
+import codecs
+import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers import report_count
+from ..helpers import ROOT, report_count
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser
+
+DONE_TIMEOUT = 180_000
+STATUS_URL = re.compile(r"/reports/[0-9a-f-]{36}$")
+
+
+def test_upload_the_example_csv_and_download_it_for_excel(app, live_server, workers, page, artifacts):
+    page.goto(live_server + "/")
+    page.get_by_label("JSON or CSV file").set_input_files(ROOT / "examples" / "students.csv")
+    page.get_by_label("HTML").uncheck()
+    page.get_by_label("PDF").uncheck()
+    page.get_by_role("checkbox", name=re.compile(r"^CSV")).check()
+    page.get_by_role("button", name="Make reports").click()
+    page.wait_for_url(STATUS_URL)
+    expect(page.locator(".submitted")).to_contain_text("student-0019")
+    workers.start()
+    expect(page.locator("#summary")).to_have_text("Done: your report is ready.", timeout=DONE_TIMEOUT)
+    page.screenshot(path=artifacts / "status-csv.png", full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=artifacts / "status-csv-phone.png", full_page=True)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download CSV for Excel").click()
+    excel = Path(download_info.value.path()).read_bytes()
+    example = (ROOT / "examples" / "students.csv").read_bytes()
+    assert excel == codecs.BOM_UTF8 + example  # the upload's own export, as it was made
 
 
 def test_a_pasted_csv_with_mistakes_is_explained_by_row_and_column(app, live_server, page, artifacts):
