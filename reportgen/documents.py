@@ -13,16 +13,26 @@ registry in :mod:`reportgen.formats`:
 A PDF chunk is one xhtml2pdf document: a student's pages are cut out of it only when
 someone downloads that student alone. If the chunk as a whole fails, its students are
 rendered one by one, so bad data fails a student, never the batch.
+
+A student whose PDF event log is longer than a chunk's budget is alone in its chunk and cut
+into pieces (:func:`pieces`): the chunk prints the student's pages and the log's first rows,
+each further piece (``render_piece``, a job of its own) a run of rows, and the pieces follow
+the chunk in the upload's document and in the student's own.
+
+``combine`` reads the chunks' documents (and the students' own) from iterables, so the
+assembly can load them one at a time instead of holding a cohort's parts at once.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import dataclasses
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from . import formats
-from .domain.batching import plan_chunks
+from .domain.batching import piece_rows, plan_chunks, plan_pieces
 from .domain.csv_export import HEADER, render_csv
 from .domain.options import DEFAULT_OPTIONS, ReportOptions
 from .domain.preparation import PreparedUpload, prepare
@@ -59,6 +69,8 @@ class StudentInput:
     """1-based position in the upload."""
     student: Student
     metrics: dict
+    log_rows: tuple[int, int] | None = None
+    """The event-log rows this document prints, when the student's log is cut into pieces."""
 
 
 @dataclass(slots=True)
@@ -91,11 +103,15 @@ def report_data(context: ReportContext, inputs: Sequence[StudentInput], *, summa
     title = None
     if context.title:
         title = f"{context.title} — activity report"
-    return build_report(
+    data = build_report(
         sequences, [item.metrics for item in inputs], numbers=[item.number for item in inputs],
         cohorts=context.cohorts, options=context.options, events_left_out=context.events_left_out,
         generated_at=context.generated_at, title=title, student_total=context.student_total,
     )
+    if any(item.log_rows for item in inputs):
+        data = dataclasses.replace(data, students=tuple(
+            dataclasses.replace(student, log_rows=item.log_rows) for student, item in zip(data.students, inputs)))
+    return data
 
 
 def _describe(exc: BaseException) -> str:
@@ -117,13 +133,18 @@ def _one_by_one(inputs: Sequence[StudentInput], render, what: str) -> ChunkResul
 class Documents:
     """What every format does alike: a student's download is the document stored for it."""
 
+    combines_events = False
+    """Whether ``combine`` needs every student's events (else their figures suffice)."""
+
     @staticmethod
-    def student_document(stored: bytes | None, chunk_document: bytes | None, pages, title: str) -> bytes:
+    def student_document(stored: bytes | None, chunk_documents: Sequence[bytes], pages, title: str) -> bytes:
         return stored
 
 
 class HtmlDocuments(Documents):
     """One self-contained page per student; the upload's page is rendered from all of them."""
+
+    combines_events = True
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
@@ -132,12 +153,12 @@ class HtmlDocuments(Documents):
         return _one_by_one(inputs, lambda item: render_html(report_data(context, [item])).encode("utf-8"), "HTML")
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts) -> bytes:
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:
         """All students on one page; a one-student upload's page is that student's own."""
         from .rendering import render_html
 
-        if len(inputs) == 1 == context.student_total and len(parts) == 1:
-            return parts[0]
+        if len(inputs) == 1 == context.student_total:
+            return next(iter(parts))
         return render_html(report_data(context, inputs)).encode("utf-8")
 
 
@@ -149,9 +170,12 @@ class CsvDocuments(Documents):
         return _one_by_one(inputs, lambda item: render_csv([item.student], context.labels), "CSV")
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Sequence[bytes]) -> bytes:
-        header = parts[0][: parts[0].index(CSV_LINE_END) + 2] if parts else (",".join(HEADER) + "\r\n").encode()
-        return header + b"".join(part[part.index(CSV_LINE_END) + 2:] for part in parts)
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:
+        """The header once, then every student's rows in upload order."""
+        output = bytearray((",".join(HEADER) + "\r\n").encode())
+        for part in parts:
+            output += memoryview(part)[part.index(CSV_LINE_END) + 2:]
+        return bytes(output)
 
 
 class PdfDocuments(Documents):
@@ -185,44 +209,90 @@ class PdfDocuments(Documents):
         return ChunkResult(results, whole=whole)
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks: Sequence[ChunkResult],
-                parts=()) -> bytes:
-        """The finished document: a complete one-chunk PDF as it is, else the overview (for
-        several students) followed by every chunk's PDF."""
-        from .rendering import merge_pdfs, render_pdf
+    def render_piece(context: ReportContext, item: StudentInput) -> bytes:
+        """A further piece of one student's event log (``item.log_rows``) as a PDF of its own."""
+        from .rendering import render_log_piece
 
-        if len(chunks) == 1 and chunks[0].complete:
-            return chunks[0].whole
-        wholes = [chunk.whole for chunk in chunks]
-        if len(wholes) == 1 and len(inputs) == 1:
-            return wholes[0]
-        data = report_data(context, inputs, summary_only=True)
-        overview = render_pdf(data, overview=True, sections=()).content if len(inputs) > 1 else None
-        return merge_pdfs([*([overview] if overview else []), *[whole for whole in wholes if whole]], data.title)
+        data = report_data(context, [item])
+        return render_log_piece(data, data.students[0])
 
     @staticmethod
-    def student_document(stored: bytes | None, chunk_document: bytes | None, pages: tuple[int, int],
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks: Iterable[ChunkResult],
+                parts=()) -> bytes:
+        """The finished document: a complete one-chunk PDF as it is, else the overview (for
+        several students) followed by every chunk's PDF and pieces, read one at a time."""
+        from .rendering import merge_pdfs, render_pdf
+
+        chunks = iter(chunks)
+        head = list(itertools.islice(chunks, 2))
+        if len(head) == 1 and (head[0].complete or len(inputs) == 1):
+            return head[0].whole
+        data = report_data(context, inputs, summary_only=True)
+        overview = [render_pdf(data, overview=True, sections=()).content] if len(inputs) > 1 else []
+        wholes = (chunk.whole for chunk in itertools.chain(head, chunks) if chunk.whole)
+        return merge_pdfs(itertools.chain(overview, wholes), data.title)
+
+    @staticmethod
+    def student_document(stored: bytes | None, chunk_documents: Sequence[bytes], pages: tuple[int, int],
                          title: str) -> bytes:
-        """The student's pages cut out of their chunk's PDF."""
-        from .rendering import extract_pages
+        """The student's pages cut out of their chunk's PDF, then the pieces of its event log."""
+        from .rendering import extract_pages, merge_pdfs
 
-        return extract_pages(chunk_document, pages[0], pages[1], title)
+        own = extract_pages(chunk_documents[0], pages[0], pages[1], title)
+        return merge_pdfs([own, *chunk_documents[1:]], title) if len(chunk_documents) > 1 else own
 
 
-def plan(prepared: PreparedUpload, report_format: str) -> list[int]:
-    """The chunk of every student of the upload, for this format (the workers' jobs)."""
-    return plan_chunks([len(student.events) for student in prepared.students],
-                       weigh_events=formats.get(report_format).weighs_events(prepared.options.event_log))
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The workers' jobs for an upload in one format: each student's chunk and how many
+    pieces its document is cut into (1 but for a long PDF event log)."""
+
+    chunks: list[int]
+    pieces: list[int]
+
+    @property
+    def chunk_count(self) -> int:
+        return self.chunks[-1] + 1 if self.chunks else 0
+
+    @property
+    def extra_pieces(self) -> list[tuple[int, int]]:
+        """``(chunk, piece)`` of every piece after a chunk's first, in upload order."""
+        return [(chunk, piece) for chunk, count in zip(self.chunks, self.pieces) for piece in range(1, count)]
+
+
+def plan(prepared: PreparedUpload, report_format: str) -> Plan:
+    """The workers' jobs for this upload in this format."""
+    counts = [len(student.events) for student in prepared.students]
+    weigh_events = formats.get(report_format).weighs_events(prepared.options.event_log)
+    return Plan(plan_chunks(counts, weigh_events=weigh_events),
+                [plan_pieces(count, weigh_events=weigh_events) for count in counts])
+
+
+def log_rows(event_count: int, piece: int, pieces: int) -> tuple[int, int] | None:
+    """The event-log rows of one piece of a student's document; None when it is not cut."""
+    return piece_rows(event_count, piece, pieces) if pieces > 1 else None
 
 
 def chunk_inputs(prepared: PreparedUpload, report_format: str) -> list[list[StudentInput]]:
-    """The upload's students, numbered, in the chunks the workers would render."""
-    inputs = [StudentInput(number, student, metrics)
-              for number, (student, metrics) in enumerate(zip(prepared.students, prepared.metrics), start=1)]
+    """The upload's students, numbered, in the chunks the workers would render (a student cut
+    into pieces with its first piece's rows)."""
+    jobs = plan(prepared, report_format)
     chunks: dict[int, list[StudentInput]] = {}
-    for item, chunk in zip(inputs, plan(prepared, report_format)):
+    for number, (student, metrics, chunk, pieces) in enumerate(
+            zip(prepared.students, prepared.metrics, jobs.chunks, jobs.pieces), start=1):
+        item = StudentInput(number, student, metrics, log_rows(len(student.events), 0, pieces))
         chunks.setdefault(chunk, []).append(item)
     return list(chunks.values())
+
+
+def piece_inputs(chunk: Sequence[StudentInput]) -> list[StudentInput]:
+    """The further pieces of a chunk's (lone) student cut into pieces, in order; else none."""
+    if len(chunk) != 1 or chunk[0].log_rows is None:
+        return []
+    item = chunk[0]
+    count = len(item.student.events)
+    pieces = plan_pieces(count)
+    return [dataclasses.replace(item, log_rows=piece_rows(count, piece, pieces)) for piece in range(1, pieces)]
 
 
 def render_document(report_format: str, input_text: str | bytes, options: dict | None = None) -> bytes:
@@ -236,8 +306,15 @@ def render_document(report_format: str, input_text: str | bytes, options: dict |
     context = ReportContext.of(prepared)
     renderer = formats.get(report_format).documents
     chunks = chunk_inputs(prepared, report_format)
-    results = [renderer.render_chunk(context, chunk, whole_report=len(chunks) == 1) for chunk in chunks]
+    results, documents = [], []
+    for chunk in chunks:
+        pieces = piece_inputs(chunk)
+        result = renderer.render_chunk(context, chunk, whole_report=len(chunks) == 1 and not pieces)
+        results.append(result)
+        documents.append(result)
+        if result.students[0].ok:
+            documents.extend(ChunkResult([], whole=renderer.render_piece(context, piece)) for piece in pieces)
     inputs = [item for chunk, result in zip(chunks, results) for item, outcome in zip(chunk, result.students)
               if outcome.ok]
     parts = [outcome.content for result in results for outcome in result.students if outcome.ok]
-    return renderer.combine(context, inputs, results, parts)
+    return renderer.combine(context, inputs, documents, parts)

@@ -2,10 +2,12 @@
 report id, a chunk number, a delivery id); the database holds the rest, and every change of
 state goes through :mod:`reportgen.state`.
 
-A report fans out into chunk jobs on the report queue. The job that finishes the last chunk
-finishes the report: itself for a report of one chunk (no second job), else through an
-assembly job on the finishing queue, which every worker takes before new chunks, so a report
-that has started finishes before new ones start. Bad data fails a student, never the batch;
+A report fans out into chunk jobs on the report queue, and a student whose PDF event log is
+too long for one job into further piece jobs right behind its chunk's, so several workers
+share it. The job that finishes the last chunk (or piece) finishes the report: itself for a
+report of one chunk (no second job), else through an assembly job on the finishing queue,
+which every worker takes before new chunks, so a report that has started finishes before
+new ones start. Bad data fails a student, never the batch;
 lost database or Redis connections are re-raised so RQ retries the job with backoff.
 
 Jobs run in the app context that ``flask worker`` pushed before forking (the work horse
@@ -30,7 +32,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
 from . import formats, mail, state
-from .documents import ChunkResult, ReportContext, StudentInput
+from .documents import ChunkResult, ReportContext, StudentInput, log_rows
 from .domain.options import options_from_dict
 from .domain.sequencing import sequence_response
 from .domain.submission import Student, SubmissionError, parse_text
@@ -116,23 +118,50 @@ def report_context(report: Report) -> ReportContext:
                          title=report.label, generated_at=report.created_at)
 
 
+#: What a job reads of a student it renders.
+_WORK = (ReportItem.id, ReportItem.position, ReportItem.status, ReportItem.input_json, ReportItem.metrics,
+         ReportItem.event_count, ReportItem.pieces)
+#: How many students' rows an assembly holds at a time.
+ASSEMBLY_BATCH = 100
+
+
 def _chunk_items(report_id: str, chunk: int, paged: bool):
     """A chunk's students to render: the unfinished ones, and for a paged format the finished too."""
     wanted = (*ACTIVE, Status.SUCCESS.value) if paged else ACTIVE
-    return (select(ReportItem)
+    return (select(*_WORK)
             .where(ReportItem.report_id == report_id, ReportItem.chunk == chunk, ReportItem.status.in_(wanted))
-            .order_by(ReportItem.position)
-            .options(db.undefer(ReportItem.input_json), db.undefer(ReportItem.metrics)))
+            .order_by(ReportItem.position))
 
 
-def _report_items(report_id: str):
-    return (select(ReportItem).where(ReportItem.report_id == report_id).order_by(ReportItem.position)
-            .options(db.undefer(ReportItem.input_json), db.undefer(ReportItem.metrics), db.undefer(ReportItem.content)))
+def _unfinished_item(report_id: str, chunk: int):
+    """The student of a chunk cut into pieces, while it is unfinished."""
+    return select(*_WORK).where(ReportItem.report_id == report_id, ReportItem.chunk == chunk,
+                                ReportItem.status.in_(ACTIVE))
 
 
-def _report_parts(report_id: str):
-    return (select(ReportPart).where(ReportPart.report_id == report_id).order_by(ReportPart.chunk)
-            .options(db.undefer(ReportPart.content)))
+def _item_states(report_id: str):
+    """What the summary says of each student, without their inputs or documents."""
+    return (select(ReportItem.position, ReportItem.student_id, ReportItem.namespace, ReportItem.status,
+                   ReportItem.error, ReportItem.size)
+            .where(ReportItem.report_id == report_id).order_by(ReportItem.position))
+
+
+def _succeeded(report_id: str, *columns):
+    return (select(*columns).where(ReportItem.report_id == report_id, ReportItem.status == Status.SUCCESS.value)
+            .order_by(ReportItem.position).execution_options(yield_per=ASSEMBLY_BATCH))
+
+
+def _part_ids(report_id: str):
+    """The stored parts of the chunks that have a student who succeeded, in document order."""
+    chunks = select(ReportItem.chunk).where(ReportItem.report_id == report_id,
+                                            ReportItem.status == Status.SUCCESS.value)
+    return (select(ReportPart.id).where(ReportPart.report_id == report_id, ReportPart.chunk.in_(chunks),
+                                        ReportPart.content.is_not(None))
+            .order_by(ReportPart.chunk, ReportPart.piece))
+
+
+def _part_content(part_id: int):
+    return select(ReportPart.content, ReportPart.complete).where(ReportPart.id == part_id)
 
 
 def _delivery_ids(report_id: str):
@@ -140,7 +169,7 @@ def _delivery_ids(report_id: str):
 
 
 def _drop_part(report_id: str, chunk: int):
-    return delete(ReportPart).where(ReportPart.report_id == report_id, ReportPart.chunk == chunk)
+    return delete(ReportPart).where(ReportPart.report_id == report_id, ReportPart.chunk == chunk, ReportPart.piece == 0)
 
 
 def warm_up() -> None:
@@ -164,8 +193,12 @@ def _run_each_statement() -> None:
     none, missing = "warm-up:no-such-report", -1
     state.start_report(none)
     for paged in (False, True):
-        db.session.scalars(_chunk_items(none, 0, paged)).all()
+        db.session.execute(_chunk_items(none, 0, paged)).all()
+    db.session.execute(_unfinished_item(none, 0)).first()
     state.claim_items([missing])
+    state.claim_piece(none, 0, 1)
+    state.store_piece(none, 0, 1, b"")
+    state.finish_pieces(missing, none, 0)
     digest = {"content": b"", "size": 0, "sha256": ""}
     for outcome in ({"status": Status.SUCCESS.value, "error": None, **digest},
                     {"status": Status.SUCCESS.value, "error": None, "first_page": 0, "page_count": 0},
@@ -175,8 +208,11 @@ def _run_each_statement() -> None:
     db.session.execute(_drop_part(none, 0))
     state.claim_assembly(none)
     state.begin_assembly(none)
-    db.session.scalars(_report_items(none)).all()
-    db.session.scalars(_report_parts(none)).all()
+    db.session.execute(_item_states(none)).all()
+    db.session.execute(_succeeded(none, ReportItem.position, ReportItem.input_json, ReportItem.metrics)).all()
+    db.session.execute(_succeeded(none, ReportItem.content)).all()
+    db.session.execute(_part_ids(none)).all()
+    db.session.execute(_part_content(missing)).first()
     state.finish_report(none, content=b"", content_type="", size=0, sha256="", sequences=None, summary=None)
     db.session.scalars(_delivery_ids(none)).all()
 
@@ -195,24 +231,24 @@ def render_chunk(report_id: str, chunk: int) -> str:
         report_format = formats.get(report.format)
         context = report_context(report)
         one_chunk, student_count = report.chunk_count == 1, report.student_count
-        items = db.session.scalars(_chunk_items(report_id, chunk, report_format.paged)).all()
-        work = [(item.id, item.position, item.status, item.input_json, item.metrics) for item in items]
-        claimed = state.claim_items([item_id for item_id, _, status, _, _ in work if status in ACTIVE])
+        work = db.session.execute(_chunk_items(report_id, chunk, report_format.paged)).all()
+        claimed = state.claim_items([row.id for row in work if row.status in ACTIVE])
         started = time.monotonic()
-        inputs, ids = [], []
-        for item_id, position, status, input_json, metrics in work:
-            if status in ACTIVE and item_id not in claimed:
+        inputs, rows = [], []
+        for row in work:
+            if row.status in ACTIVE and row.id not in claimed:
                 continue
             try:
-                [student] = parse_text(input_json)
+                [student] = parse_text(row.input_json)
             except Exception as exc:
-                _fail_item(report_id, item_id, exc)
+                _fail_item(report_id, row.id, exc)
                 continue
-            inputs.append(StudentInput(position + 1, student, metrics))
-            ids.append(item_id)
+            rows_printed = log_rows(row.event_count, 0, row.pieces)
+            inputs.append(StudentInput(row.position + 1, student, row.metrics, rows_printed))
+            rows.append(row)
         if inputs:
-            _render_inputs(report_id, report_format, context, chunk, inputs, ids, claimed,
-                           whole_report=one_chunk and len(inputs) == student_count)
+            whole_report = one_chunk and len(inputs) == student_count and all(row.pieces == 1 for row in rows)
+            _render_inputs(report_id, report_format, context, chunk, inputs, rows, claimed, whole_report=whole_report)
         log.info("chunk %d rendered", chunk, extra={"chunk": chunk, "students": len(inputs), "warm": warm,
                                                      "seconds": round(time.monotonic() - started, 3)})
         _finish_if_complete(report_id, assemble_here=one_chunk)
@@ -228,8 +264,9 @@ def _fail_item(report_id: str, item_id: int, exc: BaseException) -> None:
 
 
 def _render_inputs(report_id: str, report_format, context: ReportContext, chunk: int, inputs: list[StudentInput],
-                   ids: list[int], claimed: set[int], *, whole_report: bool) -> None:
-    """Render the students, store the chunk's document (if any), then finish each student."""
+                   rows: list, claimed: set[int], *, whole_report: bool) -> None:
+    """Render the students, store the chunk's document (if any), then finish each student (one
+    cut into pieces once its further pieces are stored too)."""
     try:
         result = report_format.documents.render_chunk(context, inputs, whole_report=whole_report)
     except Exception as exc:
@@ -242,19 +279,57 @@ def _render_inputs(report_id: str, report_format, context: ReportContext, chunk:
         db.session.add(ReportPart(report_id=report_id, chunk=chunk, content=result.whole, size=len(result.whole),
                                   complete=result.complete))
         db.session.commit()
-    for item_id, outcome in zip(ids, result.students):
+    for row, outcome in zip(rows, result.students):
+        item_id = row.id
         if outcome.error is not None:
             if item_id in claimed:
                 state.finish_item(item_id, report_id, status=Status.FAILURE.value, error=outcome.error)
             continue
         values = {"first_page": outcome.pages[0], "page_count": outcome.pages[1]} if outcome.pages else {}
-        if item_id not in claimed:
+        if item_id not in claimed or row.pieces > 1:
             state.update_item(item_id, **values)
+            if row.pieces > 1:
+                state.finish_pieces(item_id, report_id, chunk)
             continue
         content = outcome.content
         if content is not None:
             values.update(content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
         state.finish_item(item_id, report_id, status=Status.SUCCESS.value, error=None, **values)
+
+
+@fixed_text_errors
+def render_piece(report_id: str, chunk: int, piece: int) -> str:
+    """Render a further piece of the event log of a chunk's student cut into pieces; the job
+    that stores the student's last piece finishes it (and the report, as a chunk's would)."""
+    with job_scope(report_id):
+        report = state.start_report(report_id)
+        if report is None:
+            return "skipped"
+        report_format, context, one_chunk = formats.get(report.format), report_context(report), report.chunk_count == 1
+        row = db.session.execute(_unfinished_item(report_id, chunk)).first()
+        if row is None or not state.claim_piece(report_id, chunk, piece):
+            return "skipped"
+        started = time.monotonic()
+        try:
+            [student] = parse_text(row.input_json)
+        except Exception as exc:
+            _fail_item(report_id, row.id, exc)
+        else:
+            item = StudentInput(row.position + 1, student, row.metrics, log_rows(row.event_count, piece, row.pieces))
+            try:
+                content = report_format.documents.render_piece(context, item)
+            except Exception as exc:
+                db.session.rollback()
+                if is_transient(exc):
+                    raise TransientFailure(exc) from None
+                raise
+            state.store_piece(report_id, chunk, piece, content)
+            state.finish_pieces(row.id, report_id, chunk)
+            log.info("chunk %d piece %d rendered", chunk, piece,
+                     extra={"chunk": chunk, "piece": piece, "rows": item.log_rows[1] - item.log_rows[0],
+                            "seconds": round(time.monotonic() - started, 3)})
+        _finish_if_complete(report_id, assemble_here=one_chunk)
+        return "done"
 
 
 def _finish_if_complete(report_id: str, *, assemble_here: bool) -> None:
@@ -282,9 +357,9 @@ def _assemble(report_id: str) -> str:
     if report is None:
         return "skipped"
     started = time.monotonic()
-    items = db.session.scalars(_report_items(report_id)).all()
+    items = db.session.execute(_item_states(report_id)).all()
     summary = state.summarise(items)
-    succeeded = [item for item in items if item.status == Status.SUCCESS.value]
+    succeeded = summary["succeeded"]
     if not succeeded:
         first_error = next((item.error for item in items if item.error), "no students")
         state.mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
@@ -292,7 +367,7 @@ def _assemble(report_id: str) -> str:
         return "failed"
     report_format = formats.get(report.format)
     try:
-        content, sequences = _combine(report, report_format, succeeded)
+        content, sequences = _combine(report, report_format)
     except Exception as exc:
         db.session.rollback()
         if is_transient(exc):
@@ -308,41 +383,44 @@ def _assemble(report_id: str) -> str:
     if not finished:
         return "skipped"
     log.info("report %s assembled: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started,
-             extra={"size": len(content), "students": len(items), "succeeded": len(succeeded)})
+             extra={"size": len(content), "students": len(items), "succeeded": succeeded})
     for delivery_id in db.session.scalars(_delivery_ids(report_id)):
         enqueue_delivery(delivery_id, report_id)
     return "done"
 
 
-def _combine(report: Report, report_format, succeeded: list[ReportItem]) -> tuple[bytes, dict]:
+def _combine(report: Report, report_format) -> tuple[bytes, dict]:
     """The report's one document from its students that succeeded (and its chunks' documents),
     and the sequences of the JSON metadata.
 
-    A paged format's document is its chunks' documents behind a class page that prints stored
-    figures only, so its students are not parsed again: a cohort's assembly would otherwise
-    hold every student's events at once. The sequences are made one student at a time."""
-    labels = report.labels
-    sequences = []
-    inputs = []
-    for item in succeeded:
-        [student] = parse_text(item.input_json)
+    Nothing of a cohort is held at once that is not needed at once: the students' rows are
+    read a batch at a time and their sequences made one student at a time; a format that
+    combines stored documents (PDF chunks, CSV students) keeps only each student's figures
+    and reads the documents one by one as the combined document takes them."""
+    labels, context = report.labels, report_context(report)
+    documents = report_format.documents
+    sequences, inputs = [], []
+    rows = db.session.execute(_succeeded(report.id, ReportItem.position, ReportItem.input_json, ReportItem.metrics))
+    for position, input_json, metrics in rows:
+        [student] = parse_text(input_json)
         sequences.extend(sequence_response([student], labels)["students"])
-        if report_format.paged:
+        if not documents.combines_events:
             student = Student(student_id=student.student_id, namespace=student.namespace, events=())
-        inputs.append(StudentInput(item.position + 1, student, item.metrics))
-    parts = db.session.scalars(_report_parts(report.id)).all()
-    chunks = [ChunkResult([], whole=part.content, complete=part.complete) for part in parts]
-    content = report_format.documents.combine(report_context(report), inputs, chunks,
-                                              [item.content for item in succeeded])
+        inputs.append(StudentInput(position + 1, student, metrics))
+    part_ids = db.session.scalars(_part_ids(report.id)).all()
+    chunks = (ChunkResult([], whole=content, complete=complete)
+              for content, complete in (db.session.execute(_part_content(part_id)).one() for part_id in part_ids))
+    parts = (content for (content,) in db.session.execute(_succeeded(report.id, ReportItem.content)))
+    content = documents.combine(context, inputs, chunks, parts)
     return content, {**sequence_response([], labels), "students": sequences}
 
 
 def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ failure callback of a chunk: once its retries are used up, fail its unfinished
+    """RQ failure callback of a chunk (or a piece of one): once its retries are used up, fail its unfinished
     students (the rest of the batch goes on) and let the report finish."""
     if job.should_retry:
         return
-    report_id, chunk = job.args
+    report_id, chunk = job.args[:2]
     if isinstance(exc_value, AbandonedJobError):
         message = ("The worker rendering this student stopped unexpectedly and the retries are used up; "
                    "it may have run out of memory.")

@@ -64,6 +64,7 @@ class Report(db.Model):
                              cascade="all, delete-orphan", passive_deletes=True, lazy="raise_on_sql")
     deliveries = orm.relationship("Delivery", back_populates="report", order_by="Delivery.id",
                                   cascade="all, delete-orphan", passive_deletes=True)
+    parts = orm.relationship("ReportPart", cascade="all, delete-orphan", passive_deletes=True, lazy="raise_on_sql")
 
     @property
     def is_done(self) -> bool:
@@ -98,23 +99,33 @@ class ReportItem(db.Model):
     metrics = orm.deferred(db.Column(db.JSON))
     first_page = db.Column(db.Integer)
     page_count = db.Column(db.Integer)
+    pieces = db.Column(db.Integer, nullable=False, default=1, server_default="1")
+    """Into how many documents (jobs) the student's PDF is cut: 1, or more for a long event log."""
 
     report = orm.relationship(Report, back_populates="items")
 
 
 class ReportPart(db.Model):
     """One chunk's document when a format renders a chunk as one (a PDF): its students'
-    pages live here, and the report's document is built from the parts."""
+    pages live here, and the report's document is built from the parts.
+
+    A student cut into pieces (a long event log) has one part per piece: piece 0 is written
+    by the chunk's job, and the further pieces are stored empty at submit (``content`` NULL)
+    and filled by their own jobs, which count their ``attempts`` here as a chunk's job counts
+    its students'."""
 
     __tablename__ = "report_parts"
-    __table_args__ = (db.UniqueConstraint("report_id", "chunk"),)
+    __table_args__ = (db.UniqueConstraint("report_id", "chunk", "piece"),)
 
     id = db.Column(db.Integer, primary_key=True)
     report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False)
     chunk = db.Column(db.Integer, nullable=False)
-    content = orm.deferred(db.Column(db.LargeBinary, nullable=False))
-    size = db.Column(db.Integer, nullable=False)
+    piece = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    content = orm.deferred(db.Column(db.LargeBinary))
+    size = db.Column(db.Integer)
     complete = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    attempts = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    started_at = db.Column(db.DateTime(timezone=True))
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
 
 

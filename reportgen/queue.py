@@ -18,6 +18,7 @@ from rq.results import Result
 from rq.utils import as_text, parse_composite_key
 
 RENDER_CHUNK = "reportgen.jobs.render_chunk"
+RENDER_PIECE = "reportgen.jobs.render_piece"
 CHUNK_FAILED = "reportgen.jobs.chunk_failed"
 ASSEMBLE_REPORT = "reportgen.jobs.assemble_report"
 ASSEMBLY_FAILED = "reportgen.jobs.assembly_failed"
@@ -58,6 +59,11 @@ def chunk_job_id(report_id: str, chunk: int) -> str:
     return f"{report_id}-c{chunk}"
 
 
+def piece_job_id(report_id: str, chunk: int, piece: int) -> str:
+    """A further piece of a chunk (piece 0 is the chunk's own job)."""
+    return f"{report_id}-c{chunk}p{piece}" if piece else chunk_job_id(report_id, chunk)
+
+
 def delivery_job_id(delivery_id: int) -> str:
     return f"delivery-{delivery_id}"
 
@@ -75,19 +81,31 @@ def _job_options(on_failure: str, task_id: str, retry_setting: str = "REPORTGEN_
     }
 
 
-def enqueue_report(report_id: str, chunk_count: int) -> None:
-    """Queue one job per chunk of a committed report, in one round trip."""
-    enqueue_chunks(report_id, range(chunk_count))
+def enqueue_report(report_id: str, chunk_count: int, pieces: list[tuple[int, int]] = ()) -> None:
+    """Queue one job per chunk of a committed report, and one per further piece of a student
+    cut into pieces right after its chunk's, in one round trip."""
+    after: dict[int, list[int]] = {}
+    for chunk, piece in pieces:
+        after.setdefault(chunk, []).append(piece)
+    enqueue_pieces(report_id, [(chunk, piece) for chunk in range(chunk_count) for piece in (0, *after.get(chunk, ()))])
 
 
 def enqueue_chunks(report_id: str, chunks) -> None:
     """Queue the jobs of some chunks of a report (the sweeper re-queues lost ones)."""
+    enqueue_pieces(report_id, [(chunk, 0) for chunk in chunks])
+
+
+def enqueue_pieces(report_id: str, pieces: list[tuple[int, int]]) -> None:
+    """Queue the jobs of some ``(chunk, piece)`` of a report; piece 0 is the chunk's job."""
     queue = report_queue()
     options = _job_options(CHUNK_FAILED, report_id)
     queue.enqueue_many([
+        Queue.prepare_data(RENDER_PIECE, args=(report_id, chunk, piece), job_id=piece_job_id(report_id, chunk, piece),
+                           description="render a part of a student's event log", **options)
+        if piece else
         Queue.prepare_data(RENDER_CHUNK, args=(report_id, chunk), job_id=chunk_job_id(report_id, chunk),
                            description="render students", **options)
-        for chunk in chunks
+        for chunk, piece in pieces
     ])
 
 

@@ -277,12 +277,13 @@ def warm_up() -> None:
 
 
 def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections: Sequence[StudentReport],
-                     document_title: str | None = None) -> str:
+                     document_title: str | None = None, log_piece: bool = False) -> str:
     return report_environment().get_template(DOCUMENT_TEMPLATE).render(
         report=report,
         pdf=pdf,
         overview=overview,
         sections=sections,
+        log_piece=log_piece,
         lines_per_band=PDF_LINES_PER_BAND,
         document_title=document_title or report.title,
     )
@@ -374,6 +375,14 @@ def render_pdf(report: ReportData, *, overview: bool | None = None,
     html = _render_document(report, pdf=True, overview=overview, sections=sections, document_title=title)
     content = html_to_pdf(html.replace(FONT_FACES_MARKER, fonts.font_face_css(html), 1))
     return PdfPart(content, page_ranges(content, len(sections)) if sections else [])
+
+
+def render_log_piece(report: ReportData, student: StudentReport) -> bytes:
+    """A further piece of ``student``'s event log (its :attr:`~StudentReport.log_rows`) as a
+    PDF of its own, to follow the student's pages."""
+    html = _render_document(report, pdf=True, overview=False, sections=[student], log_piece=True,
+                            document_title=f"{report.title} — {student.student_id}")
+    return html_to_pdf(html.replace(FONT_FACES_MARKER, fonts.font_face_css(html), 1))
 
 
 def extract_pages(pdf: bytes, first: int, count: int, title: str) -> bytes:

@@ -84,7 +84,7 @@ def create_report(
     prepared = prepared or prepare(students, options)
     students = prepared.students
     document = to_document(students)
-    chunks = plan(prepared, report_format)
+    jobs = plan(prepared, report_format)
     report = Report(
         format=report_format,
         status=Status.PENDING.value,
@@ -102,21 +102,23 @@ def create_report(
         cohorts=prepared.cohorts,
         events_left_out=prepared.events_left_out,
         warnings=glyph_warnings(students) if paged else None,
-        chunk_count=chunks[-1] + 1,
+        chunk_count=jobs.chunk_count,
         items=[
             ReportItem(position=position, chunk=chunk, student_id=student.student_id,
                        namespace=student.namespace, event_count=len(student.events),
-                       input_json=_compact_json([entry]), status=Status.PENDING.value, metrics=metrics)
-            for position, (student, entry, chunk, metrics)
-            in enumerate(zip(students, document, chunks, prepared.metrics))
+                       input_json=_compact_json([entry]), status=Status.PENDING.value, metrics=metrics,
+                       pieces=pieces)
+            for position, (student, entry, chunk, metrics, pieces)
+            in enumerate(zip(students, document, jobs.chunks, prepared.metrics, jobs.pieces))
         ],
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients],
+        parts=[ReportPart(chunk=chunk, piece=piece) for chunk, piece in jobs.extra_pieces],
     )
     db.session.add(report)
     _commit_keeping(report)
     current_task_id.set(report.id)
     try:
-        enqueue_report(report.id, report.chunk_count)
+        enqueue_report(report.id, report.chunk_count, jobs.extra_pieces)
     except RedisError:
         log.exception("could not enqueue report %s", report.id)
         report.status = Status.FAILURE.value
@@ -129,11 +131,12 @@ def create_report(
     return report
 
 
-def student_document(report: Report, item: ReportItem, parts: dict[int, bytes] | None = None) -> bytes:
-    """One student's finished document: stored as it is, or cut from its chunk's document.
+def student_document(report: Report, item: ReportItem, parts: dict[int, list[bytes]] | None = None) -> bytes:
+    """One student's finished document: stored as it is, or cut from its chunk's document
+    (followed by the further pieces of its event log).
 
-    ``parts`` keeps chunk documents already read (chunk → bytes) for a caller that serves many
-    students of one report, such as the ZIP bundle.
+    ``parts`` keeps chunk documents already read (chunk → its pieces' bytes) for a caller that
+    serves many students of one report, such as the ZIP bundle.
     """
     report_format = formats.get(report.format)
     if item.page_count is None:
@@ -141,8 +144,9 @@ def student_document(report: Report, item: ReportItem, parts: dict[int, bytes] |
     parts = {} if parts is None else parts
     if item.chunk not in parts:
         parts.clear()  # students come in upload order, chunk after chunk: keep one at a time
-        parts[item.chunk] = db.session.scalar(
+        parts[item.chunk] = db.session.scalars(
             select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
-        )
+            .order_by(ReportPart.piece)
+        ).all()
     return report_format.documents.student_document(None, parts[item.chunk], (item.first_page, item.page_count),
                                                     f"Activity report: {item.student_id}")

@@ -7,6 +7,8 @@ else to move state; the status page and the API only read it.
 
     report:  PENDING → STARTED (first chunk) → SUCCESS | FAILURE
     student: PENDING → STARTED (claimed, one attempt more) → SUCCESS | FAILURE
+    piece:   empty → claimed (one attempt more) → stored   (a student cut into pieces
+             succeeds once its chunk's document, its pages and every piece are stored)
     email:   QUEUED → SENT | FAILED | SKIPPED (the report failed)
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import exists, orm, update
 
 from .extensions import db
-from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
+from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_assembly
 
 ACTIVE = (Status.PENDING.value, Status.STARTED.value)
@@ -60,12 +62,12 @@ def claim_items(item_ids: list[int]) -> set[int]:
     return claimed
 
 
-def finish_item(item_id: int, report_id: str, **values) -> bool:
+def finish_item(item_id: int, report_id: str, *conditions, **values) -> bool:
     """Store one student's outcome and count it in the report's progress, in one transaction.
 
-    Only an unfinished student is finished (and counted)."""
+    Only an unfinished student is finished (and counted), and only if ``conditions`` hold."""
     finished = db.session.execute(
-        update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE))
+        update(ReportItem).where(ReportItem.id == item_id, ReportItem.status.in_(ACTIVE), *conditions)
         .values(finished_at=utcnow(), **values).execution_options(synchronize_session=False)
     ).rowcount
     if finished:
@@ -77,8 +79,37 @@ def finish_item(item_id: int, report_id: str, **values) -> bool:
 
 
 def update_item(item_id: int, **values) -> None:
-    """Change a finished student's stored facts (where its pages are, after a re-render)."""
+    """Change a student's stored facts (where its pages are, after a re-render or before its
+    further pieces are done)."""
     _changed(update(ReportItem).where(ReportItem.id == item_id).values(**values))
+
+
+def _piece(report_id: str, chunk: int, piece: int):
+    return update(ReportPart).where(ReportPart.report_id == report_id, ReportPart.chunk == chunk,
+                                    ReportPart.piece == piece, ReportPart.content.is_(None))
+
+
+def claim_piece(report_id: str, chunk: int, piece: int) -> bool:
+    """Count one more attempt at a further piece of a student; false if it is stored already."""
+    return _changed(_piece(report_id, chunk, piece).values(attempts=ReportPart.attempts + 1, started_at=utcnow()))
+
+
+def store_piece(report_id: str, chunk: int, piece: int, content: bytes) -> bool:
+    """Store a further piece's document, once."""
+    return _changed(_piece(report_id, chunk, piece).values(content=content, size=len(content)))
+
+
+def finish_pieces(item_id: int, report_id: str, chunk: int) -> bool:
+    """Succeed a student cut into pieces once all of them are stored: its chunk's document
+    with its pages (piece 0) and every further piece. Whichever job stores the last one
+    finishes it; the others change nothing."""
+    part = (ReportPart.report_id == report_id, ReportPart.chunk == chunk)
+    return finish_item(
+        item_id, report_id, ReportItem.first_page.is_not(None),
+        exists().where(*part, ReportPart.piece == 0, ReportPart.content.is_not(None)),
+        ~exists().where(*part, ReportPart.content.is_(None)),
+        status=Status.SUCCESS.value, error=None,
+    )
 
 
 def claim_assembly(report_id: str) -> bool:
@@ -115,7 +146,8 @@ def begin_assembly(report_id: str) -> Report | None:
     return _report_for_a_job(report_id)
 
 
-def summarise(items: list[ReportItem]) -> dict:
+def summarise(items) -> dict:
+    """The report's summary from its students' rows (any objects with the item's columns)."""
     succeeded = sum(item.status == Status.SUCCESS.value for item in items)
     total = len(items)
     return {

@@ -11,6 +11,9 @@ older than ``REPORTGEN_STALE_AFTER``) is dead, and the sweeper repairs:
 - chunks with unfinished students: re-queued under the same job id; a student that was
   being rendered ``REPORTGEN_MAX_ATTEMPTS`` times by workers that died fails alone and
   the rest of the report goes on;
+- further pieces of a student cut into pieces, still empty: re-queued alike (a piece tried
+  that many times fails its student); a student whose pieces are all stored but who was
+  never finished (its last job died in between) is finished;
 - reports whose students are all done but whose assembly was never queued, or whose
   assembly job died: queued again (a report whose assembly started that many times fails);
 - emails (``QUEUED`` deliveries of a finished report) whose job was lost: queued again.
@@ -34,10 +37,10 @@ from sqlalchemy import and_, exists, func, select
 
 from .extensions import db
 from .logs import task_context
-from .models import Delivery, DeliveryStatus, Report, ReportItem, Status, utcnow
-from .state import ACTIVE, fail_delivery, finish_item, mark_failed, queue_assembly_if_complete
+from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .state import ACTIVE, fail_delivery, finish_item, finish_pieces, mark_failed, queue_assembly_if_complete
 from .queue import (chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
-                    enqueue_delivery, redis_connection)
+                    enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class SweepResult:
     """What one sweep did; all zero when nothing was lost."""
 
     chunks_requeued: int = 0
+    pieces_requeued: int = 0
+    students_finished: int = 0
     students_failed: int = 0
     assemblies_queued: int = 0
     assemblies_requeued: int = 0
@@ -95,6 +100,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
     result = SweepResult()
     try:
         _sweep_chunks(limits, result)
+        _sweep_pieces(limits, result)
         _sweep_unassembled(limits, result)
         _sweep_assemblies(limits, result)
         _sweep_deliveries(limits, result)
@@ -154,13 +160,21 @@ def _gave_up(attempts: int) -> str:
             "rest of the report could finish. A very large student can run a worker out of memory.")
 
 
+def _first_piece_done():
+    """A student cut into pieces whose chunk's job has stored its part and its pages: the rest
+    is its further pieces' work."""
+    return and_(ReportItem.pieces > 1, ReportItem.first_page.is_not(None), exists().where(
+        ReportPart.report_id == ReportItem.report_id, ReportPart.chunk == ReportItem.chunk,
+        ReportPart.piece == 0, ReportPart.content.is_not(None)))
+
+
 def _sweep_chunks(limits: _Limits, result: SweepResult) -> None:
     """Chunks of unfinished reports that still have students to render."""
     rows = db.session.execute(
         select(ReportItem.report_id, ReportItem.chunk, func.max(ReportItem.started_at))
         .join(Report, Report.id == ReportItem.report_id)
         .where(Report.status.in_(ACTIVE), Report.created_at < limits.fresh_after,
-               ReportItem.status.in_(ACTIVE))
+               ReportItem.status.in_(ACTIVE), ~_first_piece_done())
         .group_by(ReportItem.report_id, ReportItem.chunk)
     ).all()
     db.session.commit()
@@ -192,6 +206,63 @@ def _repair_chunk(report_id: str, chunk: int, limits: _Limits, result: SweepResu
         result.chunks_requeued += 1
         log.warning("chunk %d re-queued: its job was lost", chunk, extra={"chunk": chunk})
     elif queue_assembly_if_complete(report_id):
+        result.assemblies_queued += 1
+
+
+def _sweep_pieces(limits: _Limits, result: SweepResult) -> None:
+    """Further pieces of unfinished students whose job was lost, and students whose every
+    piece is stored but who were never finished."""
+    unfinished = exists().where(ReportItem.report_id == ReportPart.report_id, ReportItem.chunk == ReportPart.chunk,
+                                ReportItem.status.in_(ACTIVE))
+    rows = db.session.execute(
+        select(ReportPart.report_id, ReportPart.chunk, ReportPart.piece, ReportPart.attempts, ReportPart.started_at)
+        .join(Report, Report.id == ReportPart.report_id)
+        .where(Report.status.in_(ACTIVE), Report.created_at < limits.fresh_after, ReportPart.content.is_(None),
+               unfinished)
+    ).all()
+    stored = db.session.execute(
+        select(ReportItem.id, ReportItem.report_id, ReportItem.chunk)
+        .join(Report, Report.id == ReportItem.report_id)
+        .where(Report.status.in_(ACTIVE), Report.created_at < limits.fresh_after, ReportItem.status.in_(ACTIVE),
+               _first_piece_done(),
+               ~exists().where(ReportPart.report_id == ReportItem.report_id, ReportPart.chunk == ReportItem.chunk,
+                               ReportPart.content.is_(None)))
+    ).all()
+    db.session.commit()
+    for item_id, report_id, chunk in stored:
+        with task_context(report_id):
+            if finish_pieces(item_id, report_id, chunk):
+                result.students_finished += 1
+                log.warning("chunk %d: a student whose pieces were all stored was finished", chunk,
+                            extra={"chunk": chunk})
+                queue_assembly_if_complete(report_id)
+    jobs = _fetch_jobs([piece_job_id(report_id, chunk, piece) for report_id, chunk, piece, *_ in rows])
+    for report_id, chunk, piece, attempts, last_started in rows:
+        if _is_alive(jobs[piece_job_id(report_id, chunk, piece)], limits):
+            continue
+        if last_started is not None and _utc(last_started) > limits.fresh_after:
+            continue  # Redis may have lost the record of a job that is still running: wait until it is stale
+        with task_context(report_id):
+            if attempts >= limits.max_attempts:
+                _give_up_pieces(report_id, chunk, attempts, result)
+                continue
+            discard_job(piece_job_id(report_id, chunk, piece))
+            enqueue_pieces(report_id, [(chunk, piece)])
+            result.pieces_requeued += 1
+            log.warning("chunk %d piece %d re-queued: its job was lost", chunk, piece,
+                        extra={"chunk": chunk, "piece": piece})
+
+
+def _give_up_pieces(report_id: str, chunk: int, attempts: int, result: SweepResult) -> None:
+    """Fail the student whose piece killed its workers too often; the report goes on."""
+    items = db.session.scalars(select(ReportItem.id).where(
+        ReportItem.report_id == report_id, ReportItem.chunk == chunk, ReportItem.status.in_(ACTIVE))).all()
+    for item_id in items:
+        if finish_item(item_id, report_id, status=Status.FAILURE.value, error=_gave_up(attempts)):
+            result.students_failed += 1
+            log.warning("chunk %d: a student failed after a piece was tried %d times", chunk, attempts,
+                        extra={"chunk": chunk, "item_id": item_id})
+    if queue_assembly_if_complete(report_id):
         result.assemblies_queued += 1
 
 

@@ -7,6 +7,8 @@ import email.policy
 import io
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -92,6 +94,21 @@ def report_of(students: list[dict], options: dict | None = None, generated_at=No
     return report_data(context, inputs)
 
 
+def minutely_student(student_id: str, events: int) -> dict:
+    """One event a minute in time order, on 30 units, so an event-log line's number is its place in time."""
+    return student(student_id, [event(str(i % 30), f"2024-07-{1 + i // 1440:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z")
+                                for i in range(events)])
+
+
+#: A PDF event-log line: its number, padding, then its time.
+LOG_LINE = re.compile(r"(\d+)[\ufffc ]+(2024-\d\d-\d\d \d\d:\d\d:\d\d)")
+
+
+def log_numbers(pdf: bytes) -> list[int]:
+    """The numbers of the event-log lines of a PDF, in the order they are printed."""
+    return [int(number) for number, _ in LOG_LINE.findall("\n".join(pdf_pages(pdf)))]
+
+
 def pdf_pages(pdf: bytes) -> list[str]:
     from pypdf import PdfReader
 
@@ -151,3 +168,51 @@ def run_burst_workers(config: dict, tmp_path: Path, count: int, timeout: float =
     logs = [worker.communicate(timeout=timeout)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0] * count, logs
     return logs
+
+
+def start_worker(config, tmp_path, name: str, **overrides) -> subprocess.Popen:
+    """A long-running ``flask worker`` in its own session, its output in ``tmp_path/<name>.log``."""
+    log = open(tmp_path / f"{name}.log", "wb")
+    with log:
+        return subprocess.Popen(WORKER_COMMAND, cwd=ROOT,
+                                env=worker_env(config, tmp_path, **overrides), stdout=log, stderr=log,
+                                start_new_session=True)
+
+
+def session_members(session_id: int) -> list[int]:
+    """Every process of a session: the worker, its scheduler and its work horse (which RQ
+    moves to a process group of its own, so killing the worker's group would miss it)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = (f := open(f"/proc/{entry}/stat")).read()
+                f.close()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[3]) == session_id:
+                members.append(int(entry))
+    return members
+
+
+def kill_worker(worker: subprocess.Popen) -> None:
+    """SIGKILL the whole worker at once, as the OOM killer or a crashed host would."""
+    members = session_members(worker.pid)
+    for pid in members:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    worker.wait(timeout=10)
+    wait_until(lambda: not session_members(worker.pid), 10, "the killed processes to go")
+    assert len(members) >= 2, "expected the worker and its work horse"  # checked once none is left behind
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()

@@ -21,7 +21,8 @@ from reportgen.logs import JsonFormatter
 from reportgen.models import ReportItem
 from reportgen.sweeper import sweep
 
-from .helpers import ROOT, event, free_port, post_json, sample_students, status, student, submit, wait_until, worker_env
+from .helpers import (ROOT, event, free_port, kill_worker, post_json, sample_students, start_worker, status, stop_worker,
+                      student, submit, wait_until, worker_env)
 
 # Settings that make a killed worker's job stale after 2 s and sweep every second.
 FAST = {"REPORTGEN_STALE_AFTER": "2", "REPORTGEN_SWEEP_INTERVAL": "1"}
@@ -36,54 +37,6 @@ def big_cohort() -> list[dict]:
                         for i in range(BIG_STUDENT_EVENTS)]),
         student("small", [event("1", "2024-07-22T10:00:00Z")]),
     ]
-
-
-def start_worker(config, tmp_path, name: str, **overrides) -> subprocess.Popen:
-    """A long-running ``flask worker`` in its own session, its output in ``tmp_path/<name>.log``."""
-    log = open(tmp_path / f"{name}.log", "wb")
-    with log:
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT,
-                                env=worker_env(config, tmp_path, **overrides), stdout=log, stderr=log,
-                                start_new_session=True)
-
-
-def session_members(session_id: int) -> list[int]:
-    """Every process of a session: the worker, its scheduler and its work horse (which RQ
-    moves to a process group of its own, so killing the worker's group would miss it)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = (f := open(f"/proc/{entry}/stat")).read()
-                f.close()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2:].split()[3]) == session_id:
-                members.append(int(entry))
-    return members
-
-
-def kill_worker(worker: subprocess.Popen) -> None:
-    """SIGKILL the whole worker at once, as the OOM killer or a crashed host would."""
-    members = session_members(worker.pid)
-    for pid in members:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    worker.wait(timeout=10)
-    wait_until(lambda: not session_members(worker.pid), 10, "the killed processes to go")
-    assert len(members) >= 2, "expected the worker and its work horse"  # checked once none is left behind
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
 
 
 def item(app, task_id: str, position: int) -> ReportItem:

@@ -14,8 +14,9 @@ import pdfplumber
 import pytest
 
 from reportgen.documents import render_document
+from reportgen.domain.batching import MAX_EVENTS_PER_PIECE
 
-from .helpers import event
+from .helpers import event, log_numbers, minutely_student
 
 PADDING = {" ", "\u00a0", "\ufffc", "\u200b"}
 TOLERANCE = 0.3  # points: glyph boxes of neighbouring characters touch
@@ -163,3 +164,21 @@ def test_a_one_student_report_starts_with_the_student_and_headings_keep_with_the
     assert first.index(hex_id(1)) < first.index("Events")
     for line in last_lines:
         assert not line.strip().startswith(("Sequence (", "How to read this report", "Appendix: event log"))
+
+
+def test_a_long_event_log_cut_into_pieces_reads_on_across_the_cut():
+    from pypdf import PdfReader, PdfWriter
+
+    events = 2 * MAX_EVENTS_PER_PIECE + 500
+    document = pdf([minutely_student("long", events)], {"event_log": True})
+    assert log_numbers(document) == list(range(1, events + 1))
+    reader = PdfReader(io.BytesIO(document))
+    texts = [page.extract_text() for page in reader.pages]
+    cuts = [number for number, text in enumerate(texts) if ", continued (events" in text]
+    assert len(cuts) == 2 and "How to read this report" in texts[-1]
+    around = PdfWriter()
+    for number in (cuts[0] - 1, cuts[0], cuts[1] - 1, cuts[1], len(texts) - 1):
+        around.add_page(reader.pages[number])
+    pages = io.BytesIO()
+    around.write(pages)
+    assert assert_readable(pages.getvalue()) > 100

@@ -32,3 +32,31 @@ def plan_chunks(event_counts: Sequence[int], *, weigh_events: bool = True,
         students += 1
         events += count
     return chunks
+
+
+#: A PDF event log prints ~0.2 ms a row (``bench/report_bench.py``): a log longer than this
+#: (close to a second of one worker's time) is cut into pieces for several workers.
+MAX_EVENTS_PER_PIECE = 4000
+#: A student's event log is cut into at most this many pieces: every piece reads and orders
+#: the student's whole input again (~2 µs an event, against ~200 µs for each row it prints),
+#: so that overhead is about ``pieces`` percent of the work; a huge student's pieces grow
+#: rather than multiply.
+MAX_PIECES = 20
+
+
+def plan_pieces(event_count: int, *, weigh_events: bool = True, max_events: int = MAX_EVENTS_PER_PIECE) -> int:
+    """Into how many pieces one student's document is cut, each a job of its own.
+
+    Only an event log that costs by its lines (``weigh_events``) and is longer than
+    ``max_events`` is cut (such a student is alone in its chunk, see :func:`plan_chunks`): the first piece holds the student's pages and the first rows of
+    the log, each further piece a run of rows, so several workers share one large student.
+    """
+    if not weigh_events or event_count <= max_events:
+        return 1
+    return min(MAX_PIECES, -(-event_count // max_events))
+
+
+def piece_rows(event_count: int, piece: int, pieces: int) -> tuple[int, int]:
+    """The event-log rows ``[start, stop)`` that piece ``piece`` of ``pieces`` prints (even runs)."""
+    size = -(-event_count // pieces)
+    return min(event_count, piece * size), min(event_count, (piece + 1) * size)

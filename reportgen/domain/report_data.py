@@ -100,6 +100,9 @@ class StudentReport:
     untimed_events: int
     timeline_start: str
     timeline_end: str
+    log_rows: tuple[int, int] | None = None
+    """The event-log rows ``[start, stop)`` this document prints, when the log is cut into
+    pieces that workers render apart (:func:`reportgen.domain.batching.plan_pieces`)."""
 
     def sequence_lines(self, size: int = SEQUENCE_CHUNK) -> list[tuple[int, int, str]]:
         """The sequence in numbered slices ``(first, last, "Q1 Q1 Q2 …")`` for wrapped text."""
@@ -110,12 +113,21 @@ class StudentReport:
 
     @property
     def events(self) -> list[EventRow]:
-        """The event log's rows (a PDF without the log never formats them)."""
+        """The event log's rows, or this piece's run of them (a PDF without the log never
+        formats them)."""
+        ordered = self.ordered.events
+        if self.log_rows is not None:
+            ordered = ordered[self.log_rows[0]:self.log_rows[1]]
         return [
             EventRow(position=item.position, time=format_time(item.event.created_at), type=item.event.type or "",
                      unit=item.event.unit, label=item.label)
-            for item in self.ordered.events
+            for item in ordered
         ]
+
+    @property
+    def log_continues(self) -> bool:
+        """Whether further pieces carry on this document's event log."""
+        return self.log_rows is not None and self.log_rows[1] < len(self.ordered.events)
 
     @property
     def has_events(self) -> bool:
@@ -155,6 +167,8 @@ class ReportData:
     events_left_out: int = 0
     flag_rules: tuple[tuple[str, str], ...] = field(default_factory=lambda: tuple(FLAG_RULES.items()))
     how_to_read: tuple[tuple[str, str], ...] = HOW_TO_READ
+    student_total: int = 1
+    """Students in the whole upload (this data may be one chunk of them)."""
 
     @property
     def event_count(self) -> int:
@@ -361,4 +375,5 @@ def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping
         options=options,
         option_lines=option_lines(options, events_left_out),
         events_left_out=events_left_out,
+        student_total=total,
     )

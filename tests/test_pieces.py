@@ -1,0 +1,128 @@
+"""A student with a long PDF event log is cut into pieces that several real workers render
+side by side, merged in order in the upload's document and in the student's own; the
+sweeper repairs a lost piece like a lost chunk."""
+from __future__ import annotations
+
+import re
+
+from redis import Redis
+from rq import Worker
+from sqlalchemy import select, update
+
+from reportgen.domain.batching import MAX_EVENTS_PER_PIECE, piece_rows, plan_pieces
+from reportgen.extensions import db
+from reportgen.models import Report, ReportItem, ReportPart
+
+from .helpers import (event, log_numbers, minutely_student, pdf_pages, start_worker, status, stop_worker, student,
+                      submit, wait_until)
+
+EVENTS = 2 * MAX_EVENTS_PER_PIECE + 500
+PIECES = plan_pieces(EVENTS)
+
+
+def long_student() -> dict:
+    return minutely_student("long", EVENTS)
+
+
+def cohort() -> list[dict]:
+    return [student("alpha", [event("1", "2024-07-01T08:00:00Z")]), long_student(),
+            student("omega", [event("2", "2024-07-02T08:00:00Z")])]
+
+
+def test_the_plan_cuts_this_student_into_pieces():
+    assert PIECES == 3 and piece_rows(EVENTS, 1, PIECES) == (2834, 5668)
+
+
+def test_two_workers_render_the_pieces_side_by_side_and_every_row_comes_back_in_order(app, client, config,
+                                                                                      tmp_path):
+    workers = [start_worker(config, tmp_path, f"worker-{n}") for n in (1, 2)]
+    try:
+        connection = Redis.from_url(config["REDIS_URL"])
+        wait_until(lambda: len(Worker.all(connection=connection)) == 2, 60, "both workers to listen")
+        task_id = submit(client, "pdf", cohort(), {"event_log": True})
+        body = wait_until(lambda: (s := status(client, "pdf", task_id))["status"] in ("SUCCESS", "FAILURE") and s,
+                          120, "the report to finish")
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+    assert body["status"] == "SUCCESS", body
+    assert [s["status"] for s in body["summary"]["students"]] == ["SUCCESS"] * 3
+
+    logs = [(tmp_path / f"worker-{n}.log").read_text() for n in (1, 2)]
+    rendered = [re.findall(r'"message": "chunk 1 (?:piece \d+ )?rendered"', log) for log in logs]
+    assert all(rendered), f"one worker rendered every piece: {rendered}"
+    assert sum(map(len, rendered)) == PIECES
+
+    combined = client.get(f"/assignment/pdf/{task_id}")
+    assert combined.status_code == 200
+    assert log_numbers(combined.data) == [1, *range(1, EVENTS + 1), 1]  # alpha, long, omega
+    text = "".join(pdf_pages(combined.data))
+    starts = [text.index(f"events {first + 1}–{last} of {EVENTS}") for first, last in
+              (piece_rows(EVENTS, piece, PIECES) for piece in range(1, PIECES))]
+    assert starts == sorted(starts) and text.rindex("omega") > starts[-1]  # the class page names it first
+
+    own = client.get(f"/assignment/pdf/{task_id}/students/1")
+    assert own.status_code == 200
+    assert log_numbers(own.data) == list(range(1, EVENTS + 1))
+    own_text = "".join(pdf_pages(own.data))
+    assert "alpha" not in own_text and "omega" not in own_text
+
+
+def part_states(app, task_id: str) -> list[tuple[int, int, bool]]:
+    with app.app_context():
+        return [(chunk, piece, stored) for chunk, piece, stored in db.session.execute(
+            select(ReportPart.chunk, ReportPart.piece, ReportPart.content.is_not(None))
+            .where(ReportPart.report_id == task_id).order_by(ReportPart.chunk, ReportPart.piece))]
+
+
+def test_a_lost_piece_is_requeued_by_the_sweeper_and_the_report_completes(app, client, config, runner, run_worker):
+    task_id = submit(client, "pdf", [long_student()], {"event_log": True})
+    assert part_states(app, task_id) == [(0, piece, False) for piece in range(1, PIECES)]
+    Redis.from_url(config["REDIS_URL"]).flushdb()
+    app.config["REPORTGEN_STALE_AFTER"] = 0
+    result = runner.invoke(args=["reportgen", "sweep"])
+    assert result.output == f"sweep: 1 chunks requeued, {PIECES - 1} pieces requeued\n"
+    run_worker()
+    assert status(client, "pdf", task_id)["status"] == "SUCCESS"
+    assert part_states(app, task_id) == [(0, piece, True) for piece in range(PIECES)]
+    assert log_numbers(client.get(f"/assignment/pdf/{task_id}").data) == list(range(1, EVENTS + 1))
+
+
+def test_a_student_whose_pieces_were_all_stored_but_never_finished_is_finished_by_the_sweeper(
+        app, client, config, runner, run_worker):
+    task_id = submit(client, "pdf", [long_student()], {"event_log": True})
+    run_worker()
+    with app.app_context():  # as if the last piece's worker died between storing it and finishing the student
+        db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id).values(status="STARTED"))
+        db.session.execute(update(Report).where(Report.id == task_id)
+                           .values(status="STARTED", assembly_queued_at=None, progress_current=0))
+        db.session.commit()
+    app.config["REPORTGEN_STALE_AFTER"] = 0
+    assert runner.invoke(args=["reportgen", "sweep"]).output == "sweep: 1 students finished\n"
+    run_worker()
+    body = status(client, "pdf", task_id)
+    assert (body["status"], body["summary"]["succeeded"]) == ("SUCCESS", 1)
+
+
+def test_a_piece_that_keeps_killing_its_workers_fails_its_student_alone(app, client, config, runner, run_worker):
+    task_id = submit(client, "pdf", [student("short", [event("1", "2024-07-01T08:00:00Z")]), long_student()],
+                     {"event_log": True})
+    run_worker()
+    with app.app_context():  # as if piece 1 had been tried as often as allowed, by workers that died
+        db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id, ReportItem.position == 1)
+                           .values(status="STARTED"))
+        db.session.execute(update(ReportPart).where(ReportPart.report_id == task_id, ReportPart.piece == 1)
+                           .values(content=None, size=None, attempts=3))
+        db.session.execute(update(Report).where(Report.id == task_id)
+                           .values(status="STARTED", assembly_queued_at=None, progress_current=1))
+        db.session.commit()
+    Redis.from_url(config["REDIS_URL"]).flushdb()
+    app.config.update(REPORTGEN_STALE_AFTER=0, REPORTGEN_MAX_ATTEMPTS=3)
+    assert runner.invoke(args=["reportgen", "sweep"]).output == "sweep: 1 students failed, 1 assemblies queued\n"
+    run_worker()
+    body = status(client, "pdf", task_id)
+    assert body["status"] == "SUCCESS"
+    assert [(s["student_id"], s["status"]) for s in body["summary"]["students"]] == [
+        ("short", "SUCCESS"), ("long", "FAILURE")]
+    assert "stopped unexpectedly 3 times" in body["summary"]["students"][1]["error"]
+    assert log_numbers(client.get(f"/assignment/pdf/{task_id}").data) == [1]
