@@ -31,9 +31,10 @@ from rq.exceptions import AbandonedJobError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
-from . import formats, mail, state
+from . import formats, mail, memory, state
 from .documents import ChunkResult, ReportContext, StudentInput, log_rows
 from .domain.options import options_from_dict
+from .domain.report_data import class_page_metrics
 from .domain.sequencing import sequence_response
 from .domain.submission import Student, SubmissionError, parse_text
 from .extensions import db
@@ -368,6 +369,7 @@ def _assemble(report_id: str) -> str:
     report_format = formats.get(report.format)
     try:
         content, sequences = _combine(report, report_format)
+        memory.release()  # the merge's garbage, before the document's bytes go to the database
     except Exception as exc:
         db.session.rollback()
         if is_transient(exc):
@@ -406,6 +408,7 @@ def _combine(report: Report, report_format) -> tuple[bytes, dict]:
         sequences.extend(sequence_response([student], labels)["students"])
         if not documents.combines_events:
             student = Student(student_id=student.student_id, namespace=student.namespace, events=())
+            metrics = class_page_metrics(metrics)
         inputs.append(StudentInput(position + 1, student, metrics))
     part_ids = db.session.scalars(_part_ids(report.id)).all()
     chunks = (ChunkResult([], whole=content, complete=complete)

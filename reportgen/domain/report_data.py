@@ -255,6 +255,12 @@ def _visits(sequence: StudentSequence, runs: Sequence[Sequence], rows: Mapping[s
     return tuple(marks), untimed
 
 
+def class_page_metrics(metrics: Mapping) -> dict:
+    """What a class page prints of a student's metrics: its figures, without its units and
+    visits (the bulk of them), for an assembly that holds every student's at once."""
+    return {**metrics, "units": [], "runs": [], "sequence_compressed": ""}
+
+
 def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
                    cohort_size: int = 1) -> StudentReport:
     """One student's section from its sequence (for the full sequence and the event log) and
