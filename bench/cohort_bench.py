@@ -25,6 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import make_students  # noqa: E402
 
 
+#: How each format's document starts: the benchmark checks what it made.
+SIGNATURES = {"pdf": b"%PDF-", "html": b"<!DOCTYPE html>", "csv": b"student_id,"}
+
+
 def tree_rss(process: psutil.Process) -> tuple[int, int]:
     """The process tree's summed RSS (counts pages a fork shares twice) and its largest process."""
     total = largest = 0
@@ -44,6 +48,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100, help="events per student")
     parser.add_argument("--format", default="pdf", choices=["pdf", "html", "csv"])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--event-log", action="store_true", help="print each student's event log in the PDF")
     args = parser.parse_args()
 
     import pgserver
@@ -63,7 +68,7 @@ def main() -> None:
 
         from reportgen import create_app
         from reportgen.devstack import stop_embedded_redis
-        from reportgen.domain.submission import parse_submission
+        from reportgen.domain.submission import parse_upload
         from reportgen.extensions import db
         from reportgen.models import Report
         from reportgen.services import create_report
@@ -73,11 +78,13 @@ def main() -> None:
         with app.app_context():
             upgrade()
             started = time.monotonic()
-            report = create_report(parse_submission(payload), args.format)
+            upload = parse_upload({"students": payload, "options": {"event_log": args.event_log}})
+            report = create_report(upload.students, args.format, options=upload.options)
             report_id, chunks = report.id, report.chunk_count
             submitted = time.monotonic() - started
-        print(f"cohort: {args.students} students x {args.events} events, {args.format}, "
-              f"{chunks} chunk jobs, {args.workers} workers; submitted in {submitted:.2f} s")
+        print(f"cohort: {args.students} students x {args.events} events, {args.format}"
+              f"{' with the event log' if args.event_log else ''}, {chunks} chunk jobs, {args.workers} workers; "
+              f"submitted in {submitted:.2f} s")
 
         workers = [psutil.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(args.workers)]
@@ -105,8 +112,9 @@ def main() -> None:
                 worker.wait(timeout=60)
         with app.app_context():
             report = db.session.get(Report, report_id)
-            summary, size = report.summary, report.size
+            summary, size, content = report.summary, report.size, report.content
             db.engine.dispose()
+        valid = status == "SUCCESS" and summary["failed"] == 0 and content and content.lstrip().startswith(SIGNATURES[args.format])
         print(f"status {status}: {summary['succeeded']}/{summary['total']} students in {elapsed:.1f} s "
               f"({args.students / elapsed:.1f} students/s, {args.students * args.events / elapsed:.0f} events/s)")
         print(f"combined document: {size / 1e6:.1f} MB")
@@ -116,6 +124,9 @@ def main() -> None:
               + ", ".join(f"{peak / 2**20:.0f} MiB" for peak in largest))
         stop_embedded_redis(redis_server)
         del postgres
+        if not valid:
+            sys.exit(f"FAIL: the report did not end SUCCESS with a valid {args.format} document")
+        print(f"checked: SUCCESS, every student, a {len(content):,}-byte {args.format} document")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, cli, dashboard, errors, logs, queue, ratelimit, security
+from . import auth, cli, dashboard, errors, logs, queue, ratelimit, security, sqlite_writes
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 
@@ -75,3 +75,4 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 event.listen(Engine, "connect", _sqlite_pragmas)
+sqlite_writes.install()

@@ -5,7 +5,7 @@ import json
 import logging
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from . import formats
 from .documents import plan
@@ -103,18 +103,22 @@ def create_report(
         events_left_out=prepared.events_left_out,
         warnings=glyph_warnings(students) if paged else None,
         chunk_count=jobs.chunk_count,
-        items=[
-            ReportItem(position=position, chunk=chunk, student_id=student.student_id,
-                       namespace=student.namespace, event_count=len(student.events),
-                       input_json=_compact_json([entry]), status=Status.PENDING.value, metrics=metrics,
-                       pieces=pieces)
-            for position, (student, entry, chunk, metrics, pieces)
-            in enumerate(zip(students, document, jobs.chunks, prepared.metrics, jobs.pieces))
-        ],
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients],
-        parts=[ReportPart(chunk=chunk, piece=piece) for chunk, piece in jobs.extra_pieces],
     )
     db.session.add(report)
+    db.session.flush()
+    # The students (and empty pieces) as plain rows, one statement each: the ORM's unit of work
+    # made a 2,000-student submit cost 3.8 s of CPU instead of 3.3 s.
+    db.session.execute(insert(ReportItem), [
+        {"report_id": report.id, "position": position, "chunk": chunk, "student_id": student.student_id,
+         "namespace": student.namespace, "event_count": len(student.events), "input_json": _compact_json([entry]),
+         "status": Status.PENDING.value, "attempts": 0, "metrics": metrics, "pieces": pieces}
+        for position, (student, entry, chunk, metrics, pieces)
+        in enumerate(zip(students, document, jobs.chunks, prepared.metrics, jobs.pieces))
+    ])
+    if jobs.extra_pieces:
+        db.session.execute(insert(ReportPart), [{"report_id": report.id, "chunk": chunk, "piece": piece}
+                                                for chunk, piece in jobs.extra_pieces])
     _commit_keeping(report)
     current_task_id.set(report.id)
     try:
