@@ -2,6 +2,7 @@
 SMTP server: what the test modules share."""
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import io
@@ -216,3 +217,21 @@ def stop_worker(worker: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+
+
+@contextlib.contextmanager
+def listening_workers(config: dict, tmp_path: Path, count: int):
+    """``count`` long-running workers, every one of them listening on the report queue before
+    the block runs (so none takes all the work while another still starts), stopped after it.
+    Yields their log files."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    workers = [start_worker(config, tmp_path, f"worker-{number}") for number in range(1, count + 1)]
+    try:
+        queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+        wait_until(lambda: len(Worker.all(queue=queue)) >= count, 60, f"{count} workers to listen")
+        yield [tmp_path / f"worker-{number}.log" for number in range(1, count + 1)]
+    finally:
+        for worker in workers:
+            stop_worker(worker)

@@ -3,7 +3,7 @@ import csv
 import io
 import zipfile
 
-from .helpers import event, run_burst_workers, sample_students, student, submit
+from .helpers import event, listening_workers, sample_students, status, student, submit, wait_until
 
 
 def cohort(size: int) -> list[dict]:
@@ -36,9 +36,10 @@ COHORT = 120  # three chunks of 50: enough for two workers to share
 def test_a_cohort_fans_out_over_two_workers_and_summarises(client, config, tmp_path):
     task_id = submit(client, "html", cohort(COHORT))
     assert client.get(f"/assignment/html/{task_id}").get_json()["progress"]["total"] == COHORT
-    logs = run_burst_workers(config, tmp_path, 2)
-    assert all("Job OK" in log for log in logs), "both workers should have rendered part of the cohort"
-    body = client.get(f"/assignment/html/{task_id}", headers={"Accept": "application/json"}).get_json()
+    with listening_workers(config, tmp_path, 2) as logs:
+        body = wait_until(lambda: (s := status(client, "html", task_id))["status"] in ("SUCCESS", "FAILURE") and s,
+                          120, "the cohort to finish")
+    assert all("Job OK" in log.read_text() for log in logs), "both workers should have rendered part of the cohort"
     assert body["status"] == "SUCCESS"
     assert body["progress"] == {"current": COHORT, "total": COHORT, "percent": 100}
     summary = body["summary"]

@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 
 from redis import Redis
-from rq import Worker
 from sqlalchemy import select, update
 
 from reportgen.domain.batching import MAX_EVENTS_PER_PIECE, piece_rows, plan_pieces
 from reportgen.extensions import db
 from reportgen.models import Report, ReportItem, ReportPart
 
-from .helpers import (event, log_numbers, minutely_student, pdf_pages, start_worker, status, stop_worker, student,
-                      submit, wait_until)
+from .helpers import (event, listening_workers, log_numbers, minutely_student, pdf_pages, status, student, submit,
+                      wait_until)
 
 EVENTS = 2 * MAX_EVENTS_PER_PIECE + 500
 PIECES = plan_pieces(EVENTS)
@@ -35,21 +34,14 @@ def test_the_plan_cuts_this_student_into_pieces():
 
 def test_two_workers_render_the_pieces_side_by_side_and_every_row_comes_back_in_order(app, client, config,
                                                                                       tmp_path):
-    workers = [start_worker(config, tmp_path, f"worker-{n}") for n in (1, 2)]
-    try:
-        connection = Redis.from_url(config["REDIS_URL"])
-        wait_until(lambda: len(Worker.all(connection=connection)) == 2, 60, "both workers to listen")
+    with listening_workers(config, tmp_path, 2) as logs:
         task_id = submit(client, "pdf", cohort(), {"event_log": True})
         body = wait_until(lambda: (s := status(client, "pdf", task_id))["status"] in ("SUCCESS", "FAILURE") and s,
                           120, "the report to finish")
-    finally:
-        for worker in workers:
-            stop_worker(worker)
     assert body["status"] == "SUCCESS", body
     assert [s["status"] for s in body["summary"]["students"]] == ["SUCCESS"] * 3
 
-    logs = [(tmp_path / f"worker-{n}.log").read_text() for n in (1, 2)]
-    rendered = [re.findall(r'"message": "chunk 1 (?:piece \d+ )?rendered"', log) for log in logs]
+    rendered = [re.findall(r'"message": "chunk 1 (?:piece \d+ )?rendered"', log.read_text()) for log in logs]
     assert all(rendered), f"one worker rendered every piece: {rendered}"
     assert sum(map(len, rendered)) == PIECES
 
