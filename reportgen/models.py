@@ -1,17 +1,66 @@
-"""The ``reports`` table: the single source of truth for a report's state."""
+"""The ``reports`` table: the single source of truth for a report's state.
+
+What is stored is stored once, and compressed where that pays: a student's input (JSON) and its
+HTML or CSV documents shrink five to ten times under zlib; a PDF's streams are compressed
+already, so a PDF is kept as it is (:class:`Compressed` decides per value). Values written
+before compression read back unchanged.
+"""
 from __future__ import annotations
 
 import enum
 import uuid
+import zlib
 from datetime import datetime, timezone
 
 from sqlalchemy import orm
+from sqlalchemy.types import LargeBinary, TypeDecorator
 
 from .extensions import db
+
+#: Marks a compressed value; no document or JSON starts with a NUL byte.
+COMPRESSED = b"\x00rgz1"
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class Compressed(TypeDecorator):
+    """Bytes stored zlib-compressed when that saves a tenth or more, else as they are."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, level: int = 6):
+        super().__init__()
+        self.level = level
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        packed = zlib.compress(value, self.level)
+        return COMPRESSED + packed if len(packed) + len(COMPRESSED) < 0.9 * len(value) else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # text from before compression, as SQLite keeps it
+            return value.encode("utf-8")
+        value = bytes(value)
+        return zlib.decompress(value[len(COMPRESSED):]) if value.startswith(COMPRESSED) else value
+
+
+class CompressedText(Compressed):
+    """Text (a student's JSON) stored as :class:`Compressed` UTF-8."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else super().process_bind_param(value.encode("utf-8"), dialect)
+
+    def process_result_value(self, value, dialect):
+        value = super().process_result_value(value, dialect)
+        return None if value is None else value.decode("utf-8")
 
 
 class Status(str, enum.Enum):
@@ -32,7 +81,8 @@ class Report(db.Model):
     id = db.Column(db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     format = db.Column(db.String(16), nullable=False)
     status = db.Column(db.String(16), nullable=False, default=Status.PENDING.value, index=True)
-    input_json = orm.deferred(db.Column(db.Text, nullable=False))
+    input_json = orm.deferred(db.Column(db.Text))
+    """Only reports stored before 0007 keep their upload here; it is stored once, per student."""
     student_count = db.Column(db.Integer, nullable=False)
     event_count = db.Column(db.Integer, nullable=False)
     student_ids = db.Column(db.JSON, nullable=False)
@@ -41,7 +91,7 @@ class Report(db.Model):
     progress_total = db.Column(db.Integer, nullable=False, default=0)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     error = db.Column(db.Text)
-    content = orm.deferred(db.Column(db.LargeBinary))
+    content = orm.deferred(db.Column(Compressed()))
     content_type = db.Column(db.String(64))
     size = db.Column(db.Integer)
     sha256 = db.Column(db.String(64))
@@ -58,6 +108,10 @@ class Report(db.Model):
     options = db.Column(db.JSON)
     cohorts = orm.deferred(db.Column(db.JSON))
     warnings = db.Column(db.JSON)
+    purged_at = db.Column(db.DateTime(timezone=True))
+    """When the report's input and documents were deleted (it expired, or someone deleted it);
+    the row stays as a tombstone, so its links answer 410 Gone."""
+    purge_reason = db.Column(db.String(16))
     events_left_out = db.Column(db.Integer, nullable=False, default=0, server_default="0")
 
     items = orm.relationship("ReportItem", back_populates="report", order_by="ReportItem.position",
@@ -87,11 +141,11 @@ class ReportItem(db.Model):
     student_id = db.Column(db.Text, nullable=False)
     namespace = db.Column(db.Text, nullable=False)
     event_count = db.Column(db.Integer, nullable=False)
-    input_json = orm.deferred(db.Column(db.Text, nullable=False))
+    input_json = orm.deferred(db.Column(CompressedText(level=1), nullable=False))
     status = db.Column(db.String(16), nullable=False, default=Status.PENDING.value)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     error = db.Column(db.Text)
-    content = orm.deferred(db.Column(db.LargeBinary))
+    content = orm.deferred(db.Column(Compressed()))
     size = db.Column(db.Integer)
     sha256 = db.Column(db.String(64))
     started_at = db.Column(db.DateTime(timezone=True))

@@ -11,7 +11,7 @@ from . import formats
 from .documents import plan
 from .domain.options import DEFAULT_OPTIONS, ReportOptions
 from .domain.preparation import PreparedUpload, prepare
-from .domain.submission import Student, to_document
+from .domain.submission import Student, parse_text, to_document
 from .extensions import db
 from .fonts import missing_glyphs
 from .logs import current_task_id
@@ -88,7 +88,6 @@ def create_report(
     report = Report(
         format=report_format,
         status=Status.PENDING.value,
-        input_json=_compact_json(document),
         student_count=len(students),
         event_count=sum(len(s.events) for s in students),
         student_ids=[s.student_id for s in students],
@@ -133,6 +132,16 @@ def create_report(
                                      "events": report.event_count, "chunks": report.chunk_count,
                                      "recipients": len(recipients)})
     return report
+
+
+def stored_upload(report: Report) -> list[Student]:
+    """The students of a report as they were stored (after its window), in upload order: a
+    retry submits them again. Each student's input is stored once, on its own row."""
+    if report.input_json is not None:  # a report stored before 0007
+        return parse_text(report.input_json)
+    inputs = db.session.scalars(select(ReportItem.input_json).where(ReportItem.report_id == report.id)
+                                .order_by(ReportItem.position))
+    return [student for text in inputs for student in parse_text(text)]
 
 
 def student_document(report: Report, item: ReportItem, parts: dict[int, list[bytes]] | None = None) -> bytes:

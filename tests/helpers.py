@@ -138,6 +138,17 @@ def report_count(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Report))
 
 
+def stored_upload(app, task_id: str) -> list[dict]:
+    """The students a report stored (as JSON documents), read back from its rows."""
+    from reportgen.domain.submission import to_document
+    from reportgen.extensions import db
+    from reportgen.models import Report
+    from reportgen.services import stored_upload as students_of
+
+    with app.app_context():
+        return to_document(students_of(db.session.get(Report, task_id)))
+
+
 def wait_until(condition, timeout: float, what: str):
     """Poll ``condition`` until it returns something true (returned), failing after ``timeout`` s."""
     deadline = time.monotonic() + timeout

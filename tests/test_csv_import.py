@@ -17,7 +17,7 @@ from reportgen.domain.submission import parse_text
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from .helpers import ROOT, event, post_json, report_count, sample_students, student, submit
+from .helpers import ROOT, event, post_json, report_count, sample_students, stored_upload, student, submit
 from .test_web import all_reports, block, submit_form
 
 BOM = codecs.BOM_UTF8
@@ -187,7 +187,7 @@ def test_the_form_takes_a_csv_file_and_pasted_cells_as_the_api_does(app, client)
     assert submit_form(client, text=pasted, formats=["html"]).status_code == 303
     post_csv(client, "/assignment/html", exported)
     reports = all_reports(app)
-    assert len(reports) == 3 and len({report.input_json for report in reports}) == 1
+    assert len(reports) == 3 and len({json.dumps(stored_upload(app, report.id)) for report in reports}) == 1
     assert {(tuple(report.student_ids), report.event_count) for report in reports} == {(("alice", "Zoë Дмитрий Ωμέγα"), 5)}
 
 

@@ -8,11 +8,11 @@ from sqlalchemy import orm, select
 
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
 from ..domain.preparation import prepare
-from ..domain.submission import Student, SubmissionError, parse_text
+from ..domain.submission import Student, SubmissionError
 from ..extensions import db
 from ..models import Report, Status
 from ..serializers import iso, report_status
-from ..services import QueueUnavailable, create_report
+from ..services import QueueUnavailable, create_report, stored_upload
 from . import bp, present
 from .forms import HistoryFilterForm, UploadForm
 from .queries import get_report, history_query, recent_namespaces, submission_reports
@@ -122,7 +122,7 @@ def retry(task_id: str):
     if report.status != Status.FAILURE.value:
         flash("Only a failed report can be tried again.", "info")
         return redirect(url_for(".status", task_id=task_id), code=303)
-    students = parse_text(report.input_json)
+    students = stored_upload(report)
     recipients = tuple(delivery.recipient for delivery in report.deliveries)
     try:
         new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()),
