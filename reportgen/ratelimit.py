@@ -1,31 +1,34 @@
 """Per-client rate limits (Flask-Limiter, counted in the app's Redis so every process shares them).
 
-A client is its API token when it sends one, else its IP address. Each app gets its own Limiter:
-Flask-Limiter keeps its storage on the instance, and tests build many apps in one process.
+A client is its API token once the token is verified, else its IP address: a header anyone can
+make up must never buy a fresh budget. Sign-in attempts count per address whatever comes with
+them, and every submit endpoint draws on one submission budget. Limits are checked before
+anything else, so refused requests (a wrong token, a signed-out browser) count too. Each app
+gets its own Limiter: Flask-Limiter keeps its storage on the instance, and tests build many
+apps in one process.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask_limiter import Limiter
 
-from .auth.guards import api_tokens_configured
+from .auth.guards import verified_token_digest
 
 REQUEST_BUDGET = "REPORTGEN_RATE_LIMIT"
 SUBMISSION_BUDGET = "REPORTGEN_SUBMIT_RATE_LIMIT"
 SIGNIN_BUDGET = "REPORTGEN_SIGNIN_RATE_LIMIT"
 
 
-def client_key() -> str:
-    """The bearer token's digest (never the token itself) when tokens are configured, else the
-    address. Limits run after the access guard, so a token seen here is a valid one; with no tokens
-    configured a made-up header must not buy a fresh budget."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip() and api_tokens_configured():
-        return "token:" + hashlib.sha256(credentials.strip().encode()).hexdigest()[:32]
+def address_key() -> str:
     return "ip:" + (request.remote_addr or "unknown")
+
+
+def client_key() -> str:
+    """A verified bearer token's digest (never the token itself), else the address."""
+    digest = verified_token_digest()
+    return "token:" + digest.hex()[:32] if digest else address_key()
 
 
 def storage_uri(redis_url: str) -> str:
@@ -86,11 +89,21 @@ def init_app(app: Flask) -> Limiter:
     )
     limiter.init_app(app)
     app.after_request(_limit_headers)
+    _check_limits_first(app, limiter)
     for name in ("api", "web"):
         blueprint = app.blueprints[name]
         _limit_blueprint(limiter, blueprint, REQUEST_BUDGET, scope="requests")
-        _limit_blueprint(limiter, blueprint, SUBMISSION_BUDGET, methods=["POST"])
+        _limit_blueprint(limiter, blueprint, SUBMISSION_BUDGET, scope="submissions", methods=["POST"])
     if "auth" in app.blueprints:
-        _limit_blueprint(limiter, app.blueprints["auth"], SIGNIN_BUDGET, methods=["POST"])
+        _limit_blueprint(limiter, app.blueprints["auth"], SIGNIN_BUDGET, scope="signin", methods=["POST"],
+                         key_func=address_key)
     app.extensions["reportgen.limiter"] = limiter
     return limiter
+
+
+def _check_limits_first(app: Flask, limiter: Limiter) -> None:
+    """Move Flask-Limiter's check in front of the access guard and CSRFProtect: otherwise a
+    request they refuse (a guessed token, a signed-out browser, a forged form) is never counted."""
+    hooks = app.before_request_funcs[None]
+    hooks.remove(limiter._check_request_limit)
+    hooks.insert(0, limiter._check_request_limit)

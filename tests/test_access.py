@@ -9,6 +9,7 @@ import http.cookiejar
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from reportgen.models import Report
 
 from .conftest import TEST_QUEUE
 from .helpers import ROOT, report_count, sample_students, worker_env
+from .webserver import Browser, gunicorn
 
 PASSWORD = "correct horse battery staple"
 TOKENS = ["first-token-0123456789", "second-token-9876543210"]
@@ -455,3 +457,76 @@ def test_make_run_makes_up_a_password_only_when_none_is_set():
     assert line == "reportgen: dashboard http://0.0.0.0:9000/rq  (sign in with REPORTGEN_ADMIN_PASSWORD)"
     assert "my own secret" not in line
     assert os.environ.get("REPORTGEN_ADMIN_PASSWORD") != password
+
+
+# --- access edges, over real HTTP to gunicorn as `make run` starts it ------------------------
+
+def junk_bearer() -> dict:
+    return bearer(secrets.token_urlsafe(24))
+
+
+def test_sign_in_attempts_are_limited_per_address_whatever_bearer_comes_with_them(app, config, tmp_path):
+    settings = dict(REPORTGEN_ADMIN_PASSWORD=PASSWORD, REPORTGEN_API_TOKENS=",".join(TOKENS),
+                    REPORTGEN_SIGNIN_RATE_LIMIT="3 per minute")
+    with gunicorn(config, tmp_path, **settings) as (host, port):
+        browser = Browser(f"http://{host}:{port}")
+        token = browser.csrf_token("/signin")
+        guesses = [browser.status("/signin", {"csrf_token": token, "password": f"guess {n}"}, junk_bearer())
+                   for n in range(5)]
+        assert guesses == [401, 401, 401, 429, 429]
+        status, headers, page = browser.request("/signin", {"csrf_token": token, "password": PASSWORD},
+                                                junk_bearer())
+        assert status == 429 and "Slow down a little" in page and int(headers["Retry-After"]) > 0
+        assert browser.session_cookie() is None or browser.status("/rq/") == 302
+        valid_token = browser.request("/signin", {"csrf_token": token, "password": PASSWORD}, bearer(TOKENS[0]))
+        assert valid_token[0] == 429, "a valid API token does not lift the address's sign-in limit either"
+
+
+def test_only_a_verified_token_gets_a_budget_of_its_own(app, config, tmp_path):
+    settings = dict(REPORTGEN_API_TOKENS=",".join(TOKENS), REPORTGEN_ADMIN_PASSWORD=PASSWORD,
+                    REPORTGEN_RATE_LIMIT="4 per minute")
+    with gunicorn(config, tmp_path, **settings) as (host, port):
+        browser = Browser(f"http://{host}:{port}")
+        junk = [browser.status("/assignment/pdf/unknown", headers=junk_bearer()) for _ in range(5)]
+        assert junk == [401, 401, 401, 401, 429], "guessed tokens are counted against the address"
+        assert browser.status("/assignment/pdf/unknown") == 429
+        valid = [browser.status("/assignment/pdf/unknown", headers=bearer(TOKENS[0])) for _ in range(5)]
+        assert valid == [404, 404, 404, 404, 429]
+        assert browser.status("/assignment/pdf/unknown", headers=bearer(TOKENS[1])) == 404
+
+
+def test_every_submit_endpoint_and_the_upload_form_draw_on_one_budget(app, config, tmp_path):
+    with gunicorn(config, tmp_path, REPORTGEN_SUBMIT_RATE_LIMIT="4 per minute") as (host, port):
+        browser = Browser(f"http://{host}:{port}")
+        body, json_type = json.dumps(sample_students()).encode(), {"Content-Type": "application/json"}
+        form = {"csrf_token": browser.csrf_token("/"), "text": json.dumps(sample_students()), "formats": "html"}
+        accepted = [browser.status(f"/assignment/{name}", body, json_type) for name in ("html", "pdf", "csv")]
+        accepted.append(browser.status("/assignment/sequence", body, json_type))
+        assert accepted == [202, 202, 202, 200]
+        status, _, page = browser.request("/", form, {"Accept": "text/html"})
+        assert status == 429 and "Slow down a little" in page
+        assert [browser.status(f"/assignment/{name}", body, json_type) for name in ("html", "pdf", "csv")] == [429] * 3
+        assert report_count(app) == 3
+
+
+def test_a_cookie_replayed_after_sign_out_opens_nothing(app, config, tmp_path):
+    settings = dict(REPORTGEN_ADMIN_PASSWORD=PASSWORD, REPORTGEN_API_TOKENS=",".join(TOKENS))
+    with gunicorn(config, tmp_path, **settings) as (host, port):
+        base = f"http://{host}:{port}"
+        operator, colleague = Browser(base), Browser(base)
+        for browser in (operator, colleague):
+            status, headers, _ = browser.request("/signin", {"csrf_token": browser.csrf_token("/signin"),
+                                                             "password": PASSWORD})
+            assert status == 303, headers
+        captured = operator.session_cookie()
+        thief = Browser(base, replayed_cookie=captured)
+        assert thief.status("/rq/") == 200 and thief.status("/reports") == 200  # the cookie works until sign-out
+
+        status, headers, _ = operator.request("/signout", {"csrf_token": operator.csrf_token("/")})
+        assert status == 303 and headers["Location"] == "/signin"
+        for path in ("/rq/", "/reports", "/"):
+            status, headers, _ = thief.request(path, headers={"Accept": "text/html"})
+            assert status == 302 and headers["Location"].startswith("/signin"), path
+        assert thief.status("/rq/0/data/queues.json") == 401
+        assert thief.status("/assignment/pdf/unknown") == 401
+        assert colleague.status("/rq/") == 200, "signing out ends that sign-in only"

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ..errors import API_PREFIXES, error_response, wants_json_response
-from .credentials import token_digests, token_matches
+from .credentials import sha256, token_digests, token_matches
 from .operator import is_signed_in, sign_in_enabled
 
 DASHBOARD_PREFIX = "/rq"
@@ -36,6 +36,26 @@ def init_app(app: Flask) -> None:
 
 def api_tokens_configured() -> bool:
     return bool(current_app.extensions[TOKEN_DIGESTS])
+
+
+def verified_token_digest() -> bytes | None:
+    """The SHA-256 digest of the request's bearer token when it is one of the configured tokens,
+    else None: what the guard lets through and what rate limits key on, decided once per request
+    (constant-time compare) so that an unverified header never names a client."""
+    if "reportgen_token_digest" not in g:
+        g.reportgen_token_digest = None
+        digests = current_app.extensions[TOKEN_DIGESTS]
+        token = bearer_token()
+        if digests and token and token_matches(token, digests):
+            g.reportgen_token_digest = sha256(token)
+    return g.reportgen_token_digest
+
+
+def bearer_token() -> str | None:
+    """The credentials of an ``Authorization: Bearer …`` header, unverified."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def path_under(prefix: str) -> bool:
@@ -115,13 +135,10 @@ def _bearer_challenge(message: str, invalid: bool):
 
 
 def _guard_api():
-    digests = current_app.extensions[TOKEN_DIGESTS]
-    if not digests:
+    if not api_tokens_configured():
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() == "bearer" and token:
-        if token_matches(token, digests):
+    if bearer_token():
+        if verified_token_digest():
             return None
         return _bearer_challenge("the bearer token is not valid", invalid=True)
     if request.method in SAFE_METHODS and is_signed_in():
