@@ -474,7 +474,12 @@ def _send(delivery: Delivery) -> str:
         state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
                               error="Email is not configured on this server (SMTP_HOST is unset).")
         return "failed"
-    message = mail.build_message(report, delivery.recipient, config["MAIL_FROM"])
+    try:
+        message = mail.build_message(report, delivery.recipient, config["MAIL_FROM"])
+    except mail.UnbuildableMessage as exc:
+        state.fail_delivery(delivery_id, f"The message could not be built: {exc}")
+        log.warning("delivery %s cannot be built: %s", delivery_id, exc)
+        return "failed"
     try:
         mail.send(message, config)
     except mail.PermanentDeliveryError as exc:
@@ -498,4 +503,6 @@ def delivery_failed(job, connection, exc_type, exc_value, traceback) -> None:
     with job_scope(job.meta.get("task_id")):
         delivery = db.session.get(Delivery, job.args[0])
         if delivery is not None:
-            state.fail_delivery(delivery.id, f"Gave up after {delivery.attempts} attempts. Last error: {delivery.error}")
+            last_error = delivery.error or (f"unexpected {_cause_name(exc_type, exc_value)}; "
+                                            "the details are in the worker's log")
+            state.fail_delivery(delivery.id, f"Gave up after {delivery.attempts} attempts. Last error: {last_error}")

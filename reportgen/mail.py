@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import smtplib
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -21,6 +22,11 @@ class PermanentDeliveryError(Exception):
     """The server refused for good (a 5xx reply): retrying would not help."""
 
 
+class UnbuildableMessage(Exception):
+    """The email library refused to build the message (e.g. a line break in the report's label,
+    which would become the Subject): the same report would be refused again, so nothing to retry."""
+
+
 def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
     """The message for one recipient; the report's bytes ride along unchanged."""
     summary = report.summary or {"total": report.student_count, "succeeded": report.student_count, "failed": 0,
@@ -34,12 +40,15 @@ def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
     flagged = flagged_students(report)
     failures = [student for student in summary["students"] if student["status"] == "FAILURE"]
     message = EmailMessage()
-    message["Subject"] = f"{title} ({format_name})"
-    message["From"] = sender
-    message["To"] = recipient
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "reportgen.local")
-    message["X-Reportgen-Task"] = report.id
+    headers = {"Subject": f"{title} ({format_name})", "From": sender, "To": recipient,
+               "Date": formatdate(localtime=False),
+               "Message-ID": make_msgid(domain=sender.rpartition("@")[2] or "reportgen.local"),
+               "X-Reportgen-Task": report.id}
+    for name, value in headers.items():
+        try:
+            message[name] = value
+        except (ValueError, MessageError) as exc:
+            raise UnbuildableMessage(f"its {name} header: {exc}") from exc
     lines = [
         f"{title}",
         "",
