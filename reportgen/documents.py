@@ -209,6 +209,14 @@ class PdfDocuments(Documents):
         return ChunkResult(results, whole=whole)
 
     @staticmethod
+    def student_pages(document: bytes, students: int) -> list[tuple[int, int]]:
+        """Each student's first page and page count in the upload's document, read from its
+        bookmarks (a student's further pieces have none, so its range runs on over them)."""
+        from .rendering import page_ranges
+
+        return page_ranges(document, students)
+
+    @staticmethod
     def render_piece(context: ReportContext, item: StudentInput) -> bytes:
         """A further piece of one student's event log (``item.log_rows``) as a PDF of its own."""
         from .rendering import render_log_piece
@@ -233,9 +241,11 @@ class PdfDocuments(Documents):
         return merge_pdfs(itertools.chain(overview, wholes), data.title)
 
     @staticmethod
-    def student_document(stored: bytes | None, chunk_documents: Sequence[bytes], pages: tuple[int, int],
+    def student_document(stored: bytes | None, chunk_documents: Sequence, pages: tuple[int, int],
                          title: str) -> bytes:
-        """The student's pages cut out of their chunk's PDF, then the pieces of its event log."""
+        """The student's pages cut out of their chunk's PDF (or of the upload's, once it is
+        finished: then ``chunk_documents`` is that one document, or a reader of it), then the
+        pieces of its event log if they are stored apart."""
         from .rendering import extract_pages, merge_pdfs
 
         own = extract_pages(chunk_documents[0], pages[0], pages[1], title)

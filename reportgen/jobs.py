@@ -214,6 +214,7 @@ def _run_each_statement() -> None:
     db.session.execute(_succeeded(none, ReportItem.content)).all()
     db.session.execute(_part_ids(none)).all()
     db.session.execute(_part_content(missing)).first()
+    db.session.execute(_succeeded(none, ReportItem.id)).all()
     state.finish_report(none, content=b"", content_type="", size=0, sha256="", sequences=None, summary=None)
     db.session.scalars(_delivery_ids(none)).all()
 
@@ -369,6 +370,7 @@ def _assemble(report_id: str) -> str:
     report_format = formats.get(report.format)
     try:
         content, sequences = _combine(report, report_format)
+        item_pages = _student_pages(report_id, report_format, content)
         memory.release()  # the merge's garbage, before the document's bytes go to the database
     except Exception as exc:
         db.session.rollback()
@@ -380,7 +382,7 @@ def _assemble(report_id: str) -> str:
     finished = state.finish_report(
         report_id, content=content, content_type=report_format.content_type, size=len(content),
         sha256=hashlib.sha256(content).hexdigest(), sequences=sequences,
-        summary=summary,
+        summary=summary, item_pages=item_pages,
     )
     if not finished:
         return "skipped"
@@ -389,6 +391,16 @@ def _assemble(report_id: str) -> str:
     for delivery_id in db.session.scalars(_delivery_ids(report_id)):
         enqueue_delivery(delivery_id, report_id)
     return "done"
+
+
+def _student_pages(report_id: str, report_format, content: bytes) -> list[tuple[int, int, int]]:
+    """Where each student that succeeded lies in a paged document (item id, first page,
+    count), so their own downloads are cut from it and the chunks' documents can go."""
+    if not report_format.paged:
+        return []
+    item_ids = db.session.scalars(_succeeded(report_id, ReportItem.id)).all()
+    ranges = report_format.documents.student_pages(content, len(item_ids))
+    return [(item_id, first, count) for item_id, (first, count) in zip(item_ids, ranges, strict=True)]
 
 
 def _combine(report: Report, report_format) -> tuple[bytes, dict]:

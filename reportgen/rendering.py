@@ -385,9 +385,14 @@ def render_log_piece(report: ReportData, student: StudentReport) -> bytes:
     return html_to_pdf(html.replace(FONT_FACES_MARKER, fonts.font_face_css(html), 1))
 
 
-def extract_pages(pdf: bytes, first: int, count: int, title: str) -> bytes:
-    """Pages ``first`` … ``first + count - 1`` of ``pdf`` as a PDF of their own."""
-    reader = PdfReader(io.BytesIO(pdf))
+def open_pdf(pdf: bytes) -> PdfReader:
+    """A reader to cut many students' pages from one document without parsing it again each time."""
+    return PdfReader(io.BytesIO(pdf))
+
+
+def extract_pages(pdf: bytes | PdfReader, first: int, count: int, title: str) -> bytes:
+    """Pages ``first`` … ``first + count - 1`` of ``pdf`` (bytes, or a reader of them) as a PDF of their own."""
+    reader = pdf if isinstance(pdf, PdfReader) else open_pdf(pdf)
     writer = PdfWriter()
     for index in range(first, first + count):
         writer.add_page(reader.pages[index])

@@ -21,6 +21,11 @@ from .queue import enqueue_report
 log = logging.getLogger(__name__)
 
 
+#: Students cut from one reader of a finished PDF before it is opened afresh (its parsed pages
+#: stay cached in it: a 2,000-student ZIP would otherwise hold the whole document parsed).
+READER_USES = 200
+
+
 class QueueUnavailable(RuntimeError):
     """The report row was stored but could not be queued."""
 
@@ -144,22 +149,39 @@ def stored_upload(report: Report) -> list[Student]:
     return [student for text in inputs for student in parse_text(text)]
 
 
-def student_document(report: Report, item: ReportItem, parts: dict[int, list[bytes]] | None = None) -> bytes:
-    """One student's finished document: stored as it is, or cut from its chunk's document
-    (followed by the further pieces of its event log).
+def student_document(report: Report, item: ReportItem, parts: dict | None = None) -> bytes:
+    """One student's finished document: stored as it is, or cut from a paged document: its
+    chunk's (and its further pieces) while the report renders, the report's own once finished
+    (which then holds every page once; the chunks' documents are gone).
 
-    ``parts`` keeps chunk documents already read (chunk → its pieces' bytes) for a caller that
-    serves many students of one report, such as the ZIP bundle.
+    ``parts`` keeps documents already read for a caller that serves many students of one
+    report, such as the ZIP bundle: one chunk's pieces at a time, or a reader of the finished
+    document, opened afresh every few hundred students so its parsed pages do not pile up.
     """
     report_format = formats.get(report.format)
     if item.page_count is None:
         return item.content
     parts = {} if parts is None else parts
     if item.chunk not in parts:
-        parts.clear()  # students come in upload order, chunk after chunk: keep one at a time
-        parts[item.chunk] = db.session.scalars(
+        chunk = db.session.scalars(
             select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
             .order_by(ReportPart.piece)
         ).all()
-    return report_format.documents.student_document(None, parts[item.chunk], (item.first_page, item.page_count),
+        if not chunk and report.content is None:  # the report finished since they were read
+            db.session.refresh(report, ["content"])
+            db.session.refresh(item)
+        if chunk:
+            parts.clear()  # students come in upload order, chunk after chunk: keep one at a time
+            parts[item.chunk] = chunk
+    documents = parts.get(item.chunk)
+    if documents is None:
+        uses = parts.get("uses", 0)
+        if "finished" not in parts or uses >= READER_USES:
+            from .rendering import open_pdf
+
+            parts.clear()
+            parts["finished"] = [open_pdf(report.content)]
+        parts["uses"] = uses % READER_USES + 1
+        documents = parts["finished"]
+    return report_format.documents.student_document(None, documents, (item.first_page, item.page_count),
                                                     f"Activity report: {item.student_id}")

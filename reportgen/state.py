@@ -13,7 +13,7 @@ else to move state; the status page and the API only read it.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, orm, update
+from sqlalchemy import delete, exists, orm, update
 
 from .extensions import db
 from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
@@ -163,10 +163,23 @@ def summarise(items) -> dict:
     }
 
 
-def finish_report(report_id: str, **values) -> bool:
-    """Store the finished document and summary; a report already done is never overwritten."""
-    return _changed(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
-                    .values(status=Status.SUCCESS.value, finished_at=utcnow(), error=None, **values))
+def finish_report(report_id: str, item_pages: list[tuple[int, int, int]] = (), **values) -> bool:
+    """Store the finished document and summary; a report already done is never overwritten.
+
+    A paged document is stored whole, once: in the same transaction each student's pages
+    (``item_pages``: item id, first page, count) are set to where they lie in it, and the
+    chunks' documents it was merged from are deleted."""
+    finished = db.session.execute(
+        update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
+        .values(status=Status.SUCCESS.value, finished_at=utcnow(), error=None, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if finished and item_pages:
+        db.session.execute(update(ReportItem), [{"id": item_id, "first_page": first, "page_count": count}
+                                                for item_id, first, count in item_pages])
+        db.session.execute(delete(ReportPart).where(ReportPart.report_id == report_id))
+    db.session.commit()
+    return bool(finished)
 
 
 def mark_failed(report_id: str, message: str, **values) -> bool:

@@ -4,6 +4,7 @@ sweeper repairs a lost piece like a lost chunk."""
 from __future__ import annotations
 
 import re
+import subprocess
 
 from redis import Redis
 from sqlalchemy import select, update
@@ -12,8 +13,8 @@ from reportgen.domain.batching import MAX_EVENTS_PER_PIECE, piece_rows, plan_pie
 from reportgen.extensions import db
 from reportgen.models import Report, ReportItem, ReportPart
 
-from .helpers import (event, listening_workers, log_numbers, minutely_student, pdf_pages, status, student, submit,
-                      wait_until)
+from .helpers import (ROOT, WORKER_COMMAND, event, listening_workers, log_numbers, minutely_student, pdf_pages,
+                      status, student, submit, wait_until, worker_env)
 
 EVENTS = 2 * MAX_EVENTS_PER_PIECE + 500
 PIECES = plan_pieces(EVENTS)
@@ -76,30 +77,47 @@ def test_a_lost_piece_is_requeued_by_the_sweeper_and_the_report_completes(app, c
     assert result.output == f"sweep: 1 chunks requeued, {PIECES - 1} pieces requeued\n"
     run_worker()
     assert status(client, "pdf", task_id)["status"] == "SUCCESS"
-    assert part_states(app, task_id) == [(0, piece, True) for piece in range(PIECES)]
+    assert part_states(app, task_id) == [], "the finished PDF holds every page once; its parts are gone"
     assert log_numbers(client.get(f"/assignment/pdf/{task_id}").data) == list(range(1, EVENTS + 1))
+    assert log_numbers(client.get(f"/assignment/pdf/{task_id}/students/0").data) == list(range(1, EVENTS + 1))
+
+
+def render_all_but_the_assembly(app, config, tmp_path, task_id: str) -> None:
+    """A real worker renders every chunk and piece of a two-chunk report (short, long) and stops
+    before the assembly that the last piece queued."""
+    subprocess.run([*WORKER_COMMAND, "--burst", "--max-jobs", str(1 + PIECES)], cwd=ROOT,
+                   env=worker_env(config, tmp_path), check=True, capture_output=True, timeout=120)
+    assert part_states(app, task_id) == [(0, 0, True), *((1, piece, True) for piece in range(PIECES))]
+    assert status(app.test_client(), "pdf", task_id)["status"] == "STARTED"
+
+
+def two_chunks() -> list[dict]:
+    return [student("short", [event("1", "2024-07-01T08:00:00Z")]), long_student()]
 
 
 def test_a_student_whose_pieces_were_all_stored_but_never_finished_is_finished_by_the_sweeper(
-        app, client, config, runner, run_worker):
-    task_id = submit(client, "pdf", [long_student()], {"event_log": True})
-    run_worker()
+        app, client, config, runner, run_worker, tmp_path):
+    task_id = submit(client, "pdf", two_chunks(), {"event_log": True})
+    render_all_but_the_assembly(app, config, tmp_path, task_id)
     with app.app_context():  # as if the last piece's worker died between storing it and finishing the student
-        db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id).values(status="STARTED"))
+        db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id, ReportItem.position == 1)
+                           .values(status="STARTED"))
         db.session.execute(update(Report).where(Report.id == task_id)
-                           .values(status="STARTED", assembly_queued_at=None, progress_current=0))
+                           .values(assembly_queued_at=None, progress_current=1))
         db.session.commit()
+    Redis.from_url(config["REDIS_URL"]).flushdb()
     app.config["REPORTGEN_STALE_AFTER"] = 0
     assert runner.invoke(args=["reportgen", "sweep"]).output == "sweep: 1 students finished\n"
     run_worker()
     body = status(client, "pdf", task_id)
-    assert (body["status"], body["summary"]["succeeded"]) == ("SUCCESS", 1)
+    assert (body["status"], body["summary"]["succeeded"]) == ("SUCCESS", 2)
+    assert log_numbers(client.get(f"/assignment/pdf/{task_id}").data) == [1, *range(1, EVENTS + 1)]
 
 
-def test_a_piece_that_keeps_killing_its_workers_fails_its_student_alone(app, client, config, runner, run_worker):
-    task_id = submit(client, "pdf", [student("short", [event("1", "2024-07-01T08:00:00Z")]), long_student()],
-                     {"event_log": True})
-    run_worker()
+def test_a_piece_that_keeps_killing_its_workers_fails_its_student_alone(app, client, config, runner, run_worker,
+                                                                        tmp_path):
+    task_id = submit(client, "pdf", two_chunks(), {"event_log": True})
+    render_all_but_the_assembly(app, config, tmp_path, task_id)
     with app.app_context():  # as if piece 1 had been tried as often as allowed, by workers that died
         db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id, ReportItem.position == 1)
                            .values(status="STARTED"))

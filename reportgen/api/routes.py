@@ -187,13 +187,16 @@ def zip_bundle(report: Report, bom: bool = False) -> Response:
         .order_by(ReportItem.position)
     ).all()
 
+    report_id = report.id
+
     def generate():
         sink, parts = _Sink(), {}
+        streamed = db.session.get(Report, report_id)  # this response outlives the request's session
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for item_id in item_ids:
                 item = db.session.get(ReportItem, item_id)
-                archive.writestr(student_download_name(report, item.position, item.student_id),
-                                 (BOM if bom else b"") + stored_student_document(report, item, parts))
+                archive.writestr(student_download_name(streamed, item.position, item.student_id),
+                                 (BOM if bom else b"") + stored_student_document(streamed, item, parts))
                 db.session.expunge(item)
                 yield sink.drain()
         yield sink.drain()
