@@ -19,10 +19,11 @@ def wants_json_response() -> bool:
     return accept["application/json"] > accept["text/html"]
 
 
-def error_response(status: int, message: str, details: dict | None = None) -> Response:
+def error_response(status: int, message: str, details: dict | None = None, **extra) -> Response:
     body = {"error": message}
     if details is not None:
         body["details"] = details
+    body.update(extra)
     response = jsonify(body)
     response.status_code = status
     return response
@@ -85,7 +86,9 @@ def _for_people(exc: HTTPException, message: str) -> dict:
 
 
 def handle_submission_error(exc: SubmissionError):
-    return error_response(400, exc.message, exc.details)
+    """400 with the problems by path; past ``MAX_PROBLEMS`` of them, how many were left out."""
+    extra = {"errors_not_shown": exc.not_shown} if exc.not_shown else {}
+    return error_response(400, exc.message, exc.details, **extra)
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ import zipfile
 
 from flask import Response, abort, current_app, jsonify, request, send_file, stream_with_context
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import formats
 from ..domain.csv_import import parse_csv
@@ -22,24 +23,39 @@ from ..security import sandbox_report
 from ..serializers import content_disposition, download_name, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
 from ..services import QueueUnavailable, create_report, student_document as stored_student_document
+from ..task_ids import find_report as find_task
 from . import bp
 
 JSON_TYPES = ("application/json",)
 CSV_TYPES = ("text/csv",)
 BOM = codecs.BOM_UTF8
+#: Positions are 32-bit integers in the database; a larger one names no student (and SQLite
+#: cannot even bind it).
+MAX_POSITION = 2**31 - 1
 
 
 def _is_json_type(mimetype: str) -> bool:
     return mimetype in JSON_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
+def request_body() -> bytes:
+    """The whole body, or 413 when it is over ``MAX_CONTENT_LENGTH``: also a chunked body
+    (no ``Content-Length``), which Werkzeug would silently cut at the limit."""
+    body = request.get_data(cache=False)
+    limit = request.max_content_length
+    if (request.content_length is None and limit is not None and len(body) >= limit
+            and request.environ["wsgi.input"].read(1)):
+        raise RequestEntityTooLarge()
+    return body
+
+
 def upload_from_request() -> Upload:
     """Validate the body: 415 unless JSON or CSV, 413 if too large, 400 with field paths (rows
     and columns for CSV) if invalid. A CSV has no envelope, so no email or options."""
     if _is_json_type(request.mimetype):
-        upload = parse_upload(loads(request.get_data(cache=False)))
+        upload = parse_upload(loads(request_body()))
     elif request.mimetype in CSV_TYPES:
-        upload = parse_csv(request.get_data(cache=False))
+        upload = parse_csv(request_body())
     else:
         abort(415, description=(
             "send the submission as Content-Type: application/json or text/csv "
@@ -107,7 +123,7 @@ def _wants_bom(report: Report) -> bool:
 
 
 def find_report(report_format: str, task_id: str) -> Report:
-    report = db.session.get(Report, task_id) if len(task_id) <= 36 else None
+    report = find_task(task_id)
     if report is None or report.format != report_format:
         abort(404, description=f"no {report_format} report with task id {task_id!r}")
     current_task_id.set(report.id)
@@ -144,7 +160,7 @@ def student_document(report_format: str, task_id: str, position: int):
     bom = _wants_bom(report)
     item = db.session.scalar(
         select(ReportItem).where(ReportItem.report_id == report.id, ReportItem.position == position)
-    )
+    ) if position <= MAX_POSITION else None
     if item is None:
         abort(404, description=f"report {task_id} has no student at position {position}")
     if item.status != Status.SUCCESS.value:

@@ -35,11 +35,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from .csv_export import FORMULA_PREFIXES
-from .submission import ROOT, SubmissionError, Upload, parse_upload
+from .submission import ROOT, SubmissionError, Upload, check_storable, parse_upload
 
 REQUIRED_COLUMNS = ("student_id", "unit")
 OPTIONAL_COLUMNS = ("namespace", "created_time", "type")
@@ -172,11 +174,17 @@ class CSVDocument:
 
     def upload(self, recipients: Any = None, options: Any = None) -> Upload:
         """:func:`.submission.parse_upload` of the students, problems named by row and column."""
-        try:
+        with self.by_row():
             return parse_upload(self.students, recipients, options)
+
+    @contextmanager
+    def by_row(self) -> Iterator[None]:
+        """A :class:`SubmissionError` raised inside, its problems named by row and column."""
+        try:
+            yield
         except SubmissionError as exc:
             details = {self.where(path): reason for path, reason in exc.details.items()}
-            raise SubmissionError(exc.message, details) from None
+            raise SubmissionError(exc.message, details, exc.not_shown) from None
 
 
 def read_csv(raw: str | bytes) -> CSVDocument:
@@ -224,7 +232,11 @@ def read_csv(raw: str | bytes) -> CSVDocument:
             event_rows.append([])
         students[index]["events"].append(event)
         event_rows[index].append(number)
-    return CSVDocument(students, event_rows)
+    document = CSVDocument(students, event_rows)
+    if "\x00" in text:
+        with document.by_row():
+            check_storable(students)
+    return document
 
 
 def parse_csv(raw: str | bytes, recipients: Any = None, options: Any = None) -> Upload:

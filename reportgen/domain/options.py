@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from .submission import (
-    Student, SubmissionError, _type_name, canonical_unit, parse_time,
+    Problems, Student, _raise_if, _type_name, canonical_unit, namespace_path, parse_time, shown,
 )
 
 DEFAULT_IDLE_CUTOFF_MINUTES = 30
@@ -157,10 +157,6 @@ def _parse_idle_cutoff(value: Any, path: str, errors: dict[str, str]) -> int:
     return DEFAULT_IDLE_CUTOFF_MINUTES
 
 
-def _namespace_path(path: str, namespace: str) -> str:
-    return f'{path}.""' if namespace == "" else f"{path}.{namespace}"
-
-
 def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tuple[str, ...]]:
     if value is None:
         return {}
@@ -169,7 +165,7 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
         return {}
     order: dict[str, tuple[str, ...]] = {}
     for namespace, listed in value.items():
-        list_path = _namespace_path(path, namespace)
+        list_path = namespace_path(path, namespace)
         if not isinstance(listed, list):
             errors[list_path] = f"must be an array of units, not {_type_name(listed)}"
             continue
@@ -222,7 +218,7 @@ def _parse_bound(value: Any, path: str, errors: dict[str, str], *, end: bool) ->
 def _unknown_keys(value: dict, known: tuple[str, ...], noun: str, path: str, errors: dict[str, str]) -> None:
     for key in value:
         if key not in known:
-            errors[f"{path}.{key}"] = f"unknown {noun} {key!r}; known {noun}s are {', '.join(known)}"
+            errors[f"{path}.{shown(key)}"] = f"unknown {noun} {key!r}; known {noun}s are {', '.join(known)}"
 
 
 def _parse_window(value: Any, path: str, errors: dict[str, str]) -> Window | None:
@@ -268,11 +264,9 @@ def parse_options(raw: Any, errors: dict[str, str], path: str = "options") -> Re
 
 def options_from_dict(data: dict | None) -> ReportOptions:
     """Options stored earlier (e.g. :meth:`ReportOptions.to_dict`); :class:`SubmissionError` if invalid."""
-    errors: dict[str, str] = {}
+    errors = Problems()
     options = parse_options(data, errors)
-    if errors:
-        count = len(errors)
-        raise SubmissionError(f"invalid options: {count} problem{'s' if count != 1 else ''}", errors)
+    _raise_if(errors, "options")
     return options
 
 

@@ -2,12 +2,20 @@
 
 Every problem is collected with its JSON path (``[2].events[5].created_time``) so a
 caller can show all of them at once; nothing is returned unless everything is valid.
+
+Whatever the input, the answer stays small and the checks stay in the domain: at most
+``MAX_PROBLEMS`` problems are kept (the rest only counted, so 7 million bad events cost neither
+memory nor a 250 MB response), each cut to a bounded length; times must fall in the range every
+format can print (``FIRST_YEAR``..``LAST_YEAR`` in UTC); strings the databases cannot store (a
+NUL) or that are not text (a lone UTF-16 surrogate) are refused by path; and JSON nested deeper
+than the parser follows is malformed JSON, not a crash.
 """
 from __future__ import annotations
 
 import gc
 import json
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,14 +29,51 @@ if TYPE_CHECKING:  # options.py imports this module; at run time it is imported 
 ROOT = "$"
 _INTEGER_UNIT = re.compile(r"-?[0-9]+")
 
+#: Problems listed in an error; any more are only counted (``SubmissionError.not_shown``).
+MAX_PROBLEMS = 100
+#: A listed path or reason longer than this is cut (with "…"), so the answer stays small.
+MAX_PATH_CHARS = 200
+MAX_REASON_CHARS = 500
+#: Event times must lie in these years once converted to UTC: what every format can print.
+FIRST_YEAR = 1900
+LAST_YEAR = 9999
+TIME_RANGE = f"{FIRST_YEAR}-01-01T00:00:00Z to {LAST_YEAR}-12-31T23:59:59.999999Z"
+
 
 class SubmissionError(ValueError):
-    """The submission is invalid; ``details`` maps a JSON path to the reason."""
+    """The submission is invalid; ``details`` maps a JSON path to the reason, and
+    ``not_shown`` counts the problems beyond ``details`` that were left out."""
 
-    def __init__(self, message: str, details: dict[str, str]):
+    def __init__(self, message: str, details: dict[str, str], not_shown: int = 0):
         super().__init__(message)
         self.message = message
         self.details = details
+        self.not_shown = not_shown
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class Problems(dict):
+    """The problems of one submission, path → reason: the first ``MAX_PROBLEMS`` are kept
+    (paths and reasons cut to a bounded length), the rest only counted in ``not_shown``, so
+    memory and the error response stay bounded however many problems an upload has."""
+
+    def __init__(self):
+        super().__init__()
+        self.not_shown = 0
+
+    def __setitem__(self, path: str, reason: str) -> None:
+        path = _cut(path, MAX_PATH_CHARS)
+        if path in self or len(self) < MAX_PROBLEMS:
+            super().__setitem__(path, _cut(reason, MAX_REASON_CHARS))
+        else:
+            self.not_shown += 1
+
+    @property
+    def total(self) -> int:
+        return len(self) + self.not_shown
 
 
 class MalformedJSON(SubmissionError):
@@ -117,19 +162,143 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
+
+
+def _too_deep(text: str) -> MalformedJSON:
+    """Where the nesting first goes past the parser's depth (found only on this error path)."""
+    limit = sys.getrecursionlimit() // 2
+    depth = 0
+    for match in _NESTING.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                line = text.count("\n", 0, match.start()) + 1
+                column = match.start() - text.rfind("\n", 0, match.start())
+                break
+        elif token in "]}":
+            depth -= 1
+    else:
+        line, column = 1, 1
+    return MalformedJSON(f"arrays and objects nested too deeply (more than {limit} levels; "
+                         "a submission needs 5)", line, column)
+
+
 def loads(text: str | bytes) -> Any:
-    """Parse JSON strictly (no NaN/Infinity), raising :class:`MalformedJSON`."""
+    """Parse JSON strictly (no NaN/Infinity, no trailing text), raising :class:`MalformedJSON`;
+    :class:`SubmissionError` names each stored string that holds a NUL or a lone surrogate."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise MalformedJSON(f"not UTF-8 ({exc.reason})", 1, exc.start + 1) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        document = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise MalformedJSON(exc.msg, exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise _too_deep(text) from None
     except ValueError as exc:
         raise MalformedJSON(str(exc), 1, 1) from None
+    if _may_hold_unstorable(text):
+        check_storable(document)
+    return document
+
+
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_HIGH_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_LOW_SURROGATE_ESCAPE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _may_hold_unstorable(text: str) -> bool:
+    """Whether the JSON text has a ``\\u0000`` or a surrogate escape that is not half of a pair:
+    the only ways a decoded string can hold either. A quick scan of the text, so that the
+    exact check (:func:`check_storable`) walks the document only when it may find something."""
+    if "\\" not in text:
+        return False
+    for match in _UNSTORABLE_ESCAPE.finditer(text):
+        start, end = match.span()
+        if _HIGH_SURROGATE_ESCAPE.fullmatch(text, start, end):
+            if not _LOW_SURROGATE_ESCAPE.match(text, end):
+                return True
+        elif _LOW_SURROGATE_ESCAPE.fullmatch(text, start, end):
+            if not _HIGH_SURROGATE_ESCAPE.fullmatch(text, start - 6, start):
+                return True
+        else:
+            return True
+    return False
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored, or ``None``: PostgreSQL cannot store a NUL character, and
+    a lone UTF-16 surrogate (half of a pair) is not a character in any encoding."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000), which cannot be stored; remove it"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (f"contains a lone surrogate (\\u{ord(value[exc.start]):04x}), half of a UTF-16 pair, "
+                    "which is not a character; send the whole pair or the character itself")
+    return None
+
+
+def shown(value: str) -> str:
+    """A string that may hold a NUL or a lone surrogate, safe to print (those escaped)."""
+    return value if text_problem(value) is None else ascii(value)[1:-1]
+
+
+def namespace_path(path: str, namespace: str) -> str:
+    """The path of a namespace's entry under ``path``: ``options.units.python-101``, ``…""``
+    for the empty namespace."""
+    return f'{path}.""' if namespace == "" else f"{path}.{shown(namespace)}"
+
+
+def _check_text(value: Any, path: str, errors: dict[str, str]) -> None:
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            errors[path] = problem
+
+
+def check_storable(document: Any) -> None:
+    """:class:`SubmissionError` naming each string that would be stored (ids, namespaces,
+    units, types, times, addresses, the options' namespaces and units) and holds a NUL or a
+    lone surrogate; the rest of the document (unknown fields) is never stored, so not read."""
+    errors = Problems()
+    if is_envelope(document):
+        students, prefix = document["students"], "students"
+        email = document.get("email")
+        if isinstance(email, list):
+            for index, address in enumerate(email):
+                _check_text(address, f"email[{index}]", errors)
+        else:
+            _check_text(email, "email", errors)
+        options = document.get("options")
+        units = options.get("units") if isinstance(options, dict) else None
+        if isinstance(units, dict):
+            for namespace, listed in units.items():
+                path = namespace_path("options.units", namespace)
+                _check_text(namespace, path, errors)
+                for index, unit in enumerate(listed if isinstance(listed, list) else ()):
+                    _check_text(unit, f"{path}[{index}]", errors)
+    else:
+        students, prefix = document, ""
+    for index, student in ([(None, students)] if isinstance(students, dict) else
+                           enumerate(students) if isinstance(students, list) else ()):
+        path = prefix if index is None else f"{prefix}[{index}]"
+        if not isinstance(student, dict):
+            continue
+        dot = f"{path}." if path else ""
+        for name in ("student_id", "namespace"):
+            _check_text(student.get(name), f"{dot}{name}", errors)
+        events = student.get("events")
+        for number, event in enumerate(events if isinstance(events, list) else ()):
+            if isinstance(event, dict):
+                for name in ("unit", "type", "created_time"):
+                    _check_text(event.get(name), f"{dot}events[{number}].{name}", errors)
+    _raise_if(errors)
 
 
 def parse_time(value: str) -> datetime:
@@ -138,6 +307,15 @@ def parse_time(value: str) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
+
+
+def in_time_range(moment: datetime) -> bool:
+    """Whether an aware time is in ``FIRST_YEAR``..``LAST_YEAR`` once converted to UTC (which
+    overflows for ``9999-12-31T23:59:59-01:00``): every format prints such a time."""
+    try:
+        return FIRST_YEAR <= moment.astimezone(timezone.utc).year <= LAST_YEAR
+    except OverflowError:
+        return False
 
 
 def canonical_unit(value: Any) -> str | None:
@@ -200,6 +378,12 @@ def _parse_event(raw: Any, path: str, index: int, errors: dict[str, str]) -> Eve
                     "(e.g. 2024-07-21 03:04:55.939000+00:00)"
                 )
                 ok = False
+            else:
+                if not in_time_range(created_at):
+                    errors[f"{path}.created_time"] = (
+                        f"{raw_time[:60]!r} is outside the times reports can show: {TIME_RANGE}"
+                    )
+                    ok = False
     if not ok:
         return None
     return Event(unit=unit, type=event_type, created_at=created_at, index=index)
@@ -222,6 +406,7 @@ def _parse_events(raw_events: list, path: str, errors: dict[str, str], events: l
     append = events.append
     fromisoformat = datetime.fromisoformat
     utc = timezone.utc
+    first_year, last_year = FIRST_YEAR, LAST_YEAR
     new = object.__new__
     set_unit, set_type, set_created_at, set_index = _EVENT_SETTERS
     for index, raw in enumerate(raw_events):
@@ -248,6 +433,8 @@ def _parse_events(raw_events: list, path: str, errors: dict[str, str], events: l
                     else:
                         if created_at.tzinfo is None:
                             created_at = created_at.replace(tzinfo=utc)
+                        if not first_year < created_at.year < last_year:  # near the range's ends:
+                            created_at = _INVALID  # _parse_event decides exactly
                 else:
                     created_at = _INVALID
                 if created_at is not _INVALID:
@@ -332,15 +519,16 @@ def _parse_students(document: Any, prefix: str, errors: dict[str, str]) -> list[
     return students
 
 
-def _raise_if(errors: dict[str, str]) -> None:
+def _raise_if(errors: Problems, what: str = "submission") -> None:
     if errors:
-        count = len(errors)
-        raise SubmissionError(f"invalid submission: {count} problem{'s' if count != 1 else ''}", errors)
+        count = errors.total
+        raise SubmissionError(f"invalid {what}: {count} problem{'s' if count != 1 else ''}", errors,
+                              errors.not_shown)
 
 
 def parse_submission(document: Any) -> list[Student]:
     """Validate a decoded JSON document: one student object or an array of them."""
-    errors: dict[str, str] = {}
+    errors = Problems()
     students = _parse_students(document, "", errors)
     _raise_if(errors)
     return students
@@ -400,7 +588,7 @@ def _parse_recipients(value: Any, errors: dict[str, str]) -> tuple[str, ...]:
 
 def parse_recipients(value: Any) -> tuple[str, ...]:
     """Normalised, de-duplicated addresses; :class:`SubmissionError` names each bad one."""
-    errors: dict[str, str] = {}
+    errors = Problems()
     recipients = _parse_recipients(value, errors)
     _raise_if(errors)
     return recipients
@@ -416,7 +604,7 @@ def parse_upload(document: Any, recipients: Any = None, options: Any = None) -> 
     """
     from .options import parse_options
 
-    errors: dict[str, str] = {}
+    errors = Problems()
     if is_envelope(document):
         students = _parse_students(document["students"], "students", errors)
         recipients = document.get("email", recipients)

@@ -14,7 +14,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain.csv_import import in_words, looks_like_csv, read_csv
 from ..domain.submission import (MalformedJSON, SubmissionError, Upload, is_envelope, loads, parse_recipients,
-                                 parse_upload)
+                                 parse_upload, text_problem)
 from ..formats import FORMATS
 from ..models import Status
 
@@ -26,6 +26,12 @@ SNIPPET_WIDTH = 80
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
+
+
+def storable(form, field) -> None:
+    """A field's text must be storable: no NUL character (see ``text_problem``)."""
+    if isinstance(field.data, str) and text_problem(field.data):
+        raise ValidationError("Remove the NUL character (an invisible control character): it cannot be stored.")
 
 
 def format_choices() -> list[SelectChoice]:
@@ -92,12 +98,13 @@ class UploadForm(FlaskForm):
     label = StringField(
         "Label (optional)",
         filters=[_strip],
-        validators=[Optional(), Length(max=LABEL_MAX, message=f"Keep the label under {LABEL_MAX} characters.")],
+        validators=[Optional(), storable,
+                    Length(max=LABEL_MAX, message=f"Keep the label under {LABEL_MAX} characters.")],
         render_kw={"maxlength": LABEL_MAX, "placeholder": "e.g. Week 3, group B"},
     )
     email = StringField(
         "Email the reports to (optional)",
-        filters=[_strip],
+        filters=[_strip], validators=[storable],
         render_kw={"placeholder": "teacher@school.example, head@school.example", "autocomplete": "email",
                    "inputmode": "email"},
     )
@@ -111,7 +118,7 @@ class UploadForm(FlaskForm):
     window_from = DateField("From (date, optional)", validators=[Optional()])
     window_to = DateField("To (date, optional)", validators=[Optional()])
     unit_order = StringField(
-        "Unit order (optional)", filters=[_strip], validators=[Optional(), Length(max=2000)],
+        "Unit order (optional)", filters=[_strip], validators=[Optional(), storable, Length(max=2000)],
         render_kw={"placeholder": "e.g. 5, 6, 7, 8", "autocomplete": "off", "spellcheck": "false"},
     )
 
@@ -209,7 +216,7 @@ class UploadForm(FlaskForm):
         if by_row:
             items = [(in_words(where), reason) for where, reason in items]
         problem.listed = items[:MAX_LISTED_PROBLEMS]
-        problem.more = len(items) - len(problem.listed)
+        problem.more = len(items) - len(problem.listed) + exc.not_shown
         if isinstance(exc, MalformedJSON):
             problem.line, problem.column = exc.line, exc.column
             problem.snippet = _snippet(raw, exc.line, exc.column)

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Select, Text, cast, func, literal, or_, select
+from sqlalchemy import Select, Text, cast, false, func, literal, or_, select
 
+from ..domain.submission import text_problem
 from ..extensions import db
 from ..formats import FORMATS
 from ..models import Report
 
 LIKE_ESCAPE = "!"
 NAMESPACE_SUGGESTIONS_FROM = 200
-
-
-def get_report(task_id: str) -> Report | None:
-    return db.session.get(Report, task_id) if len(task_id) <= 36 else None
 
 
 def submission_reports(report: Report) -> list[Report]:
@@ -38,8 +35,12 @@ def json_array_contains_text(column, term: str):
     so the term is JSON-encoded the way it is stored: quotes and backslashes escaped, and
     non-ASCII as ``\\uXXXX`` (json.dumps's default) or verbatim. An encoded term cannot match
     across two strings, because their separating quotes are never escaped. ``lower()`` runs
-    on both sides in the database, so case-folding is whatever that database does.
+    on both sides in the database, so case-folding is whatever that database does. A term with a
+    NUL matches nothing: no stored string has one (submissions refuse it), and PostgreSQL
+    refuses it in a query.
     """
+    if text_problem(term):
+        return false()
     haystack = func.lower(cast(column, Text))
     encodings = {json.dumps(term)[1:-1], json.dumps(term, ensure_ascii=False)[1:-1]}
     return or_(*(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import orm, select
+from sqlalchemy import orm
 
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
 from ..domain.preparation import prepare
@@ -13,11 +13,14 @@ from ..extensions import db
 from ..models import Report, Status
 from ..serializers import iso, report_status
 from ..services import QueueUnavailable, create_report, stored_upload
+from ..task_ids import find_report
 from . import bp, present
 from .forms import HistoryFilterForm, UploadForm
-from .queries import get_report, history_query, recent_namespaces, submission_reports
+from .queries import history_query, recent_namespaces, submission_reports
 
 PER_PAGE = 20
+#: Page numbers are clamped to 1..MAX_PAGE: the offset of a larger one overflows PostgreSQL's bigint.
+MAX_PAGE = 1_000_000
 NO_JS_REFRESH_SECONDS = 3
 STUDENTS_LISTED = 20
 
@@ -69,8 +72,8 @@ def upload():
     return render_template("web/upload.html", form=form), 400
 
 
-def _report_or_404(task_id: str) -> Report:
-    report = get_report(task_id)
+def _report_or_404(task_id: str, *loader_options) -> Report:
+    report = find_report(task_id, *loader_options)
     if report is None:
         abort(404, description=f"There is no report with the task id {task_id!r}.")
     return report
@@ -114,11 +117,7 @@ def status_json(task_id: str):
 @bp.post("/reports/<task_id>/retry")
 def retry(task_id: str):
     """Queue the stored input of a failed report again, as a new report of the same format."""
-    report = db.session.scalar(
-        select(Report).where(Report.id == task_id).options(orm.undefer(Report.input_json))
-    ) if len(task_id) <= 36 else None
-    if report is None:
-        abort(404, description=f"There is no report with the task id {task_id!r}.")
+    report = _report_or_404(task_id, orm.undefer(Report.input_json))
     if report.status != Status.FAILURE.value:
         flash("Only a failed report can be tried again.", "info")
         return redirect(url_for(".status", task_id=task_id), code=303)
@@ -137,7 +136,7 @@ def retry(task_id: str):
 def history():
     form = HistoryFilterForm(request.args)
     filters = form.active
-    page_number = max(1, request.args.get("page", 1, type=int))
+    page_number = min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE)
     page = db.paginate(history_query(filters), page=page_number, per_page=PER_PAGE, error_out=False)
     return render_template("web/history.html", form=form, filters=filters, page=page,
                            namespaces=recent_namespaces())

@@ -1,0 +1,26 @@
+"""The one lookup of a report by its task id, shared by every route (the API and the pages).
+
+A task id is the UUID a report was created with (``str(uuid.uuid4())``, lower case). Anything
+else, a ``%00`` or a 10,000-character path segment included, names no report: it is answered
+with the route's own 404 before it reaches the database (PostgreSQL refuses a NUL in a query
+parameter, which used to be a 500).
+"""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Report
+
+TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def find_report(task_id: str, *loader_options) -> Report | None:
+    """The report with this task id (loaded with ``loader_options``), or ``None``."""
+    if not TASK_ID.fullmatch(task_id):
+        return None
+    if loader_options:
+        return db.session.scalar(select(Report).where(Report.id == task_id).options(*loader_options))
+    return db.session.get(Report, task_id)
