@@ -64,6 +64,11 @@ def _text(name: str, default: str) -> str:
     return default if value is None else value.strip()
 
 
+def max_content_length() -> int:
+    """``MAX_CONTENT_LENGTH``: the app refuses larger bodies, and the web server never buffers more."""
+    return _int("MAX_CONTENT_LENGTH", 20 * MiB)
+
+
 def _intervals(name: str, default: str) -> list[int]:
     return [int(part) for part in os.environ.get(name, default).split(",") if part.strip()]
 
@@ -115,7 +120,7 @@ def from_environment() -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url(instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip(),
-        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 20 * MiB),
+        "MAX_CONTENT_LENGTH": max_content_length(),
         "REPORTGEN_QUEUE": os.environ.get("REPORTGEN_QUEUE", "reportgen"),
         "REPORTGEN_JOB_TIMEOUT": _int("REPORTGEN_JOB_TIMEOUT", 30 * 60),
         "REPORTGEN_RESULT_TTL": _int("REPORTGEN_RESULT_TTL", 24 * 3600),

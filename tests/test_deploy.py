@@ -32,18 +32,64 @@ def containerfile_stages() -> list[list[tuple[str, str]]]:
 
 def test_compose_has_the_services_with_pinned_majors():
     services = COMPOSE["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "proxy", "worker"}
     assert services["postgres"]["image"].split(":")[1].startswith("16")
     assert services["redis"]["image"].split(":")[1].startswith("7")
     redis_command = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
 
 
-def test_only_the_web_port_is_published_and_workers_can_scale():
+def test_only_the_buffering_proxy_is_published_and_workers_can_scale():
     services = COMPOSE["services"]
-    assert [name for name, service in services.items() if "ports" in service] == ["web"]
-    assert services["web"]["ports"] == ["${PORT:-8000}:8000"]
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    assert services["proxy"]["ports"] == ["${PORT:-8000}:8000"]
     assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+
+
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+
+
+def nginx_directives() -> dict[str, str]:
+    """``name value`` lines of the template (comments dropped); the last one of a name wins."""
+    directives = {}
+    for line in NGINX_TEMPLATE.read_text().splitlines():
+        line = line.split("#", 1)[0].strip().rstrip(";")
+        if line and not line.endswith("{") and line != "}":
+            name, _, value = line.partition(" ")
+            directives[name] = value.strip()
+    return directives
+
+
+def test_nginx_buffers_slow_clients_in_front_of_gunicorn_and_the_app_believes_it():
+    services = COMPOSE["services"]
+    proxy = services["proxy"]
+    mount = "./deploy/nginx.conf.template:/etc/nginx/templates/default.conf.template:ro"
+    assert proxy["image"].startswith("nginx:") and proxy["volumes"] == [mount]
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(proxy["healthcheck"]["test"])
+    directives = nginx_directives()
+    assert directives["server"] == "web:8000" and directives["proxy_pass"] == "http://reportgen_web"
+    assert directives["listen"] == "8000"
+    assert directives["proxy_request_buffering"] == "on" and directives["proxy_buffering"] == "on"
+    for timeout in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        assert re.fullmatch(r"\d+s", directives[timeout]), timeout
+    # The same limit as the app's, from the same variable the app gets.
+    assert directives["client_max_body_size"] == "${MAX_CONTENT_LENGTH}"
+    assert proxy["environment"]["MAX_CONTENT_LENGTH"] == COMPOSE["x-app-environment"]["MAX_CONTENT_LENGTH"]
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in NGINX_TEMPLATE.read_text()
+    assert services["web"]["environment"]["REPORTGEN_TRUSTED_PROXIES"] == "${REPORTGEN_TRUSTED_PROXIES:-1}"
+
+
+def test_every_gunicorn_reads_the_buffering_worker_from_gunicorn_conf():
+    settings = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), settings)
+    module, _, name = settings["worker_class"].rpartition(".")
+    from gunicorn.workers.gthread import ThreadWorker
+    assert issubclass(getattr(importlib.import_module(module), name), ThreadWorker)
+    final = containerfile_stages()[-1]
+    workdir = next(args for ins, args in final if ins == "WORKDIR")
+    copied = [args.split() for ins, args in final if ins == "COPY" and "gunicorn.conf.py" in args.split()]
+    assert copied and copied[0][-1] in ("./", workdir, workdir + "/"), "gunicorn reads it from its working directory"
 
 
 def test_migrations_run_once_before_web_and_workers_start():
