@@ -13,15 +13,21 @@ from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 
 
+#: After a checkpoint the WAL is cut back to this size: a large report's commit can grow it to
+#: hundreds of MB, which SQLite would otherwise keep on disk for ever.
+WAL_SIZE_LIMIT = 64 * 2**20
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """WAL and a busy timeout let the web process read while the worker writes. In WAL mode,
     ``synchronous=NORMAL`` syncs at checkpoints instead of at every commit: a crash of the
     app loses nothing, a power cut at most the last commits, and a report job's few small
-    commits stop costing a disk flush each."""
+    commits stop costing a disk flush each. ``journal_size_limit`` keeps the WAL small."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -8,6 +8,7 @@ before compression read back unchanged.
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 import zlib
 from datetime import datetime, timezone
@@ -48,6 +49,24 @@ class Compressed(TypeDecorator):
             return value.encode("utf-8")
         value = bytes(value)
         return zlib.decompress(value[len(COMPRESSED):]) if value.startswith(COMPRESSED) else value
+
+
+class CompressedJSON(Compressed):
+    """A JSON value (a student's metrics) stored as :class:`Compressed` UTF-8 JSON text."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return super().process_bind_param(text.encode("utf-8"), dialect)
+
+    def process_result_value(self, value, dialect):
+        if value is not None and not isinstance(value, (str, bytes, bytearray, memoryview)):
+            return value  # JSON already decoded (a column from before 0007, read through the JSON type)
+        value = super().process_result_value(value, dialect)
+        return None if value is None else json.loads(value)
 
 
 class CompressedText(Compressed):
@@ -150,7 +169,7 @@ class ReportItem(db.Model):
     sha256 = db.Column(db.String(64))
     started_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))
-    metrics = orm.deferred(db.Column(db.JSON))
+    metrics = orm.deferred(db.Column(CompressedJSON()))
     first_page = db.Column(db.Integer)
     page_count = db.Column(db.Integer)
     pieces = db.Column(db.Integer, nullable=False, default=1, server_default="1")

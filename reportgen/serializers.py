@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import select
 
 from .extensions import db
@@ -62,6 +62,26 @@ def status_url(report: Report) -> str:
     return url_for("api.report_status", report_format=report.format, task_id=report.id)
 
 
+def expires_at(report: Report) -> datetime | None:
+    """When a finished report's input and documents are deleted (``REPORTGEN_RETENTION_DAYS``
+    after it finished; never when that is 0); when they were, for a purged one."""
+    if report.purged_at is not None:
+        return report.purged_at
+    days = current_app.config["REPORTGEN_RETENTION_DAYS"]
+    if report.finished_at is None or days <= 0:
+        return None
+    return report.finished_at + timedelta(days=days)
+
+
+def gone_message(report: Report) -> str:
+    """Why a purged report's documents cannot be had, in plain words (the 410's message)."""
+    when = iso(report.purged_at)
+    if report.purge_reason == "expired":
+        return (f"this report's data was deleted on {when}: reports are kept "
+                f"{current_app.config['REPORTGEN_RETENTION_DAYS']} days after they finish; submit the data again")
+    return f"this report's data was deleted on {when} at its owner's request"
+
+
 def report_status(report: Report) -> dict:
     """What a polling client needs: state, progress and where to look next."""
     total = report.progress_total or 0
@@ -84,7 +104,12 @@ def report_status(report: Report) -> dict:
         "options": report.options,
         "events_left_out": report.events_left_out or 0,
         "warnings": report.warnings or [],
+        "expires_at": iso(expires_at(report)),
     }
+    if report.purged_at is not None:
+        body["purged_at"] = iso(report.purged_at)
+        body["purge_reason"] = report.purge_reason
+        body["gone"] = gone_message(report)
     if report.status == Status.FAILURE.value:
         body["error"] = report.error
     if report.deliveries:

@@ -10,6 +10,7 @@ else to move state; the status page and the API only read it.
     piece:   empty → claimed (one attempt more) → stored   (a student cut into pieces
              succeeds once its chunk's document, its pages and every piece are stored)
     email:   QUEUED → SENT | FAILED | SKIPPED (the report failed)
+    data:    kept → purged (expired, or deleted on request): a tombstone stays
 """
 from __future__ import annotations
 
@@ -206,3 +207,19 @@ def fail_delivery(delivery_id: int, message: str) -> bool:
     """Give up an email that is still queued; one already sent or failed stays as it is."""
     return _changed(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED.value)
                     .values(status=DeliveryStatus.FAILED.value, error=message))
+
+
+def purge_report(report_id: str, reason: str) -> bool:
+    """Delete a finished report's input and documents, once, keeping its row as a tombstone
+    (state, counts, summary, ``purged_at``) so its links can say 410 Gone and why."""
+    purged = db.session.execute(
+        update(Report).where(Report.id == report_id, Report.status.in_(DONE), Report.purged_at.is_(None))
+        .values(purged_at=utcnow(), purge_reason=reason, content=None, input_json=None, sequences=None,
+                labels=None, cohorts=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if purged:
+        db.session.execute(delete(ReportPart).where(ReportPart.report_id == report_id))
+        db.session.execute(delete(ReportItem).where(ReportItem.report_id == report_id))
+    db.session.commit()
+    return bool(purged)

@@ -18,6 +18,10 @@ older than ``REPORTGEN_STALE_AFTER``) is dead, and the sweeper repairs:
   assembly job died: queued again (a report whose assembly started that many times fails);
 - emails (``QUEUED`` deliveries of a finished report) whose job was lost: queued again.
 
+It also expires old reports: ``REPORTGEN_RETENTION_DAYS`` after a report finished, its input
+and documents are deleted (a few hundred reports a pass, so a sweep stays short) and its row
+stays as a tombstone that answers 410 Gone.
+
 Rows younger than ``REPORTGEN_STALE_AFTER`` are left alone, so a sweep never races a
 submission that has committed its rows but not yet queued its jobs. One sweep runs at a
 time (a Redis lock); every repair is a conditional UPDATE, so a job that finishes while
@@ -37,8 +41,9 @@ from sqlalchemy import and_, exists, func, select
 
 from .extensions import db
 from .logs import task_context
-from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
-from .state import ACTIVE, fail_delivery, finish_item, finish_pieces, mark_failed, queue_assembly_if_complete
+from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, mark_failed, purge_report,
+                    queue_assembly_if_complete)
 from .queue import (chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
                     enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection)
 
@@ -46,6 +51,8 @@ log = logging.getLogger(__name__)
 
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 LOCK_SECONDS = 120
+#: Reports expired in one sweep at most; the next sweep goes on.
+EXPIRE_BATCH = 200
 
 
 @dataclass
@@ -61,6 +68,7 @@ class SweepResult:
     reports_failed: int = 0
     deliveries_requeued: int = 0
     deliveries_failed: int = 0
+    reports_expired: int = 0
     skipped: bool = False
 
     @property
@@ -82,6 +90,7 @@ class _Limits:
     fresh_after: datetime  # rows and heartbeats newer than this are left alone
     max_attempts: int
     max_delivery_attempts: int
+    expire_before: datetime | None  # reports finished before this have expired; None keeps them for ever
 
 
 def sweep(now: datetime | None = None) -> SweepResult:
@@ -92,6 +101,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
         fresh_after=now - timedelta(seconds=config["REPORTGEN_STALE_AFTER"]),
         max_attempts=max(1, config["REPORTGEN_MAX_ATTEMPTS"]),
         max_delivery_attempts=max(config["REPORTGEN_MAX_ATTEMPTS"], 1 + len(config["REPORTGEN_MAIL_RETRY_INTERVALS"])),
+        expire_before=expiry_cutoff(now, config["REPORTGEN_RETENTION_DAYS"]),
     )
     lock = redis_connection().lock(f"reportgen:sweep:{config['REPORTGEN_QUEUE']}", timeout=LOCK_SECONDS,
                                    blocking=False)
@@ -104,6 +114,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
         _sweep_unassembled(limits, result)
         _sweep_assemblies(limits, result)
         _sweep_deliveries(limits, result)
+        _expire(limits, result)
     finally:
         try:
             lock.release()
@@ -112,6 +123,25 @@ def sweep(now: datetime | None = None) -> SweepResult:
     if result.repairs:
         log.warning("%s", result.summary(), extra={"sweep": asdict(result)})
     return result
+
+
+def expiry_cutoff(now: datetime, retention_days: int) -> datetime | None:
+    return now - timedelta(days=retention_days) if retention_days > 0 else None
+
+
+def _expire(limits: _Limits, result: SweepResult) -> None:
+    """Purge the input and documents of reports finished longer ago than the retention, a
+    batch at a time; emails still queued for them are left to fail as they would."""
+    if limits.expire_before is None:
+        return
+    report_ids = db.session.scalars(
+        select(Report.id).where(Report.status.in_(DONE), Report.purged_at.is_(None),
+                                Report.finished_at < limits.expire_before)
+        .order_by(Report.finished_at).limit(EXPIRE_BATCH)
+    ).all()
+    db.session.commit()
+    for report_id in report_ids:
+        result.reports_expired += purge_report(report_id, "expired")
 
 
 def _fetch_jobs(job_ids: list[str]) -> dict[str, Job | None]:

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..logs import current_task_id
 from ..models import Report, ReportItem, Status
 from ..security import sandbox_report
-from ..serializers import content_disposition, download_name, report_metadata, student_download_name
+from ..serializers import content_disposition, download_name, gone_message, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
 from ..services import QueueUnavailable, create_report, student_document as stored_student_document
 from ..task_ids import find_report as find_task
@@ -146,6 +146,8 @@ def report_status(report_format: str, task_id: str):
         response = jsonify(report_status_body(report))
         response.status_code = 500
         return response
+    if report.purged_at is not None and not _wants_metadata(report):
+        abort(410, description=gone_message(report))
     if bundle == "zip":
         return zip_bundle(report, bom)
     if _wants_metadata(report):
@@ -157,6 +159,8 @@ def report_status(report_format: str, task_id: str):
 def student_document(report_format: str, task_id: str, position: int):
     """One student's own document (positions count from 0 in upload order)."""
     report = find_report(report_format, task_id)
+    if report.purged_at is not None:
+        abort(410, description=gone_message(report))
     bom = _wants_bom(report)
     item = db.session.scalar(
         select(ReportItem).where(ReportItem.report_id == report.id, ReportItem.position == position)

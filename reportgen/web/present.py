@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from ..domain.options import options_from_dict
 from ..domain.report_data import option_lines as describe_options
 from ..models import Delivery, DeliveryStatus, Report, Status
-from ..serializers import status_url
+from ..serializers import gone_message, status_url
 
 STATE_WORDS = {
     Status.PENDING.value: "Queued",
@@ -131,3 +131,8 @@ def delivery_state(delivery: Delivery) -> str:
 def option_lines(report: Report) -> tuple[str, ...]:
     """The options the report was made with, in the words the report itself uses."""
     return describe_options(options_from_dict(report.options), report.events_left_out or 0)
+
+
+def gone(report: Report) -> str:
+    """Why a purged report's documents are gone (the API's 410 message)."""
+    return gone_message(report)
