@@ -86,9 +86,10 @@ def _for_people(exc: HTTPException, message: str) -> dict:
 
 
 def handle_submission_error(exc: SubmissionError):
-    """400 with the problems by path; past ``MAX_PROBLEMS`` of them, how many were left out."""
+    """400 (413 for an upload over a cap) with the problems by path; past ``MAX_PROBLEMS`` of
+    them, how many were left out."""
     extra = {"errors_not_shown": exc.not_shown} if exc.not_shown else {}
-    return error_response(400, exc.message, exc.details, **extra)
+    return error_response(getattr(exc, "status", 400), exc.message, exc.details, **extra)
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,7 @@ from .. import formats
 from ..domain.csv_import import parse_csv
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
-from ..domain.submission import SubmissionError, Upload, loads, parse_upload
+from ..domain.submission import SubmissionError, Upload, check_object_count, loads, parse_upload
 from ..errors import error_response
 from ..extensions import db
 from ..logs import current_task_id
@@ -52,10 +52,15 @@ def request_body() -> bytes:
 def upload_from_request() -> Upload:
     """Validate the body: 415 unless JSON or CSV, 413 if too large, 400 with field paths (rows
     and columns for CSV) if invalid. A CSV has no envelope, so no email or options."""
+    limit = current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"]
     if _is_json_type(request.mimetype):
-        upload = parse_upload(loads(request_body()))
+        body = request_body()
+        check_object_count(body, limit)
+        upload = parse_upload(loads(body))
     elif request.mimetype in CSV_TYPES:
-        upload = parse_csv(request_body())
+        body = request_body()
+        check_object_count(body, limit, csv=True)
+        upload = parse_csv(body)
     else:
         abort(415, description=(
             "send the submission as Content-Type: application/json or text/csv "

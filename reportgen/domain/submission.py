@@ -76,6 +76,26 @@ class Problems(dict):
         return len(self) + self.not_shown
 
 
+class TooLarge(SubmissionError):
+    """The upload holds more students and events than a server takes at once (413)."""
+
+    status = 413
+
+
+def check_object_count(body: bytes | str, limit: int, *, csv: bool = False) -> None:
+    """Refuse, before parsing, an upload with more than ``limit`` students and events: JSON
+    objects (counted as ``{``, an upper bound) or CSV lines. Parsing holds every object at once
+    (a 20 MiB body of minimal events is 1.9 million of them and over 350 MiB), so the count
+    is what bounds a web process's memory, not the body's size."""
+    mark = "\n" if csv else "{"
+    count = body.count(mark.encode() if isinstance(body, bytes) else mark)
+    if count > limit:
+        what = "rows" if csv else "students and events"
+        raise TooLarge(f"too many {what}", {ROOT: (
+            f"at most {limit:,} {what} in one upload (REPORTGEN_MAX_UPLOAD_OBJECTS); this one has up to "
+            f"{count:,}: split it into several uploads")})
+
+
 class MalformedJSON(SubmissionError):
     """The body is not JSON at all; carries the line and column of the fault."""
 

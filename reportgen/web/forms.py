@@ -13,8 +13,8 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain.csv_import import in_words, looks_like_csv, read_csv
-from ..domain.submission import (MalformedJSON, SubmissionError, Upload, is_envelope, loads, parse_recipients,
-                                 parse_upload, text_problem)
+from ..domain.submission import (MalformedJSON, SubmissionError, Upload, check_object_count, is_envelope, loads,
+                                 parse_recipients, parse_upload, text_problem)
 from ..formats import FORMATS
 from ..models import Status
 
@@ -198,6 +198,7 @@ class UploadForm(FlaskForm):
         raw: str | bytes = self.file.data.read() if self.has_file else self.text.data
         is_csv = self.is_csv(raw)
         try:
+            check_object_count(raw, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], csv=is_csv)
             table = read_csv(raw) if is_csv else None
             document = table.students if table else loads(raw)
             options = self.options()
