@@ -89,6 +89,19 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def merge_spans(spans: list[tuple[float, float]], gap: float = 0.25) -> list[tuple[float, float]]:
+    """Bars of one row that overlap or nearly touch, drawn as one: the page cannot show them
+    apart, and a student with 200,000 visits would otherwise be a chart of 200,000 shapes
+    (svglib takes seconds and hundreds of MB over them)."""
+    merged: list[tuple[float, float]] = []
+    for x0, x1 in sorted(spans):
+        if merged and x0 <= merged[-1][1] + gap:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], x1))
+        else:
+            merged.append((x0, x1))
+    return merged
+
+
 def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, description: str, zoom: float = 1.0) -> Chart:
     """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across from the first visit
     to the last, one bar per visit: blue for a first visit to a unit, red for a return to it.
@@ -107,12 +120,16 @@ def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, descripti
         start = min(visit.start for visit in timed)
         span = (max(visit.end for visit in timed) - start).total_seconds()
         scale = plot_width / span if span > 0 else 0.0
-        marks: dict[bool, list[str]] = {False: [], True: []}
+        bars: dict[tuple[bool, int], list[tuple[float, float]]] = {}
         for visit in timed:
             x = plot_left + (visit.start - start).total_seconds() * scale if span > 0 else plot_left + plot_width / 2
             width = max(MIN_MARK, (visit.end - visit.start).total_seconds() * scale)
             x = min(x, plot_left + plot_width - width)
-            marks[visit.returned].append(_rect(x, top + row_height * visit.row + 2.5 * zoom, width, row_height - 5 * zoom))
+            bars.setdefault((visit.returned, visit.row), []).append((x, x + width))
+        marks: dict[bool, list[str]] = {False: [], True: []}
+        for (returned, row), spans in bars.items():
+            for x0, x1 in merge_spans(spans):
+                marks[returned].append(_rect(x0, top + row_height * row + 2.5 * zoom, x1 - x0, row_height - 5 * zoom))
         body.append(_path([_rect(plot_left, top + row_height * index + row_height - 0.5, plot_width, 0.4)
                            for index in range(len(rows))], LINE))  # a hairline under each unit's row
         body.append(_path(marks[False], FIRST_VISIT))

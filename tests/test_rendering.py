@@ -311,3 +311,20 @@ def test_pdf_rendering_never_fetches_from_the_network(counting_server, monkeypat
     assert requests == []
     assert pdf.startswith(b"%PDF")
     assert "still rendered" in pdf_pages(pdf)[0]
+
+
+def test_a_timeline_of_many_visits_draws_what_the_page_can_show_not_one_bar_each():
+    from datetime import timedelta
+
+    from reportgen import charts
+    from reportgen.domain.report_data import VisitMark
+
+    start = datetime(2024, 7, 1, tzinfo=timezone.utc)
+    visits = [VisitMark(row=n % 30, start=start + timedelta(minutes=n), end=start + timedelta(minutes=n, seconds=30),
+                        returned=n >= 30, label=f"Q{n % 30 + 1}", unit=str(n % 30), events=1)
+              for n in range(50_000)]
+    chart = charts.timeline([f"Q{n + 1} · {n}" for n in range(30)], visits, "t", "d")
+    bars = chart.svg.count("z")  # each bar (and each row's hairline) is one closed rectangle of a path
+    assert 30 < bars < 30 * 700, bars
+    sparse = [visit for visit in visits if visit.start.minute == 0 and visit.start.hour == 0]  # one a day
+    assert charts.timeline(["a"] * 30, sparse, "t", "d").svg.count("z") >= 30 + len(sparse)  # apart: each its own
