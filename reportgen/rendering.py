@@ -53,6 +53,11 @@ FONT_FACES_MARKER = "/* font faces */"
 
 #: Event-log lines per paragraph of the PDF (one paragraph per shaded band).
 PDF_LINES_PER_BAND = 25
+#: How much of a student's sequence a PDF prints: no reader pages through more, and xhtml2pdf
+#: lays out one huge paragraph in time that grows faster than its length (a 235,000-event
+#: student's sequence took minutes). The HTML, CSV and JSON carry the whole of it.
+PDF_SEQUENCE_LABELS = 2000
+PDF_SEQUENCE_RUNS = 500
 #: One column of padding in a monospace line: an empty glyph of DejaVu Sans Mono that no
 #: layout step treats as white space.
 PAD = "\ufffc"
@@ -285,6 +290,8 @@ def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections:
         sections=sections,
         log_piece=log_piece,
         lines_per_band=PDF_LINES_PER_BAND,
+        pdf_sequence_labels=PDF_SEQUENCE_LABELS,
+        pdf_sequence_runs=PDF_SEQUENCE_RUNS,
         document_title=document_title or report.title,
     )
 

@@ -182,3 +182,12 @@ def test_a_long_event_log_cut_into_pieces_reads_on_across_the_cut():
     pages = io.BytesIO()
     around.write(pages)
     assert assert_readable(pages.getvalue()) > 100
+
+
+def test_a_long_sequence_is_cut_in_the_pdf_with_a_note_and_whole_in_the_html():
+    long = [minutely_student("long", 2600)]
+    text = " ".join(page.extract_text() for page in pdfplumber.open(io.BytesIO(pdf(long))).pages)
+    assert "The first 2000 of 2600 events; the HTML report, the CSV and the JSON have the whole sequence." in text
+    assert "1901–2000:" in text and "2001–" not in text
+    html = render_document("html", json.dumps(long)).decode()
+    assert "2501–2600:" in html and "The first 2000" not in html

@@ -104,12 +104,21 @@ class StudentReport:
     """The event-log rows ``[start, stop)`` this document prints, when the log is cut into
     pieces that workers render apart (:func:`reportgen.domain.batching.plan_pieces`)."""
 
-    def sequence_lines(self, size: int = SEQUENCE_CHUNK) -> list[tuple[int, int, str]]:
-        """The sequence in numbered slices ``(first, last, "Q1 Q1 Q2 …")`` for wrapped text."""
+    def sequence_lines(self, size: int = SEQUENCE_CHUNK, limit: int | None = None) -> list[tuple[int, int, str]]:
+        """The sequence (its first ``limit`` labels) in numbered slices ``(first, last, "Q1 Q1 Q2 …")``
+        for wrapped text."""
+        shown = len(self.sequence) if limit is None else min(limit, len(self.sequence))
         return [
-            (start + 1, min(start + size, len(self.sequence)), " ".join(self.sequence[start:start + size]))
-            for start in range(0, len(self.sequence), size)
+            (start + 1, min(start + size, shown), " ".join(self.sequence[start:min(start + size, shown)]))
+            for start in range(0, shown, size)
         ]
+
+    def compressed_head(self, limit: int | None = None) -> str:
+        """The compressed sequence, cut after ``limit`` runs with how many more there are."""
+        runs = self.compressed.split(" → ")
+        if limit is None or len(runs) <= limit:
+            return self.compressed
+        return " → ".join(runs[:limit]) + f" → … ({len(runs) - limit} more runs)"
 
     @property
     def events(self) -> list[EventRow]:
