@@ -23,6 +23,7 @@ directory backs it up.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import re
@@ -57,6 +58,8 @@ PDF_LINES_PER_BAND = 25
 #: lays out one huge paragraph in time that grows faster than its length (a 235,000-event
 #: student's sequence took minutes). The HTML, CSV and JSON carry the whole of it.
 PDF_SEQUENCE_LABELS = 2000
+#: Event-log rows one HTML page lists in all (see :func:`html_log_rows`).
+HTML_LOG_ROWS = 20_000
 PDF_SEQUENCE_RUNS = 500
 #: One column of padding in a monospace line: an empty glyph of DejaVu Sans Mono that no
 #: layout step treats as white space.
@@ -212,9 +215,12 @@ def event_listing(student: StudentReport) -> MonoTable:
     return mono_table(columns, rows)
 
 
-def event_rows(student: StudentReport) -> Markup:
-    """The HTML event log's table rows, escaped here in one pass: a student can have
-    hundreds of thousands of events, and a Jinja loop escapes every cell on its own."""
+def event_rows(student: StudentReport, limit: int | None = None) -> Markup:
+    """The HTML event log's table rows (the first ``limit``), escaped here in one pass: a
+    student can have hundreds of thousands of events, and a Jinja loop escapes every cell on
+    its own."""
+    if limit is not None and limit < student.event_count:
+        student = dataclasses.replace(student, log_rows=(0, limit))
     return Markup("".join(
         f'<tr><td class="num">{event.position}</td><td class="when">{escape(event.time)}</td>'
         f"<td>{event.label}</td><td>{escape(event.type) or '—'}</td><td>{escape(event.unit)}</td></tr>\n"
@@ -282,7 +288,8 @@ def warm_up() -> None:
 
 
 def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections: Sequence[StudentReport],
-                     document_title: str | None = None, log_piece: bool = False) -> str:
+                     document_title: str | None = None, log_piece: bool = False,
+                     html_log_rows: dict[int, int] | None = None) -> str:
     return report_environment().get_template(DOCUMENT_TEMPLATE).render(
         report=report,
         pdf=pdf,
@@ -292,13 +299,27 @@ def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections:
         lines_per_band=PDF_LINES_PER_BAND,
         pdf_sequence_labels=PDF_SEQUENCE_LABELS,
         pdf_sequence_runs=PDF_SEQUENCE_RUNS,
+        html_log_rows=html_log_rows or {},
+        html_log_limit=HTML_LOG_ROWS,
         document_title=document_title or report.title,
     )
 
 
+def html_log_rows(report: ReportData) -> dict[int, int]:
+    """How many event-log rows each student's section of an HTML page lists: the page lists
+    ``HTML_LOG_ROWS`` in all, in upload order. A page of 235,000 rows was 63 MB (a browser,
+    above all a phone's, gives up) and took a worker over 600 MiB to make; the CSV has them all."""
+    remaining, rows = HTML_LOG_ROWS, {}
+    for student in report.students:
+        rows[student.number] = min(student.event_count, remaining)
+        remaining -= rows[student.number]
+    return rows
+
+
 def render_html(report: ReportData) -> str:
     """The whole report as one self-contained HTML document (inline CSS and SVG, nothing external)."""
-    return _render_document(report, pdf=False, overview=len(report.students) > 1, sections=report.students)
+    return _render_document(report, pdf=False, overview=len(report.students) > 1, sections=report.students,
+                            html_log_rows=html_log_rows(report))
 
 
 def link_callback(uri: str, rel: str | None) -> str | None:

@@ -221,6 +221,8 @@ def kill_worker(worker: subprocess.Popen) -> None:
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own (a worker, gunicorn) and all it started:
+    SIGTERM for a graceful stop, SIGKILL after 30 s."""
     if worker.poll() is None:
         os.killpg(worker.pid, signal.SIGTERM)
         try:

@@ -328,3 +328,16 @@ def test_a_timeline_of_many_visits_draws_what_the_page_can_show_not_one_bar_each
     assert 30 < bars < 30 * 700, bars
     sparse = [visit for visit in visits if visit.start.minute == 0 and visit.start.hour == 0]  # one a day
     assert charts.timeline(["a"] * 30, sparse, "t", "d").svg.count("z") >= 30 + len(sparse)  # apart: each its own
+
+
+def test_an_html_page_lists_at_most_its_budget_of_event_rows_and_says_where_the_rest_are():
+    from .helpers import minutely_student
+
+    first = rendering.HTML_LOG_ROWS - 50
+    page = render_document("html", json.dumps([minutely_student("a", first), minutely_student("b", 200)])).decode()
+    rows = re.findall(r'<tr><td class="num">(\d+)</td><td class="when">', page)
+    assert len(rows) == rendering.HTML_LOG_ROWS and rows[first - 1:first + 1] == [str(first), "1"] and rows[-1] == "50"
+    assert "(200 events, time order; the first 50 shown here)" in page
+    assert f"A page lists at most {rendering.HTML_LOG_ROWS} events in all; the CSV report has every one" in page
+    own = render_document("html", json.dumps([minutely_student("b", rendering.HTML_LOG_ROWS + 5)])).decode()
+    assert f"time order; the first {rendering.HTML_LOG_ROWS} shown here)" in own

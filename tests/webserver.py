@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import http.cookiejar
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
-from .helpers import ROOT, free_port, worker_env
+from .helpers import ROOT, free_port, stop_worker, worker_env
 
 #: ``reportgen.devstack``'s web server (2 workers × 4 threads), run from the repository root so
 #: that gunicorn reads ``gunicorn.conf.py`` as under ``make run``.
@@ -44,12 +42,7 @@ def gunicorn(config: dict, tmp_path, **settings: str) -> Iterator[tuple[str, int
             time.sleep(0.2)
         yield "127.0.0.1", port
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_worker(server)  # gunicorn, like a worker, runs in a session of its own
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
