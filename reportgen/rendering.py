@@ -58,7 +58,7 @@ PDF_LINES_PER_BAND = 25
 #: lays out one huge paragraph in time that grows faster than its length (a 235,000-event
 #: student's sequence took minutes). The HTML, CSV and JSON carry the whole of it.
 PDF_SEQUENCE_LABELS = 2000
-#: Event-log rows one HTML page lists in all (see :func:`html_log_rows`).
+#: Event-log rows one HTML page lists in all, and visit rows too (see :func:`page_rows`).
 HTML_LOG_ROWS = 20_000
 PDF_SEQUENCE_RUNS = 500
 #: One column of padding in a monospace line: an empty glyph of DejaVu Sans Mono that no
@@ -289,7 +289,7 @@ def warm_up() -> None:
 
 def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections: Sequence[StudentReport],
                      document_title: str | None = None, log_piece: bool = False,
-                     html_log_rows: dict[int, int] | None = None) -> str:
+                     html_log_rows: dict[int, int] | None = None, html_visit_rows: dict[int, int] | None = None) -> str:
     return report_environment().get_template(DOCUMENT_TEMPLATE).render(
         report=report,
         pdf=pdf,
@@ -300,18 +300,20 @@ def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections:
         pdf_sequence_labels=PDF_SEQUENCE_LABELS,
         pdf_sequence_runs=PDF_SEQUENCE_RUNS,
         html_log_rows=html_log_rows or {},
+        html_visit_rows=html_visit_rows or {},
         html_log_limit=HTML_LOG_ROWS,
         document_title=document_title or report.title,
     )
 
 
-def html_log_rows(report: ReportData) -> dict[int, int]:
-    """How many event-log rows each student's section of an HTML page lists: the page lists
-    ``HTML_LOG_ROWS`` in all, in upload order. A page of 235,000 rows was 63 MB (a browser,
-    above all a phone's, gives up) and took a worker over 600 MiB to make; the CSV has them all."""
-    remaining, rows = HTML_LOG_ROWS, {}
+def page_rows(report: ReportData, count, budget: int) -> dict[int, int]:
+    """How many rows of a table each student's section of an HTML page lists (``count`` of a
+    student is how many it has) when the page lists ``budget`` in all, in upload order. A page
+    with a 235,000-event student's event log and visits was 63 MB (a browser, above all a
+    phone's, gives up) and took a worker over 600 MiB to make; the CSV has every event."""
+    remaining, rows = budget, {}
     for student in report.students:
-        rows[student.number] = min(student.event_count, remaining)
+        rows[student.number] = min(count(student), remaining)
         remaining -= rows[student.number]
     return rows
 
@@ -319,7 +321,8 @@ def html_log_rows(report: ReportData) -> dict[int, int]:
 def render_html(report: ReportData) -> str:
     """The whole report as one self-contained HTML document (inline CSS and SVG, nothing external)."""
     return _render_document(report, pdf=False, overview=len(report.students) > 1, sections=report.students,
-                            html_log_rows=html_log_rows(report))
+                            html_log_rows=page_rows(report, lambda student: student.event_count, HTML_LOG_ROWS),
+                            html_visit_rows=page_rows(report, lambda student: len(student.visits), HTML_LOG_ROWS))
 
 
 def link_callback(uri: str, rel: str | None) -> str | None:

@@ -338,6 +338,7 @@ def test_an_html_page_lists_at_most_its_budget_of_event_rows_and_says_where_the_
     rows = re.findall(r'<tr><td class="num">(\d+)</td><td class="when">', page)
     assert len(rows) == rendering.HTML_LOG_ROWS and rows[first - 1:first + 1] == [str(first), "1"] and rows[-1] == "50"
     assert "(200 events, time order; the first 50 shown here)" in page
+    assert "Visits of b in time order (the first 50 of 200; the event log lists the events)" in page
     assert f"A page lists at most {rendering.HTML_LOG_ROWS} events in all; the CSV report has every one" in page
     own = render_document("html", json.dumps([minutely_student("b", rendering.HTML_LOG_ROWS + 5)])).decode()
     assert f"time order; the first {rendering.HTML_LOG_ROWS} shown here)" in own
