@@ -317,13 +317,21 @@ def make_run_stack(tmp_path: Path, **overrides: str):
                 process.kill()
             except psutil.NoSuchProcess:
                 pass
+        if stack.stdout is not None:
+            stack.stdout.close()
 
 
 def stack_workers(stack: subprocess.Popen) -> list:
     """The ``flask worker`` processes ``make run`` started (not RQ's schedulers, their children)."""
     import psutil
 
-    return [child for child in psutil.Process(stack.pid).children() if child.cmdline()[-1:] == ["worker"]]
+    def is_worker(child) -> bool:
+        try:
+            return child.cmdline()[-1:] == ["worker"]
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):  # one that died and is not reaped yet
+            return False
+
+    return [child for child in psutil.Process(stack.pid).children() if is_worker(child)]
 
 
 def readyz(port: int) -> dict | None:

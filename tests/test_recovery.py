@@ -26,8 +26,9 @@ from .helpers import (ROOT, event, free_port, kill_worker, post_json, sample_stu
 
 # Settings that make a killed worker's job stale after 2 s and sweep every second.
 FAST = {"REPORTGEN_STALE_AFTER": "2", "REPORTGEN_SWEEP_INTERVAL": "1"}
-# A student whose PDF takes seconds to render (about 4 s here): time to kill its worker mid-job.
-BIG_STUDENT_EVENTS = 3000
+# A student whose PDF takes a second or so to render: time to kill its worker mid-job. Near the
+# most that is still one piece (domain.batching.MAX_EVENTS_PER_PIECE), so one job renders it.
+BIG_STUDENT_EVENTS = 3900
 
 
 def big_cohort() -> list[dict]:
@@ -54,7 +55,7 @@ def kill_a_worker_mid_render(app, client, config, tmp_path) -> str:
     first = start_worker(config, tmp_path, "killed", **FAST)
     try:
         wait_until(lambda: item(app, task_id, 0).status == "STARTED", 60, "the big student to start")
-        time.sleep(0.5)
+        time.sleep(0.1)
     finally:
         kill_worker(first)
     big = item(app, task_id, 0)
