@@ -15,7 +15,7 @@ from reportgen import create_app
 from reportgen.devstack import stop_embedded_redis
 from reportgen.extensions import db
 
-from .helpers import ROOT, WORKER_COMMAND, Mailbox, free_port, worker_env
+from .helpers import ROOT, WORKER_COMMAND, Mailbox, free_port, worker_env, worker_processes
 
 TEST_QUEUE = "reportgen-test"
 
@@ -130,14 +130,7 @@ def mailbox():
 
 
 def _worker_processes() -> set[psutil.Process]:
-    workers = set()
-    for process in psutil.Process().children(recursive=True):
-        try:
-            if "worker" in process.cmdline() and "flask" in " ".join(process.cmdline()):
-                workers.add(process)
-        except psutil.NoSuchProcess:
-            pass
-    return workers
+    return set(worker_processes())
 
 
 @pytest.fixture(autouse=True)

@@ -346,3 +346,17 @@ def readyz(port: int) -> dict | None:
         return json.load(refused)
     except OSError:
         return None
+
+
+def worker_processes() -> list:
+    """Every ``flask worker`` this process started (directly or not), and their work horses."""
+    import psutil
+
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "worker" in process.cmdline() and "flask" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return found

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import psutil
 import pytest
 
-from .helpers import listening_workers, post_json, status
+from .helpers import listening_workers, post_json, status, worker_processes
 
 WORKER_BUDGET = 600 * 2**20
 
@@ -26,18 +26,6 @@ def largest_accepted_upload(cap: int, body_limit: int) -> list[dict]:
     upload = [{"student_id": "the-largest", "namespace": "course-1", "events": events}]
     assert len(json.dumps(upload)) <= body_limit
     return upload
-
-
-def worker_processes() -> list[psutil.Process]:
-    """Every ``flask worker`` this test started, and their work horses."""
-    found = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            if "worker" in process.cmdline() and "flask" in " ".join(process.cmdline()):
-                found.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return found
 
 
 @pytest.mark.parametrize("report_format, options", [("pdf", {"event_log": True}), ("html", {}), ("csv", {})])
