@@ -75,7 +75,8 @@ def expires_at(report: Report) -> datetime | None:
 
 def gone_message(report: Report) -> str:
     """Why a purged report's documents cannot be had, in plain words (the 410's message)."""
-    when = iso(report.purged_at)
+    moment = report.purged_at if report.purged_at.tzinfo else report.purged_at.replace(tzinfo=timezone.utc)
+    when = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if report.purge_reason == "expired":
         return (f"this report's data was deleted on {when}: reports are kept "
                 f"{current_app.config['REPORTGEN_RETENTION_DAYS']} days after they finish; submit the data again")

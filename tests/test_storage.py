@@ -4,6 +4,7 @@ tombstone answers 410 Gone."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -81,6 +82,8 @@ def test_an_expired_report_keeps_a_tombstone_that_answers_410(app, client, run_w
     assert tombstone["summary"]["total"] == 2
     page = client.get(f"/reports/{task_id}").get_data(as_text=True)
     assert "No longer available" in page and f"/assignment/pdf/{task_id}\"" not in page
+    assert "Deleted: this report is no longer available." in page and "is ready" not in page
+    assert re.search(r"data was deleted on \d{4}-\d\d-\d\d \d\d:\d\d UTC: reports are kept 30 days", page)
     assert client.get(f"/assignment/csv/{kept}").status_code == 200
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ReportItem)

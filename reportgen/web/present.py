@@ -84,6 +84,9 @@ def percent(report: Report) -> int:
 def summary(reports: list[Report]) -> str:
     """One sentence on where a submission stands (read out by screen readers as it changes)."""
     count = len(reports)
+    if all(r.purged_at is not None for r in reports):
+        return "Deleted: this report is no longer available." if count == 1 else (
+            f"Deleted: these {count} reports are no longer available.")
     failed = sum(r.status == Status.FAILURE.value for r in reports)
     ready = sum(r.status == Status.SUCCESS.value for r in reports)
     if ready == count:
