@@ -234,8 +234,8 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def listening_workers(config: dict, tmp_path: Path, count: int):
-    """``count`` long-running workers, every one of them listening on the report queue before
-    the block runs (so none takes all the work while another still starts), stopped after it.
+    """``count`` long-running workers, every one of them waiting on the report queue before the
+    block runs (so none takes all the work while another still starts), stopped after it.
     Yields their log files."""
     from redis import Redis
     from rq import Queue, Worker
@@ -243,7 +243,11 @@ def listening_workers(config: dict, tmp_path: Path, count: int):
     workers = [start_worker(config, tmp_path, f"worker-{number}") for number in range(1, count + 1)]
     try:
         queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
-        wait_until(lambda: len(Worker.all(queue=queue)) >= count, 60, f"{count} workers to listen")
+        def all_waiting() -> bool:  # registered, and each in its dequeue (RQ marks that "idle")
+            workers = Worker.all(queue=queue)
+            return len(workers) >= count and all(worker.get_state() == "idle" for worker in workers)
+
+        wait_until(all_waiting, 60, f"{count} workers to wait for work")
         yield [tmp_path / f"worker-{number}.log" for number in range(1, count + 1)]
     finally:
         for worker in workers:
