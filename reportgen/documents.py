@@ -71,6 +71,8 @@ class StudentInput:
     metrics: dict
     log_rows: tuple[int, int] | None = None
     """The event-log rows this document prints, when the student's log is cut into pieces."""
+    pieces: int = 1
+    """Into how many pieces the plan cuts the student's document."""
 
 
 @dataclass(slots=True)
@@ -290,19 +292,18 @@ def chunk_inputs(prepared: PreparedUpload, report_format: str) -> list[list[Stud
     chunks: dict[int, list[StudentInput]] = {}
     for number, (student, metrics, chunk, pieces) in enumerate(
             zip(prepared.students, prepared.metrics, jobs.chunks, jobs.pieces), start=1):
-        item = StudentInput(number, student, metrics, log_rows(len(student.events), 0, pieces))
+        item = StudentInput(number, student, metrics, log_rows(len(student.events), 0, pieces), pieces)
         chunks.setdefault(chunk, []).append(item)
     return list(chunks.values())
 
 
 def piece_inputs(chunk: Sequence[StudentInput]) -> list[StudentInput]:
     """The further pieces of a chunk's (lone) student cut into pieces, in order; else none."""
-    if len(chunk) != 1 or chunk[0].log_rows is None:
+    if len(chunk) != 1:
         return []
     item = chunk[0]
     count = len(item.student.events)
-    pieces = plan_pieces(count)
-    return [dataclasses.replace(item, log_rows=piece_rows(count, piece, pieces)) for piece in range(1, pieces)]
+    return [dataclasses.replace(item, log_rows=piece_rows(count, piece, item.pieces)) for piece in range(1, item.pieces)]
 
 
 def render_document(report_format: str, input_text: str | bytes, options: dict | None = None) -> bytes:

@@ -246,7 +246,7 @@ def render_chunk(report_id: str, chunk: int) -> str:
                 _fail_item(report_id, row.id, exc)
                 continue
             rows_printed = log_rows(row.event_count, 0, row.pieces)
-            inputs.append(StudentInput(row.position + 1, student, row.metrics, rows_printed))
+            inputs.append(StudentInput(row.position + 1, student, row.metrics, rows_printed, row.pieces))
             rows.append(row)
         if inputs:
             whole_report = one_chunk and len(inputs) == student_count and all(row.pieces == 1 for row in rows)
@@ -317,7 +317,8 @@ def render_piece(report_id: str, chunk: int, piece: int) -> str:
         except Exception as exc:
             _fail_item(report_id, row.id, exc)
         else:
-            item = StudentInput(row.position + 1, student, row.metrics, log_rows(row.event_count, piece, row.pieces))
+            item = StudentInput(row.position + 1, student, row.metrics, log_rows(row.event_count, piece, row.pieces),
+                                row.pieces)
             try:
                 content = report_format.documents.render_piece(context, item)
             except Exception as exc:

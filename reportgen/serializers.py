@@ -10,16 +10,21 @@ from flask import current_app, url_for
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Report, ReportItem, Status
+from .models import Report, ReportItem, Status, as_utc
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC; SQLite hands back naive datetimes, which are UTC."""
+    """ISO 8601 in UTC."""
+    moment = as_utc(moment)
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def when(moment: datetime | None) -> str:
+    """A time for people: ``2026-11-23 17:01 UTC`` (empty for none)."""
+    moment = as_utc(moment)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 def slug(text: str) -> str:
@@ -75,12 +80,11 @@ def expires_at(report: Report) -> datetime | None:
 
 def gone_message(report: Report) -> str:
     """Why a purged report's documents cannot be had, in plain words (the 410's message)."""
-    moment = report.purged_at if report.purged_at.tzinfo else report.purged_at.replace(tzinfo=timezone.utc)
-    when = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    deleted = when(report.purged_at)
     if report.purge_reason == "expired":
-        return (f"this report's data was deleted on {when}: reports are kept "
+        return (f"this report's data was deleted on {deleted}: reports are kept "
                 f"{current_app.config['REPORTGEN_RETENTION_DAYS']} days after they finish; submit the data again")
-    return f"this report's data was deleted on {when} at its owner's request"
+    return f"this report's data was deleted on {deleted} at its owner's request"
 
 
 def report_status(report: Report) -> dict:

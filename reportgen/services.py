@@ -162,26 +162,26 @@ def student_document(report: Report, item: ReportItem, parts: dict | None = None
     if item.page_count is None:
         return item.content
     parts = {} if parts is None else parts
-    if item.chunk not in parts:
+    documents = parts.get(item.chunk)
+    if documents is None and "finished" not in parts:
         chunk = db.session.scalars(
             select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
             .order_by(ReportPart.piece)
         ).all()
-        if not chunk and report.content is None:  # the report finished since they were read
-            db.session.refresh(report, ["content"])
-            db.session.refresh(item)
         if chunk:
             parts.clear()  # students come in upload order, chunk after chunk: keep one at a time
-            parts[item.chunk] = chunk
-    documents = parts.get(item.chunk)
-    if documents is None:
-        uses = parts.get("uses", 0)
-        if "finished" not in parts or uses >= READER_USES:
-            from .rendering import open_pdf
+            parts[item.chunk] = documents = chunk
+        elif report.content is None:  # no parts: the report finished since report and item were read
+            db.session.refresh(report, ["content"])
+            db.session.refresh(item)
+    if documents is None:  # finished: every student is cut from the report's one document
+        from .rendering import open_pdf
 
+        reader, served = parts.get("finished", (None, READER_USES))
+        if served >= READER_USES:
             parts.clear()
-            parts["finished"] = [open_pdf(report.content)]
-        parts["uses"] = uses % READER_USES + 1
-        documents = parts["finished"]
+            reader, served = open_pdf(report.content), 0
+        parts["finished"] = (reader, served + 1)
+        documents = [reader]
     return report_format.documents.student_document(None, documents, (item.first_page, item.page_count),
                                                     f"Activity report: {item.student_id}")

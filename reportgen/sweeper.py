@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import LockError
@@ -41,7 +41,7 @@ from sqlalchemy import and_, exists, func, select
 
 from .extensions import db
 from .logs import task_context
-from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, as_utc, utcnow
 from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, mark_failed, purge_report,
                     queue_assembly_if_complete)
 from .queue import (chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
@@ -176,11 +176,6 @@ def _is_alive(job: Job | None, limits: _Limits) -> bool:
     return False
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _times(attempts: int) -> str:
     return "once" if attempts == 1 else f"{attempts} times"
 
@@ -213,7 +208,7 @@ def _sweep_chunks(limits: _Limits, result: SweepResult) -> None:
         job = jobs[chunk_job_id(report_id, chunk)]
         if _is_alive(job, limits):
             continue
-        if job is None and last_started is not None and _utc(last_started) > limits.fresh_after:
+        if job is None and last_started is not None and as_utc(last_started) > limits.fresh_after:
             continue  # Redis lost the record of a job that may still be running: wait until it is stale
         with task_context(report_id):
             _repair_chunk(report_id, chunk, limits, result)
@@ -270,7 +265,7 @@ def _sweep_pieces(limits: _Limits, result: SweepResult) -> None:
     for report_id, chunk, piece, attempts, last_started in rows:
         if _is_alive(jobs[piece_job_id(report_id, chunk, piece)], limits):
             continue
-        if last_started is not None and _utc(last_started) > limits.fresh_after:
+        if last_started is not None and as_utc(last_started) > limits.fresh_after:
             continue  # Redis may have lost the record of a job that is still running: wait until it is stale
         with task_context(report_id):
             if attempts >= limits.max_attempts:

@@ -1,12 +1,10 @@
 """Words, numbers and links for the pages: one place for how a report is described to people."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from ..domain.options import options_from_dict
 from ..domain.report_data import option_lines as describe_options
-from ..models import Delivery, DeliveryStatus, Report, Status
-from ..serializers import gone_message, status_url
+from ..models import Delivery, DeliveryStatus, Report, Status, as_utc
+from ..serializers import gone_message, status_url, when
 
 STATE_WORDS = {
     Status.PENDING.value: "Queued",
@@ -14,18 +12,6 @@ STATE_WORDS = {
     Status.SUCCESS.value: "Done",
     Status.FAILURE.value: "Failed",
 }
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes, which are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment
-
-
-def when(moment: datetime | None) -> str:
-    moment = _aware(moment)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 def filesize(size: int | None) -> str:
@@ -54,7 +40,7 @@ def duration(seconds: float | None) -> str:
 
 def time_taken(report: Report) -> float | None:
     """From submission to finished, queue wait included: what the person waited."""
-    created, finished = _aware(report.created_at), _aware(report.finished_at)
+    created, finished = as_utc(report.created_at), as_utc(report.finished_at)
     if created is None or finished is None:
         return None
     return max(0.0, (finished - created).total_seconds())
