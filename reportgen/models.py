@@ -103,6 +103,7 @@ class Report(db.Model):
     """One requested report; its id is also the RQ job id."""
 
     __tablename__ = "reports"
+    __table_args__ = (db.UniqueConstraint("idempotency_client", "idempotency_key", name="uq_reports_idempotency"),)
 
     id = db.Column(db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     format = db.Column(db.String(16), nullable=False)
@@ -139,6 +140,15 @@ class Report(db.Model):
     the row stays as a tombstone, so its links answer 410 Gone."""
     purge_reason = db.Column(db.String(16))
     events_left_out = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    owner = db.Column(db.String(80), index=True)
+    """The client that submitted it (reportgen.auth.clients): ``token:<id>``, ``operator`` or
+    ``anonymous``; NULL for reports from before 0008."""
+    idempotency_client = db.Column(db.String(80))
+    """Whom ``idempotency_key`` belongs to: the token's client, or the address when tokens are off."""
+    idempotency_key = db.Column(db.String(255))
+    """The submit's ``Idempotency-Key`` header; cleared once older than 24 hours so the key may be reused."""
+    request_digest = db.Column(db.String(64))
+    """SHA-256 of the format and the raw body of a submit that came with an ``Idempotency-Key``."""
 
     items = orm.relationship("ReportItem", back_populates="report", order_by="ReportItem.position",
                              cascade="all, delete-orphan", passive_deletes=True, lazy="raise_on_sql")
