@@ -28,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.exceptions import AbandonedJobError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
 from . import formats, mail, memory, state
@@ -169,10 +169,6 @@ def _delivery_ids(report_id: str):
     return select(Delivery.id).where(Delivery.report_id == report_id)
 
 
-def _drop_part(report_id: str, chunk: int):
-    return delete(ReportPart).where(ReportPart.report_id == report_id, ReportPart.chunk == chunk, ReportPart.piece == 0)
-
-
 def warm_up() -> None:
     """Compile, in the worker before it forks, the statements a report's job runs.
 
@@ -206,7 +202,7 @@ def _run_each_statement() -> None:
                     {"status": Status.FAILURE.value, "error": ""}):
         state.finish_item(missing, none, **outcome)
     state.update_item(missing, first_page=0, page_count=0)
-    db.session.execute(_drop_part(none, 0))
+    state.store_chunk_document(none, 0, b"", False)
     state.claim_assembly(none)
     state.begin_assembly(none)
     db.session.execute(_item_states(none)).all()
@@ -276,11 +272,8 @@ def _render_inputs(report_id: str, report_format, context: ReportContext, chunk:
         if is_transient(exc):
             raise TransientFailure(exc) from None
         raise
-    if result.whole is not None:
-        db.session.execute(_drop_part(report_id, chunk))
-        db.session.add(ReportPart(report_id=report_id, chunk=chunk, content=result.whole, size=len(result.whole),
-                                  complete=result.complete))
-        db.session.commit()
+    if result.whole is not None and not state.store_chunk_document(report_id, chunk, result.whole, result.complete):
+        return
     for row, outcome in zip(rows, result.students):
         item_id = row.id
         if outcome.error is not None:

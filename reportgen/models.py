@@ -94,9 +94,11 @@ class Status(str, enum.Enum):
     STARTED = "STARTED"
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
+    CANCELED = "CANCELED"
+    """Stopped at its owner's request before it finished: nothing is rendered or sent after."""
 
 
-DONE = (Status.SUCCESS.value, Status.FAILURE.value)
+DONE = (Status.SUCCESS.value, Status.FAILURE.value, Status.CANCELED.value)
 
 
 class Report(db.Model):

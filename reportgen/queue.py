@@ -12,8 +12,10 @@ from __future__ import annotations
 from flask import Flask, current_app
 from redis import Redis
 from rq import Callback, Queue, Retry
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation
 from rq.executions import ExecutionRegistry
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.results import Result
 from rq.utils import as_text, parse_composite_key
 
@@ -62,6 +64,32 @@ def chunk_job_id(report_id: str, chunk: int) -> str:
 def piece_job_id(report_id: str, chunk: int, piece: int) -> str:
     """A further piece of a chunk (piece 0 is the chunk's own job)."""
     return f"{report_id}-c{chunk}p{piece}" if piece else chunk_job_id(report_id, chunk)
+
+
+def report_job_ids(report_id: str, chunk_count: int, pieces: list[tuple[int, int]] = ()) -> list[str]:
+    """Every job a report can have queued or running: its chunks, the further pieces of its
+    students cut into pieces (``(chunk, piece count)``) and its assembly."""
+    return [*(chunk_job_id(report_id, chunk) for chunk in range(chunk_count)),
+            *(piece_job_id(report_id, chunk, piece) for chunk, count in pieces for piece in range(1, count)),
+            report_id]
+
+
+def stop_jobs(job_ids: list[str]) -> None:
+    """Take waiting jobs off their queues (into RQ's canceled registry, so operators see them)
+    and tell the worker running one to kill its work horse. A job that finished or starts in
+    between changes nothing: the caller has already made the database refuse its writes."""
+    connection = redis_connection()
+    for job in Job.fetch_many(job_ids, connection=connection):
+        if job is None:
+            continue
+        status = job.get_status(refresh=False)
+        try:
+            if status == JobStatus.STARTED:
+                send_stop_job_command(connection, job.id)
+            elif status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+                job.cancel()
+        except InvalidJobOperation:
+            continue  # it ended (or was canceled) between the fetch and now
 
 
 def delivery_job_id(delivery_id: int) -> str:

@@ -115,7 +115,7 @@ def report_status(report: Report) -> dict:
         body["purged_at"] = iso(report.purged_at)
         body["purge_reason"] = report.purge_reason
         body["gone"] = gone_message(report)
-    if report.status == Status.FAILURE.value:
+    if report.status in (Status.FAILURE.value, Status.CANCELED.value):
         body["error"] = report.error
     if report.deliveries:
         body["deliveries"] = [

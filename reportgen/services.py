@@ -7,7 +7,7 @@ import logging
 from redis.exceptions import RedisError
 from sqlalchemy import insert, select
 
-from . import formats
+from . import formats, state
 from .documents import plan
 from .domain.options import DEFAULT_OPTIONS, ReportOptions
 from .domain.preparation import PreparedUpload, prepare
@@ -16,7 +16,7 @@ from .extensions import db
 from .fonts import missing_glyphs
 from .logs import current_task_id
 from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status
-from .queue import enqueue_report
+from .queue import enqueue_report, report_job_ids, stop_jobs
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,34 @@ def create_report(
                                      "events": report.event_count, "chunks": report.chunk_count,
                                      "recipients": len(recipients)})
     return report
+
+
+def discard_report(report: Report) -> str | None:
+    """Cancel a report that is not done, or delete a done one's input and documents: what
+    ``DELETE`` on the API and the status page's Cancel / Delete do. Returns ``"canceled"``,
+    ``"deleted"`` or None (already deleted). The report is reloaded afterwards.
+
+    A cancel commits first and stops the report's jobs after: from the commit on, every write of
+    its jobs is refused by the database, so a job that Redis cannot stop changes nothing either.
+    Its emails are skipped."""
+    report_id = report.id
+    outcome = None
+    if not report.is_done:
+        pieces = db.session.execute(select(ReportItem.chunk, ReportItem.pieces)
+                                    .where(ReportItem.report_id == report_id, ReportItem.pieces > 1)).all()
+        job_ids = report_job_ids(report_id, report.chunk_count, [tuple(row) for row in pieces])
+        if state.cancel_report(report_id):
+            outcome = "canceled"
+            try:
+                stop_jobs(job_ids)
+            except RedisError:
+                log.warning("report %s canceled; its jobs could not be stopped (Redis unavailable) and will "
+                            "find it canceled", report_id)
+    if outcome is None and state.purge_report(report_id, "deleted"):
+        outcome = "deleted"
+    db.session.refresh(report)
+    log.info("report %s", outcome or "already deleted")
+    return outcome
 
 
 def stored_upload(report: Report) -> list[Student]:

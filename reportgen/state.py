@@ -6,10 +6,11 @@ another job for the same work, or with the sweeper) changes nothing twice. The j
 else to move state; the status page and the API only read it.
 
     report:  PENDING → STARTED (first chunk) → SUCCESS | FAILURE
-    student: PENDING → STARTED (claimed, one attempt more) → SUCCESS | FAILURE
+             PENDING | STARTED → CANCELED (its owner asked; with its unfinished students)
+    student: PENDING → STARTED (claimed, one attempt more) → SUCCESS | FAILURE | CANCELED
     piece:   empty → claimed (one attempt more) → stored   (a student cut into pieces
              succeeds once its chunk's document, its pages and every piece are stored)
-    email:   QUEUED → SENT | FAILED | SKIPPED (the report failed)
+    email:   QUEUED → SENT | FAILED | SKIPPED (the report failed or was canceled)
     data:    kept → purged (expired, or deleted on request): a tombstone stays
 """
 from __future__ import annotations
@@ -21,6 +22,13 @@ from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPa
 from .queue import enqueue_assembly
 
 ACTIVE = (Status.PENDING.value, Status.STARTED.value)
+CANCELED_MESSAGE = "Canceled at its owner's request before it finished."
+
+
+def _active(report_id):
+    """The report is still being made: every write of a job's work is conditional on it, so
+    nothing is written once the report is canceled (or done)."""
+    return exists().where(Report.id == report_id, Report.status.in_(ACTIVE))
 
 
 def _changed(statement) -> bool:
@@ -82,12 +90,28 @@ def finish_item(item_id: int, report_id: str, *conditions, **values) -> bool:
 def update_item(item_id: int, **values) -> None:
     """Change a student's stored facts (where its pages are, after a re-render or before its
     further pieces are done)."""
-    _changed(update(ReportItem).where(ReportItem.id == item_id).values(**values))
+    _changed(update(ReportItem).where(ReportItem.id == item_id, _active(ReportItem.report_id)).values(**values))
+
+
+def store_chunk_document(report_id: str, chunk: int, content: bytes, complete: bool) -> bool:
+    """Replace a chunk's document while its report is still being made.
+
+    The report's row is locked first (a no-op UPDATE), so a cancel waits for this to commit
+    and then deletes the part, or this finds the report canceled and writes nothing."""
+    if not db.session.execute(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
+                              .values(status=Report.status).execution_options(synchronize_session=False)).rowcount:
+        db.session.rollback()
+        return False
+    db.session.execute(delete(ReportPart).where(ReportPart.report_id == report_id, ReportPart.chunk == chunk,
+                                                ReportPart.piece == 0))
+    db.session.add(ReportPart(report_id=report_id, chunk=chunk, content=content, size=len(content), complete=complete))
+    db.session.commit()
+    return True
 
 
 def _piece(report_id: str, chunk: int, piece: int):
     return update(ReportPart).where(ReportPart.report_id == report_id, ReportPart.chunk == chunk,
-                                    ReportPart.piece == piece, ReportPart.content.is_(None))
+                                    ReportPart.piece == piece, ReportPart.content.is_(None), _active(report_id))
 
 
 def claim_piece(report_id: str, chunk: int, piece: int) -> bool:
@@ -117,7 +141,8 @@ def claim_assembly(report_id: str) -> bool:
     """Whether this caller finishes the report: true once, when no student is left to render
     (the conditional UPDATE lets exactly one of several finishing chunks win)."""
     unfinished = exists().where(ReportItem.report_id == report_id, ReportItem.status.in_(ACTIVE))
-    return _changed(update(Report).where(Report.id == report_id, Report.assembly_queued_at.is_(None), ~unfinished)
+    return _changed(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE),
+                                         Report.assembly_queued_at.is_(None), ~unfinished)
                     .values(assembly_queued_at=utcnow()))
 
 
@@ -207,6 +232,27 @@ def fail_delivery(delivery_id: int, message: str) -> bool:
     """Give up an email that is still queued; one already sent or failed stays as it is."""
     return _changed(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED.value)
                     .values(status=DeliveryStatus.FAILED.value, error=message))
+
+
+def cancel_report(report_id: str) -> bool:
+    """Stop a report that is not done yet, in one transaction: the report and its unfinished
+    students become ``CANCELED``, the chunks' documents made so far are deleted and its emails
+    skipped. Every later write of its jobs is conditional on the report being active, so
+    nothing is written after this commits (the caller stops the jobs themselves)."""
+    canceled = db.session.execute(
+        update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
+        .values(status=Status.CANCELED.value, error=CANCELED_MESSAGE, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if canceled:
+        db.session.execute(update(ReportItem).where(ReportItem.report_id == report_id, ReportItem.status.in_(ACTIVE))
+                           .values(status=Status.CANCELED.value, finished_at=utcnow())
+                           .execution_options(synchronize_session=False))
+        db.session.execute(delete(ReportPart).where(ReportPart.report_id == report_id))
+    db.session.commit()
+    if canceled:
+        skip_deliveries(report_id, "The report was canceled, so there was nothing to send.")
+    return bool(canceled)
 
 
 def purge_report(report_id: str, reason: str) -> bool:

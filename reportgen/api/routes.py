@@ -22,7 +22,8 @@ from ..models import Report, ReportItem, Status
 from ..security import sandbox_report
 from ..serializers import content_disposition, download_name, gone_message, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
-from ..services import QueueUnavailable, create_report, student_document as stored_student_document
+from ..services import QueueUnavailable, create_report, discard_report
+from ..services import student_document as stored_student_document
 from ..task_ids import find_report as find_task
 from . import bp
 
@@ -147,9 +148,9 @@ def report_status(report_format: str, task_id: str):
         response.status_code = 202
         response.headers["Retry-After"] = "1"
         return response
-    if report.status == Status.FAILURE.value:
+    if report.status in (Status.FAILURE.value, Status.CANCELED.value):
         response = jsonify(report_status_body(report))
-        response.status_code = 500
+        response.status_code = 500 if report.status == Status.FAILURE.value else 410
         return response
     if report.purged_at is not None and not _wants_metadata(report):
         abort(410, description=gone_message(report))
@@ -160,12 +161,24 @@ def report_status(report_format: str, task_id: str):
     return download(report, bom=bom)
 
 
+@bp.delete("/<report_format>/<task_id>")
+def discard(report_format: str, task_id: str):
+    """Cancel a pending or running report, or delete a finished one's input and documents;
+    either way the row stays, so its status says what happened (and downloads answer 410).
+    Deleting again changes nothing and answers the same."""
+    report = find_report(report_format, task_id)
+    discard_report(report)
+    return jsonify(report_status_body(report))
+
+
 @bp.get("/<report_format>/<task_id>/students/<int:position>")
 def student_document(report_format: str, task_id: str, position: int):
     """One student's own document (positions count from 0 in upload order)."""
     report = find_report(report_format, task_id)
     if report.purged_at is not None:
         abort(410, description=gone_message(report))
+    if report.status == Status.CANCELED.value:
+        abort(410, description=report.error)
     bom = _wants_bom(report)
     item = db.session.scalar(
         select(ReportItem).where(ReportItem.report_id == report.id, ReportItem.position == position)
