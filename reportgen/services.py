@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from . import formats, state
 from .documents import plan
@@ -15,11 +18,14 @@ from .domain.submission import Student, parse_text, to_document
 from .extensions import db
 from .fonts import missing_glyphs
 from .logs import current_task_id
-from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status
+from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_report, report_job_ids, stop_jobs
 
 log = logging.getLogger(__name__)
 
+
+#: How long an ``Idempotency-Key`` names the report it created; after that it may be used again.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 #: Students cut from one reader of a finished PDF before it is opened afresh (its parsed pages
 #: stay cached in it: a 2,000-student ZIP would otherwise hold the whole document parsed).
@@ -32,6 +38,36 @@ class QueueUnavailable(RuntimeError):
     def __init__(self, report: Report):
         super().__init__("the job queue (Redis) is unavailable; the report was not started")
         self.report = report
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A submit's ``Idempotency-Key``: the client it is scoped to, the key, and the SHA-256 of the request."""
+
+    client: str
+    key: str
+    digest: str
+
+
+class KeyInUse(RuntimeError):
+    """A concurrent submit with the same client and key stored its report first."""
+
+
+def idempotent_report(idempotency: Idempotency) -> Report | None:
+    """The report this client's key created less than :data:`IDEMPOTENCY_WINDOW` ago, if any."""
+    return db.session.scalar(select(Report).where(
+        Report.idempotency_client == idempotency.client, Report.idempotency_key == idempotency.key,
+        Report.created_at >= utcnow() - IDEMPOTENCY_WINDOW))
+
+
+def _forget_expired_key(idempotency: Idempotency) -> None:
+    """Free the key of an older report, so that the unique constraint lets it be used again."""
+    db.session.execute(
+        update(Report).where(Report.idempotency_client == idempotency.client,
+                             Report.idempotency_key == idempotency.key,
+                             Report.created_at < utcnow() - IDEMPOTENCY_WINDOW)
+        .values(idempotency_client=None, idempotency_key=None),
+        execution_options={"synchronize_session": False})
 
 
 def _compact_json(data) -> str:
@@ -72,6 +108,8 @@ def create_report(
     recipients: tuple[str, ...] = (),
     options: ReportOptions = DEFAULT_OPTIONS,
     prepared: PreparedUpload | None = None,
+    owner: str | None = None,
+    idempotency: Idempotency | None = None,
 ) -> Report:
     """Store a ``PENDING`` report with one item per student, commit, then queue its chunk jobs
     (enqueue after commit).
@@ -82,6 +120,11 @@ def create_report(
     creates, one per format; the API leaves them empty. Each of ``recipients`` gets the
     finished report by email. The upload is prepared once (window, labels, analytics; pass
     ``prepared`` to share it between the formats of one submission) and stored with the report.
+
+    ``owner`` is the client that submits (:mod:`reportgen.auth.clients`; None records nobody,
+    which only the operator sees once API tokens are on). With ``idempotency`` the database
+    decides between concurrent submits of one key: the one whose row is stored second raises
+    :class:`KeyInUse` (rolled back, nothing stored), and the caller answers with the first.
     """
     if report_format not in formats.FORMATS:
         raise ValueError(f"unknown report format {report_format!r}")
@@ -105,12 +148,24 @@ def create_report(
         options=prepared.options.to_dict(),
         cohorts=prepared.cohorts,
         events_left_out=prepared.events_left_out,
+        owner=owner,
+        idempotency_client=idempotency and idempotency.client,
+        idempotency_key=idempotency and idempotency.key,
+        request_digest=idempotency and idempotency.digest,
         warnings=glyph_warnings(students) if paged else None,
         chunk_count=jobs.chunk_count,
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients],
     )
+    if idempotency is not None:
+        _forget_expired_key(idempotency)
     db.session.add(report)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        if idempotency is None:
+            raise
+        db.session.rollback()
+        raise KeyInUse(idempotency.key) from None
     # The students (and empty pieces) as plain rows, one statement each: the ORM's unit of work
     # made a 2,000-student submit cost 3.8 s of CPU instead of 3.3 s.
     db.session.execute(insert(ReportItem), [
@@ -131,6 +186,7 @@ def create_report(
         log.exception("could not enqueue report %s", report.id)
         report.status = Status.FAILURE.value
         report.error = "The job queue was unavailable, so the report was never started. Please submit it again."
+        report.idempotency_client = report.idempotency_key = None  # submitting it again makes a new report
         db.session.commit()
         raise QueueUnavailable(report) from None
     log.info("report queued", extra={"format": report_format, "students": report.student_count,

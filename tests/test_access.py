@@ -299,7 +299,8 @@ def test_with_tokens_every_api_call_needs_a_valid_bearer_token(make_app):
     created = submit(client, bearer(TOKENS[1]))
     assert created.status_code == 202
     status_url = created.get_json()["status_url"]
-    assert client.get(status_url, headers=bearer(TOKENS[0])).status_code == 202  # queued: no worker here
+    assert client.get(status_url, headers=bearer(TOKENS[1])).status_code == 202  # queued: no worker here
+    assert client.get(status_url, headers=bearer(TOKENS[0])).status_code == 404  # another client's report
     assert client.get(status_url).status_code == 401
     assert client.get("/assignment/no/such/path").status_code == 401
     assert client.post("/assignment/sequence", json=sample_students(), headers=bearer(TOKENS[0])).status_code == 200

@@ -26,21 +26,23 @@ CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 @contextlib.contextmanager
-def gunicorn(config: dict, tmp_path, **settings: str) -> Iterator[tuple[str, int]]:
-    """Serve on a free loopback port with the test database and Redis; yields ``(host, port)``."""
+def gunicorn(config: dict, tmp_path, bind: str = "127.0.0.1", **settings: str) -> Iterator[tuple[str, int]]:
+    """Serve on a free port of ``bind`` (loopback unless given) with the test database and Redis;
+    yields ``(host, port)``, the host to reach it on."""
     port = free_port()
+    host = "127.0.0.1" if bind == "0.0.0.0" else bind
     log = open(tmp_path / f"gunicorn-{port}.log", "wb")
     with log:
-        server = subprocess.Popen([*GUNICORN[:3], "--bind", f"127.0.0.1:{port}", *GUNICORN[3:]], cwd=ROOT,
+        server = subprocess.Popen([*GUNICORN[:3], "--bind", f"{bind}:{port}", *GUNICORN[3:]], cwd=ROOT,
                                   env=worker_env(config, tmp_path, **settings), stdout=log, stderr=log,
                                   start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while Browser(f"http://127.0.0.1:{port}").status("/healthz") != 200:
+        while Browser(f"http://{host}:{port}").status("/healthz") != 200:
             assert server.poll() is None, (tmp_path / f"gunicorn-{port}.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "gunicorn did not answer /healthz within 60 s"
             time.sleep(0.2)
-        yield "127.0.0.1", port
+        yield host, port
     finally:
         stop_worker(server)  # gunicorn, like a worker, runs in a session of its own
 

@@ -6,7 +6,7 @@ import hashlib
 import io
 import zipfile
 
-from flask import Response, abort, current_app, jsonify, request, send_file, stream_with_context
+from flask import Response, abort, current_app, g, jsonify, request, send_file, stream_with_context
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -22,7 +22,8 @@ from ..models import Report, ReportItem, Status
 from ..security import sandbox_report
 from ..serializers import content_disposition, download_name, gone_message, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
-from ..services import QueueUnavailable, create_report, discard_report
+from ..auth.clients import current_client, idempotency_scope
+from ..services import Idempotency, KeyInUse, QueueUnavailable, create_report, discard_report, idempotent_report
 from ..services import student_document as stored_student_document
 from ..task_ids import find_report as find_task
 from . import bp
@@ -33,6 +34,8 @@ BOM = codecs.BOM_UTF8
 #: Positions are 32-bit integers in the database; a larger one names no student (and SQLite
 #: cannot even bind it).
 MAX_POSITION = 2**31 - 1
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
 
 
 def _is_json_type(mimetype: str) -> bool:
@@ -50,16 +53,16 @@ def request_body() -> bytes:
     return body
 
 
-def upload_from_request() -> Upload:
-    """Validate the body: 415 unless JSON or CSV, 413 if too large, 400 with field paths (rows
-    and columns for CSV) if invalid. A CSV has no envelope, so no email or options."""
+def upload_from_request(body: bytes | None = None) -> Upload:
+    """Validate the body (read here unless given): 415 unless JSON or CSV, 413 if too large, 400
+    with field paths (rows and columns for CSV) if invalid. A CSV has no envelope, so no email or options."""
     limit = current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"]
     if _is_json_type(request.mimetype):
-        body = request_body()
+        body = request_body() if body is None else body
         check_object_count(body, limit)
         upload = parse_upload(loads(body))
     elif request.mimetype in CSV_TYPES:
-        body = request_body()
+        body = request_body() if body is None else body
         check_object_count(body, limit, csv=True)
         upload = parse_csv(body)
     else:
@@ -96,18 +99,64 @@ def submit(report_format: str):
     if report_format not in formats.FORMATS:
         abort(404, description=(f"unknown report format {report_format!r}; "
                                 f"use one of: {', '.join(formats.FORMATS)}"))
-    upload = upload_from_request()
+    idempotency = idempotency_from_request(report_format)
+    if idempotency is not None and (earlier := idempotent_report(idempotency)) is not None:
+        return replay(earlier, idempotency)
+    upload = upload_from_request(None if idempotency is None else g.submitted_body)
     try:
         report = create_report(upload.students, report_format, recipients=upload.recipients,
-                               options=upload.options)
+                               options=upload.options, owner=current_client(), idempotency=idempotency)
     except QueueUnavailable as exc:
         response = error_response(503, str(exc), {"task_id": exc.report.id})
         response.headers["Retry-After"] = "30"
         return response
+    except KeyInUse:
+        return replay(idempotent_report(idempotency), idempotency)
+    return accepted(report)
+
+
+def accepted(report: Report) -> Response:
     body = report_status_body(report)
     response = jsonify(body)
     response.status_code = 202
     response.headers["Location"] = body["status_url"]
+    return response
+
+
+def idempotency_from_request(report_format: str) -> Idempotency | None:
+    """The submit's ``Idempotency-Key`` (IETF httpapi draft; a Structured Fields string, quoted or
+    not), scoped to the client, with the SHA-256 of the format, content type and raw body (kept in
+    ``g.submitted_body``); None without the header; 400 for a malformed one."""
+    values = request.headers.getlist(IDEMPOTENCY_HEADER)
+    if not values:
+        return None
+    key = values[0].strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    problem = ("send it once" if len(values) > 1 else "it is empty" if not key
+               else f"it is longer than {MAX_IDEMPOTENCY_KEY} characters" if len(key) > MAX_IDEMPOTENCY_KEY
+               else "use printable ASCII characters only" if not all(" " <= char <= "~" for char in key) else None)
+    if problem:
+        abort(error_response(400, f"the {IDEMPOTENCY_HEADER} header is not valid: {problem}",
+                             {IDEMPOTENCY_HEADER: problem}))
+    g.submitted_body = request_body()
+    digest = hashlib.sha256(b"\0".join([report_format.encode(), request.mimetype.encode(), g.submitted_body]))
+    return Idempotency(idempotency_scope(), key, digest.hexdigest())
+
+
+def replay(earlier: Report | None, idempotency: Idempotency) -> Response:
+    """The answer to a key used before: the first report's status now, or 422 for another request."""
+    if earlier is None:  # the first submit gave its key up (its queue was down) after winning
+        response = error_response(409, f"a submit with this {IDEMPOTENCY_HEADER} was just refused; send it again")
+        response.headers["Retry-After"] = "1"
+        return response
+    if earlier.request_digest != idempotency.digest:
+        return error_response(422, f"this {IDEMPOTENCY_HEADER} was already used for a different request "
+                                   "(another format or body) in the last 24 hours; use a new key",
+                              {IDEMPOTENCY_HEADER: "already used for a different request"})
+    current_task_id.set(earlier.id)
+    response = accepted(earlier)
+    response.headers["Idempotent-Replayed"] = "true"
     return response
 
 

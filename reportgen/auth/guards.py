@@ -6,9 +6,26 @@
   operator's browser may also GET (the pages link their downloads there).
 - the pages: when API tokens are configured, only signed-in operators (else the upload form
   would be a way around the tokens).
+- an exposed server with neither API tokens nor an operator password refuses the pages and the
+  API (403, naming the variables to set) instead of showing every report to whoever reaches it.
+  ``/healthz``, ``/readyz``, static files and ``POST /assignment/sequence`` (which stores and
+  shows no report) stay served.
+
+*Exposed* is decided per request, from where it came in (:func:`request_is_exposed`): the local
+address of the connection's socket (``gunicorn.socket``, or ``werkzeug.socket`` under ``flask
+run``) is not a loopback address, or the request came through a proxy (``Forwarded``,
+``X-Forwarded-For`` or ``X-Real-IP``, or ``REPORTGEN_TRUSTED_PROXIES`` set). The socket, not the
+configured bind address, because neither server tells the app what it was bound to (gunicorn's
+``SERVER_NAME`` is the Host header) and because it answers the question that matters: could this
+request come from another machine? A server bound to ``0.0.0.0`` and asked on ``127.0.0.1`` from
+the same machine is still a single user's; asked on the machine's network address it is not. A
+request through nginx (compose) arrives on the container's network address with
+``X-Forwarded-For``, so it counts as exposed; so does a local reverse proxy, by its headers.
+Without a socket (another WSGI server, the test client) the client's address stands in for it.
 """
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
@@ -23,6 +40,14 @@ SAFE_METHODS = ("GET", "HEAD")
 OPEN_PAGE_ENDPOINTS = {"web.favicon"}
 TOKEN_DIGESTS = "reportgen.api_token_digests"
 DASHBOARD_OFF = "the dashboard is off; set REPORTGEN_ADMIN_PASSWORD to turn it on"
+#: What an exposed server without credentials still serves under the API: it stores and shows no report.
+OPEN_API_ENDPOINTS = {"api.sequence"}
+SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+EXPOSED = ("refused: this server can be reached from other machines, and neither API tokens nor an operator "
+           "password are set, so it would show every report to anyone; set REPORTGEN_API_TOKENS (or "
+           "REPORTGEN_API_TOKENS_FILE) for API clients and REPORTGEN_ADMIN_PASSWORD for the browser pages, "
+           "then restart it")
 
 
 def init_app(app: Flask) -> None:
@@ -68,9 +93,56 @@ def sign_in_off():
     return render_template("auth/off.html"), 404
 
 
+def server_protected() -> bool:
+    """API tokens or an operator password are set: clients are told apart (or locked out)."""
+    return api_tokens_configured() or sign_in_enabled()
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+
+
+def request_is_exposed() -> bool:
+    """The request could have come from another machine (see the module's docstring)."""
+    if current_app.config.get("REPORTGEN_TRUSTED_PROXIES") or any(h in request.headers for h in PROXY_HEADERS):
+        return True
+    connection = next((request.environ[key] for key in SOCKET_KEYS if key in request.environ), None)
+    if connection is None:
+        return not _is_loopback(request.environ.get("REMOTE_ADDR"))
+    try:
+        local = connection.getsockname()
+    except (OSError, AttributeError):
+        return True
+    if isinstance(local, (str, bytes)):  # a Unix socket: only this machine's processes reach it
+        return False
+    return not _is_loopback(local[0])
+
+
+def _serves_reports() -> bool:
+    if any(path_under(prefix) for prefix in API_PREFIXES):
+        return request.endpoint not in OPEN_API_ENDPOINTS
+    return request.blueprint == "web" and request.endpoint not in OPEN_PAGE_ENDPOINTS
+
+
+def _refuse_exposed():
+    current_app.logger.warning("refused %s %s: the server is exposed and has no API tokens or operator password",
+                               request.method, request.path)
+    if any(path_under(prefix) for prefix in API_PREFIXES) or wants_json_response():
+        return error_response(403, EXPOSED, {
+            "REPORTGEN_API_TOKENS": "not set (nor REPORTGEN_API_TOKENS_FILE): API clients cannot be told apart",
+            "REPORTGEN_ADMIN_PASSWORD": "not set: nobody can sign in to the browser pages"})
+    return render_template("auth/exposed.html"), 403
+
+
 def guard():
     if path_under(DASHBOARD_PREFIX):
         return _guard_dashboard()
+    if _serves_reports() and not server_protected() and request_is_exposed():
+        return _refuse_exposed()
     if any(path_under(prefix) for prefix in API_PREFIXES):
         return _guard_api()
     if request.blueprint == "web" and request.endpoint not in OPEN_PAGE_ENDPOINTS and api_tokens_configured():

@@ -5,6 +5,7 @@ import json
 
 from sqlalchemy import Select, Text, cast, false, func, literal, or_, select
 
+from ..auth.clients import visible_to_client
 from ..domain.submission import text_problem
 from ..extensions import db
 from ..formats import FORMATS
@@ -18,7 +19,8 @@ def submission_reports(report: Report) -> list[Report]:
     """The reports one form submission created (one per format), or just this one."""
     if not report.submission_id:
         return [report]
-    reports = db.session.scalars(select(Report).where(Report.submission_id == report.submission_id)).all()
+    reports = db.session.scalars(select(Report).where(Report.submission_id == report.submission_id,
+                                                       visible_to_client(Report))).all()
     order = list(FORMATS)
     return sorted(reports, key=lambda r: (order.index(r.format) if r.format in order else len(order), r.id))
 
@@ -51,7 +53,7 @@ def json_array_contains_text(column, term: str):
 
 def history_query(filters: dict[str, str]) -> Select:
     """Newest first, narrowed by student id, namespace and status."""
-    query = select(Report)
+    query = select(Report).where(visible_to_client(Report))
     if filters.get("student"):
         query = query.where(json_array_contains_text(Report.student_ids, filters["student"]))
     if filters.get("namespace"):
@@ -64,6 +66,7 @@ def history_query(filters: dict[str, str]) -> Select:
 def recent_namespaces() -> list[str]:
     """Namespaces of recent reports, as suggestions for the filter."""
     rows = db.session.scalars(
-        select(Report.namespaces).order_by(Report.created_at.desc()).limit(NAMESPACE_SUGGESTIONS_FROM)
+        select(Report.namespaces).where(visible_to_client(Report))
+        .order_by(Report.created_at.desc()).limit(NAMESPACE_SUGGESTIONS_FROM)
     ).all()
     return sorted({namespace for namespaces in rows for namespace in namespaces or () if namespace})[:50]

@@ -6,6 +6,7 @@ import uuid
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import orm
 
+from ..auth.clients import current_client
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
 from ..domain.preparation import prepare
 from ..domain.submission import Student, SubmissionError
@@ -49,7 +50,7 @@ def submit(students: list[Student], formats: list[str], label: str | None,
     for report_format in formats:
         try:
             reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
-                                         recipients=recipients, prepared=prepared))
+                                         recipients=recipients, prepared=prepared, owner=current_client()))
         except QueueUnavailable as exc:
             reports.append(exc.report)
     return reports
@@ -116,7 +117,8 @@ def status_json(task_id: str):
 
 @bp.post("/reports/<task_id>/retry")
 def retry(task_id: str):
-    """Queue the stored input of a failed report again, as a new report of the same format."""
+    """Queue the stored input of a failed report again, as a new report of the same format,
+    which belongs to the same client (a token's report stays that token's)."""
     report = _report_or_404(task_id, orm.undefer(Report.input_json))
     if report.status != Status.FAILURE.value:
         flash("Only a failed report can be tried again.", "info")
@@ -125,7 +127,8 @@ def retry(task_id: str):
     recipients = tuple(delivery.recipient for delivery in report.deliveries)
     try:
         new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()),
-                            recipients=recipients, options=options_from_dict(report.options))
+                            recipients=recipients, options=options_from_dict(report.options),
+                            owner=report.owner or current_client())
     except QueueUnavailable as exc:
         new = exc.report
     flash("Queued again as a new report.", "success")
