@@ -103,6 +103,13 @@ def test_an_anonymous_local_server_works_as_before(make_app):
     assert f"/reports/{task_id}" in app.test_client().get("/reports").get_data(as_text=True)
 
 
+def from_elsewhere(app):
+    """A test client whose requests come from another machine's address."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.40"
+    return client
+
+
 def test_requests_through_a_proxy_or_from_elsewhere_count_as_exposed(make_app):
     open_app = make_app()
     client = open_app.test_client()
@@ -112,8 +119,15 @@ def test_requests_through_a_proxy_or_from_elsewhere_count_as_exposed(make_app):
     proxied = make_app(REPORTGEN_TRUSTED_PROXIES=1).test_client()
     assert proxied.get("/", headers={"Accept": "text/html"}).status_code == 403
     assert client.get("/", headers={"Accept": "text/html"}).status_code == 200
-    protected = make_app(REPORTGEN_ADMIN_PASSWORD=PASSWORD).test_client()
-    assert protected.get("/", environ_base={"REMOTE_ADDR": "192.0.2.40"}).status_code == 200
+    password_only = from_elsewhere(make_app(REPORTGEN_ADMIN_PASSWORD=PASSWORD))
+    assert password_only.get("/reports").headers["Location"] == "/signin?next=/reports"
+    refused = password_only.get("/assignment/html/" + MISSING_ID)
+    assert refused.status_code == 403 and list(refused.get_json()["details"]) == ["REPORTGEN_API_TOKENS"]
+    assert sign_in(password_only).status_code == 303
+    assert password_only.get("/reports").status_code == 200
+    assert password_only.get("/assignment/html/" + MISSING_ID).status_code == 404
+    tokens_only = from_elsewhere(make_app(REPORTGEN_API_TOKENS=TOKENS))
+    assert tokens_only.get("/assignment/html/" + MISSING_ID, headers=bearer(TOKENS[0])).status_code == 404
 
 
 def machine_address() -> str:
@@ -156,9 +170,13 @@ def test_gunicorn_on_every_address_refuses_other_machines_but_not_this_one(app, 
     with gunicorn(config, tmp_path, bind=address, REPORTGEN_ADMIN_PASSWORD="", REPORTGEN_API_TOKENS="") as (_, port):
         assert_refused(exposed_answers(f"http://{address}:{port}"))
     with gunicorn(config, tmp_path, bind=address, REPORTGEN_ADMIN_PASSWORD=PASSWORD,
-                  REPORTGEN_API_TOKENS="") as (_, port):
+                  REPORTGEN_API_TOKENS=TOKENS[0]) as (_, port):
         served = exposed_answers(f"http://{address}:{port}")
-        assert served["api"][0] == 202 and served["page"][0] == 200
+        assert served["api"][0] == 401 and served["page"][0] == 302 and served["healthz"] == 200
+        browser = Browser(f"http://{address}:{port}")
+        submitted = browser.request("/assignment/html", data=json.dumps(sample_students()).encode(),
+                                    headers={"Content-Type": "application/json", **bearer(TOKENS[0])})
+        assert submitted[0] == 202, submitted
 
 
 def test_flask_run_on_every_address_refuses_other_machines(app, config, tmp_path):

@@ -6,10 +6,11 @@
   operator's browser may also GET (the pages link their downloads there).
 - the pages: when API tokens are configured, only signed-in operators (else the upload form
   would be a way around the tokens).
-- an exposed server with neither API tokens nor an operator password refuses the pages and the
-  API (403, naming the variables to set) instead of showing every report to whoever reaches it.
-  ``/healthz``, ``/readyz``, static files and ``POST /assignment/sequence`` (which stores and
-  shows no report) stay served.
+- an exposed server never shows reports to a client it cannot tell apart: with neither API tokens
+  nor an operator password it refuses the pages and the API (403, naming the variables to set);
+  with a password but no tokens, the pages need the sign-in and the API (which has no way to tell
+  its clients apart) only serves a signed-in operator's browser. ``/healthz``, ``/readyz``,
+  static files and ``POST /assignment/sequence`` (which stores and shows no report) stay served.
 
 *Exposed* is decided per request, from where it came in (:func:`request_is_exposed`): the local
 address of the connection's socket (``gunicorn.socket``, or ``werkzeug.socket`` under ``flask
@@ -44,10 +45,8 @@ DASHBOARD_OFF = "the dashboard is off; set REPORTGEN_ADMIN_PASSWORD to turn it o
 OPEN_API_ENDPOINTS = {"api.sequence"}
 SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-EXPOSED = ("refused: this server can be reached from other machines, and neither API tokens nor an operator "
-           "password are set, so it would show every report to anyone; set REPORTGEN_API_TOKENS (or "
-           "REPORTGEN_API_TOKENS_FILE) for API clients and REPORTGEN_ADMIN_PASSWORD for the browser pages, "
-           "then restart it")
+NO_TOKENS = "not set (nor REPORTGEN_API_TOKENS_FILE): API clients cannot be told apart"
+NO_PASSWORD = "not set: nobody can sign in to the browser pages"
 
 
 def init_app(app: Flask) -> None:
@@ -93,11 +92,6 @@ def sign_in_off():
     return render_template("auth/off.html"), 404
 
 
-def server_protected() -> bool:
-    """API tokens or an operator password are set: clients are told apart (or locked out)."""
-    return api_tokens_configured() or sign_in_enabled()
-
-
 def _is_loopback(address: str | None) -> bool:
     try:
         ip = ipaddress.ip_address((address or "").split("%", 1)[0])
@@ -129,19 +123,26 @@ def _serves_reports() -> bool:
 
 
 def _refuse_exposed():
-    current_app.logger.warning("refused %s %s: the server is exposed and has no API tokens or operator password",
-                               request.method, request.path)
+    """403 on an exposed server without API tokens, naming what to set."""
+    current_app.logger.warning("refused %s %s: the server is exposed and has no API tokens%s", request.method,
+                               request.path, "" if sign_in_enabled() else " or operator password")
     if any(path_under(prefix) for prefix in API_PREFIXES) or wants_json_response():
-        return error_response(403, EXPOSED, {
-            "REPORTGEN_API_TOKENS": "not set (nor REPORTGEN_API_TOKENS_FILE): API clients cannot be told apart",
-            "REPORTGEN_ADMIN_PASSWORD": "not set: nobody can sign in to the browser pages"})
+        missing = {"REPORTGEN_API_TOKENS": NO_TOKENS}
+        if not sign_in_enabled():
+            missing["REPORTGEN_ADMIN_PASSWORD"] = NO_PASSWORD
+        return error_response(403, "refused: this server can be reached from other machines and cannot tell its "
+                                   "clients apart, so it would show every report to anyone; set "
+                                   f"{' and '.join(missing)} (see README: Deployment), then restart it", missing)
     return render_template("auth/exposed.html"), 403
 
 
 def guard():
     if path_under(DASHBOARD_PREFIX):
         return _guard_dashboard()
-    if _serves_reports() and not server_protected() and request_is_exposed():
+    if (_serves_reports() and not api_tokens_configured() and request_is_exposed()
+            and not is_signed_in()):
+        if request.blueprint == "web" and sign_in_enabled():
+            return _guard_pages()
         return _refuse_exposed()
     if any(path_under(prefix) for prefix in API_PREFIXES):
         return _guard_api()
