@@ -21,6 +21,7 @@ import hashlib
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 from flask import current_app, has_app_context
@@ -31,7 +32,7 @@ from rq.exceptions import AbandonedJobError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
-from . import formats, mail, memory, state
+from . import formats, mail, memory, state, webhooks
 from .documents import ChunkResult, ReportContext, StudentInput, log_rows
 from .domain.options import options_from_dict
 from .domain.report_data import class_page_metrics
@@ -39,8 +40,9 @@ from .domain.sequencing import sequence_response
 from .domain.submission import Student, SubmissionError, parse_text
 from .extensions import db
 from .logs import task_context
-from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_delivery
+from .serializers import report_outcome
 from .state import ACTIVE
 
 log = logging.getLogger(__name__)
@@ -165,8 +167,12 @@ def _part_content(part_id: int):
     return select(ReportPart.content, ReportPart.complete).where(ReportPart.id == part_id)
 
 
-def _delivery_ids(report_id: str):
-    return select(Delivery.id).where(Delivery.report_id == report_id)
+def _notifications(report_id: str):
+    """The deliveries to queue when a report ends: its webhook, and its emails if it succeeded."""
+    return (select(Delivery.id, Delivery.kind).join(Report, Report.id == Delivery.report_id)
+            .where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value,
+                   (Delivery.kind == DeliveryKind.WEBHOOK.value) | (Report.status == Status.SUCCESS.value))
+            .order_by(Delivery.id))
 
 
 def warm_up() -> None:
@@ -212,7 +218,7 @@ def _run_each_statement() -> None:
     db.session.execute(_part_content(missing)).first()
     db.session.execute(_succeeded(none, ReportItem.id)).all()
     state.finish_report(none, content=b"", content_type="", size=0, sha256="", sequences=None, summary=None)
-    db.session.scalars(_delivery_ids(none)).all()
+    db.session.execute(_notifications(none)).all()
 
 
 @fixed_text_errors
@@ -358,8 +364,9 @@ def _assemble(report_id: str) -> str:
     succeeded = summary["succeeded"]
     if not succeeded:
         first_error = next((item.error for item in items if item.error), "no students")
-        state.mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
-                          summary=summary)
+        if state.mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
+                             summary=summary):
+            report_ended(report_id)
         return "failed"
     report_format = formats.get(report.format)
     try:
@@ -371,7 +378,9 @@ def _assemble(report_id: str) -> str:
         if is_transient(exc):
             raise TransientFailure(exc) from None
         log.exception("report %s: assembly failed", report_id)
-        state.mark_failed(report_id, f"The combined document could not be built: {describe(exc)}", summary=summary)
+        if state.mark_failed(report_id, f"The combined document could not be built: {describe(exc)}",
+                             summary=summary):
+            report_ended(report_id)
         return "failed"
     finished = state.finish_report(
         report_id, content=content, content_type=report_format.content_type, size=len(content),
@@ -382,9 +391,26 @@ def _assemble(report_id: str) -> str:
         return "skipped"
     log.info("report %s assembled: %d bytes in %.2f s", report_id, len(content), time.monotonic() - started,
              extra={"size": len(content), "students": len(items), "succeeded": succeeded})
-    for delivery_id in db.session.scalars(_delivery_ids(report_id)):
-        enqueue_delivery(delivery_id, report_id)
+    report_ended(report_id)
     return "done"
+
+
+def report_ended(report_id: str) -> None:
+    """Queue every notification of a report that has just reached a final state (``SUCCESS``,
+    ``FAILURE`` or ``CANCELED``), once that state is committed: its webhook whatever the outcome,
+    its emails only when it succeeded (a failed or canceled report's are skipped). Called by
+    whoever made the report final, once (the caller's transition won).
+
+    If Redis refuses, the deliveries stay ``QUEUED`` and the sweeper queues them later; the
+    report is never touched by its notifications."""
+    rows = db.session.execute(_notifications(report_id)).all()
+    db.session.commit()
+    try:
+        for delivery_id, kind in rows:
+            enqueue_delivery(delivery_id, report_id, kind)
+    except RedisError as exc:
+        log.warning("report %s ended; its notifications could not be queued (%s), the sweeper will",
+                    report_id, type(exc).__name__)
 
 
 def _student_pages(report_id: str, report_format, content: bytes) -> list[tuple[int, int, int]]:
@@ -454,22 +480,59 @@ def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
     if job.should_retry:
         return
     with job_scope(job.args[0]):
-        state.mark_failed(job.args[0], f"Gave up assembling the report after repeated errors "
-                                       f"({_cause_name(exc_type, exc_value)}); please try again.")
+        if state.mark_failed(job.args[0], f"Gave up assembling the report after repeated errors "
+                                          f"({_cause_name(exc_type, exc_value)}); please try again."):
+            report_ended(job.args[0])
 
 
 @fixed_text_errors
 def send_delivery(delivery_id: int) -> str:
-    """Email a finished report to one recipient; SMTP trouble never touches the report."""
+    """Email a finished report to one recipient, or POST its webhook; trouble sending never
+    touches the report."""
     with job_scope(None):
         delivery = db.session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
             return "skipped"
         with task_context(delivery.report_id):
-            return _send(delivery)
+            return _send_webhook(delivery) if delivery.is_webhook else _send_email(delivery)
 
 
-def _send(delivery: Delivery) -> str:
+def _send_webhook(delivery: Delivery) -> str:
+    """Record one attempt and POST the report's outcome (what its status JSON says), signed;
+    a connection error, a timeout, 429 or 5xx is retried by RQ, any other failure is final.
+    The ``webhook-id`` is the same on every attempt, so a receiver can drop a duplicate."""
+    delivery_id, url = delivery.id, delivery.recipient
+    message_id = delivery.message_id or f"msg_{uuid.uuid4().hex}"
+    attempt = delivery.attempts + 1
+    report = db.session.get(Report, delivery.report_id)
+    with current_app.test_request_context():  # the links of the status JSON, built outside a request
+        body = current_app.json.dumps(report_outcome(report)).encode("utf-8")
+    state.record_delivery(delivery_id, attempts=attempt, message_id=message_id)
+    try:
+        settings = webhooks.Settings.from_config(current_app.config)
+    except ValueError as exc:
+        state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value, error=_sentence(str(exc)))
+        return "failed"
+    outcome = webhooks.deliver(url, body, message_id, settings)
+    if outcome.delivered:
+        state.record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
+                              status_code=outcome.status_code)
+        return "sent"
+    if outcome.retry:
+        state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {outcome.error}",
+                              status_code=outcome.status_code)
+        log.warning("webhook %s attempt %d failed: %s", delivery_id, attempt, outcome.error)
+        raise TransientFailure(webhooks.AttemptFailed())
+    state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value, error=_sentence(outcome.error),
+                          status_code=outcome.status_code)
+    return "failed"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _send_email(delivery: Delivery) -> str:
     """Record one attempt and send; a failed attempt is retried by RQ."""
     delivery_id = delivery.id
     report = db.session.get(Report, delivery.report_id)

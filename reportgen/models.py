@@ -228,19 +228,36 @@ class DeliveryStatus(str, enum.Enum):
     SKIPPED = "SKIPPED"
 
 
+class DeliveryKind(str, enum.Enum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
 class Delivery(db.Model):
-    """One email of a finished report to one recipient, sent by its own retried job."""
+    """One notification of a finished report, sent by its own retried job: an email to one
+    recipient (only when the report succeeded), or the webhook POSTed to the submission's
+    ``callback_url`` (whatever the outcome)."""
 
     __tablename__ = "deliveries"
 
     id = db.Column(db.Integer, primary_key=True)
     report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
-    recipient = db.Column(db.String(320), nullable=False)
+    kind = db.Column(db.String(16), nullable=False, default=DeliveryKind.EMAIL.value,
+                     server_default=DeliveryKind.EMAIL.value)
+    recipient = db.Column(db.String(2048), nullable=False)
+    """An email address, or a webhook's URL."""
     status = db.Column(db.String(16), nullable=False, default=DeliveryStatus.QUEUED.value)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     error = db.Column(db.Text)
     message_id = db.Column(db.String(255))
+    """An email's Message-ID; a webhook's ``webhook-id``, the same on every attempt."""
+    status_code = db.Column(db.Integer)
+    """The HTTP status of a webhook's last answer."""
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     sent_at = db.Column(db.DateTime(timezone=True))
+
+    @property
+    def is_webhook(self) -> bool:
+        return self.kind == DeliveryKind.WEBHOOK.value
 
     report = orm.relationship(Report, back_populates="deliveries")

@@ -143,11 +143,16 @@ def enqueue_assembly(report_id: str) -> None:
                                 description="assemble report", **_job_options(ASSEMBLY_FAILED, report_id))
 
 
-def enqueue_delivery(delivery_id: int, report_id: str) -> None:
-    """Queue one email, retried with the mail backoff (``REPORTGEN_MAIL_RETRY_INTERVALS``)."""
+#: Each kind of delivery's backoff setting and its job's (fixed) description.
+DELIVERY_RETRIES = {"email": "REPORTGEN_MAIL_RETRY_INTERVALS", "webhook": "REPORTGEN_WEBHOOK_RETRY_INTERVALS"}
+_DELIVERY_DESCRIPTIONS = {"email": "send report email", "webhook": "send report webhook"}
+
+
+def enqueue_delivery(delivery_id: int, report_id: str, kind: str = "email") -> None:
+    """Queue one email or webhook, retried with its kind's backoff (``DELIVERY_RETRIES``)."""
     finish_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=delivery_job_id(delivery_id),
-                                description="send report email",
-                                **_job_options(DELIVERY_FAILED, report_id, "REPORTGEN_MAIL_RETRY_INTERVALS"))
+                                description=_DELIVERY_DESCRIPTIONS[kind],
+                                **_job_options(DELIVERY_FAILED, report_id, DELIVERY_RETRIES[kind]))
 
 
 def discard_job(job_id: str) -> None:

@@ -10,7 +10,7 @@ from flask import current_app, url_for
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Report, ReportItem, Status, as_utc
+from .models import Delivery, Report, ReportItem, Status, as_utc
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -87,6 +87,16 @@ def gone_message(report: Report) -> str:
     return f"this report's data was deleted on {deleted} at its owner's request"
 
 
+def delivery_state(delivery: Delivery) -> dict:
+    """An email's or a webhook's state, as the status JSON lists it."""
+    if delivery.is_webhook:
+        return {"kind": delivery.kind, "url": delivery.recipient, "status": delivery.status,
+                "attempts": delivery.attempts, "status_code": delivery.status_code, "error": delivery.error,
+                "delivered_at": iso(delivery.sent_at)}
+    return {"kind": delivery.kind, "recipient": delivery.recipient, "status": delivery.status,
+            "attempts": delivery.attempts, "error": delivery.error, "sent_at": iso(delivery.sent_at)}
+
+
 def report_status(report: Report) -> dict:
     """What a polling client needs: state, progress and where to look next."""
     total = report.progress_total or 0
@@ -118,11 +128,7 @@ def report_status(report: Report) -> dict:
     if report.status in (Status.FAILURE.value, Status.CANCELED.value):
         body["error"] = report.error
     if report.deliveries:
-        body["deliveries"] = [
-            {"recipient": delivery.recipient, "status": delivery.status, "attempts": delivery.attempts,
-             "error": delivery.error, "sent_at": iso(delivery.sent_at)}
-            for delivery in report.deliveries
-        ]
+        body["deliveries"] = [delivery_state(delivery) for delivery in report.deliveries]
     if report.summary:
         body["summary"] = {
             **{key: report.summary[key] for key in ("total", "succeeded", "failed", "success_rate")},
@@ -132,6 +138,18 @@ def report_status(report: Report) -> dict:
                 for student in report.summary["students"]
             ],
         }
+    return body
+
+
+def report_outcome(report: Report) -> dict:
+    """What a client that asks for a finished report as JSON gets: its metadata when it
+    succeeded (and is not deleted), else its status with the error; without the deliveries,
+    which are still being made. A webhook's body."""
+    if report.status == Status.SUCCESS.value and report.purged_at is None:
+        body = report_metadata(report)
+    else:
+        body = report_status(report)
+    body.pop("deliveries", None)
     return body
 
 

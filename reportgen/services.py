@@ -18,7 +18,7 @@ from .domain.submission import Student, parse_text, to_document
 from .extensions import db
 from .fonts import missing_glyphs
 from .logs import current_task_id
-from .models import Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_report, report_job_ids, stop_jobs
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def create_report(
     label: str | None = None,
     submission_id: str | None = None,
     recipients: tuple[str, ...] = (),
+    callback_url: str | None = None,
     options: ReportOptions = DEFAULT_OPTIONS,
     prepared: PreparedUpload | None = None,
     owner: str | None = None,
@@ -118,7 +119,8 @@ def create_report(
     that nobody will do, and :class:`QueueUnavailable` is raised. ``label`` and
     ``submission_id`` (both optional) name and group the reports one upload form submission
     creates, one per format; the API leaves them empty. Each of ``recipients`` gets the
-    finished report by email. The upload is prepared once (window, labels, analytics; pass
+    finished report by email, and ``callback_url`` (if any) its outcome by webhook. The upload is
+    prepared once (window, labels, analytics; pass
     ``prepared`` to share it between the formats of one submission) and stored with the report.
 
     ``owner`` is the client that submits (:mod:`reportgen.auth.clients`; None records nobody,
@@ -154,7 +156,9 @@ def create_report(
         request_digest=idempotency and idempotency.digest,
         warnings=glyph_warnings(students) if paged else None,
         chunk_count=jobs.chunk_count,
-        deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients],
+        deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients]
+        + ([Delivery(kind=DeliveryKind.WEBHOOK.value, recipient=callback_url, status=DeliveryStatus.QUEUED.value)]
+           if callback_url else []),
     )
     if idempotency is not None:
         _forget_expired_key(idempotency)

@@ -10,6 +10,7 @@ else to move state; the status page and the API only read it.
     student: PENDING → STARTED (claimed, one attempt more) → SUCCESS | FAILURE | CANCELED
     piece:   empty → claimed (one attempt more) → stored   (a student cut into pieces
              succeeds once its chunk's document, its pages and every piece are stored)
+    webhook: QUEUED → SENT | FAILED (queued when the report ends, whatever its outcome)
     email:   QUEUED → SENT | FAILED | SKIPPED (the report failed or was canceled)
     data:    kept → purged (expired, or deleted on request): a tombstone stays
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import delete, exists, orm, update
 
 from .extensions import db
-from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_assembly
 
 ACTIVE = (Status.PENDING.value, Status.STARTED.value)
@@ -219,7 +220,10 @@ def mark_failed(report_id: str, message: str, **values) -> bool:
 
 
 def skip_deliveries(report_id: str, reason: str) -> None:
-    _changed(update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value)
+    """Skip the queued emails of a report that did not succeed; its webhook is sent whatever
+    the outcome (:func:`reportgen.jobs.report_ended`)."""
+    _changed(update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value,
+                                    Delivery.kind == DeliveryKind.EMAIL.value)
              .values(status=DeliveryStatus.SKIPPED.value, error=reason))
 
 

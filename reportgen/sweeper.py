@@ -16,7 +16,8 @@ older than ``REPORTGEN_STALE_AFTER``) is dead, and the sweeper repairs:
   never finished (its last job died in between) is finished;
 - reports whose students are all done but whose assembly was never queued, or whose
   assembly job died: queued again (a report whose assembly started that many times fails);
-- emails (``QUEUED`` deliveries of a finished report) whose job was lost: queued again.
+- emails (``QUEUED`` deliveries of a report that succeeded) and webhooks (of a report that
+  ended, however) whose job was lost: queued again.
 
 It also expires old reports: ``REPORTGEN_RETENTION_DAYS`` after a report finished, its input
 and documents are deleted (a few hundred reports a pass, so a sweep stays short) and its row
@@ -41,10 +42,11 @@ from sqlalchemy import and_, exists, func, select
 
 from .extensions import db
 from .logs import task_context
-from .models import DONE, Delivery, DeliveryStatus, Report, ReportItem, ReportPart, Status, as_utc, utcnow
+from .jobs import report_ended
+from .models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, as_utc, utcnow
 from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, mark_failed, purge_report,
                     queue_assembly_if_complete)
-from .queue import (chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
+from .queue import (DELIVERY_RETRIES, chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
                     enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection)
 
 log = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ class SweepResult:
 class _Limits:
     fresh_after: datetime  # rows and heartbeats newer than this are left alone
     max_attempts: int
-    max_delivery_attempts: int
+    max_delivery_attempts: dict[str, int]  # by kind
     expire_before: datetime | None  # reports finished before this have expired; None keeps them for ever
 
 
@@ -100,7 +102,8 @@ def sweep(now: datetime | None = None) -> SweepResult:
     limits = _Limits(
         fresh_after=now - timedelta(seconds=config["REPORTGEN_STALE_AFTER"]),
         max_attempts=max(1, config["REPORTGEN_MAX_ATTEMPTS"]),
-        max_delivery_attempts=max(config["REPORTGEN_MAX_ATTEMPTS"], 1 + len(config["REPORTGEN_MAIL_RETRY_INTERVALS"])),
+        max_delivery_attempts={kind: max(config["REPORTGEN_MAX_ATTEMPTS"], 1 + len(config[setting]))
+                               for kind, setting in DELIVERY_RETRIES.items()},
         expire_before=expiry_cutoff(now, config["REPORTGEN_RETENTION_DAYS"]),
     )
     lock = redis_connection().lock(f"reportgen:sweep:{config['REPORTGEN_QUEUE']}", timeout=LOCK_SECONDS,
@@ -323,6 +326,7 @@ def _sweep_assemblies(limits: _Limits, result: SweepResult) -> None:
                                           "please try again, perhaps with fewer students."):
                     result.reports_failed += 1
                     log.warning("report failed: its assembly was lost %d times", attempts)
+                    report_ended(report_id)
                 continue
             discard_job(report_id)
             enqueue_assembly(report_id)
@@ -332,24 +336,25 @@ def _sweep_assemblies(limits: _Limits, result: SweepResult) -> None:
 
 def _sweep_deliveries(limits: _Limits, result: SweepResult) -> None:
     rows = db.session.execute(
-        select(Delivery.id, Delivery.report_id, Delivery.attempts, Delivery.error)
+        select(Delivery.id, Delivery.report_id, Delivery.kind, Delivery.attempts, Delivery.error)
         .join(Report, Report.id == Delivery.report_id)
-        .where(Delivery.status == DeliveryStatus.QUEUED.value, Report.status == Status.SUCCESS.value,
-               Report.finished_at < limits.fresh_after)
+        .where(Delivery.status == DeliveryStatus.QUEUED.value, Report.finished_at < limits.fresh_after,
+               (Report.status == Status.SUCCESS.value)
+               | ((Delivery.kind == DeliveryKind.WEBHOOK.value) & Report.status.in_(DONE)))
     ).all()
     db.session.commit()
     jobs = _fetch_jobs([delivery_job_id(delivery_id) for delivery_id, *_ in rows])
-    for delivery_id, report_id, attempts, error in rows:
+    for delivery_id, report_id, kind, attempts, error in rows:
         if _is_alive(jobs[delivery_job_id(delivery_id)], limits):
             continue
         with task_context(report_id):
-            if attempts >= limits.max_delivery_attempts:
+            if attempts >= limits.max_delivery_attempts[kind]:
                 message = f"Gave up after {attempts} attempts: the job sending it was lost."
                 if error:
                     message += f" Last error: {error}"
                 result.deliveries_failed += fail_delivery(delivery_id, message)
                 continue
             discard_job(delivery_job_id(delivery_id))
-            enqueue_delivery(delivery_id, report_id)
+            enqueue_delivery(delivery_id, report_id, kind)
             result.deliveries_requeued += 1
-            log.warning("email %d re-queued: its job was lost", delivery_id, extra={"delivery_id": delivery_id})
+            log.warning("%s %d re-queued: its job was lost", kind, delivery_id, extra={"delivery_id": delivery_id})

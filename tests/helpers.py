@@ -1,5 +1,5 @@
-"""Builders and submitters of uploads, waits, worker processes and the handler of the loopback
-SMTP server: what the test modules share."""
+"""Builders and submitters of uploads, waits, worker processes, the handler of the loopback
+SMTP server and a loopback webhook receiver: what the test modules share."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +73,75 @@ class Mailbox:
         self.envelopes.append(envelope)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 Message accepted for delivery"
+
+
+#: A Standard Webhooks secret for tests (``whsec_`` and 32 bytes in base64).
+WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0zMi1ieXRlcyEhISE="
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 that receives webhooks and checks each one's signature
+    with the ``standardwebhooks`` library (``verified``: the payload, or the error's text).
+
+    ``answers`` are played in order, one per request, the last one for every request after:
+    a status code, or ``(status, headers)``, or ``("sleep", seconds)`` to answer 200 too late."""
+
+    def __init__(self, secret: str = WEBHOOK_SECRET):
+        from standardwebhooks import Webhook
+
+        self.answers: list = [204]
+        self.requests: list[dict] = []
+        receiver, verifier = self, Webhook(secret)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = dict(self.headers.items())
+                try:
+                    verified = verifier.verify(body, headers)
+                except Exception as exc:
+                    verified = f"{type(exc).__name__}: {exc}"
+                receiver.requests.append({"path": self.path, "headers": headers, "body": body, "verified": verified})
+                answer = receiver.answers[min(len(receiver.requests), len(receiver.answers)) - 1]
+                status, extra = (answer, {}) if isinstance(answer, int) else answer
+                if status == "sleep":
+                    time.sleep(extra)
+                    status, extra = 200, {}
+                self.send_response(status)
+                for name, value in {"Content-Length": "0", **extra}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def __enter__(self) -> WebhookReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def corrupt_student(app, task_id: str, position: int) -> None:
+    """Store input for one student that the renderer rejects, as if written by an older version."""
+    from sqlalchemy import update
+
+    from reportgen.extensions import db
+    from reportgen.models import ReportItem
+
+    with app.app_context():
+        db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id, ReportItem.position == position)
+                           .values(input_json='[{"student_id": 5, "events": []}]'))
+        db.session.commit()
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from redis import Redis
 from rq import Queue
 from rq.exceptions import StopRequested
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from reportgen import create_app
 from reportgen.extensions import db
@@ -20,7 +20,7 @@ from reportgen.models import Report, ReportItem
 from reportgen.queue import enqueue_assembly, enqueue_report, redis_connection, report_queue
 from reportgen.worker import ReportWorker
 
-from .helpers import ROOT, event, post_json, sample_students, student, submit, worker_env
+from .helpers import ROOT, corrupt_student, event, post_json, sample_students, student, submit, worker_env
 
 
 def pdf_text(data: bytes) -> str:
@@ -58,14 +58,6 @@ def test_worker_renders_html_with_user_data_escaped(client, run_worker):
     page = response.get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert hostile not in page and "<b>7</b>" not in page and "<i>x</i>" not in page
-
-
-def corrupt_student(app, task_id: str, position: int) -> None:
-    """Store input for one student that the renderer rejects, as if written by an older version."""
-    with app.app_context():
-        db.session.execute(update(ReportItem).where(ReportItem.report_id == task_id, ReportItem.position == position)
-                           .values(input_json='[{"student_id": 5, "events": []}]'))
-        db.session.commit()
 
 
 def test_a_bad_student_fails_alone_once_and_the_batch_succeeds(app, client, config, run_worker):

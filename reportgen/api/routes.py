@@ -10,7 +10,7 @@ from flask import Response, abort, current_app, g, jsonify, request, send_file, 
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import formats
+from .. import formats, webhooks
 from ..domain.csv_import import parse_csv
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
@@ -73,6 +73,11 @@ def upload_from_request(body: bytes | None = None) -> Upload:
     if upload.recipients and not current_app.config["SMTP_HOST"]:
         raise SubmissionError("email delivery is not available",
                               {"email": "this server has no SMTP server configured (SMTP_HOST)"})
+    if upload.callback_url is not None:
+        try:
+            webhooks.check_submitted(upload.callback_url, current_app.config)
+        except ValueError as exc:
+            raise SubmissionError("the callback_url cannot be used", {"callback_url": str(exc)}) from None
     return upload
 
 
@@ -105,6 +110,7 @@ def submit(report_format: str):
     upload = upload_from_request(None if idempotency is None else g.submitted_body)
     try:
         report = create_report(upload.students, report_format, recipients=upload.recipients,
+                               callback_url=upload.callback_url,
                                options=upload.options, owner=current_client(), idempotency=idempotency)
     except QueueUnavailable as exc:
         response = error_response(503, str(exc), {"task_id": exc.report.id})

@@ -568,6 +568,7 @@ class Upload:
     students: list[Student]
     recipients: tuple[str, ...] = ()
     options: ReportOptions = field(default_factory=_default_options)
+    callback_url: str | None = None
 
 
 MAX_RECIPIENTS = 20
@@ -606,6 +607,46 @@ def _parse_recipients(value: Any, errors: dict[str, str]) -> tuple[str, ...]:
     return tuple(recipients)
 
 
+MAX_URL_CHARS = 2000
+
+
+def parse_callback_url(value: Any) -> str:
+    """An envelope's ``callback_url`` as written, if it is an absolute ``http(s)`` URL with a
+    host and no credentials (they would be shown in the report's status); ValueError says why
+    not. Where it may point is checked by :mod:`reportgen.webhooks`."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(value, str):
+        raise ValueError(f"must be an http or https URL, not {_type_name(value)}")
+    if len(value) > MAX_URL_CHARS:
+        raise ValueError(f"at most {MAX_URL_CHARS} characters")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise ValueError("must be a URL without spaces, control characters or characters beyond ASCII "
+                         "(percent-encode them, and write a non-ASCII host name in its xn-- form)")
+    try:
+        parts = urlsplit(value)
+        parts.port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"must be an http or https URL, not {parts.scheme + ':' if parts.scheme else 'a relative one'}")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password; authenticate the request by its signature")
+    return value
+
+
+def _parse_callback_url(value: Any, errors: dict[str, str]) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_callback_url(value)
+    except ValueError as exc:
+        errors["callback_url"] = str(exc)
+        return None
+
+
 def parse_recipients(value: Any) -> tuple[str, ...]:
     """Normalised, de-duplicated addresses; :class:`SubmissionError` names each bad one."""
     errors = Problems()
@@ -625,16 +666,18 @@ def parse_upload(document: Any, recipients: Any = None, options: Any = None) -> 
     from .options import parse_options
 
     errors = Problems()
+    callback_url = None
     if is_envelope(document):
         students = _parse_students(document["students"], "students", errors)
         recipients = document.get("email", recipients)
         options = document.get("options", options)
+        callback_url = _parse_callback_url(document.get("callback_url"), errors)
     else:
         students = _parse_students(document, "", errors)
     options = parse_options(options, errors)
     parsed_recipients = _parse_recipients(recipients, errors)
     _raise_if(errors)
-    return Upload(students=students, recipients=parsed_recipients, options=options)
+    return Upload(students=students, recipients=parsed_recipients, options=options, callback_url=callback_url)
 
 
 def parse_text(text: str | bytes) -> list[Student]:

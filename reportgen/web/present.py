@@ -106,7 +106,9 @@ def student_preview(report: Report, limit: int = 3) -> tuple[list[str], int]:
 
 
 def delivery_state(delivery: Delivery) -> str:
-    """One email's state in plain words."""
+    """One email's or webhook's state in plain words."""
+    if delivery.is_webhook:
+        return "webhook " + _webhook_state(delivery)
     if delivery.status == DeliveryStatus.SENT.value:
         return f"sent {when(delivery.sent_at)}"
     if delivery.status == DeliveryStatus.QUEUED.value:
@@ -114,6 +116,16 @@ def delivery_state(delivery: Delivery) -> str:
         return "waiting to be sent" + retrying
     if delivery.status == DeliveryStatus.SKIPPED.value:
         return "not sent: " + (delivery.error or "the report failed")
+    return f"not delivered after {delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}: {delivery.error}"
+
+
+def _webhook_state(delivery: Delivery) -> str:
+    answered = f" (HTTP {delivery.status_code})" if delivery.status_code else ""
+    if delivery.status == DeliveryStatus.SENT.value:
+        return f"delivered {when(delivery.sent_at)}{answered}"
+    if delivery.status == DeliveryStatus.QUEUED.value:
+        retrying = f" ({delivery.error}; retrying)" if delivery.error else ""
+        return "waiting to be sent" + retrying
     return f"not delivered after {delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}: {delivery.error}"
 
 

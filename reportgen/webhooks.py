@@ -1,0 +1,264 @@
+"""Webhooks: check a callback URL, sign a payload as Standard Webhooks says, and POST it safely.
+
+A callback URL makes the server send a request wherever a client says, so every target is
+checked twice: when the report is submitted (a refused URL is a 400 there) and again on
+every attempt, because what a name resolves to can change in between. Only ``http`` and
+``https`` are taken; a name is resolved, *every* address it has must be public (not loopback,
+private, link-local with the cloud metadata address, shared, reserved, unspecified or
+multicast) unless ``REPORTGEN_WEBHOOK_ALLOW`` lists the host or a range holding the address,
+and the connection then goes to the address that was checked, so a second lookup (DNS
+rebinding) cannot switch it. Redirects are never followed (a 3xx is a failed delivery), an
+attempt has a short timeout, and no more than ``MAX_RESPONSE_BYTES`` of the answer is read.
+
+Signing is the Standard Webhooks scheme (``webhook-id``, ``webhook-timestamp``,
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``) done with :mod:`hmac`:
+it is four lines, and the tests verify it with the ``standardwebhooks`` library, an
+implementation independent of ours, which a signer taken from that same library could not show.
+
+Nothing here imports the Flask app: callers pass the settings in (:class:`Settings`).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .domain.submission import parse_callback_url
+
+#: How much of a receiver's answer is read at most; the rest is not waited for.
+MAX_RESPONSE_BYTES = 64 * 1024
+SECRET_PREFIX = "whsec_"
+#: The Standard Webhooks specification asks for 24 to 64 random bytes.
+MIN_SECRET_BYTES = 24
+USER_AGENT = "reportgen-webhooks"
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class RefusedURL(ValueError):
+    """The URL is malformed or points where webhooks may not go; the text says why."""
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """``REPORTGEN_WEBHOOK_ALLOW``: host names, and addresses or CIDR ranges, that may be
+    reached although they are not public (a receiver on the same host or network)."""
+
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def parse(cls, entries: list[str]) -> AllowList:
+        hosts, networks = set(), []
+        for entry in entries:
+            entry = entry.strip().strip("[]")
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                hosts.add(entry.rstrip(".").lower())
+        return cls(frozenset(hosts), tuple(networks))
+
+    def allows(self, host: str, address: Address) -> bool:
+        return host.rstrip(".").lower() in self.hosts or any(address in network for network in self.networks)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What sending needs, from the app's config (``from_config``)."""
+
+    secret: bytes
+    allow: AllowList
+    timeout: float
+
+    @classmethod
+    def from_config(cls, config) -> Settings:
+        return cls(secret=secret_key(config.get("REPORTGEN_WEBHOOK_SECRET", "")),
+                   allow=AllowList.parse(config.get("REPORTGEN_WEBHOOK_ALLOW", [])),
+                   timeout=float(config.get("REPORTGEN_WEBHOOK_TIMEOUT", 10)))
+
+
+def secret_key(secret: str) -> bytes:
+    """The key of a ``whsec_<base64>`` secret; ValueError naming the variable if it is unset or
+    not one."""
+    if not secret:
+        raise ValueError("webhooks are not configured on this server (REPORTGEN_WEBHOOK_SECRET is unset)")
+    encoded = secret[len(SECRET_PREFIX):] if secret.startswith(SECRET_PREFIX) else secret
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(f"REPORTGEN_WEBHOOK_SECRET must be whsec_ followed by at least {MIN_SECRET_BYTES} "
+                         "random bytes in base64 (the README shows how to make one)")
+    return key
+
+
+def signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    """``webhook-signature``: ``v1,`` and the base64 HMAC-SHA256 of ``id.timestamp.body``."""
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def _refusal(address: Address) -> str | None:
+    """Why an address may not be a webhook's target, or None for a public one."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address == ipaddress.ip_address("169.254.169.254"):
+        return "is the cloud metadata address"
+    for flag, words in (("is_loopback", "a loopback"), ("is_unspecified", "the unspecified"),
+                        ("is_link_local", "a link-local"), ("is_multicast", "a multicast"),
+                        ("is_private", "a private"), ("is_reserved", "a reserved")):
+        if getattr(address, flag):
+            return f"is {words} address"
+    if not address.is_global:
+        return "is not a public address"
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: where to connect (every address checked) and what to ask for."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    addresses: tuple[Address, ...]
+
+
+def resolve(url: str, allow: AllowList) -> Target:
+    """Check a URL and every address its host has; :class:`RefusedURL` says why not, and
+    :class:`socket.gaierror` (a failed lookup) is left to the caller, which may try again."""
+    try:
+        url = parse_callback_url(url)
+    except ValueError as exc:
+        raise RefusedURL(str(exc)) from None
+    parts = urlsplit(url)
+    host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = (ipaddress.ip_address(host),)
+    except ValueError:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = tuple(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in found))
+    for address in addresses:
+        why = _refusal(address)
+        if why and not allow.allows(host, address):
+            shown = host if str(address) == host else f"{host} ({address})"
+            raise RefusedURL(f"{shown} {why}; webhooks go to public addresses only, unless the server's "
+                             "REPORTGEN_WEBHOOK_ALLOW lists it")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, host, port, path, addresses)
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to one checked address, with the URL's host in ``Host``."""
+
+    def __init__(self, host: str, port: int, address: Address, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((str(self.address), self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to one checked address; the certificate is checked against the URL's host (SNI)."""
+
+    def __init__(self, host: str, port: int, address: Address, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((str(self.address), self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt: ``delivered``; else ``retry`` (a connection error, a timeout, 429 or 5xx)
+    or not (a final failure), with ``error`` in plain words. ``status_code`` is the receiver's
+    answer, if it gave one."""
+
+    delivered: bool
+    retry: bool = False
+    status_code: int | None = None
+    error: str | None = None
+
+
+def _answer(connection: http.client.HTTPConnection, target: Target, headers: dict, body: bytes,
+            deadline: float) -> int:
+    connection.request("POST", target.path, body=body, headers=headers)
+    response = connection.getresponse()
+    left = MAX_RESPONSE_BYTES
+    while left > 0 and time.monotonic() < deadline:
+        chunk = response.read1(min(left, 16 * 1024))
+        if not chunk:
+            break
+        left -= len(chunk)
+    return response.status
+
+
+def deliver(url: str, body: bytes, message_id: str, settings: Settings) -> Outcome:
+    """POST ``body`` (JSON) to ``url``, signed, once; see the module docstring for the checks."""
+    try:
+        target = resolve(url, settings.allow)
+    except RefusedURL as exc:
+        return Outcome(False, error=f"the URL was refused: {exc}")
+    except (socket.gaierror, UnicodeError) as exc:
+        return Outcome(False, retry=True, error=f"its host could not be resolved ({exc})")
+    timestamp = int(time.time())
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "webhook-id": message_id,
+               "webhook-timestamp": str(timestamp),
+               "webhook-signature": signature(settings.secret, message_id, timestamp, body)}
+    connection_class = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
+    deadline = time.monotonic() + settings.timeout
+    status = None
+    last_error = "no address to connect to"
+    for address in target.addresses:
+        connection = connection_class(target.host, target.port, address, settings.timeout)
+        try:
+            status = _answer(connection, target, headers, body, deadline)
+            break
+        except ssl.SSLError as exc:
+            return Outcome(False, error=f"the TLS connection failed: {exc.reason or exc}")
+        except TimeoutError:
+            return Outcome(False, retry=True, error=f"no answer within {settings.timeout:g} s")
+        except (OSError, http.client.HTTPException) as exc:
+            last_error = f"could not connect: {type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+    if status is None:
+        return Outcome(False, retry=True, error=last_error)
+    reason = f"HTTP {status} {http.client.responses.get(status, '')}".rstrip()
+    if 200 <= status < 300:
+        return Outcome(True, status_code=status)
+    if 300 <= status < 400:
+        return Outcome(False, status_code=status, error=f"the receiver answered {reason}; redirects are not followed")
+    if status == 429 or status >= 500:
+        return Outcome(False, retry=True, status_code=status, error=f"the receiver answered {reason}")
+    return Outcome(False, status_code=status, error=f"the receiver answered {reason}")
+
+
+class AttemptFailed(Exception):
+    """An attempt that RQ should repeat; its name is all rq-dashboard shows of it."""
+
+
+def check_submitted(url: str, config) -> None:
+    """At submit, with the app's config: ValueError (a :class:`RefusedURL` for the URL) when a
+    webhook to ``url`` could not be sent, because the server has no usable secret or the URL
+    would be refused; a host that cannot be resolved is refused too."""
+    secret_key(config.get("REPORTGEN_WEBHOOK_SECRET", ""))
+    allow = AllowList.parse(config.get("REPORTGEN_WEBHOOK_ALLOW", []))
+    try:
+        resolve(url, allow)
+    except socket.gaierror:
+        raise RefusedURL(f"its host {urlsplit(url).hostname} could not be resolved") from None
