@@ -146,7 +146,7 @@ def test_invalid_cells_are_400_by_row_and_column_with_the_reasons_json_gets(app,
 
 
 @pytest.mark.parametrize("body, where, words", [
-    (b"", "row 1", "the CSV is empty"),
+    (b"", "$", "The request body is empty: send the students as JSON"),
     (b"name,unit\nalice,1\n", "row 1", "the header has no student_id column"),
     (b"alice,1\nbob,2\n", "row 1", "the first row must name the columns"),
     (b"student_id,unit,unit\na,1,2\n", "row 1", "names the column unit twice"),
@@ -197,7 +197,7 @@ def test_the_form_lists_csv_problems_by_row_and_column_in_words(app, client):
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     errors = block(page, "text-errors")
-    assert "Row 3, column unit: is required" in errors
+    assert "Row 3, column unit: the cell is empty" in errors  # plain words (issue 13)
     assert "Row 3, column created_time: 'soon' is not an ISO 8601 date-time" in errors
     assert 'value="Week 3"' in page
     assert report_count(app) == 0
@@ -207,7 +207,7 @@ def test_a_csv_file_with_a_wrong_header_is_named_with_its_row(app, client):
     response = submit_form(client, file=("marks.csv", b"name,score\nalice,3\n"))
     assert response.status_code == 400
     errors = block(response.get_data(as_text=True), "file-errors")
-    assert "marks.csv" in errors and "malformed CSV" in errors
+    assert "marks.csv" in errors and "The CSV can’t be read" in errors
     assert "Row 1: the header has no student_id and no unit column" in errors
     assert report_count(app) == 0
 

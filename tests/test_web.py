@@ -154,19 +154,22 @@ def test_at_least_one_format_and_a_short_label(app, client):
     assert report_count(app) == 0
 
 
-def test_invalid_submission_shows_the_api_messages_next_to_the_field_and_keeps_choices(app, client):
+def test_invalid_submission_shows_the_api_facts_in_plain_words_next_to_the_field_and_keeps_choices(app, client):
     bad = sample_students()
     bad[1]["events"][1]["created_time"] = "not a time"
     del bad[0]["student_id"]
     text = json.dumps(bad, indent=2)
     api = post_json(client, "/assignment/pdf", bad).get_json()
+    assert sorted(api["details"]) == ["[0].student_id", "[1].events[1].created_time"]
     response = submit_form(client, text=text, formats=["pdf"], label="Week <3>")
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     errors = block(page, "text-errors")
-    assert api["error"] in errors  # "invalid submission: 2 problems"
-    for path, reason in api["details"].items():
-        assert path in errors and reason in errors
+    assert "2 problems to fix" in errors
+    assert "Student 1: the student id is missing" in errors
+    assert ("Student 2 (Zoë Дмитрий Ωμέγα), event 2: the time (created_time) 'not a time' is not an ISO 8601 "
+            "date-time") in errors
+    assert not any(path in errors for path in api["details"])
     assert 'aria-invalid="true"' in page and 'aria-describedby="text-errors"' in page
     assert checked_formats(page) == {"pdf"}
     assert 'value="Week &lt;3&gt;"' in page
@@ -180,8 +183,8 @@ def test_malformed_file_gives_the_line_and_column_with_the_line_itself(app, clie
     response = submit_form(client, file=("broken.json", content))
     assert response.status_code == 400
     errors = block(response.get_data(as_text=True), "file-errors")
-    assert "broken.json" in errors and "malformed JSON" in errors
-    assert "line 2, column 14" in errors
+    assert "broken.json" in errors and "The JSON can’t be read" in errors
+    assert "line 2, column 14" in errors and "A value is missing before this }" in errors
     assert '"events": [}]' in errors and "choose it again" in errors
     assert report_count(app) == 0
 

@@ -14,7 +14,8 @@ from .. import formats, webhooks
 from ..domain.csv_import import parse_csv
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
-from ..domain.submission import SubmissionError, Upload, check_object_count, loads, parse_upload
+from ..domain.submission import (EmptySubmission, SubmissionError, Upload, check_object_count, is_blank, loads,
+                                 parse_upload)
 from ..errors import error_response
 from ..extensions import db
 from ..logs import current_task_id
@@ -59,10 +60,14 @@ def upload_from_request(body: bytes | None = None) -> Upload:
     limit = current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"]
     if _is_json_type(request.mimetype):
         body = request_body() if body is None else body
+        if is_blank(body):
+            raise EmptySubmission("request body")
         check_object_count(body, limit)
-        upload = parse_upload(loads(body))
+        upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]))
     elif request.mimetype in CSV_TYPES:
         body = request_body() if body is None else body
+        if is_blank(body):
+            raise EmptySubmission("request body")
         check_object_count(body, limit, csv=True)
         upload = parse_csv(body)
     else:
@@ -70,9 +75,6 @@ def upload_from_request(body: bytes | None = None) -> Upload:
             "send the submission as Content-Type: application/json or text/csv "
             f"(got {request.mimetype or 'none'})"
         ))
-    if upload.recipients and not current_app.config["SMTP_HOST"]:
-        raise SubmissionError("email delivery is not available",
-                              {"email": "this server has no SMTP server configured (SMTP_HOST)"})
     if upload.callback_url is not None:
         try:
             webhooks.check_submitted(upload.callback_url, current_app.config)

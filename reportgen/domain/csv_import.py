@@ -6,7 +6,8 @@ as well as JSON. This module only turns the table into the very document a JSON 
 decodes to (one ``{"student_id", "namespace", "events": […]}`` per student) and hands it to
 :func:`.submission.parse_upload`, so every rule, limit and message of the format stays in one
 place; it then says *where* each problem is in the file (``row 7, column created_time``)
-instead of the JSON path (``[1].events[3].created_time``). Rows are counted as a spreadsheet
+instead of the JSON path (``[1].events[3].created_time``), which :mod:`.plain_words` turns
+into sentences for the form, grouped like a JSON upload's. Rows are counted as a spreadsheet
 numbers them: the header is row 1, a cell spanning lines is one row.
 
 What the CSV layout itself decides:
@@ -62,12 +63,6 @@ class MalformedCSV(SubmissionError):
 def location(row: int, column: str | None = None) -> str:
     """``row 7`` or ``row 7, column created_time``: where a problem is, as the API names it."""
     return f"row {row}, column {column}" if column else f"row {row}"
-
-
-def in_words(where: str) -> str:
-    """A :func:`location` as a sentence starts it (``Row 7, column unit``); a path that is not
-    one (``options.window.from``, ``email[0]``) as it is."""
-    return "R" + where[1:] if where.startswith("row ") else where
 
 
 def restore(cell: str) -> str:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # options.py imports this module; at run time it is imported 
     from .options import ReportOptions
 
 ROOT = "$"
+_BLANK_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?\s*")
+_BLANK_TEXT = re.compile(r"\ufeff?\s*")
 _INTEGER_UNIT = re.compile(r"-?[0-9]+")
 
 #: Problems listed in an error; any more are only counted (``SubmissionError.not_shown``).
@@ -97,15 +99,34 @@ def check_object_count(body: bytes | str, limit: int, *, csv: bool = False) -> N
 
 
 class MalformedJSON(SubmissionError):
-    """The body is not JSON at all; carries the line and column of the fault."""
+    """The body is not JSON at all; carries what to fix (``reason``, in plain words) and the
+    line and column where to fix it (see :mod:`.json_syntax`)."""
 
     def __init__(self, reason: str, line: int, column: int):
         super().__init__(
             "malformed JSON",
             {ROOT: f"{reason} at line {line}, column {column}"},
         )
+        self.reason = reason
         self.line = line
         self.column = column
+
+
+class EmptySubmission(SubmissionError):
+    """Nothing to read (no bytes, or only white space): said as such, not as malformed JSON
+    at line 1, column 1. ``what`` names what was empty (``request body``, ``file``)."""
+
+    def __init__(self, what: str = "submission"):
+        super().__init__(f"empty {what}", {ROOT: (
+            f"The {what} is empty: send the students as JSON (one student object, or an array of them) "
+            "or as CSV with a header row")})
+        self.what = what
+
+
+def is_blank(body: str | bytes) -> bool:
+    """Whether an upload has nothing but white space (after a byte-order mark) in it; a regular
+    expression, so a large body is neither copied nor read past its first character of data."""
+    return (_BLANK_BYTES if isinstance(body, bytes) else _BLANK_TEXT).fullmatch(body) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,19 +229,27 @@ def _too_deep(text: str) -> MalformedJSON:
 def loads(text: str | bytes) -> Any:
     """Parse JSON strictly (no NaN/Infinity, no trailing text), raising :class:`MalformedJSON`;
     :class:`SubmissionError` names each stored string that holds a NUL or a lone surrogate."""
+    from .json_syntax import constant, culprit
+
+    if is_blank(text):
+        raise EmptySubmission()
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise MalformedJSON(f"not UTF-8 ({exc.reason})", 1, exc.start + 1) from None
+            before = text[:exc.start].decode("utf-8", "replace")
+            raise MalformedJSON(f"not UTF-8 ({exc.reason}): save the file as UTF-8",
+                                before.count("\n") + 1, len(before) - before.rfind("\n")) from None
     try:
         document = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise MalformedJSON(exc.msg, exc.lineno, exc.colno) from None
+        found = culprit(text, exc)
+        raise MalformedJSON(found.reason, found.line, found.column) from None
     except RecursionError:
         raise _too_deep(text) from None
-    except ValueError as exc:
-        raise MalformedJSON(str(exc), 1, 1) from None
+    except ValueError:
+        found = constant(text)
+        raise MalformedJSON(found.reason, found.line, found.column) from None
     if _may_hold_unstorable(text):
         check_storable(document)
     return document
@@ -647,6 +676,16 @@ def _parse_callback_url(value: Any, errors: dict[str, str]) -> str | None:
         return None
 
 
+EMAIL_UNAVAILABLE = "this server has no SMTP server configured (SMTP_HOST)"
+
+
+def _no_email(value: Any, errors: dict[str, str]) -> tuple[str, ...]:
+    """No recipients, and a problem if some were asked for of a server that cannot send email."""
+    if value is not None and value != []:
+        errors["email"] = EMAIL_UNAVAILABLE
+    return ()
+
+
 def parse_recipients(value: Any) -> tuple[str, ...]:
     """Normalised, de-duplicated addresses; :class:`SubmissionError` names each bad one."""
     errors = Problems()
@@ -655,13 +694,15 @@ def parse_recipients(value: Any) -> tuple[str, ...]:
     return recipients
 
 
-def parse_upload(document: Any, recipients: Any = None, options: Any = None) -> Upload:
+def parse_upload(document: Any, recipients: Any = None, options: Any = None, *,
+                 email_available: bool = True) -> Upload:
     """Students, recipients and options, from a bare submission or an envelope; every problem
     at once.
 
     ``recipients`` and ``options`` may come from outside the JSON (the upload form); an
     envelope's ``email`` and ``options`` win. A bare submission gets ``options`` (or the
-    defaults).
+    defaults). On a server that cannot send email (``email_available`` false), recipients are
+    one more problem (``email``) among the data's, not one that hides them.
     """
     from .options import parse_options
 
@@ -675,7 +716,7 @@ def parse_upload(document: Any, recipients: Any = None, options: Any = None) -> 
     else:
         students = _parse_students(document, "", errors)
     options = parse_options(options, errors)
-    parsed_recipients = _parse_recipients(recipients, errors)
+    parsed_recipients = _parse_recipients(recipients, errors) if email_available else _no_email(recipients, errors)
     _raise_if(errors)
     return Upload(students=students, recipients=parsed_recipients, options=options, callback_url=callback_url)
 

@@ -1,8 +1,14 @@
-"""The upload form and the history filters."""
+"""The upload form and the history filters.
+
+The form checks everything at once: its own fields, and the data (whenever there is exactly one
+source) even when a field is wrong, so one submit shows every problem. The data's problems are
+shown in plain words (:mod:`reportgen.domain.plain_words`), never as the API's paths.
+"""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import current_app
 from flask_wtf import FlaskForm
@@ -12,9 +18,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..domain.csv_import import in_words, looks_like_csv, read_csv
-from ..domain.submission import (MalformedJSON, SubmissionError, Upload, check_object_count, is_envelope, loads,
-                                 parse_recipients, parse_upload, text_problem)
+from ..domain.csv_import import MalformedCSV, looks_like_csv, read_csv
+from ..domain.plain_words import in_plain_words
+from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, Upload,
+                                 check_object_count, is_blank, is_envelope, loads, parse_recipients, parse_upload,
+                                 text_problem)
 from ..formats import FORMATS
 from ..models import Status
 
@@ -22,6 +30,8 @@ DEFAULT_FORMATS = ("html", "pdf")
 LABEL_MAX = 200
 MAX_LISTED_PROBLEMS = 50
 SNIPPET_WIDTH = 80
+#: What "Try it with example data" fills in (relative to the project, beside ``reportgen/``).
+EXAMPLE = Path("examples") / "students.json"
 
 
 def _strip(value):
@@ -49,38 +59,78 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 @dataclass
-class JSONProblem:
-    """Why the submitted JSON or CSV was refused: the API's message and details, plus where to
-    look. A CSV's problems are listed in words (``Row 7, column unit``), by ``by_row``."""
+class UploadProblem:
+    """Why the submitted JSON or CSV was refused, in plain words: a title, the problems as
+    sentences (grouped, counting from one), and for malformed JSON where to look: the line and
+    column, and the line before and the culprit's line with a caret under it."""
 
-    message: str
-    details: dict[str, str]
+    title: str
+    listed: list[str] = field(default_factory=list)
     line: int | None = None
     column: int | None = None
-    snippet: tuple[str, str] | None = None  # (the line, a caret under the column)
-    more: int = 0
+    excerpt: list[str] = field(default_factory=list)  # numbered lines; the last is the caret's
     filename: str | None = None
-    listed: list[tuple[str, str]] = field(default_factory=list)
-    by_row: bool = False
 
 
-def _snippet(raw: str | bytes, line: int, column: int) -> tuple[str, str] | None:
-    """The offending line (a window of it when long) and a caret under the column."""
+def excerpt(raw: str | bytes, line: int, column: int) -> list[str]:
+    """The line before the culprit's and the culprit's own (a window of them when long), numbered
+    from 1, then a caret under the column; both lines cut at the same place so the caret lines up."""
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return None
-    lines = raw.split("\n")
+            return []
+    lines = raw.split("\n", line)[:line]
     if not 1 <= line <= len(lines):
-        return None
-    text = lines[line - 1].rstrip("\r").expandtabs(1)
+        return []
+    shown = [(number, lines[number - 1].rstrip("\r").expandtabs(1)) for number in (line - 1, line) if number >= 1]
+    text = shown[-1][1]
     start = max(0, min(column - 1 - SNIPPET_WIDTH // 2, len(text) - SNIPPET_WIDTH))
-    window = text[start:start + SNIPPET_WIDTH]
-    prefix = "…" if start > 0 else ""
-    suffix = "…" if start + SNIPPET_WIDTH < len(text) else ""
-    caret = " " * (len(prefix) + column - 1 - start) + "^"
-    return prefix + window + suffix, caret
+    width = len(str(line))
+    out = []
+    for number, text in shown:
+        window = text[start:start + SNIPPET_WIDTH]
+        prefix = "…" if start > 0 and text else ""
+        suffix = "…" if start + SNIPPET_WIDTH < len(text) else ""
+        out.append(f"{number:>{width}} │ {prefix}{window}{suffix}")
+    prefix = 1 if start > 0 else 0
+    out.append(f"{'':>{width}} │ " + " " * (prefix + column - 1 - start) + "^")
+    return out
+
+
+def _title(exc: SubmissionError) -> str:
+    if isinstance(exc, MalformedJSON):
+        return "The JSON can’t be read"
+    if isinstance(exc, MalformedCSV):
+        return "The CSV can’t be read"
+    if isinstance(exc, EmptySubmission):
+        return f"The {exc.what} is empty"
+    if isinstance(exc, TooLarge):
+        return exc.message[:1].upper() + exc.message[1:] + " for one upload"
+    count = len(exc.details) + exc.not_shown
+    return f"{count:,} problem{'s' if count != 1 else ''} to fix"
+
+
+def upload_problem(exc: SubmissionError, raw: str | bytes, document, filename: str | None) -> UploadProblem:
+    """What the page shows for a refused upload: ``document`` (the decoded JSON, if it was)
+    names the students."""
+    problem = UploadProblem(title=_title(exc), filename=filename)
+    if isinstance(exc, MalformedJSON):
+        problem.listed = [exc.reason[:1].upper() + exc.reason[1:]]
+        problem.line, problem.column = exc.line, exc.column
+        problem.excerpt = excerpt(raw, exc.line, exc.column)
+    elif isinstance(exc, EmptySubmission):
+        problem.listed = ["Choose the file with the students’ events, or paste them into the text box."]
+    else:
+        listed = in_plain_words(exc.details, document)
+        shown = listed[:MAX_LISTED_PROBLEMS]
+        left_out = len(listed) - len(shown)
+        if left_out or exc.not_shown:
+            more = f"{left_out:,} more lines" if left_out else ""
+            problems = f"{exc.not_shown:,} more problem{'s' if exc.not_shown != 1 else ''}" if exc.not_shown else ""
+            shown.append(f"… and {' and '.join(part for part in (more, problems) if part)} not listed here.")
+        problem.listed = shown
+    return problem
 
 
 def namespaces_of(document) -> list[str]:
@@ -125,8 +175,31 @@ class UploadForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.source_errors: list[str] = []
-        self.problem: JSONProblem | None = None
+        self.problem: UploadProblem | None = None
         self.problem_field: str | None = None
+        self._upload: Upload | None = None
+
+    @property
+    def email_available(self) -> bool:
+        """Whether this server can send email (``SMTP_HOST``): the email field is shown only then."""
+        return bool(current_app.config["SMTP_HOST"])
+
+    @property
+    def show_email(self) -> bool:
+        """The email field is shown when email is on, or when addresses were sent anyway (from a
+        page loaded before email was turned off), so that they can be seen and removed."""
+        return self.email_available or bool(self.email.data) or bool(self.email.errors)
+
+    @staticmethod
+    def example_path() -> Path | None:
+        """The example data the "Try it" button fills in, if this installation has it."""
+        path = Path(current_app.root_path).parent / EXAMPLE
+        return path if path.is_file() else None
+
+    def fill_example(self) -> None:
+        path = self.example_path()
+        if path is not None:
+            self.text.data = path.read_text(encoding="utf-8")
 
     @property
     def has_file(self) -> bool:
@@ -143,8 +216,9 @@ class UploadForm(FlaskForm):
         """The API's rules and messages for addresses, and a clear word if email is off."""
         if not self.recipient_list():
             return
-        if not current_app.config["SMTP_HOST"]:
-            raise ValidationError("Email is not set up on this server (SMTP_HOST), so reports can't be sent.")
+        if not self.email_available:
+            raise ValidationError("Email is not set up on this server (SMTP_HOST), so reports can’t be sent: "
+                                  "remove the addresses and send the form again.")
         try:
             parse_recipients(self.recipient_list())
         except SubmissionError as exc:
@@ -155,6 +229,8 @@ class UploadForm(FlaskForm):
             raise ValidationError("Choose at least one format.")
 
     def validate(self, extra_validators=None) -> bool:
+        """The fields, and the data whenever there is exactly one source, so that one submit shows
+        every problem; :meth:`upload` then gives the parsed upload."""
         valid = super().validate(extra_validators)
         if self.has_file and self.has_text:
             self.source_errors.append(
@@ -162,19 +238,26 @@ class UploadForm(FlaskForm):
             )
         elif not self.has_file and not self.has_text:
             self.source_errors.append("Choose a JSON or CSV file, or paste JSON or CSV into the text box.")
-        return valid and not self.source_errors
+        if self.source_errors:
+            return False
+        try:
+            self.upload()
+        except SubmissionError:
+            return False
+        return valid
 
     def validate_window_to(self, field) -> None:
         if field.data and self.window_from.data and field.data < self.window_from.data:
             raise ValidationError("The end date is before the start date.")
 
     def options(self) -> dict:
-        """The report options the form's fields ask for, as an envelope's ``options``."""
+        """The report options the form's fields ask for, as an envelope's ``options``; a field
+        with an error of its own is left out (it is shown beside the field, not twice)."""
         options: dict = {"event_log": bool(self.event_log.data)}
-        if self.idle_cutoff_minutes.data is not None:
+        if self.idle_cutoff_minutes.data is not None and not self.idle_cutoff_minutes.errors:
             options["idle_cutoff_minutes"] = self.idle_cutoff_minutes.data
         window = {key: field.data.isoformat() for key, field in (("from", self.window_from), ("to", self.window_to))
-                  if field.data}
+                  if field.data and not self.window_to.errors and not field.errors}
         if window:
             options["window"] = window
         return options
@@ -193,38 +276,33 @@ class UploadForm(FlaskForm):
 
     def upload(self) -> Upload:
         """Parse the one source exactly as the API does (JSON, an envelope with ``email``
-        included, or CSV), with the email field's recipients; on failure keep the problem for
-        the page."""
+        included, or CSV), with the email field's recipients unless that field has an error of
+        its own; on failure keep the problem, in plain words, for the page."""
+        if self._upload is not None:
+            return self._upload
         raw: str | bytes = self.file.data.read() if self.has_file else self.text.data
         is_csv = self.is_csv(raw)
+        document = None
         try:
+            if is_blank(raw):
+                raise EmptySubmission("file" if self.has_file else "pasted text")
             check_object_count(raw, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], csv=is_csv)
             table = read_csv(raw) if is_csv else None
             document = table.students if table else loads(raw)
             options = self.options()
             order = self.unit_order_list()
-            if order:
+            if order and not self.unit_order.errors:
                 options["units"] = {namespace: order for namespace in namespaces_of(document)}
-            recipients = self.recipient_list() or None
-            return table.upload(recipients, options) if table else parse_upload(document, recipients, options)
+            recipients = None if self.email.errors else self.recipient_list() or None
+            if table:
+                self._upload = table.upload(recipients, options)
+            else:
+                self._upload = parse_upload(document, recipients, options, email_available=self.email_available)
+            return self._upload
         except SubmissionError as exc:
-            self._keep_problem(exc, raw, is_csv)
+            self.problem = upload_problem(exc, raw, document, self.file.data.filename if self.has_file else None)
+            self.problem_field = "file" if self.has_file else "text"
             raise
-
-    def _keep_problem(self, exc: SubmissionError, raw: str | bytes, by_row: bool) -> None:
-        problem = JSONProblem(message=exc.message, details=exc.details, by_row=by_row)
-        items = list(exc.details.items())
-        if by_row:
-            items = [(in_words(where), reason) for where, reason in items]
-        problem.listed = items[:MAX_LISTED_PROBLEMS]
-        problem.more = len(items) - len(problem.listed) + exc.not_shown
-        if isinstance(exc, MalformedJSON):
-            problem.line, problem.column = exc.line, exc.column
-            problem.snippet = _snippet(raw, exc.line, exc.column)
-        if self.has_file:
-            problem.filename = self.file.data.filename
-        self.problem = problem
-        self.problem_field = "file" if self.has_file else "text"
 
 
 STATUS_CHOICES = [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from sqlalchemy import orm
 
 from ..auth.clients import current_client
@@ -60,6 +60,8 @@ def submit(students: list[Student], formats: list[str], label: str | None,
 def upload():
     form = UploadForm()
     if request.method == "GET":
+        if request.args.get("example") == "1":
+            form.fill_example()
         return render_template("web/upload.html", form=form)
     if form.validate():
         try:
@@ -143,6 +145,18 @@ def history():
     page = db.paginate(history_query(filters), page=page_number, per_page=PER_PAGE, error_out=False)
     return render_template("web/history.html", form=form, filters=filters, page=page,
                            namespaces=recent_namespaces())
+
+
+@bp.get("/example.json")
+def example():
+    """The example data that the upload page's "Try it with example data" fills in: a fixed
+    file, as JSON that no browser sniffs or runs."""
+    path = UploadForm.example_path()
+    if path is None:
+        abort(404, description="This installation has no example data.")
+    response = send_file(path, mimetype="application/json", max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/favicon.ico")

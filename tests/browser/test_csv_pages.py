@@ -46,7 +46,7 @@ def test_a_pasted_csv_with_mistakes_is_explained_by_row_and_column(app, live_ser
         "student_id;namespace;created_time;unit\nalice;course-1;2024-07-21 03:00;5\nalice;course-1;soon;\n")
     page.get_by_role("button", name="Make reports").click()
     problem = page.locator("#text-errors")
-    expect(problem).to_contain_text("Row 3, column unit: is required")
+    expect(problem).to_contain_text("Row 3, column unit: the cell is empty")
     expect(problem).to_contain_text("Row 3, column created_time: 'soon' is not an ISO 8601 date-time")
     expect(page.get_by_label("Paste JSON or CSV")).to_have_attribute("aria-invalid", "true")
     assert report_count(app) == 0

@@ -91,7 +91,7 @@ def test_malformed_file_shows_line_and_column_keeps_choices_and_stores_nothing(a
 
     problem = page.locator("#file-errors")
     expect(problem).to_contain_text("broken.json")
-    expect(problem).to_contain_text("malformed JSON at line 2, column 14")
+    expect(problem).to_contain_text("The JSON can’t be read at line 2, column 14")
     expect(page.get_by_label("JSON or CSV file")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("HTML")).not_to_be_checked()
     expect(page.get_by_label("PDF")).to_be_checked()
