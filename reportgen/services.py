@@ -17,6 +17,7 @@ from .domain.preparation import PreparedUpload, prepare
 from .domain.submission import Student, parse_text, to_document
 from .extensions import db
 from .fonts import missing_glyphs
+from .jobs import report_ended
 from .logs import current_task_id
 from .models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_report, report_job_ids, stop_jobs
@@ -206,7 +207,7 @@ def discard_report(report: Report) -> str | None:
 
     A cancel commits first and stops the report's jobs after: from the commit on, every write of
     its jobs is refused by the database, so a job that Redis cannot stop changes nothing either.
-    Its emails are skipped."""
+    Its webhook announces the cancellation; its emails are skipped."""
     report_id = report.id
     outcome = None
     if not report.is_done:
@@ -220,6 +221,7 @@ def discard_report(report: Report) -> str | None:
             except RedisError:
                 log.warning("report %s canceled; its jobs could not be stopped (Redis unavailable) and will "
                             "find it canceled", report_id)
+            report_ended(report_id)
     if outcome is None and state.purge_report(report_id, "deleted"):
         outcome = "deleted"
     db.session.refresh(report)

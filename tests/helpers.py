@@ -77,6 +77,9 @@ class Mailbox:
 
 #: A Standard Webhooks secret for tests (``whsec_`` and 32 bytes in base64).
 WEBHOOK_SECRET = "whsec_" + "dGVzdC13ZWJob29rLXNlY3JldC0zMi1ieXRlcyEhISE="
+#: What a worker needs to reach a :class:`WebhookReceiver`: the secret, loopback allowed, quick retries.
+WEBHOOK_WORKER_ENV = {"REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET, "REPORTGEN_WEBHOOK_ALLOW": "127.0.0.1",
+                      "REPORTGEN_WEBHOOK_RETRY_INTERVALS": "1,1", "REPORTGEN_WEBHOOK_TIMEOUT": "2"}
 
 
 class WebhookReceiver:
@@ -304,14 +307,14 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def listening_workers(config: dict, tmp_path: Path, count: int):
-    """``count`` long-running workers, every one of them waiting on the report queue before the
-    block runs (so none takes all the work while another still starts), stopped after it.
-    Yields their log files."""
+def listening_workers(config: dict, tmp_path: Path, count: int, **overrides: str):
+    """``count`` long-running workers (their environment changed by ``overrides``), every one of
+    them waiting on the report queue before the block runs (so none takes all the work while
+    another still starts), stopped after it. Yields their log files."""
     from redis import Redis
     from rq import Queue, Worker
 
-    workers = [start_worker(config, tmp_path, f"worker-{number}") for number in range(1, count + 1)]
+    workers = [start_worker(config, tmp_path, f"worker-{number}", **overrides) for number in range(1, count + 1)]
     try:
         queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
         def all_waiting() -> bool:  # registered, and each in its dequeue (RQ marks that "idle")

@@ -16,7 +16,8 @@ from reportgen.extensions import db
 from reportgen.models import Report, ReportItem, ReportPart
 from reportgen.queue import report_job_ids
 
-from .helpers import (listening_workers, minutely_student, post_json, sample_students, status, submit, wait_until)
+from .helpers import (WEBHOOK_SECRET, WEBHOOK_WORKER_ENV, WebhookReceiver, listening_workers, minutely_student,
+                      post_json, sample_students, status, submit, wait_until)
 
 #: One student whose event log is cut into many pieces: one worker takes several seconds over
 #: them, one job after another, so a cancel finds one running and the rest waiting.
@@ -158,3 +159,23 @@ def test_delete_names_no_other_report(client):
     assert delete(client, "csv", "00000000-0000-4000-8000-000000000000").status_code == 404
     assert delete(client, "csv", "not-a-task-id").status_code == 404
     assert status(client, "csv", task_id)["status"] == "PENDING"
+
+
+def test_a_webhook_announces_the_cancellation(config, tmp_path):
+    with WebhookReceiver() as receiver:
+        hook_app = create_app({**config, "REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                               "REPORTGEN_WEBHOOK_ALLOW": ["127.0.0.1"]})
+        client = hook_app.test_client()
+        response = post_json(client, "/assignment/pdf", {"students": sample_students(), "callback_url": receiver.url()})
+        task_id = response.get_json()["task_id"]
+        assert delete(client, "pdf", task_id).status_code == 200
+        with listening_workers(config, tmp_path, 1, **WEBHOOK_WORKER_ENV):
+            [request] = wait_until(lambda: receiver.requests, 60, "the webhook")
+        payload = request["verified"]
+        assert isinstance(payload, dict), payload
+        assert (payload["task_id"], payload["status"]) == (task_id, "CANCELED")
+        assert "Canceled" in payload["error"]
+        [webhook] = status(client, "pdf", task_id)["deliveries"]
+        assert (webhook["kind"], webhook["status"]) == ("webhook", "SENT")
+        with hook_app.app_context():
+            db.engine.dispose()
