@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .json_syntax import constant, culprit
+
 if TYPE_CHECKING:  # options.py imports this module; at run time it is imported where used
     from .options import ReportOptions
 
@@ -229,8 +231,6 @@ def _too_deep(text: str) -> MalformedJSON:
 def loads(text: str | bytes) -> Any:
     """Parse JSON strictly (no NaN/Infinity, no trailing text), raising :class:`MalformedJSON`;
     :class:`SubmissionError` names each stored string that holds a NUL or a lone surrogate."""
-    from .json_syntax import constant, culprit
-
     if is_blank(text):
         raise EmptySubmission()
     if isinstance(text, bytes):
