@@ -147,7 +147,10 @@ def resolve(url: str, allow: AllowList) -> Target:
     try:
         addresses = (ipaddress.ip_address(host),)
     except ValueError:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except UnicodeError:
+            raise RefusedURL(f"its host name {host[:80]} is not valid (a label is empty or too long)") from None
         addresses = tuple(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in found))
     for address in addresses:
         why = _refusal(address)
@@ -213,7 +216,7 @@ def deliver(url: str, body: bytes, message_id: str, settings: Settings) -> Outco
         target = resolve(url, settings.allow)
     except RefusedURL as exc:
         return Outcome(False, error=f"the URL was refused: {exc}")
-    except (socket.gaierror, UnicodeError) as exc:
+    except socket.gaierror as exc:
         return Outcome(False, retry=True, error=f"its host could not be resolved ({exc})")
     timestamp = int(time.time())
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "webhook-id": message_id,

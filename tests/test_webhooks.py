@@ -186,6 +186,7 @@ def test_the_target_is_checked_again_when_sending(hook_app, receiver, run_worker
     ("not a url", "must be a URL without spaces"),
     ("/relative/path", "must be an http or https URL, not a relative one"),
     ("http://:80/hook", "must name a host"),
+    ("http://exa..mple.com/hook", "its host name exa..mple.com is not valid"),
     ("http://example.com:99999/hook", "is not a valid URL"),
     ("https://user:secret@example.com/hook", "must not hold a user name or password"),
     (42, "must be an http or https URL, not a number"),
