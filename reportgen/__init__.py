@@ -64,11 +64,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
 
     from .api import bp as api_bp
+    from .api.docs import bp as api_docs_bp
     from .ops import bp as ops_bp
     from .web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(api_docs_bp)
     # Before csrf.init_app: the web blueprint's before_app_request hook (the form size limit)
     # must run before CSRFProtect's, which is the first to parse the form.
     app.register_blueprint(web_bp)

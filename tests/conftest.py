@@ -15,7 +15,7 @@ from reportgen import create_app
 from reportgen.devstack import stop_embedded_redis
 from reportgen.extensions import db
 
-from .helpers import ROOT, WORKER_COMMAND, Mailbox, free_port, worker_env, worker_processes
+from .helpers import ROOT, WORKER_COMMAND, Mailbox, free_port, openapi_problems, worker_env, worker_processes
 
 TEST_QUEUE = "reportgen-test"
 
@@ -89,6 +89,23 @@ def app(config):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def responses_match_openapi(monkeypatch):
+    """Every response a Flask test client gets from a documented path (the API, the health
+    checks) must be as ``/openapi.json`` describes it, in every test that makes one."""
+    from flask.testing import FlaskClient
+
+    open_request = FlaskClient.open
+
+    def open_and_check(self, *args, **kwargs):
+        response = open_request(self, *args, **kwargs)
+        problems = openapi_problems(self.application, response)
+        assert not problems, "the response is not as /openapi.json says:\n" + "\n".join(problems)
+        return response
+
+    monkeypatch.setattr(FlaskClient, "open", open_and_check)
 
 
 @pytest.fixture
