@@ -234,3 +234,13 @@ def test_a_webhook_whose_job_was_lost_is_sent_after_a_sweep(hook_app, receiver, 
     delivery = webhook_of(client, "html", task_id)
     assert (delivery["status"], delivery["attempts"], delivery["status_code"]) == ("SENT", 2, 200)
     assert [request["verified"]["status"] for request in receiver.requests] == ["FAILURE", "FAILURE"]
+
+
+def test_a_refused_callback_url_is_one_problem_among_the_datas(app, config):
+    client = create_app({**config, "REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET}).test_client()
+    response = post_json(client, "/assignment/pdf", {"students": [{"student_id": "s1", "namespace": "course-1"}],
+                                                     "callback_url": "http://169.254.169.254/latest"})
+    assert response.status_code == 400
+    details = response.get_json()["details"]
+    assert set(details) == {"students[0].events", "callback_url"}, details
+    assert report_count(app) == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import io
 import zipfile
@@ -14,7 +15,7 @@ from .. import formats, webhooks
 from ..domain.csv_import import parse_csv
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
-from ..domain.submission import (EmptySubmission, SubmissionError, Upload, check_object_count, is_blank, loads,
+from ..domain.submission import (EmptySubmission, Upload, check_object_count, is_blank, loads,
                                  parse_upload)
 from ..errors import error_response
 from ..extensions import db
@@ -63,7 +64,9 @@ def upload_from_request(body: bytes | None = None) -> Upload:
         if is_blank(body):
             raise EmptySubmission("request body")
         check_object_count(body, limit)
-        upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]))
+        upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]),
+                              check_callback_url=functools.partial(webhooks.check_submitted,
+                                                                   config=current_app.config))
     elif request.mimetype in CSV_TYPES:
         body = request_body() if body is None else body
         if is_blank(body):
@@ -75,11 +78,6 @@ def upload_from_request(body: bytes | None = None) -> Upload:
             "send the submission as Content-Type: application/json or text/csv "
             f"(got {request.mimetype or 'none'})"
         ))
-    if upload.callback_url is not None:
-        try:
-            webhooks.check_submitted(upload.callback_url, current_app.config)
-        except ValueError as exc:
-            raise SubmissionError("the callback_url cannot be used", {"callback_url": str(exc)}) from None
     return upload
 
 

@@ -17,7 +17,7 @@ import json
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -666,11 +666,15 @@ def parse_callback_url(value: Any) -> str:
     return value
 
 
-def _parse_callback_url(value: Any, errors: dict[str, str]) -> str | None:
+def _parse_callback_url(value: Any, errors: dict[str, str],
+                        check: Callable[[str], None] | None = None) -> str | None:
     if value is None:
         return None
     try:
-        return parse_callback_url(value)
+        url = parse_callback_url(value)
+        if check is not None:
+            check(url)
+        return url
     except ValueError as exc:
         errors["callback_url"] = str(exc)
         return None
@@ -695,14 +699,16 @@ def parse_recipients(value: Any) -> tuple[str, ...]:
 
 
 def parse_upload(document: Any, recipients: Any = None, options: Any = None, *,
-                 email_available: bool = True) -> Upload:
+                 email_available: bool = True, check_callback_url: Callable[[str], None] | None = None) -> Upload:
     """Students, recipients and options, from a bare submission or an envelope; every problem
     at once.
 
     ``recipients`` and ``options`` may come from outside the JSON (the upload form); an
     envelope's ``email`` and ``options`` win. A bare submission gets ``options`` (or the
     defaults). On a server that cannot send email (``email_available`` false), recipients are
-    one more problem (``email``) among the data's, not one that hides them.
+    one more problem (``email``) among the data's, not one that hides them; so is a
+    ``callback_url`` that ``check_callback_url`` (where it may point: the caller's rules, which
+    resolve names) refuses with a ValueError.
     """
     from .options import parse_options
 
@@ -712,7 +718,7 @@ def parse_upload(document: Any, recipients: Any = None, options: Any = None, *,
         students = _parse_students(document["students"], "students", errors)
         recipients = document.get("email", recipients)
         options = document.get("options", options)
-        callback_url = _parse_callback_url(document.get("callback_url"), errors)
+        callback_url = _parse_callback_url(document.get("callback_url"), errors, check_callback_url)
     else:
         students = _parse_students(document, "", errors)
     options = parse_options(options, errors)
