@@ -29,7 +29,7 @@ import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from . import formats
 from .domain.batching import piece_rows, plan_chunks, plan_pieces
@@ -58,9 +58,13 @@ class ReportContext:
     generated_at: datetime | None = None
 
     @classmethod
-    def of(cls, prepared: PreparedUpload, title: str | None = None) -> ReportContext:
+    def of(cls, prepared: PreparedUpload, title: str | None = None,
+           generated_at: datetime | None = None) -> ReportContext:
+        """The context of an upload rendered now; the time is taken here, once, so every chunk,
+        piece and class page of one document says the same "generated" time."""
         return cls(labels=prepared.labels, cohorts=prepared.cohorts, student_total=len(prepared.students),
-                   options=prepared.options, events_left_out=prepared.events_left_out, title=title)
+                   options=prepared.options, events_left_out=prepared.events_left_out, title=title,
+                   generated_at=generated_at or datetime.now(timezone.utc))
 
 
 @dataclass(frozen=True, slots=True)

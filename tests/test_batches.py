@@ -54,7 +54,7 @@ def test_per_student_documents_and_the_zip_bundle(client, run_worker):
     run_worker()
     first = client.get(f"/assignment/pdf/{task_id}/students/0")
     assert first.status_code == 200 and first.data.startswith(b"%PDF")
-    assert first.headers["Content-Disposition"] == 'attachment; filename="0001-alice.pdf"'
+    assert first.headers["Content-Disposition"] == f'attachment; filename="0001-alice-{task_id[:8]}.pdf"'
     assert client.get(f"/assignment/pdf/{task_id}/students/2").status_code == 404
     assert client.get(f"/assignment/html/{task_id}/students/0").status_code == 404
     bundle = client.get(f"/assignment/pdf/{task_id}?bundle=zip")
@@ -62,12 +62,12 @@ def test_per_student_documents_and_the_zip_bundle(client, run_worker):
     assert bundle.headers["Content-Disposition"] == f'attachment; filename="report-2-students-{task_id[:8]}-pdf.zip"'
     archive = zipfile.ZipFile(io.BytesIO(bundle.data))
     assert archive.testzip() is None
-    assert archive.namelist() == ["0001-alice.pdf", "0002-Zoë Дмитрий Ωμέγα.pdf"]
+    assert archive.namelist() == [f"0001-alice-{task_id[:8]}.pdf", f"0002-Zoë Дмитрий Ωμέγα-{task_id[:8]}.pdf"]
     second = client.get(f"/assignment/pdf/{task_id}/students/1")
     assert second.headers["Content-Disposition"] == (
-        'attachment; filename="0002-Zoe.pdf"; filename*=UTF-8\'\'0002-Zo%C3%AB%20%D0%94%D0%BC%D0%B8%D1%82%D1%80%D0%B8%D0%B9'
-        '%20%CE%A9%CE%BC%CE%AD%CE%B3%CE%B1.pdf')
-    assert archive.read("0001-alice.pdf") == first.data
+        f'attachment; filename="0002-Zoe-{task_id[:8]}.pdf"; filename*=UTF-8\'\'0002-Zo%C3%AB%20%D0%94%D0%BC%D0%B8%D1%82%D1%80%D0%B8%D0%B9'
+        f'%20%CE%A9%CE%BC%CE%AD%CE%B3%CE%B1-{task_id[:8]}.pdf')
+    assert archive.read(f"0001-alice-{task_id[:8]}.pdf") == first.data
     assert client.get(f"/assignment/pdf/{task_id}?bundle=tar").status_code == 400
 
 
