@@ -317,7 +317,7 @@ STATUS_CHOICES = [
 class HistoryFilterForm(Form):
     """GET filters of the history page (no CSRF: it changes nothing)."""
 
-    student = StringField("Student id contains", filters=[_strip], validators=[Optional(), Length(max=200)])
+    q = StringField("Label or student id", filters=[_strip], validators=[Optional(), Length(max=200)])
     namespace = StringField("Namespace contains", filters=[_strip], validators=[Optional(), Length(max=200)])
     status = SelectField("Status", choices=STATUS_CHOICES, default="", validate_choice=False)
 
@@ -325,7 +325,7 @@ class HistoryFilterForm(Form):
     def active(self) -> dict[str, str]:
         """The filters in use, for the query and for links that keep them."""
         values = {}
-        for name in ("student", "namespace"):
+        for name in ("q", "namespace"):
             value = (getattr(self, name).data or "")[:200]
             if value:
                 values[name] = value

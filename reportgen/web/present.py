@@ -1,17 +1,31 @@
 """Words, numbers and links for the pages: one place for how a report is described to people."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from ..domain.options import options_from_dict
 from ..domain.report_data import option_lines as describe_options
 from ..models import Delivery, DeliveryStatus, Report, Status, as_utc
-from ..serializers import gone_message, status_url, when
+from ..serializers import gone_message, status_url, student_url, when
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STATE_WORDS = {
     Status.PENDING.value: "Queued",
     Status.STARTED.value: "Rendering",
     Status.SUCCESS.value: "Done",
     Status.FAILURE.value: "Failed",
 }
+
+
+def short_when(moment: datetime | None, now: datetime | None = None) -> str:
+    """A time in a list, in UTC: ``23 Nov 14:05``, with the year when it is not this year's
+    (``23 Nov 2025 14:05``); the page gives the full time as the element's title."""
+    moment, now = as_utc(moment), as_utc(now) or datetime.now(timezone.utc)
+    if moment is None:
+        return ""
+    moment = moment.astimezone(timezone.utc)
+    year = "" if moment.year == now.year else f" {moment.year}"
+    return f"{moment.day} {MONTHS[moment.month - 1]}{year} {moment:%H:%M}"
 
 
 def filesize(size: int | None) -> str:
@@ -46,8 +60,22 @@ def time_taken(report: Report) -> float | None:
     return max(0.0, (finished - created).total_seconds())
 
 
+def finishing(report: Report) -> bool:
+    """Every student is done but the report is not: its last step puts the document together."""
+    total = report.progress_total or 0
+    return (report.status in (Status.PENDING.value, Status.STARTED.value) and total > 0
+            and (report.progress_current or 0) >= total)
+
+
 def state_word(report: Report) -> str:
+    if finishing(report):
+        return "Finishing"
     return STATE_WORDS.get(report.status, report.status.title())
+
+
+def all_of(count: int) -> str:
+    """``both`` or ``all 3``: never "all 2"."""
+    return "both" if count == 2 else f"all {count}"
 
 
 def action_label(report: Report) -> str:
@@ -58,6 +86,27 @@ def download_url(report: Report, bom: bool = False) -> str:
     """Where the report's file is; ``bom``: a CSV with a byte-order mark, which Excel needs to
     read UTF-8 (without it, names in other scripts come out garbled)."""
     return status_url(report) + ("?bom=1" if bom else "")
+
+
+def bundle_url(report: Report) -> str:
+    """Every student's own document of the report in one ZIP."""
+    return status_url(report) + "?bundle=zip"
+
+
+def student_documents(reports: list[Report]) -> tuple[Report | None, set[int]]:
+    """The finished report whose per-student documents the student chips link to (the first in
+    format order, so HTML, which opens in the browser, when there is one) and the positions of
+    the students it has a document of."""
+    for report in reports:
+        if report.status == Status.SUCCESS.value and report.purged_at is None and report.summary:
+            return report, {student["position"] for student in report.summary.get("students", ())
+                            if student["status"] == Status.SUCCESS.value}
+    return None, set()
+
+
+def student_link(report: Report, position: int) -> str:
+    """Where one student's own document of the report is (the API's per-student download)."""
+    return student_url(report, position)
 
 
 def percent(report: Report) -> int:
@@ -76,13 +125,20 @@ def summary(reports: list[Report]) -> str:
     failed = sum(r.status == Status.FAILURE.value for r in reports)
     ready = sum(r.status == Status.SUCCESS.value for r in reports)
     if ready == count:
-        return "Done: your report is ready." if count == 1 else f"Done: all {count} reports are ready."
+        return "Done: your report is ready." if count == 1 else f"Done: {all_of(count)} reports are ready."
     if failed and ready + failed == count:
         if failed == count:
-            return "The report failed." if count == 1 else f"All {count} reports failed."
+            return "The report failed." if count == 1 else f"{all_of(count).capitalize()} reports failed."
         return f"Finished: {failed} of {count} reports failed."
     if all(r.status == Status.PENDING.value for r in reports):
         return "Queued: waiting for a worker to pick up the job…"
+    unfinished = [r for r in reports if not r.is_done]
+    if unfinished and all(finishing(r) for r in unfinished):
+        if count == 1:
+            return "Finishing: putting the report together…"
+        if len(unfinished) == 1:
+            return f"Finishing: putting the {unfinished[0].format.upper()} report together…"
+        return "Finishing: putting the reports together…"
     if count == 1:
         report = reports[0]
         return f"Rendering… {report.progress_current or 0} of {report.progress_total} students done."

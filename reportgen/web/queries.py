@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Select, Text, cast, false, func, literal, or_, select
+from sqlalchemy import Select, Text, cast, false, func, literal, or_, orm, select
 
 from ..auth.clients import visible_to_client
 from ..domain.submission import text_problem
@@ -15,14 +15,17 @@ LIKE_ESCAPE = "!"
 NAMESPACE_SUGGESTIONS_FROM = 200
 
 
+def _in_format_order(reports) -> list[Report]:
+    order = list(FORMATS)
+    return sorted(reports, key=lambda r: (order.index(r.format) if r.format in order else len(order), r.id))
+
+
 def submission_reports(report: Report) -> list[Report]:
     """The reports one form submission created (one per format), or just this one."""
     if not report.submission_id:
         return [report]
-    reports = db.session.scalars(select(Report).where(Report.submission_id == report.submission_id,
-                                                       visible_to_client(Report))).all()
-    order = list(FORMATS)
-    return sorted(reports, key=lambda r: (order.index(r.format) if r.format in order else len(order), r.id))
+    return _in_format_order(db.session.scalars(select(Report).where(Report.submission_id == report.submission_id,
+                                                                    visible_to_client(Report))).all())
 
 
 def _like_escape(text: str) -> str:
@@ -51,16 +54,48 @@ def json_array_contains_text(column, term: str):
     ))
 
 
+def upload_key():
+    """What one upload's reports share: the form submission's id, or an API report's own id
+    (a report submitted without one is an upload of its own)."""
+    return func.coalesce(Report.submission_id, Report.id)
+
+
+def text_contains(column, term: str):
+    """``column`` contains ``term``, case-insensitively, ``%`` and ``_`` taken literally."""
+    if text_problem(term):
+        return false()
+    return func.lower(column).like(func.lower(literal(f"%{_like_escape(term)}%", Text)), escape=LIKE_ESCAPE)
+
+
 def history_query(filters: dict[str, str]) -> Select:
-    """Newest first, narrowed by student id, namespace and status."""
-    query = select(Report).where(visible_to_client(Report))
-    if filters.get("student"):
-        query = query.where(json_array_contains_text(Report.student_ids, filters["student"]))
+    """The keys of the uploads (see :func:`upload_key`) with a report that matches the filters,
+    newest first: ``q`` in the label or in a student id, ``namespace``, ``status``. A page of it
+    is a page of uploads, whatever their number of formats; :func:`upload_rows` loads them."""
+    key = upload_key()
+    query = select(key.label("upload")).where(visible_to_client(Report))
+    if filters.get("q"):
+        query = query.where(or_(text_contains(Report.label, filters["q"]),
+                                json_array_contains_text(Report.student_ids, filters["q"])))
     if filters.get("namespace"):
         query = query.where(json_array_contains_text(Report.namespaces, filters["namespace"]))
     if filters.get("status"):
         query = query.where(Report.status == filters["status"])
-    return query.order_by(Report.created_at.desc(), Report.id.desc())
+    return query.group_by(key).order_by(func.max(Report.created_at).desc(), key.desc())
+
+
+def upload_rows(keys: list[str]) -> list[list[Report]]:
+    """The reports of each upload of ``keys`` (every format, not only those that matched), in
+    the order of ``keys``, each upload's in format order."""
+    if not keys:
+        return []
+    reports = db.session.scalars(
+        select(Report).options(orm.defer(Report.summary))
+        .where(or_(Report.submission_id.in_(keys), Report.id.in_(keys)), visible_to_client(Report))
+    ).all()
+    uploads: dict[str, list[Report]] = {key: [] for key in keys}
+    for report in reports:
+        uploads.get(report.submission_id or report.id, []).append(report)
+    return [_in_format_order(uploads[key]) for key in keys if uploads[key]]
 
 
 def recent_namespaces() -> list[str]:

@@ -1,9 +1,14 @@
 """Pages: ``/`` upload, ``/reports/<task_id>`` live status, ``/reports`` history."""
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import timedelta, timezone
 
-from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.utils import as_text, utcparse
 from sqlalchemy import orm
 
 from ..auth.clients import current_client
@@ -11,15 +16,20 @@ from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
 from ..domain.preparation import prepare
 from ..domain.submission import Student, SubmissionError
 from ..extensions import db
-from ..models import Report, Status
+from ..models import Report, Status, as_utc, utcnow
 from ..serializers import iso, report_status
+from ..queue import redis_connection, report_queue
 from ..services import QueueUnavailable, create_report, stored_upload
 from ..task_ids import find_report
 from . import bp, present
 from .forms import HistoryFilterForm, UploadForm
-from .queries import history_query, recent_namespaces, submission_reports
+from .queries import history_query, recent_namespaces, submission_reports, upload_rows
 
 PER_PAGE = 20
+#: How long a report waits in the queue before the page asks whether any worker is listening.
+NO_WORKER_AFTER = timedelta(seconds=10)
+#: How long one process trusts its last look at the workers (the status page polls every second).
+WORKER_LOOK_EVERY = 5.0
 #: Page numbers are clamped to 1..MAX_PAGE: the offset of a larger one overflows PostgreSQL's bigint.
 MAX_PAGE = 1_000_000
 NO_JS_REFRESH_SECONDS = 3
@@ -82,6 +92,39 @@ def _report_or_404(task_id: str, *loader_options) -> Report:
     return report
 
 
+def _worker_listening() -> bool:
+    """Whether some worker on the report queue has heartbeaten within ``REPORTGEN_STALE_AFTER``
+    (an idle worker heartbeats at least that often; a killed one stays registered until its
+    registration expires, minutes later, so registration alone is not enough).
+
+    Two Redis round trips (the registry's members, then their heartbeats), made at most every
+    ``WORKER_LOOK_EVERY`` seconds per app (process) however many pages poll; when Redis cannot tell,
+    the answer is yes, so the page says nothing rather than something wrong."""
+    seen_at, listening = current_app.extensions.get("reportgen.worker_look", (float("-inf"), True))
+    if time.monotonic() - seen_at < WORKER_LOOK_EVERY:
+        return listening
+    try:
+        keys = sorted(Worker.all_keys(queue=report_queue()))
+        with redis_connection().pipeline(transaction=False) as pipeline:
+            for key in keys:
+                pipeline.hget(key, "last_heartbeat")
+            beats = pipeline.execute() if keys else []
+        fresh = utcnow() - timedelta(seconds=current_app.config["REPORTGEN_STALE_AFTER"])
+        listening = any(beat and utcparse(as_text(beat)).replace(tzinfo=timezone.utc) >= fresh for beat in beats)
+    except (RedisError, RuntimeError, ValueError):
+        listening = True
+    current_app.extensions["reportgen.worker_look"] = (time.monotonic(), listening)
+    return listening
+
+
+def _no_worker(reports: list[Report]) -> bool:
+    """A report of the submission has waited ``NO_WORKER_AFTER`` in the queue and no worker is
+    listening. Redis is asked only then, not on every poll of every page."""
+    waited_since = utcnow() - NO_WORKER_AFTER
+    return any(r.status == Status.PENDING.value and as_utc(r.created_at) <= waited_since for r in reports) and (
+        not _worker_listening())
+
+
 def _status_context(report: Report) -> dict:
     reports = submission_reports(report)
     return {
@@ -90,14 +133,15 @@ def _status_context(report: Report) -> dict:
         "done": all(r.is_done for r in reports),
         "summary": present.summary(reports),
         "page_title": present.title(reports),
+        "no_worker": _no_worker(reports),
+        "students_listed": STUDENTS_LISTED,
     }
 
 
 @bp.get("/reports/<task_id>")
 def status(task_id: str):
     context = _status_context(_report_or_404(task_id))
-    return render_template("web/status.html", refresh_seconds=NO_JS_REFRESH_SECONDS,
-                           students_listed=STUDENTS_LISTED, **context)
+    return render_template("web/status.html", refresh_seconds=NO_JS_REFRESH_SECONDS, **context)
 
 
 @bp.get("/reports/<task_id>/status.json")
@@ -111,7 +155,9 @@ def status_json(task_id: str):
         summary=context["summary"],
         title=f"{context['page_title']} · reportgen",
         reports=[report_status(r) for r in context["reports"]],
+        no_worker=context["no_worker"],
         html=render_template("web/_reports.html", **context),
+        students_html=render_template("web/_students.html", **context),
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -143,8 +189,8 @@ def history():
     filters = form.active
     page_number = min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE)
     page = db.paginate(history_query(filters), page=page_number, per_page=PER_PAGE, error_out=False)
-    return render_template("web/history.html", form=form, filters=filters, page=page,
-                           namespaces=recent_namespaces())
+    return render_template("web/history.html", form=form, filters=filters, page=page, uploads=upload_rows(page.items),
+                           now=utcnow(), namespaces=recent_namespaces())
 
 
 @bp.get("/example.json")

@@ -6,7 +6,10 @@
   if (!page || !window.fetch || page.getAttribute("data-done") === "true") return;
   var cards = document.getElementById("reports");
   var summary = document.getElementById("summary");
+  var students = document.getElementById("students");
+  var noWorker = document.getElementById("no-worker");
   var lastHtml = null;
+  var lastStudents = null;
   var delay = 1000;
 
   function show(body) {
@@ -14,6 +17,11 @@
       cards.innerHTML = body.html;
       lastHtml = body.html;
     }
+    if (students && body.students_html !== lastStudents) {
+      students.innerHTML = body.students_html;
+      lastStudents = body.students_html;
+    }
+    if (noWorker) noWorker.hidden = !body.no_worker;
     if (summary.textContent !== body.summary) summary.textContent = body.summary;
     document.title = body.title;
     page.setAttribute("data-done", body.done ? "true" : "false");
