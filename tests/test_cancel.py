@@ -17,7 +17,8 @@ from reportgen.models import Report, ReportItem, ReportPart
 from reportgen.queue import report_job_ids
 
 from .helpers import (WEBHOOK_SECRET, WEBHOOK_WORKER_ENV, WebhookReceiver, listening_workers, minutely_student,
-                      post_json, sample_students, status, submit, wait_until)
+                      post_json, sample_students, status, stored_upload, submit, wait_until)
+from .test_web import csrf_token
 
 #: One student whose event log is cut into many pieces: one worker takes several seconds over
 #: them, one job after another, so a cancel finds one running and the rest waiting.
@@ -179,3 +180,35 @@ def test_a_webhook_announces_the_cancellation(config, tmp_path):
         assert (webhook["kind"], webhook["status"]) == ("webhook", "SENT")
         with hook_app.app_context():
             db.engine.dispose()
+
+
+def discard_on_page(client, task_id: str):
+    return client.post(f"/reports/{task_id}/discard", data={"csrf_token": csrf_token(client, f"/reports/{task_id}")})
+
+
+def test_the_status_page_cancels_then_deletes_and_a_canceled_report_can_be_tried_again(app, client):
+    task_id = submit(client, "pdf", sample_students())
+    page = client.get(f"/reports/{task_id}").get_data(as_text=True)
+    assert f'action="/reports/{task_id}/discard"' in page and ">Cancel<" in page
+    assert "Delete this report" not in page  # nothing to delete until it is done
+    assert client.post(f"/reports/{task_id}/discard").status_code == 400  # no CSRF token
+
+    response = discard_on_page(client, task_id)
+    assert response.status_code == 303 and response.headers["Location"] == f"/reports/{task_id}"
+    page = client.get(f"/reports/{task_id}").get_data(as_text=True)
+    assert "Canceled: nothing more will be rendered or sent." in page
+    assert "Canceled: the report was stopped before it finished." in page
+    assert ">Cancel<" not in page and "Delete this report's data" in page and ">Try again<" in page
+
+    again = client.post(f"/reports/{task_id}/retry", data={"csrf_token": csrf_token(client, f"/reports/{task_id}")})
+    new_id = again.headers["Location"].rsplit("/", 1)[1]
+    assert new_id != task_id and status(client, "pdf", new_id)["status"] == "PENDING"
+    assert stored_upload(app, new_id) == stored_upload(app, task_id)
+
+    assert discard_on_page(client, task_id).status_code == 303
+    page = client.get(f"/reports/{task_id}").get_data(as_text=True)
+    assert "Deleted: the uploaded data and the documents are gone" in page and "No longer available" in page
+    assert "Delete this report" not in page and ">Try again<" not in page
+    refused = client.post(f"/reports/{task_id}/retry", data={"csrf_token": csrf_token(client)})
+    assert refused.status_code == 303
+    assert "cannot be tried again" in client.get(f"/reports/{task_id}").get_data(as_text=True)

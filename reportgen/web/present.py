@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from ..domain.options import options_from_dict
 from ..domain.report_data import option_lines as describe_options
 from ..models import Delivery, DeliveryStatus, Report, Status, as_utc
-from ..serializers import gone_message, status_url, student_url, when
+from ..serializers import expires_at, gone_message, status_url, student_url, when
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STATE_WORDS = {
@@ -14,6 +14,7 @@ STATE_WORDS = {
     Status.STARTED.value: "Rendering",
     Status.SUCCESS.value: "Done",
     Status.FAILURE.value: "Failed",
+    Status.CANCELED.value: "Canceled",
 }
 
 
@@ -123,16 +124,24 @@ def summary(reports: list[Report]) -> str:
         return "Deleted: this report is no longer available." if count == 1 else (
             f"Deleted: these {count} reports are no longer available.")
     failed = sum(r.status == Status.FAILURE.value for r in reports)
+    canceled = sum(r.status == Status.CANCELED.value for r in reports)
     ready = sum(r.status == Status.SUCCESS.value for r in reports)
     if ready == count:
         return "Done: your report is ready." if count == 1 else f"Done: {all_of(count)} reports are ready."
-    if failed and ready + failed == count:
-        if failed == count:
-            return "The report failed." if count == 1 else f"{all_of(count).capitalize()} reports failed."
-        return f"Finished: {failed} of {count} reports failed."
-    if all(r.status == Status.PENDING.value for r in reports):
-        return "Queued: waiting for a worker to pick up the job…"
+    if canceled == count:
+        return "Canceled: the report was stopped before it finished." if count == 1 else (
+            f"Canceled: {all_of(count)} reports were stopped before they finished.")
+    if failed == count:
+        return "The report failed." if count == 1 else f"{all_of(count).capitalize()} reports failed."
+    if ready + failed + canceled == count:
+        phrases = [f"{failed} of {count} reports failed"] if failed else []
+        if canceled:
+            were = "was" if canceled == 1 else "were"
+            phrases.append(f"{canceled} {were} canceled" if failed else f"{canceled} of {count} reports {were} canceled")
+        return f"Finished: {' and '.join(phrases)}."
     unfinished = [r for r in reports if not r.is_done]
+    if all(r.status == Status.PENDING.value for r in unfinished):
+        return "Queued: waiting for a worker to pick up the job…"
     if unfinished and all(finishing(r) for r in unfinished):
         if count == 1:
             return "Finishing: putting the report together…"
@@ -142,14 +151,16 @@ def summary(reports: list[Report]) -> str:
     if count == 1:
         report = reports[0]
         return f"Rendering… {report.progress_current or 0} of {report.progress_total} students done."
-    return f"Rendering… {ready + failed} of {count} reports finished."
+    return f"Rendering… {ready + failed + canceled} of {count} reports finished."
 
 
 def title(reports: list[Report]) -> str:
     """The status page's title (without the site name), the label after the state."""
     if all(r.is_done for r in reports):
         failed = sum(r.status == Status.FAILURE.value for r in reports)
-        state = "Ready" if not failed else "Failed" if failed == len(reports) else "Finished with errors"
+        canceled = sum(r.status == Status.CANCELED.value for r in reports)
+        state = ("Ready" if not failed and not canceled else "Failed" if failed == len(reports)
+                 else "Canceled" if canceled == len(reports) else "Finished with errors")
     else:
         state = "Working…"
     label = reports[0].label if reports else None
@@ -188,6 +199,11 @@ def _webhook_state(delivery: Delivery) -> str:
 def option_lines(report: Report) -> tuple[str, ...]:
     """The options the report was made with, in the words the report itself uses."""
     return describe_options(options_from_dict(report.options), report.events_left_out or 0)
+
+
+def expires(report: Report):
+    """When a finished report's data will be deleted by retention (None: kept for ever)."""
+    return expires_at(report)
 
 
 def gone(report: Report) -> str:

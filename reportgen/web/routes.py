@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Report, Status, as_utc, utcnow
 from ..serializers import iso, report_status
 from ..queue import redis_connection, report_queue
-from ..services import QueueUnavailable, create_report, stored_upload
+from ..services import QueueUnavailable, create_report, discard_report, stored_upload
 from ..task_ids import find_report
 from . import bp, present
 from .forms import HistoryFilterForm, UploadForm
@@ -168,19 +168,39 @@ def retry(task_id: str):
     """Queue the stored input of a failed report again, as a new report of the same format,
     which belongs to the same client (a token's report stays that token's)."""
     report = _report_or_404(task_id, orm.undefer(Report.input_json))
-    if report.status != Status.FAILURE.value:
-        flash("Only a failed report can be tried again.", "info")
+    if report.status not in (Status.FAILURE.value, Status.CANCELED.value):
+        flash("Only a failed or canceled report can be tried again.", "info")
+        return redirect(url_for(".status", task_id=task_id), code=303)
+    if report.purged_at is not None:
+        flash("This report's data has been deleted, so it cannot be tried again; upload it anew.", "info")
         return redirect(url_for(".status", task_id=task_id), code=303)
     students = stored_upload(report)
-    recipients = tuple(delivery.recipient for delivery in report.deliveries)
+    recipients = tuple(delivery.recipient for delivery in report.deliveries if not delivery.is_webhook)
+    callback_url = next((delivery.recipient for delivery in report.deliveries if delivery.is_webhook), None)
     try:
         new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()),
-                            recipients=recipients, options=options_from_dict(report.options),
-                            owner=report.owner or current_client())
+                            recipients=recipients, callback_url=callback_url,
+                            options=options_from_dict(report.options), owner=report.owner or current_client())
     except QueueUnavailable as exc:
         new = exc.report
     flash("Queued again as a new report.", "success")
     return redirect(url_for(".status", task_id=new.id), code=303)
+
+
+DISCARDED = {
+    "canceled": "Canceled: nothing more will be rendered or sent. You can still delete its data or try it again.",
+    "deleted": "Deleted: the uploaded data and the documents are gone; only this record of the report is left.",
+    None: "This report's data had already been deleted.",
+}
+
+
+@bp.post("/reports/<task_id>/discard")
+def discard(task_id: str):
+    """The status page's Cancel (a report still being made) and Delete (a finished one's
+    data): the API's ``DELETE``, through the same service."""
+    report = _report_or_404(task_id)
+    flash(DISCARDED[discard_report(report)], "success")
+    return redirect(url_for(".status", task_id=task_id), code=303)
 
 
 @bp.get("/reports")
