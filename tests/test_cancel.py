@@ -199,6 +199,8 @@ def test_the_status_page_cancels_then_deletes_and_a_canceled_report_can_be_tried
     assert "Canceled: nothing more will be rendered or sent." in page
     assert "Canceled: the report was stopped before it finished." in page
     assert ">Cancel<" not in page and "Delete this report's data" in page and ">Try again<" in page
+    history = client.get("/reports?status=CANCELED").get_data(as_text=True)
+    assert f"/reports/{task_id}" in history and '<option selected value="CANCELED">Canceled</option>' in history
 
     again = client.post(f"/reports/{task_id}/retry", data={"csrf_token": csrf_token(client, f"/reports/{task_id}")})
     new_id = again.headers["Location"].rsplit("/", 1)[1]

@@ -311,6 +311,7 @@ STATUS_CHOICES = [
     SelectChoice(Status.STARTED.value, "Rendering"),
     SelectChoice(Status.SUCCESS.value, "Done"),
     SelectChoice(Status.FAILURE.value, "Failed"),
+    SelectChoice(Status.CANCELED.value, "Canceled"),
 ]
 
 
