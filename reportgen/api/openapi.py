@@ -91,7 +91,7 @@ def _document_content() -> dict:
     return content
 
 
-def _schemas(config: Mapping[str, Any]) -> dict:
+def _schemas() -> dict:
     names = list(formats.NAMES)
     date_time = {"type": "string", "format": "date-time"}
     unit = {"oneOf": [{"type": "string", "minLength": 1, "pattern": r"\S"}, {"type": "integer"}],
@@ -580,11 +580,11 @@ def _paths(config: Mapping[str, Any]) -> dict:
     }
 
 
-def _components(config: Mapping[str, Any]) -> dict:
+def _components() -> dict:
     rate_headers = {name: _header(name) for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")}
     integer = {"type": "integer", "minimum": 0}
     return {
-        "schemas": _schemas(config),
+        "schemas": _schemas(),
         "parameters": {
             "report_format": {"name": "report_format", "in": "path", "required": True,
                               "schema": {"type": "string", "enum": list(formats.NAMES)},
@@ -629,9 +629,9 @@ def _components(config: Mapping[str, Any]) -> dict:
                                "token's report is not found either), or no student at this position."),
             "Unauthorized": _error("API tokens are set and the request has none, or a wrong one.",
                                    headers={"WWW-Authenticate": _header("WWW-Authenticate")}),
-            "Forbidden": _error("Refused: the server can be reached from other machines and has neither API tokens "
-                                "nor an operator password, so it shows no report to anyone (`details` names the "
-                                "variables to set)."),
+            "Forbidden": _error("Refused: the server can be reached from other machines and has no API tokens, so "
+                                "it cannot tell API clients apart and shows no report through the API (`details` "
+                                "names the variables to set)."),
             "TooManyRequests": _error("Over the client's rate limit (REPORTGEN_RATE_LIMIT; submits also "
                                       "REPORTGEN_SUBMIT_RATE_LIMIT).",
                                       headers={"Retry-After": _header("RetryAfterRequired"), **rate_headers}),
@@ -697,5 +697,5 @@ def document(config: Mapping[str, Any]) -> dict:
         "security": [{"bearerToken": []}, {"operatorSession": []}, {}],
         "paths": _paths(config),
         "webhooks": _webhooks(),
-        "components": _components(config),
+        "components": _components(),
     }
