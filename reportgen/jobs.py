@@ -167,11 +167,11 @@ def _part_content(part_id: int):
     return select(ReportPart.content, ReportPart.complete).where(ReportPart.id == part_id)
 
 
-def _notifications(report_id: str):
-    """The deliveries to queue when a report ends: its webhook, and its emails if it succeeded."""
-    return (select(Delivery.id, Delivery.kind).join(Report, Report.id == Delivery.report_id)
+def _webhooks(report_id: str):
+    """The webhook to queue when a report ends, whatever its outcome."""
+    return (select(Delivery.id)
             .where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value,
-                   (Delivery.kind == DeliveryKind.WEBHOOK.value) | (Report.status == Status.SUCCESS.value))
+                   Delivery.kind == DeliveryKind.WEBHOOK.value)
             .order_by(Delivery.id))
 
 
@@ -218,7 +218,8 @@ def _run_each_statement() -> None:
     db.session.execute(_part_content(missing)).first()
     db.session.execute(_succeeded(none, ReportItem.id)).all()
     state.finish_report(none, content=b"", content_type="", size=0, sha256="", sequences=None, summary=None)
-    db.session.execute(_notifications(none)).all()
+    db.session.execute(_webhooks(none)).all()
+    state.claim_upload_emails(none)
 
 
 @fixed_text_errors
@@ -398,19 +399,26 @@ def _assemble(report_id: str) -> str:
 def report_ended(report_id: str) -> None:
     """Queue every notification of a report that has just reached a final state (``SUCCESS``,
     ``FAILURE`` or ``CANCELED``), once that state is committed: its webhook whatever the outcome,
-    its emails only when it succeeded (a failed or canceled report's are skipped). Called by
-    whoever made the report final, once (the caller's transition won).
+    and, if it was the last report of its upload to end, the upload's emails (one message per
+    recipient with every format that succeeded; skipped if none did). Called by whoever made the
+    report final, once (the caller's transition won).
 
     If Redis refuses, the deliveries stay ``QUEUED`` and the sweeper queues them later; the
     report is never touched by its notifications."""
-    rows = db.session.execute(_notifications(report_id)).all()
+    hooks = db.session.scalars(_webhooks(report_id)).all()
     db.session.commit()
+    emails = state.claim_upload_emails(report_id)
+    queue_deliveries([(delivery_id, report_id, DeliveryKind.WEBHOOK.value) for delivery_id in hooks]
+                     + [(delivery_id, lead_id, DeliveryKind.EMAIL.value) for delivery_id, lead_id in emails])
+
+
+def queue_deliveries(deliveries: list[tuple[int, str, str]]) -> None:
+    """Queue ``(delivery id, report id, kind)``; if Redis refuses they stay ``QUEUED`` for the sweeper."""
     try:
-        for delivery_id, kind in rows:
+        for delivery_id, report_id, kind in deliveries:
             enqueue_delivery(delivery_id, report_id, kind)
     except RedisError as exc:
-        log.warning("report %s ended; its notifications could not be queued (%s), the sweeper will",
-                    report_id, type(exc).__name__)
+        log.warning("notifications could not be queued (%s), the sweeper will", type(exc).__name__)
 
 
 def _student_pages(report_id: str, report_format, content: bytes) -> list[tuple[int, int, int]]:
@@ -487,8 +495,8 @@ def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
 
 @fixed_text_errors
 def send_delivery(delivery_id: int) -> str:
-    """Email a finished report to one recipient, or POST its webhook; trouble sending never
-    touches the report."""
+    """Email an upload's reports to one recipient, or POST a report's webhook; trouble sending
+    never touches the reports."""
     with job_scope(None):
         delivery = db.session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
@@ -533,9 +541,10 @@ def _sentence(text: str) -> str:
 
 
 def _send_email(delivery: Delivery) -> str:
-    """Record one attempt and send; a failed attempt is retried by RQ."""
+    """Record one attempt and send one message with every report of the upload that succeeded
+    (the delivery's report is the upload's lead); a failed attempt is retried by RQ."""
     delivery_id = delivery.id
-    report = db.session.get(Report, delivery.report_id)
+    lead = db.session.get(Report, delivery.report_id)
     config = current_app.config
     attempt = delivery.attempts + 1
     state.record_delivery(delivery_id, attempts=attempt)
@@ -544,7 +553,12 @@ def _send_email(delivery: Delivery) -> str:
                               error="Email is not configured on this server (SMTP_HOST is unset).")
         return "failed"
     try:
-        message = mail.build_message(report, delivery.recipient, config["MAIL_FROM"])
+        message = mail.build_message(mail.upload_reports(lead), lead, delivery.recipient, config["MAIL_FROM"],
+                                     config["REPORTGEN_PUBLIC_URL"])
+    except mail.NothingToSend:
+        state.record_delivery(delivery_id, status=DeliveryStatus.SKIPPED.value,
+                              error="No report of the upload was left to send (none succeeded, or they were deleted).")
+        return "skipped"
     except mail.UnbuildableMessage as exc:
         state.fail_delivery(delivery_id, f"The message could not be built: {exc}")
         log.warning("delivery %s cannot be built: %s", delivery_id, exc)

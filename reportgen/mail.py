@@ -1,7 +1,15 @@
-"""Email a finished report: a readable summary, the report attached (PDF/CSV) or inline (HTML)."""
+"""Email an upload's reports: one message per recipient with every format that succeeded
+attached (HTML also inline), a readable summary, and a link to the status page.
+
+An upload is what one submission asked for: the upload form makes one report per format, the
+API one report. Its emails wait until every report of it has ended
+(:func:`reportgen.state.claim_upload_emails`), so a recipient gets one message, not one per format.
+"""
 from __future__ import annotations
 
 import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -10,12 +18,13 @@ from sqlalchemy import select
 
 from . import formats
 from .extensions import db
-from .models import Report, ReportItem
+from .models import Report, ReportItem, Status, as_utc
 from .rendering import report_environment
-from .serializers import download_name, iso
+from .serializers import attachment_name
 
 #: Flagged students listed in a message; the report has the rest.
 FLAGS_LISTED = 10
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class PermanentDeliveryError(Exception):
@@ -27,60 +36,136 @@ class UnbuildableMessage(Exception):
     which would become the Subject): the same report would be refused again, so nothing to retry."""
 
 
-def build_message(report: Report, recipient: str, sender: str) -> EmailMessage:
-    """The message for one recipient; the report's bytes ride along unchanged."""
-    summary = report.summary or {"total": report.student_count, "succeeded": report.student_count, "failed": 0,
-                                 "students": []}
-    title = report.label or (f"Activity report: {report.student_ids[0]}" if report.student_count == 1
-                             else f"Activity report: {report.student_count} students")
-    filename = download_name(report)
+class NothingToSend(Exception):
+    """No report of the upload has a document to attach (none succeeded, or they were deleted)."""
+
+
+def readable_time(moment: datetime | None) -> str:
+    """A time in a message, in UTC and the same in every locale: ``23 Nov 2026, 14:05 UTC``."""
+    moment = as_utc(moment)
+    if moment is None:
+        return ""
+    moment = moment.astimezone(timezone.utc)
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
+
+
+def upload_reports(lead: Report) -> list[Report]:
+    """Every report of the lead's upload (the form's one per format), in the formats' order."""
+    if not lead.submission_id:
+        return [lead]
+    reports = db.session.scalars(select(Report).where(Report.submission_id == lead.submission_id)).all()
+    order = list(formats.FORMATS)
+    return sorted(reports, key=lambda report: (order.index(report.format), report.id))
+
+
+@dataclass(frozen=True)
+class FormatPart:
+    """What the message says of one format of the upload; ``filename`` when it is attached."""
+
+    name: str
+    sentence: str
+    filename: str | None = None
+    inline: bool = False
+    succeeded: int = 0
+    total: int = 0
+
+
+def _part(report: Report) -> FormatPart:
     report_format = formats.get(report.format)
-    format_name = report_format.label
-    attached = not report_format.inline
-    flagged = flagged_students(report)
-    failures = [student for student in summary["students"] if student["status"] == "FAILURE"]
+    name = report_format.label
+    if report.status == Status.SUCCESS.value and report.purged_at is None:
+        filename = attachment_name(report)
+        summary = report.summary or {"total": report.student_count, "succeeded": report.student_count}
+        shown = ", and shown below this summary" if report_format.inline else ""
+        return FormatPart(name, f"attached as {filename}{shown}.", filename, report_format.inline,
+                          summary["succeeded"], summary["total"])
+    if report.status == Status.SUCCESS.value:
+        return FormatPart(name, f"The {name} report was deleted before this message was sent.")
+    if report.status == Status.CANCELED.value:
+        return FormatPart(name, f"The {name} report was canceled, so it is not attached.")
+    reason = (report.error or "the reason was not recorded").rstrip(".")
+    return FormatPart(name, f"The {name} report could not be made: {reason}.")
+
+
+def build_message(reports: list[Report], lead: Report, recipient: str, sender: str,
+                  public_url: str | None = None) -> EmailMessage:
+    """The message for one recipient about the whole upload; each document rides along unchanged."""
+    parts = [_part(report) for report in reports]
+    attached = [(report, part) for report, part in zip(reports, parts) if part.filename]
+    if not attached:
+        raise NothingToSend()
+    first = attached[0][0]
+    title = lead.label or (f"Activity report: {first.student_ids[0]}" if first.student_count == 1
+                           else f"Activity report: {first.student_count} students")
+    names = ", ".join(part.name for _, part in attached)
+    failures = _failures(report for report, _ in attached)
+    flagged = flagged_students(first)
+    submitted = readable_time(min(as_utc(report.created_at) for report in reports))
+    finished = readable_time(max(as_utc(report.finished_at) for report in reports if report.finished_at))
+    status_link = f"{public_url.rstrip('/')}/reports/{lead.id}" if public_url else None
+    if len(reports) == 1:
+        intro = f"Your {names} report is ready."
+    elif len(attached) == len(reports):
+        intro = f"Your {_and(names.split(', '))} reports are ready."
+    else:
+        intro = f"{len(attached)} of your {len(reports)} reports are ready."
     message = EmailMessage()
-    headers = {"Subject": f"{title} ({format_name})", "From": sender, "To": recipient,
+    headers = {"Subject": f"{title} ({names})", "From": sender, "To": recipient,
                "Date": formatdate(localtime=False),
                "Message-ID": make_msgid(domain=sender.rpartition("@")[2] or "reportgen.local"),
-               "X-Reportgen-Task": report.id}
+               "X-Reportgen-Task": lead.id}
     for name, value in headers.items():
         try:
             message[name] = value
         except (ValueError, MessageError) as exc:
             raise UnbuildableMessage(f"its {name} header: {exc}") from exc
-    lines = [
-        f"{title}",
-        "",
-        f"Your {format_name} report is ready."
-        + (f" It is attached as {filename}." if attached else " It follows this summary."),
-        "",
-        f"Students:  {summary['total']}",
-        f"Succeeded: {summary['succeeded']}",
-        f"Failed:    {summary['failed']}",
-        f"Events:    {report.event_count}",
-        f"Finished:  {iso(report.finished_at)}",
-    ]
-    lines += [f"  - {student['student_id']}: {student['error']}" for student in failures]
+    lines = [title, "", intro, ""]
+    for part in parts:
+        lines.append(f"{part.name}: {part.sentence}")
+        if part.filename:
+            lines.append(f"  Succeeded: {part.succeeded} of {part.total} students")
+    lines += ["", f"Students:  {first.student_count}", f"Events:    {first.event_count}",
+              f"Submitted: {submitted}", f"Finished:  {finished}"]
+    if failures:
+        lines += ["", "Students that could not be rendered:"]
+        lines += [f"  - {student_id} ({', '.join(where)}): {error}" for student_id, where, error in failures]
     if flagged:
         lines += ["", f"Flagged: {len(flagged)} student{'s' if len(flagged) != 1 else ''}"]
         lines += [f"  - {student_id}: {'; '.join(texts)}" for student_id, texts in flagged[:FLAGS_LISTED]]
         if len(flagged) > FLAGS_LISTED:
             lines.append(f"  … and {len(flagged) - FLAGS_LISTED} more in the report")
+    if status_link:
+        lines += ["", f"Status page: {status_link}"]
     message.set_content("\n".join(lines) + "\n")
     message.add_alternative(
         report_environment().get_template("email/report.html").render(
-            title=title, label=report.label, format_name=format_name, attached=attached,
-            filename=filename, summary=summary, event_count=report.event_count, finished=iso(report.finished_at),
-            failures=failures, task_id=report.id, flagged=flagged[:FLAGS_LISTED],
+            title=title, intro=intro, parts=parts, student_count=first.student_count, event_count=first.event_count,
+            submitted=submitted, finished=finished, failures=failures, flagged=flagged[:FLAGS_LISTED],
             flagged_more=max(0, len(flagged) - FLAGS_LISTED), flagged_count=len(flagged),
+            status_link=status_link, task_id=lead.id,
         ),
         subtype="html",
     )
-    maintype, subtype = report.content_type.split(";")[0].split("/")
-    message.add_attachment(report.content, maintype=maintype, subtype=subtype, filename=filename,
-                           disposition="attachment" if attached else "inline")
+    for report, part in attached:
+        maintype, subtype = report.content_type.split(";")[0].split("/")
+        message.add_attachment(report.content, maintype=maintype, subtype=subtype, filename=part.filename,
+                               disposition="inline" if part.inline else "attachment")
     return message
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _failures(reports) -> list[tuple[str, list[str], str]]:
+    """``(student id, formats, first error)`` of every student a report that succeeded left out."""
+    failed: dict[str, tuple[list[str], str]] = {}
+    for report in reports:
+        for student in (report.summary or {}).get("students", []):
+            if student["status"] == Status.FAILURE.value:
+                names, error = failed.setdefault(student["student_id"], ([], student["error"]))
+                names.append(formats.get(report.format).label)
+    return [(student_id, names, error) for student_id, (names, error) in failed.items()]
 
 
 def flagged_students(report: Report) -> list[tuple[str, list[str]]]:

@@ -129,6 +129,9 @@ class Report(db.Model):
     chunk_count = db.Column(db.Integer, nullable=False, default=1, server_default="1")
     summary = db.Column(db.JSON)
     assembly_queued_at = db.Column(db.DateTime(timezone=True))
+    emails_queued_at = db.Column(db.DateTime(timezone=True))
+    """When the emails of the report's upload were queued (or skipped), once its every report had
+    ended; set on the upload's lead, the report that holds the emails (:func:`reportgen.state.claim_upload_emails`)."""
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
     started_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))
@@ -234,8 +237,9 @@ class DeliveryKind(str, enum.Enum):
 
 
 class Delivery(db.Model):
-    """One notification of a finished report, sent by its own retried job: an email to one
-    recipient (only when the report succeeded), or the webhook POSTed to the submission's
+    """One notification, sent by its own retried job: an email to one recipient of an upload
+    (held by its lead report, sent once every report of the upload has ended and one succeeded,
+    with every format that did), or the webhook of one report, POSTed to the submission's
     ``callback_url`` (whatever the outcome)."""
 
     __tablename__ = "deliveries"

@@ -75,6 +75,14 @@ def download_name(report: Report) -> str:
     return f"report-{slug(subject)}-{report.id[:8]}.{report.format}"
 
 
+def attachment_name(report: Report) -> str:
+    """An emailed document's name: ``<label>-<id8>.<format>`` from the submission's label, in
+    its own script (its ASCII fallback is the download's, :func:`content_disposition`), else
+    :func:`download_name`."""
+    label = re.sub(r"\W+", "-", unicodedata.normalize("NFC", report.label or "")).strip("-_")[:60].strip("-_")
+    return f"{label}-{report.id[:8]}.{report.format}" if label else download_name(report)
+
+
 def student_download_name(report: Report, position: int, student_id: str) -> str:
     """``0001-<student id>-<id8>.<format>``: sorts in upload order inside a ZIP; the task id
     keeps the same student's documents of two reports apart in one downloads folder."""

@@ -119,8 +119,10 @@ def create_report(
     If Redis refuses, the row is marked ``FAILURE`` so the database never claims work
     that nobody will do, and :class:`QueueUnavailable` is raised. ``label`` and
     ``submission_id`` (both optional) name and group the reports one upload form submission
-    creates, one per format; the API leaves them empty. Each of ``recipients`` gets the
-    finished report by email, and ``callback_url`` (if any) its outcome by webhook. The upload is
+    creates, one per format; the API leaves them empty. Each of ``recipients`` gets one email
+    for the whole upload (pass them with the upload's last report: see
+    :func:`reportgen.state.claim_upload_emails`), and ``callback_url`` (if any) this report's
+    outcome by webhook. The upload is
     prepared once (window, labels, analytics; pass
     ``prepared`` to share it between the formats of one submission) and stored with the report.
 

@@ -11,12 +11,13 @@ else to move state; the status page and the API only read it.
     piece:   empty → claimed (one attempt more) → stored   (a student cut into pieces
              succeeds once its chunk's document, its pages and every piece are stored)
     webhook: QUEUED → SENT | FAILED (queued when the report ends, whatever its outcome)
-    email:   QUEUED → SENT | FAILED | SKIPPED (the report failed or was canceled)
+    email:   QUEUED → SENT | FAILED | SKIPPED (every report of its upload failed or was canceled);
+             queued once, when the upload's last report ends (the lead's ``emails_queued_at``)
     data:    kept → purged (expired, or deleted on request): a tombstone stays
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, orm, update
+from sqlalchemy import delete, exists, orm, select, update
 
 from .extensions import db
 from .models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
@@ -210,21 +211,67 @@ def finish_report(report_id: str, item_pages: list[tuple[int, int, int]] = (), *
 
 
 def mark_failed(report_id: str, message: str, **values) -> bool:
-    """Fail a report that is not done yet, and skip its queued emails; a finished report is
-    never overwritten."""
-    failed = _changed(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
-                      .values(status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values))
-    if failed:
-        skip_deliveries(report_id, "The report failed, so there was nothing to send.")
-    return failed
+    """Fail a report that is not done yet; a finished report is never overwritten. Its
+    upload's emails are decided when the upload's last report ends (:func:`claim_upload_emails`)."""
+    return _changed(update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
+                    .values(status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values))
 
 
 def skip_deliveries(report_id: str, reason: str) -> None:
-    """Skip the queued emails of a report that did not succeed; its webhook is sent whatever
-    the outcome (:func:`reportgen.jobs.report_ended`)."""
+    """Skip the queued emails of a report whose upload has nothing to send."""
     _changed(update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value,
                                     Delivery.kind == DeliveryKind.EMAIL.value)
              .values(status=DeliveryStatus.SKIPPED.value, error=reason))
+
+
+def _upload(report_id: str, submission_id: str | None, reports=Report):
+    """The reports of one upload: the form's submission (one report per format), or the report alone."""
+    return reports.submission_id == submission_id if submission_id else reports.id == report_id
+
+
+def claim_upload_emails(report_id: str) -> list[tuple[int, str]]:
+    """The emails to queue (``(delivery id, lead id)``) now that ``report_id`` has ended: those
+    of its upload, once every report of the upload has ended and one succeeded; none before,
+    and none twice.
+
+    The emails live on the upload's lead, the last report the upload created, so once the
+    lead exists every report of the upload exists, and "no report of it unfinished" means the
+    upload is done. Whichever report ends last claims the emails by setting the lead's
+    ``emails_queued_at`` in one conditional UPDATE: of two formats finishing at once on two
+    workers, the database lets exactly one win. If no report of the upload succeeded, the
+    winner skips the emails instead (nothing to send)."""
+    submission_id = db.session.scalar(select(Report.submission_id).where(Report.id == report_id))
+    upload = _upload(report_id, submission_id)
+    leads = db.session.scalars(
+        select(Report.id).where(upload, Report.emails_queued_at.is_(None), exists().where(
+            Delivery.report_id == Report.id, Delivery.kind == DeliveryKind.EMAIL.value,
+            Delivery.status == DeliveryStatus.QUEUED.value))
+    ).all()
+    other = orm.aliased(Report)
+    unfinished = exists().where(_upload(report_id, submission_id, other), other.status.in_(ACTIVE))
+    queued = []
+    for lead_id in leads:
+        if not _changed(update(Report).where(Report.id == lead_id, Report.emails_queued_at.is_(None),
+                                             Report.status.in_(DONE), ~unfinished)
+                        .values(emails_queued_at=utcnow())):
+            continue
+        outcomes = db.session.scalars(select(Report.status).where(upload)).all()
+        if Status.SUCCESS.value in outcomes:
+            queued += [(delivery_id, lead_id) for delivery_id in db.session.scalars(
+                select(Delivery.id).where(Delivery.report_id == lead_id, Delivery.kind == DeliveryKind.EMAIL.value,
+                                          Delivery.status == DeliveryStatus.QUEUED.value).order_by(Delivery.id))]
+        else:
+            skip_deliveries(lead_id, _nothing_to_send(outcomes))
+    return queued
+
+
+def _nothing_to_send(outcomes: list[str]) -> str:
+    canceled = all(outcome == Status.CANCELED.value for outcome in outcomes)
+    if len(outcomes) == 1:
+        return f"The report {'was canceled' if canceled else 'failed'}, so there was nothing to send."
+    if canceled:
+        return "The upload was canceled, so there was nothing to send."
+    return "No format of the upload succeeded (each failed or was canceled), so there was nothing to send."
 
 
 def record_delivery(delivery_id: int, **values) -> None:
@@ -240,9 +287,10 @@ def fail_delivery(delivery_id: int, message: str) -> bool:
 
 def cancel_report(report_id: str) -> bool:
     """Stop a report that is not done yet, in one transaction: the report and its unfinished
-    students become ``CANCELED``, the chunks' documents made so far are deleted and its emails
-    skipped. Every later write of its jobs is conditional on the report being active, so
-    nothing is written after this commits (the caller stops the jobs themselves)."""
+    students become ``CANCELED`` and the chunks' documents made so far are deleted (its
+    upload's emails are decided when the upload's last report ends). Every later write of its
+    jobs is conditional on the report being active, so nothing is written after this commits
+    (the caller stops the jobs themselves)."""
     canceled = db.session.execute(
         update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
         .values(status=Status.CANCELED.value, error=CANCELED_MESSAGE, finished_at=utcnow())
@@ -254,8 +302,6 @@ def cancel_report(report_id: str) -> bool:
                            .execution_options(synchronize_session=False))
         db.session.execute(delete(ReportPart).where(ReportPart.report_id == report_id))
     db.session.commit()
-    if canceled:
-        skip_deliveries(report_id, "The report was canceled, so there was nothing to send.")
     return bool(canceled)
 
 

@@ -16,8 +16,9 @@ older than ``REPORTGEN_STALE_AFTER``) is dead, and the sweeper repairs:
   never finished (its last job died in between) is finished;
 - reports whose students are all done but whose assembly was never queued, or whose
   assembly job died: queued again (a report whose assembly started that many times fails);
-- emails (``QUEUED`` deliveries of a report that succeeded) and webhooks (of a report that
-  ended, however) whose job was lost: queued again.
+- emails of an upload whose reports have all ended but that were never queued (the report
+  that ended last died first): queued (or skipped, if no report succeeded); emails queued
+  and webhooks (of a report that ended, however) whose job was lost: queued again.
 
 It also expires old reports: ``REPORTGEN_RETENTION_DAYS`` after a report finished, its input
 and documents are deleted (a few hundred reports a pass, so a sweep stays short) and its row
@@ -42,10 +43,10 @@ from sqlalchemy import and_, exists, func, select
 
 from .extensions import db
 from .logs import task_context
-from .jobs import report_ended
+from .jobs import queue_deliveries, report_ended
 from .models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, as_utc, utcnow
-from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, mark_failed, purge_report,
-                    queue_assembly_if_complete)
+from .state import (ACTIVE, claim_upload_emails, fail_delivery, finish_item, finish_pieces, mark_failed,
+                    purge_report, queue_assembly_if_complete)
 from .queue import (DELIVERY_RETRIES, chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
                     enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection)
 
@@ -335,12 +336,14 @@ def _sweep_assemblies(limits: _Limits, result: SweepResult) -> None:
 
 
 def _sweep_deliveries(limits: _Limits, result: SweepResult) -> None:
+    _sweep_unclaimed_emails(limits, result)
+    is_email = Delivery.kind == DeliveryKind.EMAIL.value
     rows = db.session.execute(
         select(Delivery.id, Delivery.report_id, Delivery.kind, Delivery.attempts, Delivery.error)
         .join(Report, Report.id == Delivery.report_id)
-        .where(Delivery.status == DeliveryStatus.QUEUED.value, Report.finished_at < limits.fresh_after,
-               (Report.status == Status.SUCCESS.value)
-               | ((Delivery.kind == DeliveryKind.WEBHOOK.value) & Report.status.in_(DONE)))
+        .where(Delivery.status == DeliveryStatus.QUEUED.value,
+               (is_email & (Report.emails_queued_at < limits.fresh_after))
+               | (~is_email & Report.status.in_(DONE) & (Report.finished_at < limits.fresh_after)))
     ).all()
     db.session.commit()
     jobs = _fetch_jobs([delivery_job_id(delivery_id) for delivery_id, *_ in rows])
@@ -358,3 +361,22 @@ def _sweep_deliveries(limits: _Limits, result: SweepResult) -> None:
             enqueue_delivery(delivery_id, report_id, kind)
             result.deliveries_requeued += 1
             log.warning("%s %d re-queued: its job was lost", kind, delivery_id, extra={"delivery_id": delivery_id})
+
+
+def _sweep_unclaimed_emails(limits: _Limits, result: SweepResult) -> None:
+    """Emails whose upload has ended, but whose last report to end never claimed them (its
+    job died in between): claimed and queued here; the claim lets only one caller win."""
+    report_ids = db.session.scalars(
+        select(Report.id).where(
+            Report.emails_queued_at.is_(None), Report.status.in_(DONE), Report.finished_at < limits.fresh_after,
+            exists().where(Delivery.report_id == Report.id, Delivery.kind == DeliveryKind.EMAIL.value,
+                           Delivery.status == DeliveryStatus.QUEUED.value))
+    ).all()
+    db.session.commit()
+    for report_id in report_ids:
+        with task_context(report_id):
+            emails = claim_upload_emails(report_id)
+            queue_deliveries([(delivery_id, lead_id, DeliveryKind.EMAIL.value) for delivery_id, lead_id in emails])
+            result.deliveries_requeued += len(emails)
+            if emails:
+                log.warning("%d emails queued: the upload's last report never queued them", len(emails))

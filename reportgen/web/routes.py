@@ -49,7 +49,9 @@ def _present():
 def submit(students: list[Student], formats: list[str], label: str | None,
            recipients: tuple[str, ...] = (), options: ReportOptions = DEFAULT_OPTIONS) -> list[Report]:
     """One report per format through the shared service, grouped under one submission id,
-    the upload prepared (window, labels, analytics) once for all of them.
+    the upload prepared (window, labels, analytics) once for all of them. The recipients go
+    with the last report created, the upload's lead: each gets one email with every format,
+    once all of them have ended.
 
     If the queue is down, each report is still stored (as ``FAILURE``, by ``create_report``)
     so the status page can say so and offer to try again.
@@ -57,10 +59,11 @@ def submit(students: list[Student], formats: list[str], label: str | None,
     submission_id = str(uuid.uuid4())
     prepared = prepare(students, options)
     reports = []
-    for report_format in formats:
+    for number, report_format in enumerate(formats, start=1):
         try:
             reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
-                                         recipients=recipients, prepared=prepared, owner=current_client()))
+                                         recipients=recipients if number == len(formats) else (),
+                                         prepared=prepared, owner=current_client()))
         except QueueUnavailable as exc:
             reports.append(exc.report)
     return reports
