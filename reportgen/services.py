@@ -116,8 +116,9 @@ def create_report(
     """Store a ``PENDING`` report with one item per student, commit, then queue its chunk jobs
     (enqueue after commit).
 
-    If Redis refuses, the row is marked ``FAILURE`` so the database never claims work
-    that nobody will do, and :class:`QueueUnavailable` is raised. ``label`` and
+    If Redis refuses, the row is marked ``FAILURE`` (finished, its emails and webhook skipped:
+    the caller answers at once that it failed) so the database never claims work that nobody
+    will do, and :class:`QueueUnavailable` is raised. ``label`` and
     ``submission_id`` (both optional) name and group the reports one upload form submission
     creates, one per format; the API leaves them empty. Each of ``recipients`` gets one email
     for the whole upload (pass them with the upload's last report: see
@@ -193,8 +194,11 @@ def create_report(
         log.exception("could not enqueue report %s", report.id)
         report.status = Status.FAILURE.value
         report.error = "The job queue was unavailable, so the report was never started. Please submit it again."
+        report.finished_at = utcnow()
         report.idempotency_client = report.idempotency_key = None  # submitting it again makes a new report
         db.session.commit()
+        state.skip_deliveries(report.id, "The job queue was unavailable, so the report was never started and "
+                                         "nothing was sent.", webhooks=True)
         raise QueueUnavailable(report) from None
     log.info("report queued", extra={"format": report_format, "students": report.student_count,
                                      "events": report.event_count, "chunks": report.chunk_count,

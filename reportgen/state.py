@@ -217,10 +217,12 @@ def mark_failed(report_id: str, message: str, **values) -> bool:
                     .values(status=Status.FAILURE.value, error=message, finished_at=utcnow(), **values))
 
 
-def skip_deliveries(report_id: str, reason: str) -> None:
-    """Skip the queued emails of a report whose upload has nothing to send."""
+def skip_deliveries(report_id: str, reason: str, *, webhooks: bool = False) -> None:
+    """Skip the queued emails of a report (with ``webhooks``, its webhook too: a report that
+    never started because the queue was down, whose client was told so at once)."""
+    kinds = [DeliveryKind.EMAIL.value] + ([DeliveryKind.WEBHOOK.value] if webhooks else [])
     _changed(update(Delivery).where(Delivery.report_id == report_id, Delivery.status == DeliveryStatus.QUEUED.value,
-                                    Delivery.kind == DeliveryKind.EMAIL.value)
+                                    Delivery.kind.in_(kinds))
              .values(status=DeliveryStatus.SKIPPED.value, error=reason))
 
 

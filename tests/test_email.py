@@ -17,7 +17,7 @@ from reportgen.jobs import report_ended
 from reportgen.models import Delivery, Report
 from reportgen.sweeper import sweep
 
-from .helpers import (ROOT, corrupt_student, listening_workers, post_json, sample_students, status,
+from .helpers import (ROOT, WEBHOOK_SECRET, corrupt_student, listening_workers, post_json, sample_students, status,
                       wait_until, worker_env)
 from .test_web import submit_form
 
@@ -312,3 +312,24 @@ def test_the_sweeper_queues_the_lost_email_of_a_finished_upload(mail_app, mailbo
     [message] = box.messages
     assert len(attachments(message)) == 2
 
+
+def test_a_submit_the_queue_refused_is_finished_and_sends_nothing_later(config, mailbox, app):
+    """The client was told 503 at once: its report is finished (so nothing waits for it) and its
+    email and webhook are skipped, so no sweep sends them later."""
+    _, port = mailbox
+    down = create_app({**config, "REDIS_URL": "redis://127.0.0.1:1/0", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port,
+                       "REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET, "REPORTGEN_WEBHOOK_ALLOW": ["127.0.0.1"]})
+    response = post_json(down.test_client(), "/assignment/csv", {"students": sample_students(), "email": RECIPIENTS[:1],
+                                                                "callback_url": "http://127.0.0.1:9/hook"})
+    assert response.status_code == 503
+    task_id = response.get_json()["details"]["task_id"]
+    with down.app_context():
+        report = db.session.get(Report, task_id)
+        assert report.status == "FAILURE" and report.finished_at is not None
+        assert [(d.kind, d.status, d.error) for d in report.deliveries] == [
+            (kind, "SKIPPED", "The job queue was unavailable, so the report was never started and nothing was sent.")
+            for kind in ("email", "webhook")]
+        db.engine.dispose()
+    app.config["REPORTGEN_STALE_AFTER"] = 0
+    with app.app_context():
+        assert sweep().repairs == 0
