@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
-import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path

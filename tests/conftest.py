@@ -164,3 +164,21 @@ def no_worker_outlives_its_test():
                 pass
     psutil.wait_procs(leftover, timeout=10)
     assert not leftover, f"the test left {len(leftover)} worker process(es) running; they were killed"
+
+
+@pytest.fixture
+def make_app(app, config):
+    """Apps with settings of their own, on the database and Redis that ``app`` has just emptied."""
+    made = []
+
+    def make(**settings):
+        new = create_app({**config, "REPORTGEN_ADMIN_PASSWORD": "", "REPORTGEN_API_TOKENS": [],
+                          "REPORTGEN_API_TOKENS_FILE": "", **settings})
+        made.append(new)
+        return new
+
+    yield make
+    for made_app in made:
+        with made_app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -20,38 +20,17 @@ import urllib.request
 
 import pytest
 
-from reportgen import create_app
 from reportgen.auth.credentials import TokenFileError
 from reportgen.devstack import dashboard_access
 from reportgen.extensions import db
 from reportgen.models import Report
 
 from .conftest import TEST_QUEUE
-from .helpers import ROOT, report_count, sample_students, worker_env
+from .helpers import (CSRF_TOKEN, PASSWORD, ROOT, TOKENS, bearer, csrf_token, report_count, sample_students,
+                      sign_in, worker_env)
 from .webserver import Browser, gunicorn
 
-PASSWORD = "correct horse battery staple"
-TOKENS = ["first-token-0123456789", "second-token-9876543210"]
-CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 SAME_ORIGIN = {"Origin": "http://localhost"}
-
-
-@pytest.fixture
-def make_app(app, config):
-    """Apps with settings of their own, on the database and Redis that ``app`` has just emptied."""
-    made = []
-
-    def make(**settings):
-        new = create_app({**config, "REPORTGEN_ADMIN_PASSWORD": "", "REPORTGEN_API_TOKENS": [],
-                          "REPORTGEN_API_TOKENS_FILE": "", **settings})
-        made.append(new)
-        return new
-
-    yield make
-    for made_app in made:
-        with made_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture
@@ -65,24 +44,9 @@ def operator(operator_app):
     return operator_app.test_client()
 
 
-def csrf_token(client, path: str = "/signin") -> str:
-    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
-
-
-def sign_in(client, password: str = PASSWORD, next_path: str | None = None):
-    data = {"csrf_token": csrf_token(client), "password": password}
-    if next_path is not None:
-        data["next"] = next_path
-    return client.post("/signin", data=data)
-
-
 def submit(client, headers: dict | None = None):
     return client.post("/assignment/pdf", data=json.dumps(sample_students()), content_type="application/json",
                        headers=headers or {})
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def chunk_count(app, task_id: str) -> int:
@@ -421,7 +385,7 @@ def test_gunicorn_reads_the_password_and_token_file_from_the_environment(app, co
         status, headers, _ = request("/rq/")
         assert status == 302 and headers["Location"] == "/signin?next=/rq/"
         status, _, page = request("/signin?next=/rq/")
-        csrf = CSRF.search(page).group(1)
+        csrf = CSRF_TOKEN.search(page).group(1)
         status, _, _ = request("/signin", {"csrf_token": csrf, "password": "wrong", "next": "/rq/"})
         assert status == 401
         status, headers, _ = request("/signin", {"csrf_token": csrf, "password": PASSWORD, "next": "/rq/"})

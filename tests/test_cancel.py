@@ -16,9 +16,8 @@ from reportgen.extensions import db
 from reportgen.models import Report, ReportItem, ReportPart
 from reportgen.queue import report_job_ids
 
-from .helpers import (WEBHOOK_SECRET, WEBHOOK_WORKER_ENV, WebhookReceiver, listening_workers, minutely_student,
-                      post_json, sample_students, status, stored_upload, submit, wait_until)
-from .test_web import csrf_token
+from .helpers import (WEBHOOK_SECRET, WEBHOOK_WORKER_ENV, WebhookReceiver, csrf_token, listening_workers,
+                      minutely_student, post_json, sample_students, status, stored_upload, submit, wait_until)
 
 #: One student whose event log is cut into many pieces: one worker takes several seconds over
 #: them, one job after another, so a cancel finds one running and the rest waiting.
@@ -196,7 +195,7 @@ def test_the_status_page_cancels_then_deletes_and_a_canceled_report_can_be_tried
     response = discard_on_page(client, task_id)
     assert response.status_code == 303 and response.headers["Location"] == f"/reports/{task_id}"
     page = client.get(f"/reports/{task_id}").get_data(as_text=True)
-    assert "Canceled: nothing more will be rendered or sent." in page
+    assert "Canceled: nothing more of this report will be made." in page
     assert "Canceled: the report was stopped before it finished." in page
     assert ">Cancel<" not in page and "Delete this report's data" in page and ">Try again<" in page
     history = client.get("/reports?status=CANCELED").get_data(as_text=True)

@@ -15,8 +15,8 @@ from reportgen.auth.credentials import sha256
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from .helpers import ROOT, free_port, sample_students, stop_worker, wait_until, worker_env
-from .test_access import PASSWORD, TOKENS, bearer, csrf_token, make_app, sign_in  # noqa: F401  (make_app: a fixture)
+from .helpers import (PASSWORD, ROOT, TOKENS, bearer, csrf_token, free_port, sample_students, sign_in, stop_worker,
+                      wait_until, worker_env)
 from .webserver import Browser, gunicorn
 
 JSON = {"Accept": "application/json"}

@@ -17,8 +17,8 @@ from reportgen.domain.submission import parse_text
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from .helpers import ROOT, event, post_json, report_count, sample_students, stored_upload, student, submit
-from .test_web import all_reports, block, submit_form
+from .helpers import (ROOT, all_reports, block, event, post_json, report_count, sample_students, stored_upload, student,
+                      submit, submit_form)
 
 BOM = codecs.BOM_UTF8
 EXAMPLE_JSON = ROOT / "examples" / "students.json"

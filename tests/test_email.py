@@ -18,8 +18,7 @@ from reportgen.models import Delivery, Report
 from reportgen.sweeper import sweep
 
 from .helpers import (ROOT, WEBHOOK_SECRET, corrupt_student, listening_workers, post_json, sample_students, status,
-                      wait_until, worker_env)
-from .test_web import submit_form
+                      submit_form, wait_until, worker_env)
 
 #: A time as a message shows it.
 READABLE_TIME = re.compile(r"\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}, \d\d:\d\d UTC\b")

@@ -15,8 +15,7 @@ from reportgen.domain.submission import EmptySubmission, MalformedJSON, Submissi
 from reportgen.extensions import db
 from reportgen.web.forms import excerpt
 
-from .helpers import ROOT, event, post_json, report_count, sample_students, student
-from .test_web import block, submit_form
+from .helpers import ROOT, block, event, post_json, report_count, student, submit_form
 
 EXAMPLE = ROOT / "examples" / "students.json"
 PROGRAMMER_WORDS = re.compile(r"\$|\[\d+\]|Expecting|JSONDecodeError|line 1 column 1")

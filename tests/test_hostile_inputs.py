@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -20,9 +19,9 @@ from reportgen.config import MiB
 from reportgen.extensions import db
 
 from .conftest import TEST_QUEUE
+from .helpers import csrf_token
 
 GOOD_EVENT = {"unit": "5", "type": "saved_code", "created_time": "2024-07-21T03:00:00Z"}
-TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 def one(**changes) -> list[dict]:
@@ -295,7 +294,7 @@ def send(client, case: Case, task_id: str):
 
 def send_form(client, url: str, form: dict):
     """The upload form as a browser sends it (multipart, with its CSRF token)."""
-    token = TOKEN.search(client.get("/").get_data(as_text=True)).group(1)
+    token = csrf_token(client)
     fields = [("csrf_token", token), ("formats", "html")]
     for name, value in form.items():
         if name == "file":

@@ -13,8 +13,7 @@ from sqlalchemy import select, update
 from reportgen.extensions import db
 from reportgen.models import Report, utcnow
 
-from .helpers import report_count, sample_students
-from .test_access import TOKENS, bearer, make_app  # noqa: F401  (make_app: a fixture)
+from .helpers import TOKENS, bearer, report_count, sample_students
 from .webserver import Browser, gunicorn
 
 BODY = json.dumps(sample_students())

@@ -10,8 +10,7 @@ import pytest
 from reportgen.domain.csv_export import render_csv
 from reportgen.domain.submission import parse_text
 
-from .helpers import event, post_json, report_count, student
-from .test_web import submit_form
+from .helpers import event, post_json, report_count, student, submit_form
 
 
 def students(events: int) -> list[dict]:

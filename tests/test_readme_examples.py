@@ -35,7 +35,6 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path

@@ -15,8 +15,7 @@ from reportgen import create_app
 from reportgen.extensions import db
 
 from .helpers import (RedisServer, event, make_run_stack, readyz, sample_students, stack_workers, start_worker, status,
-                      stop_worker, student, submit, wait_until)
-from .test_web import submit_form
+                      stop_worker, student, submit, submit_form, wait_until)
 
 # A heartbeat every second (a quarter of REPORTGEN_STALE_AFTER); no sweep gets in the way.
 QUICK_HEARTBEAT = {"REPORTGEN_STALE_AFTER": "4", "REPORTGEN_SWEEP_INTERVAL": "60"}

@@ -4,7 +4,6 @@ CSRF stays enabled here (Flask-WTF enforces it under TESTING too), so every form
 fetches a page for its token, as a browser would.
 """
 import html
-import io
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -12,57 +11,19 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select, update
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 
 from reportgen import create_app
 from reportgen.extensions import db
 from reportgen.formats import FORMATS, ReportFormat
 from reportgen.models import Delivery, Report
 
-from .helpers import event, post_json, report_count, sample_students, stored_upload, student
-
-TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
-
-
-def csrf_token(client, path: str = "/") -> str:
-    return TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
-
-
-def all_reports(app) -> list[Report]:
-    with app.app_context():
-        reports = db.session.scalars(select(Report).options(db.undefer(Report.labels))
-                                     .order_by(Report.created_at)).all()
-        db.session.expunge_all()
-        return reports
-
+from .helpers import (CSRF_TOKEN as TOKEN, all_reports, block, csrf_token, event, post_json, report_count,
+                      sample_students, stored_upload, student, submit_form)
 
 def set_state(app, task_id: str, **values) -> None:
     with app.app_context():
         db.session.execute(update(Report).where(Report.id == task_id).values(**values))
         db.session.commit()
-
-
-def submit_form(client, *, text=None, file=None, formats=("html", "pdf"), label="", token=True, email="",
-                options=(), **kwargs):
-    """POST the upload form as a browser does (multipart/form-data). The body is encoded in
-    memory: the test client's own encoder spools large bodies to a file it never closes."""
-    fields = [("formats", name) for name in formats] + [("label", label), ("email", email), *options]
-    if token:
-        fields.append(("csrf_token", csrf_token(client)))
-    if text is not None:
-        fields.append(("text", text))
-    if file is not None:
-        fields.append(("file", FileStorage(io.BytesIO(file[1]), filename=file[0], content_type="application/json")))
-    boundary, body = encode_multipart(MultiDict(fields))
-    return client.post("/", data=body, content_type=f"multipart/form-data; boundary={boundary}", **kwargs)
-
-
-def block(page: str, element_id: str) -> str:
-    """The text of the element with this id (a div), tags stripped and entities decoded."""
-    match = re.search(rf'<div[^>]*id="{element_id}"[^>]*>(.*?)</div>', page, re.S)
-    assert match, f"no #{element_id} on the page"
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1)))
 
 
 def checked_formats(page: str) -> set[str]:

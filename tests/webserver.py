@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import http.cookiejar
-import re
 import subprocess
 import sys
 import time
@@ -16,13 +15,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
-from .helpers import ROOT, free_port, stop_worker, worker_env
+from .helpers import CSRF_TOKEN, ROOT, free_port, stop_worker, worker_env
 
 #: ``reportgen.devstack``'s web server (2 workers × 4 threads), run from the repository root so
 #: that gunicorn reads ``gunicorn.conf.py`` as under ``make run``.
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--access-logfile", "-",
             "--logger-class", "reportgen.gunicorn_logger.JsonLogger", "wsgi:app"]
-CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
 @contextlib.contextmanager
@@ -78,7 +76,7 @@ class Browser:
         return self.request(path, data, headers)[0]
 
     def csrf_token(self, path: str) -> str:
-        return CSRF.search(self.request(path, headers={"Accept": "text/html"})[2]).group(1)
+        return CSRF_TOKEN.search(self.request(path, headers={"Accept": "text/html"})[2]).group(1)
 
     def session_cookie(self) -> str | None:
         return next((cookie.value for cookie in self.cookies if cookie.name == "session"), None)

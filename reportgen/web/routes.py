@@ -191,7 +191,7 @@ def retry(task_id: str):
 
 
 DISCARDED = {
-    "canceled": "Canceled: nothing more will be rendered or sent. You can still delete its data or try it again.",
+    "canceled": "Canceled: nothing more of this report will be made. You can still delete its data or try it again.",
     "deleted": "Deleted: the uploaded data and the documents are gone; only this record of the report is left.",
     None: "This report's data had already been deleted.",
 }

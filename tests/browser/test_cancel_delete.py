@@ -29,7 +29,7 @@ def test_a_queued_upload_is_canceled_then_deleted_from_its_status_page(live_serv
     page.screenshot(path=artifacts / "status-cancel.png", full_page=True)
     with page.expect_navigation():
         pdf_card.get_by_role("button", name="Cancel the PDF report").click()
-    expect(page.get_by_role("status").first).to_contain_text("Canceled: nothing more will be rendered or sent.")
+    expect(page.get_by_role("status").first).to_contain_text("Canceled: nothing more of this report will be made.")
     expect(pdf_card.locator(".badge")).to_have_text("Canceled")
     expect(pdf_card.get_by_role("button", name="Try again")).to_be_visible()
 
