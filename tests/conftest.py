@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from flask_migrate import upgrade
 from redis import Redis
 from sqlalchemy import text
 
@@ -40,7 +41,7 @@ def database_url(tmp_path_factory):
     if not url:
         url, server = _pgserver_url(tmp_path_factory.mktemp("pg"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": "redis://unused"})
-    from flask_migrate import downgrade, upgrade
+    from flask_migrate import downgrade
 
     with app.app_context():
         downgrade(revision="base")
@@ -182,3 +183,17 @@ def make_app(app, config):
         with made_app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_database_app(request, config, tmp_path):
+    """The same filters on both databases; SQLite is built by the migrations (batch mode)."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("app")
+        return
+    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'history.sqlite3'}"})
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()

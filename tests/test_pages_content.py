@@ -12,7 +12,6 @@ import zipfile
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from flask_migrate import upgrade
 from redis import Redis
 from rq import Queue, Worker
 from sqlalchemy import update
@@ -185,19 +184,6 @@ def upload(app, formats, *, label=None, student_ids=("alice",), minutes_ago=0, s
 
 def rows(page: str) -> list[str]:
     return re.findall(r'<li class="upload">(.*?)</ul>\s*</li>', page, re.S)
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def any_database_app(request, config, tmp_path):
-    if request.param == "postgresql":
-        yield request.getfixturevalue("app")
-        return
-    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'history.sqlite3'}"})
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_history_is_one_row_per_upload_with_its_formats_as_links(any_database_app):

@@ -9,7 +9,6 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select, update
 
 from reportgen import create_app
@@ -313,20 +312,6 @@ def test_history_is_newest_first_and_paginated(app, client):
     assert 'href="/reports?page=1"' in second
     assert listed_ids(client.get("/reports?page=9").get_data(as_text=True)) == []
     assert client.get("/reports?page=-3").status_code == 200
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def any_database_app(request, config, tmp_path):
-    """The same filters on both databases; SQLite is built by the migrations (batch mode)."""
-    if request.param == "postgresql":
-        yield request.getfixturevalue("app")
-        return
-    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'history.sqlite3'}"})
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_history_filters_by_student_id_substring_and_namespace(any_database_app):

@@ -8,12 +8,9 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from reportgen import create_app
 from reportgen.extensions import db
 
-from .helpers import (WEBHOOK_SECRET, WebhookReceiver, corrupt_student, event, post_json, report_count,
-                      sample_students, start_worker, status, stop_worker, student, wait_until)
+from .helpers import (WEBHOOK_SECRET, WEBHOOK_WORKER_ENV, WebhookReceiver, corrupt_student, event, listening_workers,
+                      post_json, report_count, sample_students, status, student, wait_until)
 
-#: What a worker needs to reach the receiver: the secret, loopback allowed, quick retries.
-WORKER_ENV = {"REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET, "REPORTGEN_WEBHOOK_ALLOW": "127.0.0.1",
-              "REPORTGEN_WEBHOOK_RETRY_INTERVALS": "1,1", "REPORTGEN_WEBHOOK_TIMEOUT": "2"}
 
 
 @pytest.fixture
@@ -55,7 +52,7 @@ def test_a_finished_report_is_pushed_signed_with_its_status_metadata(hook_app, r
     queued = webhook_of(client, "csv", task_id)
     assert (queued["status"], queued["attempts"], queued["url"]) == (
         "QUEUED", 0, receiver.url("/hooks/reports?source=reportgen"))
-    run_worker(**WORKER_ENV)
+    run_worker(**WEBHOOK_WORKER_ENV)
     [request] = receiver.requests
     assert request["path"] == "/hooks/reports?source=reportgen"
     assert request["headers"]["Content-Type"] == "application/json"
@@ -89,7 +86,7 @@ def test_a_failed_report_is_pushed_too_and_only_its_emails_are_skipped(hook_app,
                                                       "callback_url": receiver.url()})
     task_id = response.get_json()["task_id"]
     corrupt_student(hook_app, task_id, 0)
-    run_worker(**WORKER_ENV)
+    run_worker(**WEBHOOK_WORKER_ENV)
     [request] = receiver.requests
     payload = request["verified"]
     assert isinstance(payload, dict), payload
@@ -108,11 +105,8 @@ def test_a_failing_receiver_is_retried_then_given_up_and_the_report_is_untouched
     receiver.answers = [500]
     client = hook_app.test_client()
     task_id = submit_with_hook(client, "pdf", receiver.url())
-    worker = start_worker(config, tmp_path, "worker", **WORKER_ENV)
-    try:
+    with listening_workers(config, tmp_path, 1, **WEBHOOK_WORKER_ENV):
         delivery = until_final(client, "pdf", task_id)
-    finally:
-        stop_worker(worker)
     assert (delivery["status"], delivery["attempts"], delivery["status_code"]) == ("FAILED", 3, 500)
     assert delivery["error"] == ("Gave up after 3 attempts. Last error: Attempt 3 failed: "
                                  "the receiver answered HTTP 500 Internal Server Error")
@@ -132,11 +126,8 @@ def test_429_and_a_timeout_are_retried_until_delivered(hook_app, receiver, confi
     receiver.answers = [429, ("sleep", 4), 200]
     client = hook_app.test_client()
     task_id = submit_with_hook(client, "html", receiver.url())
-    worker = start_worker(config, tmp_path, "worker", **WORKER_ENV)
-    try:
+    with listening_workers(config, tmp_path, 1, **WEBHOOK_WORKER_ENV):
         delivery = until_final(client, "html", task_id)
-    finally:
-        stop_worker(worker)
     assert (delivery["status"], delivery["attempts"], delivery["status_code"], delivery["error"]) == (
         "SENT", 3, 200, None)
     assert len(receiver.requests) == 3
@@ -152,7 +143,7 @@ def test_a_4xx_or_a_redirect_fails_at_once(hook_app, receiver, run_worker, answe
     receiver.answers = [answer]
     client = hook_app.test_client()
     task_id = submit_with_hook(client, "csv", receiver.url())
-    run_worker(**WORKER_ENV)
+    run_worker(**WEBHOOK_WORKER_ENV)
     delivery = webhook_of(client, "csv", task_id)
     assert (delivery["status"], delivery["attempts"], delivery["error"]) == ("FAILED", 1, error)
     assert delivery["status_code"] == (answer if isinstance(answer, int) else answer[0])
@@ -165,7 +156,7 @@ def test_the_target_is_checked_again_when_sending(hook_app, receiver, run_worker
     allow-list does not list loopback) is refused, and nothing is sent."""
     client = hook_app.test_client()
     task_id = submit_with_hook(client, "csv", receiver.url())
-    run_worker(**{**WORKER_ENV, "REPORTGEN_WEBHOOK_ALLOW": ""})
+    run_worker(**{**WEBHOOK_WORKER_ENV, "REPORTGEN_WEBHOOK_ALLOW": ""})
     delivery = webhook_of(client, "csv", task_id)
     assert (delivery["status"], delivery["attempts"], delivery["status_code"]) == ("FAILED", 1, None)
     assert delivery["error"].startswith("The URL was refused: 127.0.0.1 is a loopback address")
@@ -223,14 +214,14 @@ def test_a_webhook_whose_job_was_lost_is_sent_after_a_sweep(hook_app, receiver, 
     client = hook_app.test_client()
     task_id = submit_with_hook(client, "html", receiver.url(), [student("only", [event(1)])])
     corrupt_student(hook_app, task_id, 0)
-    run_worker(**{**WORKER_ENV, "REPORTGEN_WEBHOOK_RETRY_INTERVALS": "3600"})  # the retry is an hour ahead
+    run_worker(**{**WEBHOOK_WORKER_ENV, "REPORTGEN_WEBHOOK_RETRY_INTERVALS": "3600"})  # the retry is an hour ahead
     assert status(client, "html", task_id)["status"] == "FAILURE"
     delivery = webhook_of(client, "html", task_id)
     assert (delivery["status"], delivery["attempts"], delivery["status_code"]) == ("QUEUED", 1, 503)
     Redis.from_url(config["REDIS_URL"]).flushdb()
     hook_app.config["REPORTGEN_STALE_AFTER"] = 0
     assert hook_app.test_cli_runner().invoke(args=["reportgen", "sweep"]).output == "sweep: 1 deliveries requeued\n"
-    run_worker(**WORKER_ENV)
+    run_worker(**WEBHOOK_WORKER_ENV)
     delivery = webhook_of(client, "html", task_id)
     assert (delivery["status"], delivery["attempts"], delivery["status_code"]) == ("SENT", 2, 200)
     assert [request["verified"]["status"] for request in receiver.requests] == ["FAILURE", "FAILURE"]
