@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Test files run in this many processes (pytest-xdist), each with its own embedded PostgreSQL and
+# Redis; one when the tests use servers of your own (TEST_DATABASE_URL, TEST_REDIS_URL), which
+# two processes would share.
+TEST_PROCESSES ?= $(if $(TEST_DATABASE_URL)$(TEST_REDIS_URL),1,2)
 
 .PHONY: run test bench migrate worker clean help
 
@@ -34,7 +38,7 @@ worker: $(VENV)/.runtime
 	$(BIN)/flask --app wsgi worker
 
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/report_bench.py --quick
