@@ -365,9 +365,7 @@ def _assemble(report_id: str) -> str:
     succeeded = summary["succeeded"]
     if not succeeded:
         first_error = next((item.error for item in items if item.error), "no students")
-        if state.mark_failed(report_id, f"All {len(items)} students failed; the first error: {first_error}",
-                             summary=summary):
-            report_ended(report_id)
+        fail_report(report_id, f"All {len(items)} students failed; the first error: {first_error}", summary=summary)
         return "failed"
     report_format = formats.get(report.format)
     try:
@@ -379,9 +377,7 @@ def _assemble(report_id: str) -> str:
         if is_transient(exc):
             raise TransientFailure(exc) from None
         log.exception("report %s: assembly failed", report_id)
-        if state.mark_failed(report_id, f"The combined document could not be built: {describe(exc)}",
-                             summary=summary):
-            report_ended(report_id)
+        fail_report(report_id, f"The combined document could not be built: {describe(exc)}", summary=summary)
         return "failed"
     finished = state.finish_report(
         report_id, content=content, content_type=report_format.content_type, size=len(content),
@@ -407,9 +403,25 @@ def report_ended(report_id: str) -> None:
     report is never touched by its notifications."""
     hooks = db.session.scalars(_webhooks(report_id)).all()
     db.session.commit()
+    queue_deliveries([(delivery_id, report_id, DeliveryKind.WEBHOOK.value) for delivery_id in hooks])
+    queue_upload_emails(report_id)
+
+
+def fail_report(report_id: str, message: str, **values) -> bool:
+    """Fail a report that is not done yet (:func:`reportgen.state.mark_failed`) and, if this
+    call did, queue its notifications."""
+    failed = state.mark_failed(report_id, message, **values)
+    if failed:
+        report_ended(report_id)
+    return failed
+
+
+def queue_upload_emails(report_id: str) -> int:
+    """Queue the emails of ``report_id``'s upload if they are due now (see
+    :func:`reportgen.state.claim_upload_emails`); how many."""
     emails = state.claim_upload_emails(report_id)
-    queue_deliveries([(delivery_id, report_id, DeliveryKind.WEBHOOK.value) for delivery_id in hooks]
-                     + [(delivery_id, lead_id, DeliveryKind.EMAIL.value) for delivery_id, lead_id in emails])
+    queue_deliveries([(delivery_id, lead_id, DeliveryKind.EMAIL.value) for delivery_id, lead_id in emails])
+    return len(emails)
 
 
 def queue_deliveries(deliveries: list[tuple[int, str, str]]) -> None:
@@ -488,9 +500,8 @@ def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
     if job.should_retry:
         return
     with job_scope(job.args[0]):
-        if state.mark_failed(job.args[0], f"Gave up assembling the report after repeated errors "
-                                          f"({_cause_name(exc_type, exc_value)}); please try again."):
-            report_ended(job.args[0])
+        fail_report(job.args[0], f"Gave up assembling the report after repeated errors "
+                                 f"({_cause_name(exc_type, exc_value)}); please try again.")
 
 
 @fixed_text_errors

@@ -213,7 +213,7 @@ def discard_report(report: Report) -> str | None:
 
     A cancel commits first and stops the report's jobs after: from the commit on, every write of
     its jobs is refused by the database, so a job that Redis cannot stop changes nothing either.
-    Its webhook announces the cancellation; its emails are skipped."""
+    Its webhook announces the cancellation; its upload's email goes out without it."""
     report_id = report.id
     outcome = None
     if not report.is_done:

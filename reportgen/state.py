@@ -17,7 +17,7 @@ else to move state; the status page and the API only read it.
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, orm, select, update
+from sqlalchemy import and_, delete, exists, orm, select, update
 
 from .extensions import db
 from .models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
@@ -226,6 +226,12 @@ def skip_deliveries(report_id: str, reason: str, *, webhooks: bool = False) -> N
              .values(status=DeliveryStatus.SKIPPED.value, error=reason))
 
 
+def queued_emails(report_id):
+    """The emails of ``report_id`` (a value, or a column to correlate with) still waiting to be sent."""
+    return and_(Delivery.report_id == report_id, Delivery.kind == DeliveryKind.EMAIL.value,
+                Delivery.status == DeliveryStatus.QUEUED.value)
+
+
 def _upload(report_id: str, submission_id: str | None, reports=Report):
     """The reports of one upload: the form's submission (one report per format), or the report alone."""
     return reports.submission_id == submission_id if submission_id else reports.id == report_id
@@ -244,24 +250,23 @@ def claim_upload_emails(report_id: str) -> list[tuple[int, str]]:
     winner skips the emails instead (nothing to send)."""
     submission_id = db.session.scalar(select(Report.submission_id).where(Report.id == report_id))
     upload = _upload(report_id, submission_id)
-    leads = db.session.scalars(
-        select(Report.id).where(upload, Report.emails_queued_at.is_(None), exists().where(
-            Delivery.report_id == Report.id, Delivery.kind == DeliveryKind.EMAIL.value,
-            Delivery.status == DeliveryStatus.QUEUED.value))
-    ).all()
+    waiting: dict[str, list[int]] = {}  # lead id → its queued emails; nobody else moves them before the claim
+    for lead_id, delivery_id in db.session.execute(
+        select(Report.id, Delivery.id).join(Delivery, queued_emails(Report.id))
+        .where(upload, Report.emails_queued_at.is_(None)).order_by(Delivery.id)
+    ):
+        waiting.setdefault(lead_id, []).append(delivery_id)
     other = orm.aliased(Report)
     unfinished = exists().where(_upload(report_id, submission_id, other), other.status.in_(ACTIVE))
     queued = []
-    for lead_id in leads:
+    for lead_id, delivery_ids in waiting.items():
         if not _changed(update(Report).where(Report.id == lead_id, Report.emails_queued_at.is_(None),
                                              Report.status.in_(DONE), ~unfinished)
                         .values(emails_queued_at=utcnow())):
             continue
         outcomes = db.session.scalars(select(Report.status).where(upload)).all()
         if Status.SUCCESS.value in outcomes:
-            queued += [(delivery_id, lead_id) for delivery_id in db.session.scalars(
-                select(Delivery.id).where(Delivery.report_id == lead_id, Delivery.kind == DeliveryKind.EMAIL.value,
-                                          Delivery.status == DeliveryStatus.QUEUED.value).order_by(Delivery.id))]
+            queued += [(delivery_id, lead_id) for delivery_id in delivery_ids]
         else:
             skip_deliveries(lead_id, _nothing_to_send(outcomes))
     return queued

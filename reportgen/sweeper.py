@@ -43,10 +43,10 @@ from sqlalchemy import and_, exists, func, select
 
 from .extensions import db
 from .logs import task_context
-from .jobs import queue_deliveries, report_ended
+from .jobs import fail_report, queue_upload_emails
 from .models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, as_utc, utcnow
-from .state import (ACTIVE, claim_upload_emails, fail_delivery, finish_item, finish_pieces, mark_failed,
-                    purge_report, queue_assembly_if_complete)
+from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, purge_report, queue_assembly_if_complete,
+                    queued_emails)
 from .queue import (DELIVERY_RETRIES, chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
                     enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection)
 
@@ -323,11 +323,10 @@ def _sweep_assemblies(limits: _Limits, result: SweepResult) -> None:
             continue
         with task_context(report_id):
             if attempts >= limits.max_attempts:
-                if mark_failed(report_id, f"The worker assembling this report stopped unexpectedly {_times(attempts)}; "
-                                          "please try again, perhaps with fewer students."):
+                if fail_report(report_id, f"The worker assembling this report stopped unexpectedly "
+                                          f"{_times(attempts)}; please try again, perhaps with fewer students."):
                     result.reports_failed += 1
                     log.warning("report failed: its assembly was lost %d times", attempts)
-                    report_ended(report_id)
                 continue
             discard_job(report_id)
             enqueue_assembly(report_id)
@@ -369,14 +368,12 @@ def _sweep_unclaimed_emails(limits: _Limits, result: SweepResult) -> None:
     report_ids = db.session.scalars(
         select(Report.id).where(
             Report.emails_queued_at.is_(None), Report.status.in_(DONE), Report.finished_at < limits.fresh_after,
-            exists().where(Delivery.report_id == Report.id, Delivery.kind == DeliveryKind.EMAIL.value,
-                           Delivery.status == DeliveryStatus.QUEUED.value))
+            exists().where(queued_emails(Report.id)))
     ).all()
     db.session.commit()
     for report_id in report_ids:
         with task_context(report_id):
-            emails = claim_upload_emails(report_id)
-            queue_deliveries([(delivery_id, lead_id, DeliveryKind.EMAIL.value) for delivery_id, lead_id in emails])
-            result.deliveries_requeued += len(emails)
-            if emails:
-                log.warning("%d emails queued: the upload's last report never queued them", len(emails))
+            queued = queue_upload_emails(report_id)
+            result.deliveries_requeued += queued
+            if queued:
+                log.warning("%d emails queued: the upload's last report never queued them", queued)
