@@ -20,11 +20,10 @@ from . import formats
 from .extensions import db
 from .models import Report, ReportItem, Status, as_utc
 from .rendering import report_environment
-from .serializers import attachment_name
+from .serializers import attachment_name, day_month
 
 #: Flagged students listed in a message; the report has the rest.
 FLAGS_LISTED = 10
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class PermanentDeliveryError(Exception):
@@ -46,7 +45,7 @@ def readable_time(moment: datetime | None) -> str:
     if moment is None:
         return ""
     moment = moment.astimezone(timezone.utc)
-    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
+    return f"{day_month(moment)}, {moment:%H:%M} UTC"
 
 
 def upload_reports(lead: Report) -> list[Report]:

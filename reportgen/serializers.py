@@ -21,6 +21,14 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def day_month(moment: datetime, year: bool = True) -> str:
+    """``23 Nov 2026`` (``23 Nov`` without the year) of a UTC time, the same in every locale."""
+    return f"{moment.day} {MONTHS[moment.month - 1]}" + (f" {moment.year}" if year else "")
+
+
 def when(moment: datetime | None) -> str:
     """A time for people: ``2026-11-23 17:01 UTC`` (empty for none)."""
     moment = as_utc(moment)

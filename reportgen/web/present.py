@@ -6,9 +6,8 @@ from datetime import datetime, timezone
 from ..domain.options import options_from_dict
 from ..domain.report_data import option_lines as describe_options
 from ..models import Delivery, DeliveryStatus, Report, Status, as_utc
-from ..serializers import expires_at, gone_message, status_url, student_url, when
+from ..serializers import day_month, expires_at, gone_message, status_url, student_url, when
 
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STATE_WORDS = {
     Status.PENDING.value: "Queued",
     Status.STARTED.value: "Rendering",
@@ -25,8 +24,7 @@ def short_when(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return ""
     moment = moment.astimezone(timezone.utc)
-    year = "" if moment.year == now.year else f" {moment.year}"
-    return f"{moment.day} {MONTHS[moment.month - 1]}{year} {moment:%H:%M}"
+    return f"{day_month(moment, year=moment.year != now.year)} {moment:%H:%M}"
 
 
 def filesize(size: int | None) -> str:
@@ -174,26 +172,20 @@ def student_preview(report: Report, limit: int = 3) -> tuple[list[str], int]:
 
 def delivery_state(delivery: Delivery) -> str:
     """One email's or webhook's state in plain words."""
-    if delivery.is_webhook:
-        return "webhook " + _webhook_state(delivery)
+    webhook = delivery.is_webhook
     if delivery.status == DeliveryStatus.SENT.value:
-        return f"sent {when(delivery.sent_at)}"
+        if not webhook:
+            return f"sent {when(delivery.sent_at)}"
+        answered = f" (HTTP {delivery.status_code})" if delivery.status_code else ""
+        return f"webhook delivered {when(delivery.sent_at)}{answered}"
+    prefix = "webhook " if webhook else ""
     if delivery.status == DeliveryStatus.QUEUED.value:
         retrying = f" ({delivery.error}; retrying)" if delivery.error else ""
-        return "waiting to be sent" + retrying
-    if delivery.status == DeliveryStatus.SKIPPED.value:
+        return prefix + "waiting to be sent" + retrying
+    if delivery.status == DeliveryStatus.SKIPPED.value and not webhook:
         return "not sent: " + (delivery.error or "the report failed")
-    return f"not delivered after {delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}: {delivery.error}"
-
-
-def _webhook_state(delivery: Delivery) -> str:
-    answered = f" (HTTP {delivery.status_code})" if delivery.status_code else ""
-    if delivery.status == DeliveryStatus.SENT.value:
-        return f"delivered {when(delivery.sent_at)}{answered}"
-    if delivery.status == DeliveryStatus.QUEUED.value:
-        retrying = f" ({delivery.error}; retrying)" if delivery.error else ""
-        return "waiting to be sent" + retrying
-    return f"not delivered after {delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}: {delivery.error}"
+    attempts = f"{delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}"
+    return f"{prefix}not delivered after {attempts}: {delivery.error}"
 
 
 def option_lines(report: Report) -> tuple[str, ...]:
