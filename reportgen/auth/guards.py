@@ -87,6 +87,11 @@ def path_under(prefix: str) -> bool:
     return request.path == prefix or request.path.startswith(prefix + "/")
 
 
+def under_api() -> bool:
+    """The request is for the JSON API."""
+    return any(path_under(prefix) for prefix in API_PREFIXES)
+
+
 def sign_in_off():
     """The page for a server without ``REPORTGEN_ADMIN_PASSWORD``: 404, since there is nothing to sign in to."""
     return render_template("auth/off.html"), 404
@@ -117,7 +122,7 @@ def request_is_exposed() -> bool:
 
 
 def _serves_reports() -> bool:
-    if any(path_under(prefix) for prefix in API_PREFIXES):
+    if under_api():
         return request.endpoint not in OPEN_API_ENDPOINTS
     return request.blueprint == "web" and request.endpoint not in OPEN_PAGE_ENDPOINTS
 
@@ -126,7 +131,7 @@ def _refuse_exposed():
     """403 on an exposed server without API tokens, naming what to set."""
     current_app.logger.warning("refused %s %s: the server is exposed and has no API tokens%s", request.method,
                                request.path, "" if sign_in_enabled() else " or operator password")
-    if any(path_under(prefix) for prefix in API_PREFIXES) or wants_json_response():
+    if under_api() or wants_json_response():
         missing = {"REPORTGEN_API_TOKENS": NO_TOKENS}
         if not sign_in_enabled():
             missing["REPORTGEN_ADMIN_PASSWORD"] = NO_PASSWORD
@@ -144,7 +149,7 @@ def guard():
         if request.blueprint == "web" and sign_in_enabled():
             return _guard_pages()
         return _refuse_exposed()
-    if any(path_under(prefix) for prefix in API_PREFIXES):
+    if under_api():
         return _guard_api()
     if request.blueprint == "web" and request.endpoint not in OPEN_PAGE_ENDPOINTS and api_tokens_configured():
         return _guard_pages()
