@@ -52,6 +52,13 @@ FORMATS: dict[str, ReportFormat] = {
 NAMES = tuple(FORMATS)
 
 
+def in_format_order(reports) -> list:
+    """Reports (anything with ``format`` and ``id``) in the registry's order of their formats,
+    an unknown format last: how an upload's reports are listed on its page and in its email."""
+    return sorted(reports, key=lambda report: (NAMES.index(report.format) if report.format in FORMATS else len(NAMES),
+                                               report.id))
+
+
 def get(name: str) -> ReportFormat:
     """The format called ``name``; ``KeyError`` if there is none."""
     return FORMATS[name]

@@ -52,9 +52,7 @@ def upload_reports(lead: Report) -> list[Report]:
     """Every report of the lead's upload (the form's one per format), in the formats' order."""
     if not lead.submission_id:
         return [lead]
-    reports = db.session.scalars(select(Report).where(Report.submission_id == lead.submission_id)).all()
-    order = list(formats.FORMATS)
-    return sorted(reports, key=lambda report: (order.index(report.format), report.id))
+    return formats.in_format_order(db.session.scalars(select(Report).where(Report.submission_id == lead.submission_id)))
 
 
 @dataclass(frozen=True)

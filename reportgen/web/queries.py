@@ -8,23 +8,18 @@ from sqlalchemy import Select, Text, cast, false, func, literal, or_, orm, selec
 from ..auth.clients import visible_to_client
 from ..domain.submission import text_problem
 from ..extensions import db
-from ..formats import FORMATS
+from ..formats import in_format_order
 from ..models import Report
 
 LIKE_ESCAPE = "!"
 NAMESPACE_SUGGESTIONS_FROM = 200
 
 
-def _in_format_order(reports) -> list[Report]:
-    order = list(FORMATS)
-    return sorted(reports, key=lambda r: (order.index(r.format) if r.format in order else len(order), r.id))
-
-
 def submission_reports(report: Report) -> list[Report]:
     """The reports one form submission created (one per format), or just this one."""
     if not report.submission_id:
         return [report]
-    return _in_format_order(db.session.scalars(select(Report).where(Report.submission_id == report.submission_id,
+    return in_format_order(db.session.scalars(select(Report).where(Report.submission_id == report.submission_id,
                                                                     visible_to_client(Report))).all())
 
 
@@ -95,7 +90,7 @@ def upload_rows(keys: list[str]) -> list[list[Report]]:
     uploads: dict[str, list[Report]] = {key: [] for key in keys}
     for report in reports:
         uploads.get(report.submission_id or report.id, []).append(report)
-    return [_in_format_order(uploads[key]) for key in keys if uploads[key]]
+    return [in_format_order(uploads[key]) for key in keys if uploads[key]]
 
 
 def recent_namespaces() -> list[str]:
