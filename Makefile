@@ -29,7 +29,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	@touch $@
 
 run: $(VENV)/.runtime
-	PORT=$(PORT) $(BIN)/python -m reportgen.devstack
+	PORT=$(PORT) $(BIN)/python -m reportgen.serving.devstack
 
 migrate: $(VENV)/.runtime
 	$(BIN)/flask --app wsgi db upgrade

@@ -6,4 +6,4 @@ The worker reads each request in full in its event loop before a thread takes it
 that send slowly, or never finish their headers, cannot hold the threads that serve everyone
 else (README: Deployment, "Slow clients").
 """
-worker_class = "reportgen.gunicorn_worker.BufferingThreadWorker"
+worker_class = "reportgen.serving.gunicorn_worker.BufferingThreadWorker"

@@ -4,7 +4,7 @@
     .venv/bin/python bench/burst_bench.py --case burst --reports 300 --workers 2
     .venv/bin/python bench/burst_bench.py --case submit --duration 10
 
-Starts ``python -m reportgen.devstack`` (see bench/stack.py) in a scratch instance dir on a free
+Starts ``python -m reportgen.serving.devstack`` (see bench/stack.py) in a scratch instance dir on a free
 loopback port with the rate limits off, once per case, and prints numbers with the issue's target
 and PASS/FAIL on each line (the exit status is 0 whatever the numbers; a crash or a wrong report is
 printed loudly as CHECK FAILED).

@@ -67,11 +67,11 @@ def main() -> None:
         os.environ.update(env)
 
         from reportgen import create_app
-        from reportgen.devstack import stop_embedded_redis
+        from reportgen.serving.devstack import stop_embedded_redis
         from reportgen.domain.submission import parse_upload
         from reportgen.extensions import db
         from reportgen.models import Report
-        from reportgen.services import create_report
+        from reportgen.pipeline.submit import create_report
 
         app = create_app()
         payload = make_students(args.students, args.students * args.events)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/e2e_bench.py [--input examples/students.json] [--format pdf html]
 
-Starts ``python -m reportgen.devstack`` (SQLite + embedded Redis + one worker) in a scratch
+Starts ``python -m reportgen.serving.devstack`` (SQLite + embedded Redis + one worker) in a scratch
 instance directory on a free port, so it never touches your own data.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(PORT=str(port), REPORTGEN_INSTANCE_DIR=scratch)
         launched = time.monotonic()
-        stack = subprocess.Popen([sys.executable, "-m", "reportgen.devstack"], cwd=ROOT, env=env,
+        stack = subprocess.Popen([sys.executable, "-m", "reportgen.serving.devstack"], cwd=ROOT, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"

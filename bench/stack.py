@@ -1,4 +1,4 @@
-"""The `make run` stack (``python -m reportgen.devstack``) for benchmarks, in a scratch instance dir.
+"""The `make run` stack (``python -m reportgen.serving.devstack``) for benchmarks, in a scratch instance dir.
 
     with DevStack(env={"REPORTGEN_RATE_LIMIT": ""}) as stack:
         stack.base          # http://127.0.0.1:<free port>
@@ -58,7 +58,7 @@ def role(cmdline: str) -> str:
         return "redis"
     if "gunicorn" in cmdline:
         return "web"
-    if "reportgen.devstack" in cmdline:
+    if "reportgen.serving.devstack" in cmdline:
         return "devstack"
     if " worker" in cmdline or "rq:" in cmdline:
         return "worker"
@@ -88,7 +88,7 @@ class DevStack:
         env.update(self.extra_env)
         launched = time.monotonic()
         self.log = open(self.scratch / "devstack.log", "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "reportgen.devstack"], cwd=self.root, env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "reportgen.serving.devstack"], cwd=self.root, env=env,
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = launched + self.start_timeout

@@ -8,7 +8,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, cli, dashboard, errors, logs, queue, ratelimit, security, sqlite_writes
+from . import auth, cli, dashboard, errors, logs, ratelimit, security, sqlite_writes
+from .pipeline import queue
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 

@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .domain.submission import SubmissionError
-from .formats import NAMES
+from .render.formats import NAMES
 
 
 @click.command("render")
@@ -21,7 +21,7 @@ from .formats import NAMES
               help="Where to write the report.")
 def render_command(input_file, report_format: str, output: Path) -> None:
     """Render INPUT_FILE (JSON) to a report file, without Redis or a database."""
-    from .documents import render_document
+    from .render.documents import render_document
 
     started = time.perf_counter()
     try:
@@ -44,10 +44,11 @@ def render_command(input_file, report_format: str, output: Path) -> None:
 def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None) -> None:
     """Run an RQ worker for the report queue; it also sweeps for lost work
     (every ``REPORTGEN_SWEEP_INTERVAL`` seconds)."""
-    from . import jobs, rendering
-    from .queue import redis_connection, worker_queues
-    from .sweeper import sweep
-    from .worker import ReportWorker, heartbeat_interval
+    from .pipeline import jobs
+    from .render import html_pdf
+    from .pipeline.queue import redis_connection, worker_queues
+    from .pipeline.sweeper import sweep
+    from .pipeline.worker import ReportWorker, heartbeat_interval
 
     config = current_app.config
     worker = ReportWorker(worker_queues(), connection=redis_connection(), sweep=sweep,
@@ -71,7 +72,7 @@ operator_cli = AppGroup("reportgen", help="Operator commands: `flask --app wsgi 
 def sweep_command() -> None:
     """Re-queue work lost to a dead worker or an emptied Redis (the worker does this every
     REPORTGEN_SWEEP_INTERVAL seconds; run it by hand after an incident)."""
-    from .sweeper import sweep
+    from .pipeline.sweeper import sweep
 
     click.echo(sweep().summary())
 

@@ -131,7 +131,7 @@ class Report(db.Model):
     assembly_queued_at = db.Column(db.DateTime(timezone=True))
     emails_queued_at = db.Column(db.DateTime(timezone=True))
     """When the emails of the report's upload were queued (or skipped), once its every report had
-    ended; set on the upload's lead, the report that holds the emails (:func:`reportgen.state.claim_upload_emails`)."""
+    ended; set on the upload's lead, the report that holds the emails (:func:`reportgen.pipeline.state.claim_upload_emails`)."""
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, index=True)
     started_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))

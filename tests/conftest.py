@@ -13,7 +13,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from reportgen import create_app
-from reportgen.devstack import stop_embedded_redis
+from reportgen.serving.devstack import stop_embedded_redis
 from reportgen.extensions import db
 
 from .helpers import ROOT, WORKER_COMMAND, Mailbox, free_port, openapi_problems, worker_env, worker_processes

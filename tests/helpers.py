@@ -155,7 +155,7 @@ def free_port() -> int:
 
 def report_of(students: list[dict], options: dict | None = None, generated_at=None):
     """The report data of a submission, prepared as a real upload is (window, labels, analytics)."""
-    from reportgen.documents import ReportContext, StudentInput, report_data
+    from reportgen.render.documents import ReportContext, StudentInput, report_data
     from reportgen.domain.preparation import prepare
     from reportgen.domain.submission import parse_upload
 
@@ -217,7 +217,7 @@ def stored_upload(app, task_id: str) -> list[dict]:
     from reportgen.domain.submission import to_document
     from reportgen.extensions import db
     from reportgen.models import Report
-    from reportgen.services import stored_upload as students_of
+    from reportgen.pipeline.submit import stored_upload as students_of
 
     with app.app_context():
         return to_document(students_of(db.session.get(Report, task_id)))
@@ -368,7 +368,7 @@ class RedisServer:
 
 @contextlib.contextmanager
 def make_run_stack(tmp_path: Path, **overrides: str):
-    """``make run`` (``python -m reportgen.devstack``) on SQLite and its embedded Redis under
+    """``make run`` (``python -m reportgen.serving.devstack``) on SQLite and its embedded Redis under
     ``tmp_path``, on a free port: yields ``(process, port)``. Whatever happens, nothing of the
     stack outlives the block."""
     import psutil
@@ -377,7 +377,7 @@ def make_run_stack(tmp_path: Path, **overrides: str):
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     env.update(PORT=str(port), REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"), REPORTGEN_LOG_FORMAT="text",
                **overrides)
-    stack = subprocess.Popen([sys.executable, "-m", "reportgen.devstack"], cwd=ROOT, env=env,
+    stack = subprocess.Popen([sys.executable, "-m", "reportgen.serving.devstack"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         yield stack, port

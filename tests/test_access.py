@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 from reportgen.auth.credentials import TokenFileError
-from reportgen.devstack import dashboard_access
+from reportgen.serving.devstack import dashboard_access
 from reportgen.extensions import db
 from reportgen.models import Report
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from reportgen import create_app
 from reportgen.extensions import db
 from reportgen.models import Report, ReportItem, ReportPart
-from reportgen.queue import report_job_ids
+from reportgen.pipeline.queue import report_job_ids
 
 from .helpers import (WEBHOOK_SECRET, WEBHOOK_WORKER_ENV, WebhookReceiver, csrf_token, listening_workers,
                       minutely_student, post_json, sample_students, status, stored_upload, submit, wait_until)

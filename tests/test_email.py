@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 
 from reportgen import create_app, state
 from reportgen.extensions import db
-from reportgen.jobs import report_ended
+from reportgen.pipeline.jobs import report_ended
 from reportgen.models import Delivery, Report
-from reportgen.sweeper import sweep
+from reportgen.pipeline.sweeper import sweep
 
 from .helpers import (ROOT, WEBHOOK_SECRET, corrupt_student, listening_workers, post_json, sample_students, status,
                       submit_form, wait_until, worker_env)

@@ -12,7 +12,7 @@ import pdfplumber
 import pytest
 
 from reportgen import fonts
-from reportgen.rendering import STATIC_DIR, html_to_pdf
+from reportgen.render.html_pdf import STATIC_DIR, html_to_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,7 +135,7 @@ def test_fallback_faces_are_declared_only_when_the_text_needs_them():
 WARM_UP_CHECK = """
 import xhtml2pdf.context
 from reportgen import fonts
-from reportgen.rendering import html_to_pdf
+from reportgen.render.html_pdf import html_to_pdf
 from tests.test_fonts import SAMPLES, _document
 fonts.warm_up()
 parsed = []

@@ -267,7 +267,7 @@ def test_an_api_report_posted_twice_is_two_rows(app, client):
 # --- one "generated" time per document -----------------------------------------------------------
 
 def test_every_part_of_a_document_rendered_now_says_the_same_generated_time():
-    from reportgen.documents import ReportContext, StudentInput, report_data
+    from reportgen.render.documents import ReportContext, StudentInput, report_data
     from reportgen.domain.preparation import prepare
     from reportgen.domain.submission import parse_upload
 
@@ -283,7 +283,7 @@ def test_every_part_of_a_document_rendered_now_says_the_same_generated_time():
 
 
 def test_a_multi_chunk_pdf_prints_one_generated_time():
-    from reportgen.documents import render_document
+    from reportgen.render.documents import render_document
     from reportgen.domain.batching import MAX_SUMMARY_STUDENTS_PER_CHUNK
 
     from .helpers import pdf_pages

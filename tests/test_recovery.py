@@ -19,7 +19,7 @@ from reportgen import create_app
 from reportgen.extensions import db
 from reportgen.logs import JsonFormatter
 from reportgen.models import ReportItem
-from reportgen.sweeper import sweep
+from reportgen.pipeline.sweeper import sweep
 
 from .helpers import (ROOT, event, free_port, kill_worker, post_json, sample_students, start_worker, status, stop_worker,
                       student, submit, wait_until, worker_env)
@@ -216,7 +216,7 @@ def test_logs_are_json_lines_that_follow_a_task_from_request_to_jobs(app, client
     finally:
         handler.setStream(previous)
     [queued] = [entry for entry in parse_json_lines(captured.getvalue()) if entry["message"] == "report queued"]
-    assert (queued["task_id"], queued["level"], queued["logger"]) == (task_id, "INFO", "reportgen.services")
+    assert (queued["task_id"], queued["level"], queued["logger"]) == (task_id, "INFO", "reportgen.pipeline.submit")
     assert (queued["students"], queued["format"]) == (2, "html") and queued["time"].endswith("+00:00")
 
     worker = run_worker()
@@ -226,7 +226,7 @@ def test_logs_are_json_lines_that_follow_a_task_from_request_to_jobs(app, client
     messages = [entry["message"] for entry in about_task]
     assert "chunk 0 rendered" in messages
     assert any(message.startswith(f"report {task_id} assembled") for message in messages)
-    assert {entry["logger"] for entry in about_task} >= {"reportgen.jobs", "rq.worker"}
+    assert {entry["logger"] for entry in about_task} >= {"reportgen.pipeline.jobs", "rq.worker"}
     assert not any(entry.get("task_id") not in (None, task_id) for entry in entries)
 
 
@@ -234,7 +234,7 @@ def test_gunicorn_writes_json_lines_and_the_access_line_carries_the_task_id(app,
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
-         "--access-logfile", "-", "--logger-class", "reportgen.gunicorn_logger.JsonLogger", "wsgi:app"],
+         "--access-logfile", "-", "--logger-class", "reportgen.serving.gunicorn_logger.JsonLogger", "wsgi:app"],
         cwd=ROOT, env=worker_env(config, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     try:

@@ -15,7 +15,7 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import PERMISSIVE_POLICY
 
 from reportgen import rendering
-from reportgen.documents import render_document
+from reportgen.render.documents import render_document
 
 from .helpers import pdf_pages, report_of
 

@@ -13,7 +13,7 @@ import unicodedata
 import pdfplumber
 import pytest
 
-from reportgen.documents import render_document
+from reportgen.render.documents import render_document
 from reportgen.domain.batching import MAX_EVENTS_PER_PIECE
 
 from .helpers import event, log_numbers, minutely_student

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from reportgen.gunicorn_worker import HEAD_TIMEOUT
+from reportgen.serving.gunicorn_worker import HEAD_TIMEOUT
 
 from .helpers import sample_students
 from .webserver import gunicorn

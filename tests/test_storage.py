@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from reportgen.extensions import db
 from reportgen.models import Report, ReportItem, ReportPart, utcnow
-from reportgen.sweeper import sweep
+from reportgen.pipeline.sweeper import sweep
 
 from .helpers import event, sample_students, status, student, submit
 

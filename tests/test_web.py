@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from reportgen import create_app
 from reportgen.extensions import db
-from reportgen.formats import FORMATS, ReportFormat
+from reportgen.render.formats import FORMATS, ReportFormat
 from reportgen.models import Delivery, Report
 
 from .helpers import (CSRF_TOKEN as TOKEN, all_reports, block, csrf_token, event, post_json, report_count,

@@ -17,8 +17,8 @@ from sqlalchemy import select, text
 from reportgen import create_app
 from reportgen.extensions import db
 from reportgen.models import Report, ReportItem
-from reportgen.queue import enqueue_assembly, enqueue_report, redis_connection, report_queue
-from reportgen.worker import ReportWorker
+from reportgen.pipeline.queue import enqueue_assembly, enqueue_report, redis_connection, report_queue
+from reportgen.pipeline.worker import ReportWorker
 
 from .helpers import ROOT, corrupt_student, event, post_json, sample_students, student, submit, worker_env
 
@@ -186,7 +186,7 @@ def test_an_unexpected_job_error_reaches_rq_and_its_dashboard_as_fixed_text(clie
     task_id = post_json(client, "/assignment/html", sample_students()).get_json()["task_id"]
     markup = "<img src=x onerror=alert(1)>"
     queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
-    job = queue.enqueue_call("reportgen.jobs.render_chunk", args=(task_id, markup), description="render students",
+    job = queue.enqueue_call("reportgen.pipeline.jobs.render_chunk", args=(task_id, markup), description="render students",
                              at_front=True)  # before the report's own chunk, which finishes the report
     result = run_worker()
     job.refresh()

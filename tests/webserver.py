@@ -17,10 +17,10 @@ from collections.abc import Iterator
 
 from .helpers import CSRF_TOKEN, ROOT, free_port, stop_worker, worker_env
 
-#: ``reportgen.devstack``'s web server (2 workers × 4 threads), run from the repository root so
+#: ``reportgen.serving.devstack``'s web server (2 workers × 4 threads), run from the repository root so
 #: that gunicorn reads ``gunicorn.conf.py`` as under ``make run``.
 GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--access-logfile", "-",
-            "--logger-class", "reportgen.gunicorn_logger.JsonLogger", "wsgi:app"]
+            "--logger-class", "reportgen.serving.gunicorn_logger.JsonLogger", "wsgi:app"]
 
 
 @contextlib.contextmanager

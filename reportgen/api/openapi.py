@@ -3,7 +3,7 @@
 One function, :func:`document`, returns the whole description as a dict (served as
 ``/openapi.json`` by :mod:`reportgen.api.docs`). Whatever the code already names is read from
 it rather than written again, so the description cannot drift from the service: the formats and
-their media types from :mod:`reportgen.formats`, the statuses from :mod:`reportgen.models`, the
+their media types from :mod:`reportgen.render.formats`, the statuses from :mod:`reportgen.models`, the
 options and their ranges from :mod:`reportgen.domain.options`, the caps from
 :mod:`reportgen.domain.submission` and the CSV columns from :mod:`reportgen.domain.csv_import`;
 limits a server sets (``MAX_CONTENT_LENGTH``, ``REPORTGEN_MAX_UPLOAD_OBJECTS``) come from the
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import formats
+from ..render import formats
 from ..domain.csv_export import HEADER as CSV_EXPORT_HEADER
 from ..domain.csv_import import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from ..domain.options import (

@@ -11,7 +11,8 @@ from flask import Response, abort, current_app, g, jsonify, request, send_file, 
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import formats, webhooks
+from ..render import formats
+from ..delivery import webhooks
 from ..domain.csv_import import parse_csv
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
@@ -25,9 +26,9 @@ from ..security import sandbox_report
 from ..serializers import content_disposition, download_name, gone_message, report_metadata, student_download_name
 from ..serializers import report_status as report_status_body
 from ..auth.clients import current_client, idempotency_scope
-from ..services import Idempotency, KeyInUse, QueueUnavailable, create_report, discard_report, idempotent_report
-from ..services import student_document as stored_student_document
-from ..task_ids import find_report as find_task
+from ..pipeline.submit import Idempotency, KeyInUse, QueueUnavailable, create_report, discard_report, idempotent_report
+from ..pipeline.submit import student_document as stored_student_document
+from ..pipeline.stored import find_report as find_task
 from . import bp
 
 JSON_TYPES = ("application/json",)

@@ -13,7 +13,7 @@ operator sees every one; without tokens there is nobody to tell apart (a single 
 server, or one that :func:`reportgen.auth.guards.request_is_exposed` refuses), so everyone sees
 everything. A report the client may not see is answered exactly like a missing one (404), so a
 task id alone is not a key to somebody else's report. :func:`visible_to_client` is the one rule,
-a SQL clause: :func:`reportgen.task_ids.find_report` (every route's lookup) and the history
+a SQL clause: :func:`reportgen.pipeline.stored.find_report` (every route's lookup) and the history
 queries apply it.
 
 Idempotency keys are scoped to :func:`idempotency_scope`: the token, or the client's address

@@ -19,7 +19,7 @@ from flask import current_app, g, session
 from redis.exceptions import RedisError
 from werkzeug.exceptions import ServiceUnavailable
 
-from ..queue import redis_connection
+from ..pipeline.queue import redis_connection
 
 SESSION_KEY = "operator"
 SINCE_KEY = "operator_since"

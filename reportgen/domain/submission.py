@@ -642,7 +642,7 @@ MAX_URL_CHARS = 2000
 def parse_callback_url(value: Any) -> str:
     """An envelope's ``callback_url`` as written, if it is an absolute ``http(s)`` URL with a
     host and no credentials (they would be shown in the report's status); ValueError says why
-    not. Where it may point is checked by :mod:`reportgen.webhooks`."""
+    not. Where it may point is checked by :mod:`reportgen.delivery.webhooks`."""
     from urllib.parse import urlsplit
 
     if not isinstance(value, str):

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from ..queue import redis_connection, report_queue
+from ..pipeline.queue import redis_connection, report_queue
 from . import bp
 
 

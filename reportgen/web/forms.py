@@ -23,7 +23,7 @@ from ..domain.plain_words import in_plain_words
 from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, Upload,
                                  check_object_count, is_blank, is_envelope, loads, parse_recipients, parse_upload,
                                  text_problem)
-from ..formats import FORMATS
+from ..render.formats import FORMATS
 from ..models import Status
 
 DEFAULT_FORMATS = ("html", "pdf")

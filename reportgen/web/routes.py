@@ -18,9 +18,9 @@ from ..domain.submission import Student, SubmissionError
 from ..extensions import db
 from ..models import Report, Status, as_utc, utcnow
 from ..serializers import iso, report_status
-from ..queue import redis_connection, report_queue
-from ..services import QueueUnavailable, create_report, discard_report, stored_upload
-from ..task_ids import find_report
+from ..pipeline.queue import redis_connection, report_queue
+from ..pipeline.submit import QueueUnavailable, create_report, discard_report, stored_upload
+from ..pipeline.stored import find_report
 from . import bp, present
 from .forms import HistoryFilterForm, UploadForm
 from .queries import history_query, recent_namespaces, submission_reports, upload_rows

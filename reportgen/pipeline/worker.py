@@ -1,6 +1,6 @@
 """The RQ worker: forks a work horse per job with fresh database connections, and sweeps.
 
-The sweep (:mod:`reportgen.sweeper`) is one more of the worker's periodic maintenance
+The sweep (:mod:`reportgen.pipeline.sweeper`) is one more of the worker's periodic maintenance
 tasks. It runs in the worker's main process, never in a horse: the main process is the
 one that outlives a job (a horse can be killed by a job timeout or the OOM killer), it
 keeps running while every worker is busy with a long job (a sweep queued as a job would
@@ -33,8 +33,8 @@ from rq import Queue, Worker, worker_registration
 from rq.exceptions import StopRequested
 from rq.utils import now
 
-from .extensions import db
-from .logs import task_context
+from ..extensions import db
+from ..logs import task_context
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from functools import partial
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from .config import max_content_length
+from ..config import max_content_length
 
 HEAD_TIMEOUT = 10.0
 MIN_UPLOAD_RATE = 32 * 1024

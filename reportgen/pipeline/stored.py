@@ -14,9 +14,9 @@ import re
 
 from sqlalchemy import select
 
-from .auth.clients import visible_to_client
-from .extensions import db
-from .models import Report
+from ..auth.clients import visible_to_client
+from ..extensions import db
+from ..models import Report
 
 TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

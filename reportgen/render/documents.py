@@ -3,7 +3,7 @@
 Workers render a report a chunk at a time (so many workers share a cohort) and combine the
 chunks at the end; ``flask render`` and the benchmarks take the same path in one process
 (:func:`render_document`). Each format is a class with the same three steps, named by the
-registry in :mod:`reportgen.formats`:
+registry in :mod:`reportgen.render.formats`:
 
 - ``render_chunk`` → a :class:`ChunkResult`: per student either its own document (HTML,
   CSV) or its pages in the chunk's one PDF, or the error that stopped it;
@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import formats
-from .domain.batching import piece_rows, plan_chunks, plan_pieces
-from .domain.csv_export import HEADER, render_csv
-from .domain.options import DEFAULT_OPTIONS, ReportOptions
-from .domain.preparation import PreparedUpload, prepare
-from .domain.report_data import ReportData, build_report
-from .domain.sequencing import StudentSequence, sequence_students
-from .domain.submission import Student, parse_upload, loads
+from ..domain.batching import piece_rows, plan_chunks, plan_pieces
+from ..domain.csv_export import HEADER, render_csv
+from ..domain.options import DEFAULT_OPTIONS, ReportOptions
+from ..domain.preparation import PreparedUpload, prepare
+from ..domain.report_data import ReportData, build_report
+from ..domain.sequencing import StudentSequence, sequence_students
+from ..domain.submission import Student, parse_upload, loads
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +154,14 @@ class HtmlDocuments(Documents):
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        from .rendering import render_html
+        from .html_pdf import render_html
 
         return _one_by_one(inputs, lambda item: render_html(report_data(context, [item])).encode("utf-8"), "HTML")
 
     @staticmethod
     def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:
         """All students on one page; a one-student upload's page is that student's own."""
-        from .rendering import render_html
+        from .html_pdf import render_html
 
         if len(inputs) == 1 == context.student_total:
             return next(iter(parts))
@@ -189,7 +189,7 @@ class PdfDocuments(Documents):
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        from .rendering import merge_pdfs, render_pdf
+        from .html_pdf import merge_pdfs, render_pdf
 
         data = report_data(context, inputs)
         overview = whole_report and context.student_total > 1
@@ -218,14 +218,14 @@ class PdfDocuments(Documents):
     def student_pages(document: bytes, students: int) -> list[tuple[int, int]]:
         """Each student's first page and page count in the upload's document, read from its
         bookmarks (a student's further pieces have none, so its range runs on over them)."""
-        from .rendering import page_ranges
+        from .html_pdf import page_ranges
 
         return page_ranges(document, students)
 
     @staticmethod
     def render_piece(context: ReportContext, item: StudentInput) -> bytes:
         """A further piece of one student's event log (``item.log_rows``) as a PDF of its own."""
-        from .rendering import render_log_piece
+        from .html_pdf import render_log_piece
 
         data = report_data(context, [item])
         return render_log_piece(data, data.students[0])
@@ -235,7 +235,7 @@ class PdfDocuments(Documents):
                 parts=()) -> bytes:
         """The finished document: a complete one-chunk PDF as it is, else the overview (for
         several students) followed by every chunk's PDF and pieces, read one at a time."""
-        from .rendering import merge_pdfs, render_pdf
+        from .html_pdf import merge_pdfs, render_pdf
 
         chunks = iter(chunks)
         head = list(itertools.islice(chunks, 2))
@@ -252,7 +252,7 @@ class PdfDocuments(Documents):
         """The student's pages cut out of their chunk's PDF (or of the upload's, once it is
         finished: then ``chunk_documents`` is that one document, or a reader of it), then the
         pieces of its event log if they are stored apart."""
-        from .rendering import extract_pages, merge_pdfs
+        from .html_pdf import extract_pages, merge_pdfs
 
         own = extract_pages(chunk_documents[0], pages[0], pages[1], title)
         return merge_pdfs([own, *chunk_documents[1:]], title) if len(chunk_documents) > 1 else own

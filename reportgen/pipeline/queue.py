@@ -19,13 +19,13 @@ from rq.job import Job, JobStatus
 from rq.results import Result
 from rq.utils import as_text, parse_composite_key
 
-RENDER_CHUNK = "reportgen.jobs.render_chunk"
-RENDER_PIECE = "reportgen.jobs.render_piece"
-CHUNK_FAILED = "reportgen.jobs.chunk_failed"
-ASSEMBLE_REPORT = "reportgen.jobs.assemble_report"
-ASSEMBLY_FAILED = "reportgen.jobs.assembly_failed"
-SEND_DELIVERY = "reportgen.jobs.send_delivery"
-DELIVERY_FAILED = "reportgen.jobs.delivery_failed"
+RENDER_CHUNK = "reportgen.pipeline.jobs.render_chunk"
+RENDER_PIECE = "reportgen.pipeline.jobs.render_piece"
+CHUNK_FAILED = "reportgen.pipeline.jobs.chunk_failed"
+ASSEMBLE_REPORT = "reportgen.pipeline.jobs.assemble_report"
+ASSEMBLY_FAILED = "reportgen.pipeline.jobs.assembly_failed"
+SEND_DELIVERY = "reportgen.pipeline.jobs.send_delivery"
+DELIVERY_FAILED = "reportgen.pipeline.jobs.delivery_failed"
 
 
 def init_app(app: Flask) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from .domain.report_data import VisitMark
+from ..domain.report_data import VisitMark
 
 INK = "#1f2328"
 MUTED = "#656d76"

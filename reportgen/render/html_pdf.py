@@ -13,7 +13,7 @@ aligned monospace lines (:func:`mono_table`). Their padding is U+FFFC, which Dej
 Mono draws as an empty glyph one column wide: every kind of Unicode white space is collapsed
 by xhtml2pdf (figure spaces too), and it lays out each no-break space as a fragment of its
 own, which made a padded line cost 1 ms instead of 0.25 ms. Copied out of the PDF, the
-padding reads as U+FFFC; the HTML and CSV are the formats to copy from. Charts are SVG images with few elements (:mod:`reportgen.charts`). The HTML
+padding reads as U+FFFC; the HTML and CSV are the formats to copy from. Charts are SVG images with few elements (:mod:`reportgen.render.charts`). The HTML
 page uses ordinary tables and inline SVG.
 
 xhtml2pdf may read nothing but files under ``static/`` and the report's own inline
@@ -39,7 +39,7 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from . import charts, fonts
-from .domain.report_data import CohortReport, ReportData, StudentReport
+from ..domain.report_data import CohortReport, ReportData, StudentReport
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT_DIR / "templates"

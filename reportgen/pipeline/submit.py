@@ -10,16 +10,17 @@ from redis.exceptions import RedisError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import formats, state
-from .documents import plan
-from .domain.options import DEFAULT_OPTIONS, ReportOptions
-from .domain.preparation import PreparedUpload, prepare
-from .domain.submission import Student, parse_text, to_document
-from .extensions import db
-from .fonts import missing_glyphs
+from ..render import formats
+from . import state
+from ..render.documents import plan
+from ..domain.options import DEFAULT_OPTIONS, ReportOptions
+from ..domain.preparation import PreparedUpload, prepare
+from ..domain.submission import Student, parse_text, to_document
+from ..extensions import db
+from ..render.fonts import missing_glyphs
 from .jobs import report_ended
-from .logs import current_task_id
-from .models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from ..logs import current_task_id
+from ..models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_report, report_job_ids, stop_jobs
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def create_report(
     ``submission_id`` (both optional) name and group the reports one upload form submission
     creates, one per format; the API leaves them empty. Each of ``recipients`` gets one email
     for the whole upload (pass them with the upload's last report: see
-    :func:`reportgen.state.claim_upload_emails`), and ``callback_url`` (if any) this report's
+    :func:`reportgen.pipeline.state.claim_upload_emails`), and ``callback_url`` (if any) this report's
     outcome by webhook. The upload is
     prepared once (window, labels, analytics; pass
     ``prepared`` to share it between the formats of one submission) and stored with the report.
@@ -271,7 +272,7 @@ def student_document(report: Report, item: ReportItem, parts: dict | None = None
             db.session.refresh(report, ["content"])
             db.session.refresh(item)
     if documents is None:  # finished: every student is cut from the report's one document
-        from .rendering import open_pdf
+        from ..render.html_pdf import open_pdf
 
         reader, served = parts.get("finished", (None, READER_USES))
         if served >= READER_USES:

@@ -1,7 +1,7 @@
 """The report formats, in one place: every caller (API, form, CLI, jobs, email, downloads)
 asks this registry what a format is called, how it is served and how it is rendered.
 
-The rendering side (:mod:`reportgen.documents`) is imported only when a document is made,
+The rendering side (:mod:`reportgen.render.documents`) is imported only when a document is made,
 so the web process does not load xhtml2pdf to answer a status request.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ class ReportFormat:
     content_type: str
     inline: bool
     renderer: str
-    """The class in :mod:`reportgen.documents` that renders this format."""
+    """The class in :mod:`reportgen.render.documents` that renders this format."""
     paged: bool = False
     """A printed document: rendered a chunk at a time as one file (students' pages are cut
     from it), drawn with the fonts in ``static/fonts`` (so characters they lack are warned
@@ -38,7 +38,7 @@ class ReportFormat:
     @property
     def documents(self):
         """The renderer: ``render_chunk``, ``combine`` and ``student_document``."""
-        return getattr(import_module("reportgen.documents"), self.renderer)
+        return getattr(import_module("reportgen.render.documents"), self.renderer)
 
 
 FORMATS: dict[str, ReportFormat] = {

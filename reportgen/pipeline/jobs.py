@@ -1,6 +1,6 @@
 """RQ jobs: the entry points whose dotted names RQ stores in Redis. Arguments are ids only (a
 report id, a chunk number, a delivery id); the database holds the rest, and every change of
-state goes through :mod:`reportgen.state`.
+state goes through :mod:`reportgen.pipeline.state`.
 
 A report fans out into chunk jobs on the report queue, and a student whose PDF event log is
 too long for one job into further piece jobs right behind its chunk's, so several workers
@@ -32,23 +32,25 @@ from rq.exceptions import AbandonedJobError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
-from . import formats, mail, memory, state, webhooks
-from .documents import ChunkResult, ReportContext, StudentInput, log_rows
-from .domain.options import options_from_dict
-from .domain.report_data import class_page_metrics
-from .domain.sequencing import sequence_response
-from .domain.submission import Student, SubmissionError, parse_text
-from .extensions import db
-from .logs import task_context
-from .models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from ..render import formats
+from ..delivery import mail, webhooks
+from . import memory, state
+from ..render.documents import ChunkResult, ReportContext, StudentInput, log_rows
+from ..domain.options import options_from_dict
+from ..domain.report_data import class_page_metrics
+from ..domain.sequencing import sequence_response
+from ..domain.submission import Student, SubmissionError, parse_text
+from ..extensions import db
+from ..logs import task_context
+from ..models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_delivery
-from .serializers import report_outcome
+from ..serializers import report_outcome
 from .state import ACTIVE
 
 log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, DisconnectionError, RedisConnectionError, RedisTimeoutError)
-RENDERER = "reportgen.rendering"
+RENDERER = "reportgen.render.html_pdf"
 
 
 @contextlib.contextmanager
@@ -408,7 +410,7 @@ def report_ended(report_id: str) -> None:
 
 
 def fail_report(report_id: str, message: str, **values) -> bool:
-    """Fail a report that is not done yet (:func:`reportgen.state.mark_failed`) and, if this
+    """Fail a report that is not done yet (:func:`reportgen.pipeline.state.mark_failed`) and, if this
     call did, queue its notifications."""
     failed = state.mark_failed(report_id, message, **values)
     if failed:
@@ -418,7 +420,7 @@ def fail_report(report_id: str, message: str, **values) -> bool:
 
 def queue_upload_emails(report_id: str) -> int:
     """Queue the emails of ``report_id``'s upload if they are due now (see
-    :func:`reportgen.state.claim_upload_emails`); how many."""
+    :func:`reportgen.pipeline.state.claim_upload_emails`); how many."""
     emails = state.claim_upload_emails(report_id)
     queue_deliveries([(delivery_id, lead_id, DeliveryKind.EMAIL.value) for delivery_id, lead_id in emails])
     return len(emails)

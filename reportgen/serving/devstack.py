@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Mapping
 
-from .config import instance_dir
+from ..config import instance_dir
 
 POLL_SECONDS = 0.5
 #: Seconds before a dead worker is started again: the first wait, doubled after each death in a row up to the last.
@@ -143,7 +143,7 @@ def main() -> int:
         *(Child(f"worker {number}", [*flask, "worker"], restart=True) for number in range(1, count + 1)),
         Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                        "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
-                       "--access-logfile", "-", "--logger-class", "reportgen.gunicorn_logger.JsonLogger",
+                       "--access-logfile", "-", "--logger-class", "reportgen.serving.gunicorn_logger.JsonLogger",
                        "wsgi:app"], env=web_env),
     ]
     print(f"reportgen: serving http://{host}:{port} with {count} worker{'s' if count != 1 else ''}  "

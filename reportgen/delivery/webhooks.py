@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .domain.submission import parse_callback_url
+from ..domain.submission import parse_callback_url
 
 #: How much of a receiver's answer is read at most; the rest is not waited for.
 MAX_RESPONSE_BYTES = 64 * 1024

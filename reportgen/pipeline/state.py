@@ -2,7 +2,7 @@
 
 Each transition is a conditional UPDATE committed at once, so a job that lost a race (with
 another job for the same work, or with the sweeper) changes nothing twice. The jobs
-(:mod:`reportgen.jobs`) and the sweeper (:mod:`reportgen.sweeper`) call these and nothing
+(:mod:`reportgen.pipeline.jobs`) and the sweeper (:mod:`reportgen.pipeline.sweeper`) call these and nothing
 else to move state; the status page and the API only read it.
 
     report:  PENDING → STARTED (first chunk) → SUCCESS | FAILURE
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from sqlalchemy import and_, delete, exists, orm, select, update
 
-from .extensions import db
-from .models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from ..extensions import db
+from ..models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .queue import enqueue_assembly
 
 ACTIVE = (Status.PENDING.value, Status.STARTED.value)

@@ -1,12 +1,12 @@
 """gunicorn's own logs (errors and access) in reportgen's format: ``--logger-class
-reportgen.gunicorn_logger.JsonLogger``. With ``REPORTGEN_LOG_FORMAT=text`` it is gunicorn's
+reportgen.serving.gunicorn_logger.JsonLogger``. With ``REPORTGEN_LOG_FORMAT=text`` it is gunicorn's
 default logger."""
 from __future__ import annotations
 
 from gunicorn.glogging import Logger
 
-from .config import log_format
-from .logs import JsonFormatter
+from ..config import log_format
+from ..logs import JsonFormatter
 
 
 class JsonLogger(Logger):

@@ -3,7 +3,7 @@ attached (HTML also inline), a readable summary, and a link to the status page.
 
 An upload is what one submission asked for: the upload form makes one report per format, the
 API one report. Its emails wait until every report of it has ended
-(:func:`reportgen.state.claim_upload_emails`), so a recipient gets one message, not one per format.
+(:func:`reportgen.pipeline.state.claim_upload_emails`), so a recipient gets one message, not one per format.
 """
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from email.utils import formatdate, make_msgid
 
 from sqlalchemy import select
 
-from . import formats
-from .extensions import db
-from .models import Report, ReportItem, Status, as_utc
-from .rendering import report_environment
-from .serializers import attachment_name, day_month
+from ..render import formats
+from ..extensions import db
+from ..models import Report, ReportItem, Status, as_utc
+from ..render.html_pdf import report_environment
+from ..serializers import attachment_name, day_month
 
 #: Flagged students listed in a message; the report has the rest.
 FLAGS_LISTED = 10
