@@ -8,11 +8,12 @@ PORT ?= 8000
 # two processes would share.
 TEST_PROCESSES ?= $(if $(TEST_DATABASE_URL)$(TEST_REDIS_URL),1,2)
 
-.PHONY: run test bench migrate worker clean help
+.PHONY: run test test-unit bench migrate worker clean help
 
 help:
 	@echo "make run    - set up .venv, migrate, serve on http://127.0.0.1:$(PORT) with a worker"
 	@echo "make test   - set up .venv with test tools and run the whole suite"
+	@echo "make test-unit - only tests/unit (no servers): the quick loop while working"
 	@echo "make bench  - print report benchmarks against the ReportLab peer (bench/report_bench.py)"
 
 $(BIN)/python:
@@ -39,6 +40,10 @@ worker: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+
+# The unit tier: the domain, the renderer and the formats in this process, no servers.
+test-unit: $(VENV)/.dev
+	$(BIN)/python -m pytest -n 2 tests/unit $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/report_bench.py --quick

@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import make_students  # noqa: E402
 
-
 #: How each format's document starts: the benchmark checks what it made.
 SIGNATURES = {"pdf": b"%PDF-", "html": b"<!DOCTYPE html>", "csv": b"student_id,"}
 
@@ -67,11 +66,11 @@ def main() -> None:
         os.environ.update(env)
 
         from reportgen import create_app
-        from reportgen.serving.devstack import stop_embedded_redis
-        from reportgen.domain.submission import parse_upload
+        from reportgen.domain.upload import parse_upload
         from reportgen.extensions import db
         from reportgen.models import Report
         from reportgen.pipeline.submit import create_report
+        from reportgen.serving.devstack import stop_embedded_redis
 
         app = create_app()
         payload = make_students(args.students, args.students * args.events)

@@ -32,7 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reportgen.domain.sequencing import sequence_students  # noqa: E402
-from reportgen.domain.submission import loads, parse_upload  # noqa: E402
+from reportgen.domain.submission import loads  # noqa: E402
+from reportgen.domain.upload import parse_upload
 
 EVENT_TYPES = ("saved_code", "ran_tests", "submitted", "viewed_hint")
 OFFSETS = (timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30)))

@@ -41,12 +41,12 @@ def main() -> None:
             REPORTGEN_LOG_FORMAT="text")
 
         from reportgen import create_app
-        from reportgen.serving.devstack import stop_embedded_redis
         from reportgen.domain.submission import parse_submission
         from reportgen.extensions import db
         from reportgen.models import Report, ReportItem, utcnow
         from reportgen.pipeline.submit import create_report
         from reportgen.pipeline.sweeper import sweep
+        from reportgen.serving.devstack import stop_embedded_redis
 
         app = create_app()
         students = parse_submission([

@@ -9,10 +9,9 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, cli, dashboard, errors, logs, ratelimit, security, sqlite_writes
-from .pipeline import queue
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
-
+from .pipeline import queue
 
 #: After a checkpoint the WAL is cut back to this size: a large report's commit can grow it to
 #: hundreds of MB, which SQLite would otherwise keep on disk for ever.

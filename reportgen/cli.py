@@ -1,7 +1,6 @@
 """Command-line entry points: ``flask render``, ``flask worker`` and ``flask reportgen …``."""
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from pathlib import Path
@@ -44,22 +43,16 @@ def render_command(input_file, report_format: str, output: Path) -> None:
 def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None) -> None:
     """Run an RQ worker for the report queue; it also sweeps for lost work
     (every ``REPORTGEN_SWEEP_INTERVAL`` seconds)."""
-    from .pipeline import jobs
-    from .render import html_pdf
+    # The pipeline loads the renderer: not with the app, which the web process builds too.
     from .pipeline.queue import redis_connection, worker_queues
     from .pipeline.sweeper import sweep
-    from .pipeline.worker import ReportWorker, heartbeat_interval
+    from .pipeline.worker import ReportWorker, heartbeat_interval, prepare_horses
 
     config = current_app.config
     worker = ReportWorker(worker_queues(), connection=redis_connection(), sweep=sweep,
                           sweep_interval=config["REPORTGEN_SWEEP_INTERVAL"],
                           job_monitoring_interval=heartbeat_interval(config["REPORTGEN_STALE_AFTER"]))
-    # Before the first fork, so every work horse starts warm: the jobs module imported, fonts and
-    # templates loaded, the job's SQL compiled, and all of it frozen out of the garbage collector
-    # (a horse's first collection would otherwise touch, and so copy, every page of it).
-    rendering.warm_up()
-    jobs.warm_up()
-    gc.freeze()
+    prepare_horses()
     # Logging is configured by create_app (reportgen.logs): RQ sees the root handler and adds none.
     worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
 

@@ -73,7 +73,7 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> logging.Ha
     root.addHandler(handler)
     root.setLevel(level)
     # xhtml2pdf's warnings quote the document's markup (student names) and a missing glyph is
-    # already a report warning (services.glyph_warnings): only its errors reach the log.
+    # already a report warning (pipeline.submit.glyph_warnings): only its errors reach the log.
     logging.getLogger("xhtml2pdf").setLevel(logging.ERROR)
     return handler
 

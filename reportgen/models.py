@@ -26,13 +26,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime: SQLite hands back naive ones, which are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment
-
-
 class Compressed(TypeDecorator):
     """Bytes stored zlib-compressed when that saves a tenth or more, else as they are."""
 

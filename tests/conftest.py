@@ -13,12 +13,12 @@ from redis import Redis
 from sqlalchemy import text
 
 from reportgen import create_app
-from reportgen.serving.devstack import stop_embedded_redis
 from reportgen.extensions import db
+from reportgen.serving.devstack import stop_embedded_redis
 
-from .helpers import ROOT, WORKER_COMMAND, Mailbox, free_port, openapi_problems, worker_env, worker_processes
-
-TEST_QUEUE = "reportgen-test"
+from .support.fakes import Mailbox
+from .support.openapi import openapi_problems
+from .support.processes import ROOT, TEST_QUEUE, WORKER_COMMAND, free_port, worker_env, worker_processes
 
 
 def _pgserver_url(base: Path) -> tuple[str, object]:

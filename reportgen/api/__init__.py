@@ -1,6 +1,2 @@
-"""The JSON API under ``/assignment``."""
-from flask import Blueprint
-
-bp = Blueprint("api", __name__, url_prefix="/assignment")
-
-from . import routes  # noqa: E402,F401
+"""The JSON API under ``/assignment``: its blueprint lives with its routes."""
+from .routes import bp  # noqa: F401

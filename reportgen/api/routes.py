@@ -7,29 +7,33 @@ import hashlib
 import io
 import zipfile
 
-from flask import Response, abort, current_app, g, jsonify, request, send_file, stream_with_context
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file, stream_with_context
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..render import formats
+from ..auth.clients import current_client, idempotency_scope
 from ..delivery import webhooks
 from ..domain.csv_import import parse_csv
+from ..domain.filenames import content_disposition, download_name, student_download_name
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
-from ..domain.submission import (EmptySubmission, Upload, check_object_count, is_blank, loads,
-                                 parse_upload)
+from ..domain.submission import EmptySubmission, check_object_count, is_blank, loads
+from ..domain.upload import Upload, parse_upload
 from ..errors import error_response
 from ..extensions import db
 from ..logs import current_task_id
 from ..models import Report, ReportItem, Status
-from ..security import sandbox_report
-from ..serializers import content_disposition, download_name, gone_message, report_metadata, student_download_name
-from ..serializers import report_status as report_status_body
-from ..auth.clients import current_client, idempotency_scope
-from ..pipeline.submit import Idempotency, KeyInUse, QueueUnavailable, create_report, discard_report, idempotent_report
-from ..pipeline.submit import student_document as stored_student_document
+from ..pipeline.cancel import discard_report
+from ..pipeline.status import gone_message, report_metadata
+from ..pipeline.status import report_status as report_status_body
 from ..pipeline.stored import find_report as find_task
-from . import bp
+from ..pipeline.stored import student_document as stored_student_document
+from ..pipeline.submit import (IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, Idempotency, KeyInUse, QueueUnavailable,
+                               create_report, idempotent_report)
+from ..render import formats
+from ..security import sandbox_report
+
+bp = Blueprint("api", __name__, url_prefix="/assignment")
 
 JSON_TYPES = ("application/json",)
 CSV_TYPES = ("text/csv",)
@@ -37,8 +41,6 @@ BOM = codecs.BOM_UTF8
 #: Positions are 32-bit integers in the database; a larger one names no student (and SQLite
 #: cannot even bind it).
 MAX_POSITION = 2**31 - 1
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_IDEMPOTENCY_KEY = 255
 
 
 def _is_json_type(mimetype: str) -> bool:

@@ -1,7 +1,8 @@
 """Operator sign-in, API bearer tokens and the guards that put them in front of the app."""
-from flask import Blueprint, Flask
+from flask import Flask
 
-bp = Blueprint("auth", __name__)
+from . import cli, guards  # noqa: F401  (cli: the command joins ``flask reportgen``)
+from .routes import bp
 
 
 def init_app(app: Flask) -> None:
@@ -10,10 +11,6 @@ def init_app(app: Flask) -> None:
     Call before ``csrf.init_app``: the guard answers unauthenticated requests before
     CSRFProtect parses any form.
     """
-    from . import cli, guards  # noqa: F401  (cli: the command joins ``flask reportgen``)
-
     guards.init_app(app)
     app.register_blueprint(bp)
 
-
-from . import routes  # noqa: E402,F401

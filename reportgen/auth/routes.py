@@ -1,13 +1,14 @@
 """``/signin`` and ``/signout`` for operators."""
 from __future__ import annotations
 
-from flask import current_app, flash, has_request_context, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, has_request_context, redirect, render_template, request, url_for
 
-from . import bp
 from .credentials import password_matches
 from .forms import SignInForm, local_path
 from .guards import api_tokens_configured, sign_in_off
 from .operator import admin_password, is_signed_in, sign_in, sign_in_enabled, sign_out
+
+bp = Blueprint("auth", __name__)
 
 WRONG_PASSWORD = "That password is not right. Please try again."
 

@@ -16,11 +16,12 @@ from email.utils import formatdate, make_msgid
 
 from sqlalchemy import select
 
-from ..render import formats
+from ..domain.dates import as_utc, day_month
+from ..domain.filenames import attachment_name
 from ..extensions import db
-from ..models import Report, ReportItem, Status, as_utc
+from ..models import Report, ReportItem, Status
+from ..render import formats
 from ..render.html_pdf import report_environment
-from ..serializers import attachment_name, day_month
 
 #: Flagged students listed in a message; the report has the rest.
 FLAGS_LISTED = 10

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..domain.submission import parse_callback_url
+from ..domain.upload import parse_callback_url
 
 #: How much of a receiver's answer is read at most; the rest is not waited for.
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -39,6 +39,8 @@ SECRET_PREFIX = "whsec_"
 #: The Standard Webhooks specification asks for 24 to 64 random bytes.
 MIN_SECRET_BYTES = 24
 USER_AGENT = "reportgen-webhooks"
+#: The Standard Webhooks headers every webhook request carries.
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -4,7 +4,7 @@ Teachers keep their data in spreadsheets, so the upload form and the API take th
 :mod:`.csv_export` writes (``student_id, namespace, position, created_time, type, unit, label``)
 as well as JSON. This module only turns the table into the very document a JSON upload
 decodes to (one ``{"student_id", "namespace", "events": […]}`` per student) and hands it to
-:func:`.submission.parse_upload`, so every rule, limit and message of the format stays in one
+:func:`.upload.parse_upload`, so every rule, limit and message of the format stays in one
 place; it then says *where* each problem is in the file (``row 7, column created_time``)
 instead of the JSON path (``[1].events[3].created_time``), which :mod:`.plain_words` turns
 into sentences for the form, grouped like a JSON upload's. Rows are counted as a spreadsheet
@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .csv_export import FORMULA_PREFIXES
-from .submission import ROOT, SubmissionError, Upload, check_storable, parse_upload
+from .submission import ROOT, SubmissionError, check_storable
+from .upload import Upload, parse_upload
 
 REQUIRED_COLUMNS = ("student_id", "unit")
 OPTIONAL_COLUMNS = ("namespace", "created_time", "type")
@@ -152,7 +153,7 @@ class CSVDocument:
     """A CSV upload as the JSON document it stands for, and the row of every event in it."""
 
     students: list[dict[str, Any]]
-    """What :func:`.submission.parse_upload` takes: one object per student."""
+    """What :func:`.upload.parse_upload` takes: one object per student."""
     rows: list[list[int]]
     """Per student, the row of each of its events, in order (the first is where it starts)."""
 
@@ -168,7 +169,7 @@ class CSVDocument:
         return location(rows[int(event)] if event is not None else rows[0], field)
 
     def upload(self, recipients: Any = None, options: Any = None) -> Upload:
-        """:func:`.submission.parse_upload` of the students, problems named by row and column."""
+        """:func:`.upload.parse_upload` of the students, problems named by row and column."""
         with self.by_row():
             return parse_upload(self.students, recipients, options)
 
@@ -236,5 +237,5 @@ def read_csv(raw: str | bytes) -> CSVDocument:
 
 def parse_csv(raw: str | bytes, recipients: Any = None, options: Any = None) -> Upload:
     """Decode and validate a CSV upload in one step, as :func:`.submission.loads` and
-    :func:`.submission.parse_upload` do for JSON."""
+    :func:`.upload.parse_upload` do for JSON."""
     return read_csv(raw).upload(recipients, options)

@@ -29,9 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from .submission import (
-    Problems, Student, _raise_if, _type_name, canonical_unit, namespace_path, parse_time, shown,
-)
+from .submission import Problems, Student, canonical_unit, namespace_path, parse_time, raise_if, shown, type_name
 
 DEFAULT_IDLE_CUTOFF_MINUTES = 30
 MIN_IDLE_CUTOFF_MINUTES = 1
@@ -139,7 +137,7 @@ def _parse_event_log(value: Any, path: str, errors: dict[str, str]) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        errors[path] = f"must be true or false, not {_type_name(value)}"
+        errors[path] = f"must be true or false, not {type_name(value)}"
         return False
     return value
 
@@ -149,7 +147,7 @@ def _parse_idle_cutoff(value: Any, path: str, errors: dict[str, str]) -> int:
         return DEFAULT_IDLE_CUTOFF_MINUTES
     expected = f"must be an integer from {MIN_IDLE_CUTOFF_MINUTES} to {MAX_IDLE_CUTOFF_MINUTES}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        errors[path] = f"{expected}, not {_type_name(value)}"
+        errors[path] = f"{expected}, not {type_name(value)}"
     elif isinstance(value, float) or not MIN_IDLE_CUTOFF_MINUTES <= value <= MAX_IDLE_CUTOFF_MINUTES:
         errors[path] = f"{expected}, not {value!r}"
     else:
@@ -161,13 +159,13 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
     if value is None:
         return {}
     if not isinstance(value, dict):
-        errors[path] = f"must be an object mapping a namespace to its units, not {_type_name(value)}"
+        errors[path] = f"must be an object mapping a namespace to its units, not {type_name(value)}"
         return {}
     order: dict[str, tuple[str, ...]] = {}
     for namespace, listed in value.items():
         list_path = namespace_path(path, namespace)
         if not isinstance(listed, list):
-            errors[list_path] = f"must be an array of units, not {_type_name(listed)}"
+            errors[list_path] = f"must be an array of units, not {type_name(listed)}"
             continue
         if not listed:
             errors[list_path] = "must list at least one unit"
@@ -177,7 +175,7 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
             unit = canonical_unit(raw)
             if unit is None:
                 errors[f"{list_path}[{index}]"] = (
-                    f"must be a non-empty string or an integer, not {_type_name(raw)}"
+                    f"must be a non-empty string or an integer, not {type_name(raw)}"
                 )
             elif unit in seen:
                 errors[f"{list_path}[{index}]"] = (
@@ -192,7 +190,7 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
 def _parse_bound(value: Any, path: str, errors: dict[str, str], *, end: bool) -> datetime | None:
     """A date (whole day) or a date-time, as an aware UTC instant; ``end`` gives the exclusive end."""
     if not isinstance(value, str):
-        errors[path] = f"must be an ISO 8601 date or date-time string, not {_type_name(value)}"
+        errors[path] = f"must be an ISO 8601 date or date-time string, not {type_name(value)}"
         return None
     text = value.strip()
     try:
@@ -225,7 +223,7 @@ def _parse_window(value: Any, path: str, errors: dict[str, str]) -> Window | Non
     if value is None:
         return None
     if not isinstance(value, dict):
-        errors[path] = f"must be an object with \"from\", \"to\" or both, not {_type_name(value)}"
+        errors[path] = f"must be an object with \"from\", \"to\" or both, not {type_name(value)}"
         return None
     _unknown_keys(value, WINDOW_KEYS, "key", path, errors)
     raw_from, raw_to = value.get("from"), value.get("to")
@@ -251,7 +249,7 @@ def parse_options(raw: Any, errors: dict[str, str], path: str = "options") -> Re
     if raw is None:
         return DEFAULT_OPTIONS
     if not isinstance(raw, dict):
-        errors[path] = f"must be an object, not {_type_name(raw)}"
+        errors[path] = f"must be an object, not {type_name(raw)}"
         return DEFAULT_OPTIONS
     _unknown_keys(raw, KNOWN_OPTIONS, "option", path, errors)
     return ReportOptions(
@@ -266,7 +264,7 @@ def options_from_dict(data: dict | None) -> ReportOptions:
     """Options stored earlier (e.g. :meth:`ReportOptions.to_dict`); :class:`SubmissionError` if invalid."""
     errors = Problems()
     options = parse_options(data, errors)
-    _raise_if(errors, "options")
+    raise_if(errors, "options")
     return options
 
 

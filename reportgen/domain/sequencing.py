@@ -6,7 +6,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timezone
 from itertools import count
-from operator import attrgetter, index as as_index
+from operator import attrgetter
+from operator import index as as_index
 from typing import Any, overload
 
 from .submission import Event, Student, unit_sort_key

@@ -17,16 +17,13 @@ import json
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .json_syntax import constant, culprit
-
-if TYPE_CHECKING:  # options.py imports this module; at run time it is imported where used
-    from .options import ReportOptions
 
 ROOT = "$"
 _BLANK_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?\s*")
@@ -347,7 +344,7 @@ def check_storable(document: Any) -> None:
             if isinstance(event, dict):
                 for name in ("unit", "type", "created_time"):
                     _check_text(event.get(name), f"{dot}events[{number}].{name}", errors)
-    _raise_if(errors)
+    raise_if(errors)
 
 
 def parse_time(value: str) -> datetime:
@@ -385,7 +382,7 @@ def unit_sort_key(unit: str) -> tuple:
     return (1, 0, unit)
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {
         dict: "an object", list: "an array", str: "a string", bool: "a boolean",
         int: "a number", float: "a number", type(None): "null",
@@ -394,7 +391,7 @@ def _type_name(value: Any) -> str:
 
 def _parse_event(raw: Any, path: str, index: int, errors: dict[str, str]) -> Event | None:
     if not isinstance(raw, dict):
-        errors[path] = f"must be an object, not {_type_name(raw)}"
+        errors[path] = f"must be an object, not {type_name(raw)}"
         return None
     ok = True
     unit = canonical_unit(raw.get("unit"))
@@ -403,19 +400,19 @@ def _parse_event(raw: Any, path: str, index: int, errors: dict[str, str]) -> Eve
         ok = False
     elif unit is None:
         errors[f"{path}.unit"] = (
-            f"must be a non-empty string or an integer, not {_type_name(raw['unit'])}"
+            f"must be a non-empty string or an integer, not {type_name(raw['unit'])}"
         )
         ok = False
     event_type = raw.get("type")
     if event_type is not None and not isinstance(event_type, str):
-        errors[f"{path}.type"] = f"must be a string, not {_type_name(event_type)}"
+        errors[f"{path}.type"] = f"must be a string, not {type_name(event_type)}"
         ok = False
     created_at = None
     raw_time = raw.get("created_time")
     if raw_time is not None:
         if not isinstance(raw_time, str):
             errors[f"{path}.created_time"] = (
-                f"must be an ISO 8601 string, not {_type_name(raw_time)}"
+                f"must be an ISO 8601 string, not {type_name(raw_time)}"
             )
             ok = False
         else:
@@ -506,7 +503,7 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str],
                    units: dict[str | int, str] | None = None) -> Student | None:
     prefix = f"{path}." if path else ""
     if not isinstance(raw, dict):
-        errors[path or ROOT] = f"must be an object, not {_type_name(raw)}"
+        errors[path or ROOT] = f"must be an object, not {type_name(raw)}"
         return None
     ok = True
     student_id = raw.get("student_id")
@@ -514,14 +511,14 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str],
         errors[f"{prefix}student_id"] = "is required"
         ok = False
     elif not isinstance(student_id, str):
-        errors[f"{prefix}student_id"] = f"must be a string, not {_type_name(student_id)}"
+        errors[f"{prefix}student_id"] = f"must be a string, not {type_name(student_id)}"
         ok = False
     elif not student_id.strip():
         errors[f"{prefix}student_id"] = "must not be empty"
         ok = False
     namespace = raw.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
-        errors[f"{prefix}namespace"] = f"must be a string, not {_type_name(namespace)}"
+        errors[f"{prefix}namespace"] = f"must be a string, not {type_name(namespace)}"
         ok = False
     raw_events = raw.get("events")
     events: list[Event] = []
@@ -529,7 +526,7 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str],
         errors[f"{prefix}events"] = "is required"
         ok = False
     elif not isinstance(raw_events, list):
-        errors[f"{prefix}events"] = f"must be an array, not {_type_name(raw_events)}"
+        errors[f"{prefix}events"] = f"must be an array, not {type_name(raw_events)}"
         ok = False
     elif not _parse_events(raw_events, f"{prefix}events", errors, events, units if units is not None else {}):
         ok = False
@@ -539,7 +536,7 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str],
 
 
 @_gc_paused()
-def _parse_students(document: Any, prefix: str, errors: dict[str, str]) -> list[Student]:
+def parse_students(document: Any, prefix: str, errors: dict[str, str]) -> list[Student]:
     """Students from one object or an array of them, problems collected under ``prefix``."""
     students: list[Student] = []
     if isinstance(document, dict):
@@ -564,11 +561,11 @@ def _parse_students(document: Any, prefix: str, errors: dict[str, str]) -> list[
                 seen[key] = index
             students.append(student)
     else:
-        errors[prefix or ROOT] = f"must be a student object or an array of them, not {_type_name(document)}"
+        errors[prefix or ROOT] = f"must be a student object or an array of them, not {type_name(document)}"
     return students
 
 
-def _raise_if(errors: Problems, what: str = "submission") -> None:
+def raise_if(errors: Problems, what: str = "submission") -> None:
     if errors:
         count = errors.total
         raise SubmissionError(f"invalid {what}: {count} problem{'s' if count != 1 else ''}", errors,
@@ -578,153 +575,14 @@ def _raise_if(errors: Problems, what: str = "submission") -> None:
 def parse_submission(document: Any) -> list[Student]:
     """Validate a decoded JSON document: one student object or an array of them."""
     errors = Problems()
-    students = _parse_students(document, "", errors)
-    _raise_if(errors)
+    students = parse_students(document, "", errors)
+    raise_if(errors)
     return students
-
-
-def _default_options() -> ReportOptions:
-    from .options import DEFAULT_OPTIONS
-
-    return DEFAULT_OPTIONS
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """What one request asks for: the students, who gets the finished report by email, and
-    the report options (``DEFAULT_OPTIONS`` unless an envelope gives ``options``)."""
-
-    students: list[Student]
-    recipients: tuple[str, ...] = ()
-    options: ReportOptions = field(default_factory=_default_options)
-    callback_url: str | None = None
-
-
-MAX_RECIPIENTS = 20
 
 
 def is_envelope(document: Any) -> bool:
     """``{"students": …, "email": […]}`` rather than a bare student object."""
     return isinstance(document, dict) and "students" in document and "student_id" not in document
-
-
-def _parse_recipients(value: Any, errors: dict[str, str]) -> tuple[str, ...]:
-    from email_validator import EmailNotValidError, validate_email
-
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        errors["email"] = f"must be an array of email addresses, not {_type_name(value)}"
-        return ()
-    if len(value) > MAX_RECIPIENTS:
-        errors["email"] = f"at most {MAX_RECIPIENTS} recipients"
-        return ()
-    recipients: list[str] = []
-    for index, address in enumerate(value):
-        if not isinstance(address, str):
-            errors[f"email[{index}]"] = f"must be a string, not {_type_name(address)}"
-            continue
-        try:
-            normalized = validate_email(address, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            errors[f"email[{index}]"] = f"{address[:80]!r} is not a valid email address: {exc}"
-            continue
-        if normalized.casefold() not in {known.casefold() for known in recipients}:
-            recipients.append(normalized)
-    return tuple(recipients)
-
-
-MAX_URL_CHARS = 2000
-
-
-def parse_callback_url(value: Any) -> str:
-    """An envelope's ``callback_url`` as written, if it is an absolute ``http(s)`` URL with a
-    host and no credentials (they would be shown in the report's status); ValueError says why
-    not. Where it may point is checked by :mod:`reportgen.delivery.webhooks`."""
-    from urllib.parse import urlsplit
-
-    if not isinstance(value, str):
-        raise ValueError(f"must be an http or https URL, not {_type_name(value)}")
-    if len(value) > MAX_URL_CHARS:
-        raise ValueError(f"at most {MAX_URL_CHARS} characters")
-    if not value.isascii() or not value.isprintable() or " " in value:
-        raise ValueError("must be a URL without spaces, control characters or characters beyond ASCII "
-                         "(percent-encode them, and write a non-ASCII host name in its xn-- form)")
-    try:
-        parts = urlsplit(value)
-        parts.port
-    except ValueError as exc:
-        raise ValueError(f"is not a valid URL: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"must be an http or https URL, not {parts.scheme + ':' if parts.scheme else 'a relative one'}")
-    if not parts.hostname:
-        raise ValueError("must name a host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not hold a user name or password; authenticate the request by its signature")
-    return value
-
-
-def _parse_callback_url(value: Any, errors: dict[str, str],
-                        check: Callable[[str], None] | None = None) -> str | None:
-    if value is None:
-        return None
-    try:
-        url = parse_callback_url(value)
-        if check is not None:
-            check(url)
-        return url
-    except ValueError as exc:
-        errors["callback_url"] = str(exc)
-        return None
-
-
-EMAIL_UNAVAILABLE = "this server has no SMTP server configured (SMTP_HOST)"
-
-
-def _no_email(value: Any, errors: dict[str, str]) -> tuple[str, ...]:
-    """No recipients, and a problem if some were asked for of a server that cannot send email."""
-    if value is not None and value != []:
-        errors["email"] = EMAIL_UNAVAILABLE
-    return ()
-
-
-def parse_recipients(value: Any) -> tuple[str, ...]:
-    """Normalised, de-duplicated addresses; :class:`SubmissionError` names each bad one."""
-    errors = Problems()
-    recipients = _parse_recipients(value, errors)
-    _raise_if(errors)
-    return recipients
-
-
-def parse_upload(document: Any, recipients: Any = None, options: Any = None, *,
-                 email_available: bool = True, check_callback_url: Callable[[str], None] | None = None) -> Upload:
-    """Students, recipients and options, from a bare submission or an envelope; every problem
-    at once.
-
-    ``recipients`` and ``options`` may come from outside the JSON (the upload form); an
-    envelope's ``email`` and ``options`` win. A bare submission gets ``options`` (or the
-    defaults). On a server that cannot send email (``email_available`` false), recipients are
-    one more problem (``email``) among the data's, not one that hides them; so is a
-    ``callback_url`` that ``check_callback_url`` (where it may point: the caller's rules, which
-    resolve names) refuses with a ValueError.
-    """
-    from .options import parse_options
-
-    errors = Problems()
-    callback_url = None
-    if is_envelope(document):
-        students = _parse_students(document["students"], "students", errors)
-        recipients = document.get("email", recipients)
-        options = document.get("options", options)
-        callback_url = _parse_callback_url(document.get("callback_url"), errors, check_callback_url)
-    else:
-        students = _parse_students(document, "", errors)
-    options = parse_options(options, errors)
-    parsed_recipients = _parse_recipients(recipients, errors) if email_available else _no_email(recipients, errors)
-    _raise_if(errors)
-    return Upload(students=students, recipients=parsed_recipients, options=options, callback_url=callback_url)
 
 
 def parse_text(text: str | bytes) -> list[Student]:

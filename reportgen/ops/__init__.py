@@ -1,6 +1,2 @@
-"""Operator endpoints: liveness and readiness."""
-from flask import Blueprint
-
-bp = Blueprint("ops", __name__)
-
-from . import routes  # noqa: E402,F401
+"""Operator endpoints: liveness and readiness; the blueprint lives with its routes."""
+from .routes import bp  # noqa: F401

@@ -1,7 +1,7 @@
 """``/healthz`` says the process is up; ``/readyz`` checks what a report needs to get done."""
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
 from rq import Worker
 from sqlalchemy import text
@@ -9,7 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..pipeline.queue import redis_connection, report_queue
-from . import bp
+
+bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")

@@ -19,13 +19,16 @@ from rq.job import Job, JobStatus
 from rq.results import Result
 from rq.utils import as_text, parse_composite_key
 
-RENDER_CHUNK = "reportgen.pipeline.jobs.render_chunk"
-RENDER_PIECE = "reportgen.pipeline.jobs.render_piece"
-CHUNK_FAILED = "reportgen.pipeline.jobs.chunk_failed"
-ASSEMBLE_REPORT = "reportgen.pipeline.jobs.assemble_report"
-ASSEMBLY_FAILED = "reportgen.pipeline.jobs.assembly_failed"
-SEND_DELIVERY = "reportgen.pipeline.jobs.send_delivery"
-DELIVERY_FAILED = "reportgen.pipeline.jobs.delivery_failed"
+from .job_names import ReportJob
+
+#: The jobs' stable names (:mod:`.job_names`), which RQ stores with each job.
+RENDER_CHUNK = "reportgen:render_chunk"
+RENDER_PIECE = "reportgen:render_piece"
+CHUNK_FAILED = "reportgen:chunk_failed"
+ASSEMBLE_REPORT = "reportgen:assemble_report"
+ASSEMBLY_FAILED = "reportgen:assembly_failed"
+SEND_DELIVERY = "reportgen:send_delivery"
+DELIVERY_FAILED = "reportgen:delivery_failed"
 
 
 def init_app(app: Flask) -> None:
@@ -45,11 +48,11 @@ def redis_connection() -> Redis:
 
 
 def report_queue() -> Queue:
-    return Queue(current_app.config["REPORTGEN_QUEUE"], connection=redis_connection())
+    return Queue(current_app.config["REPORTGEN_QUEUE"], connection=redis_connection(), job_class=ReportJob)
 
 
 def finish_queue() -> Queue:
-    return Queue(current_app.config["REPORTGEN_QUEUE"] + "-finish", connection=redis_connection())
+    return Queue(current_app.config["REPORTGEN_QUEUE"] + "-finish", connection=redis_connection(), job_class=ReportJob)
 
 
 def worker_queues() -> list[Queue]:

@@ -1,4 +1,5 @@
-"""The one lookup of a report by its task id, shared by every route (the API and the pages).
+"""Reading what is stored of a report: the one lookup by task id that every route shares (the
+API and the pages), what its documents share, its students as uploaded, and one student's document.
 
 A task id is the UUID a report was created with (``str(uuid.uuid4())``, lower case). Anything
 else, a ``%00`` or a 10,000-character path segment included, names no report: it is answered
@@ -15,8 +16,12 @@ import re
 from sqlalchemy import select
 
 from ..auth.clients import visible_to_client
+from ..domain.options import options_from_dict
+from ..domain.submission import Student, parse_text
 from ..extensions import db
-from ..models import Report
+from ..models import Report, ReportItem, ReportPart
+from ..render import documents, formats
+from ..render.documents import ReportContext
 
 TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -28,3 +33,63 @@ def find_report(task_id: str, *loader_options) -> Report | None:
         return None
     return db.session.scalar(select(Report).where(Report.id == task_id, visible_to_client(Report))
                              .options(*loader_options))
+
+
+def report_context(report: Report) -> ReportContext:
+    """What every part of the report's documents shares, as stored when it was submitted."""
+    return ReportContext(labels=report.labels, cohorts=report.cohorts or {}, student_total=report.student_count,
+                         options=options_from_dict(report.options), events_left_out=report.events_left_out or 0,
+                         title=report.label, generated_at=report.created_at)
+
+
+#: Students cut from one reader of a finished PDF before it is opened afresh (its parsed pages
+#: stay cached in it: a 2,000-student ZIP would otherwise hold the whole document parsed).
+READER_USES = 200
+
+
+def stored_upload(report: Report) -> list[Student]:
+    """The students of a report as they were stored (after its window), in upload order: a
+    retry submits them again. Each student's input is stored once, on its own row."""
+    if report.input_json is not None:  # a report stored before 0007
+        return parse_text(report.input_json)
+    inputs = db.session.scalars(select(ReportItem.input_json).where(ReportItem.report_id == report.id)
+                                .order_by(ReportItem.position))
+    return [student for text in inputs for student in parse_text(text)]
+
+
+def student_document(report: Report, item: ReportItem, parts: dict | None = None) -> bytes:
+    """One student's finished document: stored as it is, or cut from a paged document: its
+    chunk's (and its further pieces) while the report renders, the report's own once finished
+    (which then holds every page once; the chunks' documents are gone).
+
+    ``parts`` keeps documents already read for a caller that serves many students of one
+    report, such as the ZIP bundle: one chunk's pieces at a time, or a reader of the finished
+    document, opened afresh every few hundred students so its parsed pages do not pile up.
+    """
+    report_format = formats.get(report.format)
+    if item.page_count is None:
+        return item.content
+    parts = {} if parts is None else parts
+    stored = parts.get(item.chunk)
+    if stored is None and "finished" not in parts:
+        chunk = db.session.scalars(
+            select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
+            .order_by(ReportPart.piece)
+        ).all()
+        if chunk:
+            parts.clear()  # students come in upload order, chunk after chunk: keep one at a time
+            parts[item.chunk] = stored = chunk
+        elif report.content is None:  # no parts: the report finished since report and item were read
+            db.session.refresh(report, ["content"])
+            db.session.refresh(item)
+    if stored is None:  # finished: every student is cut from the report's one document
+        from ..render.html_pdf import open_pdf  # xhtml2pdf's weight: the web process loads it only here
+
+        reader, served = parts.get("finished", (None, READER_USES))
+        if served >= READER_USES:
+            parts.clear()
+            reader, served = open_pdf(report.content), 0
+        parts["finished"] = (reader, served + 1)
+        stored = [reader]
+    return documents.of(report_format).student_document(None, stored, (item.first_page, item.page_count),
+                                                          f"Activity report: {item.student_id}")

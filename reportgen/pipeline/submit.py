@@ -1,8 +1,12 @@
-"""Submitting reports: the one path shared by the JSON API, the upload form and the CLI."""
+"""Submitting reports: the one path shared by the JSON API, the upload form and the CLI. A
+report is stored with one row per student and committed, then its jobs are queued (enqueue
+after commit); an upload of several formats is one submission, prepared once.
+"""
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,28 +14,28 @@ from redis.exceptions import RedisError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..render import formats
-from . import state
-from ..render.documents import plan
-from ..domain.options import DEFAULT_OPTIONS, ReportOptions
+from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
 from ..domain.preparation import PreparedUpload, prepare
-from ..domain.submission import Student, parse_text, to_document
+from ..domain.submission import Student, to_document
 from ..extensions import db
-from ..render.fonts import missing_glyphs
-from .jobs import report_ended
 from ..logs import current_task_id
 from ..models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
-from .queue import enqueue_report, report_job_ids, stop_jobs
+from ..render import formats
+from ..render.documents import plan
+from ..render.fonts import missing_glyphs
+from . import state
+from .queue import enqueue_report
+from .stored import stored_upload
 
 log = logging.getLogger(__name__)
 
 
-#: How long an ``Idempotency-Key`` names the report it created; after that it may be used again.
+#: The header that makes a retried submit safe, the longest key it takes, and how long a key names
+#: the report it created (after that it may be used again).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
-#: Students cut from one reader of a finished PDF before it is opened afresh (its parsed pages
-#: stay cached in it: a 2,000-student ZIP would otherwise hold the whole document parsed).
-READER_USES = 200
 
 
 class QueueUnavailable(RuntimeError):
@@ -207,78 +211,38 @@ def create_report(
     return report
 
 
-def discard_report(report: Report) -> str | None:
-    """Cancel a report that is not done, or delete a done one's input and documents: what
-    ``DELETE`` on the API and the status page's Cancel / Delete do. Returns ``"canceled"``,
-    ``"deleted"`` or None (already deleted). The report is reloaded afterwards.
+def submit_upload(students: list[Student], report_formats: list[str], label: str | None,
+                  recipients: tuple[str, ...] = (), options: ReportOptions = DEFAULT_OPTIONS,
+                  owner: str | None = None) -> list[Report]:
+    """One report per format, grouped under one submission id, the upload prepared (window,
+    labels, analytics) once for all of them. The recipients go with the last report created,
+    the upload's lead: each gets one email with every format, once all of them have ended.
 
-    A cancel commits first and stops the report's jobs after: from the commit on, every write of
-    its jobs is refused by the database, so a job that Redis cannot stop changes nothing either.
-    Its webhook announces the cancellation; its upload's email goes out without it."""
-    report_id = report.id
-    outcome = None
-    if not report.is_done:
-        pieces = db.session.execute(select(ReportItem.chunk, ReportItem.pieces)
-                                    .where(ReportItem.report_id == report_id, ReportItem.pieces > 1)).all()
-        job_ids = report_job_ids(report_id, report.chunk_count, [tuple(row) for row in pieces])
-        if state.cancel_report(report_id):
-            outcome = "canceled"
-            try:
-                stop_jobs(job_ids)
-            except RedisError:
-                log.warning("report %s canceled; its jobs could not be stopped (Redis unavailable) and will "
-                            "find it canceled", report_id)
-            report_ended(report_id)
-    if outcome is None and state.purge_report(report_id, "deleted"):
-        outcome = "deleted"
-    db.session.refresh(report)
-    log.info("report %s", outcome or "already deleted")
-    return outcome
-
-
-def stored_upload(report: Report) -> list[Student]:
-    """The students of a report as they were stored (after its window), in upload order: a
-    retry submits them again. Each student's input is stored once, on its own row."""
-    if report.input_json is not None:  # a report stored before 0007
-        return parse_text(report.input_json)
-    inputs = db.session.scalars(select(ReportItem.input_json).where(ReportItem.report_id == report.id)
-                                .order_by(ReportItem.position))
-    return [student for text in inputs for student in parse_text(text)]
-
-
-def student_document(report: Report, item: ReportItem, parts: dict | None = None) -> bytes:
-    """One student's finished document: stored as it is, or cut from a paged document: its
-    chunk's (and its further pieces) while the report renders, the report's own once finished
-    (which then holds every page once; the chunks' documents are gone).
-
-    ``parts`` keeps documents already read for a caller that serves many students of one
-    report, such as the ZIP bundle: one chunk's pieces at a time, or a reader of the finished
-    document, opened afresh every few hundred students so its parsed pages do not pile up.
+    If the queue is down, each report is still stored (as ``FAILURE``, by :func:`create_report`)
+    so the status page can say so and offer to try again.
     """
-    report_format = formats.get(report.format)
-    if item.page_count is None:
-        return item.content
-    parts = {} if parts is None else parts
-    documents = parts.get(item.chunk)
-    if documents is None and "finished" not in parts:
-        chunk = db.session.scalars(
-            select(ReportPart.content).where(ReportPart.report_id == report.id, ReportPart.chunk == item.chunk)
-            .order_by(ReportPart.piece)
-        ).all()
-        if chunk:
-            parts.clear()  # students come in upload order, chunk after chunk: keep one at a time
-            parts[item.chunk] = documents = chunk
-        elif report.content is None:  # no parts: the report finished since report and item were read
-            db.session.refresh(report, ["content"])
-            db.session.refresh(item)
-    if documents is None:  # finished: every student is cut from the report's one document
-        from ..render.html_pdf import open_pdf
+    submission_id = str(uuid.uuid4())
+    prepared = prepare(students, options)
+    reports = []
+    for number, report_format in enumerate(report_formats, start=1):
+        try:
+            reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
+                                         recipients=recipients if number == len(report_formats) else (),
+                                         prepared=prepared, owner=owner))
+        except QueueUnavailable as exc:
+            reports.append(exc.report)
+    return reports
 
-        reader, served = parts.get("finished", (None, READER_USES))
-        if served >= READER_USES:
-            parts.clear()
-            reader, served = open_pdf(report.content), 0
-        parts["finished"] = (reader, served + 1)
-        documents = [reader]
-    return report_format.documents.student_document(None, documents, (item.first_page, item.page_count),
-                                                    f"Activity report: {item.student_id}")
+
+def retry_report(report: Report, owner: str | None) -> Report:
+    """Queue the stored input of a failed or canceled report again, as a new report of the same
+    format with the same label, options, recipients and webhook, owned as the old one was
+    (``owner`` for one stored before owners were recorded)."""
+    recipients = tuple(delivery.recipient for delivery in report.deliveries if not delivery.is_webhook)
+    callback_url = next((delivery.recipient for delivery in report.deliveries if delivery.is_webhook), None)
+    try:
+        return create_report(stored_upload(report), report.format, label=report.label,
+                             submission_id=str(uuid.uuid4()), recipients=recipients, callback_url=callback_url,
+                             options=options_from_dict(report.options), owner=report.owner or owner)
+    except QueueUnavailable as exc:
+        return exc.report

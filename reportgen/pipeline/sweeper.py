@@ -41,14 +41,15 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import and_, exists, func, select
 
+from ..domain.dates import as_utc
 from ..extensions import db
 from ..logs import task_context
-from .jobs import fail_report, queue_upload_emails
-from ..models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, as_utc, utcnow
-from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, purge_report, queue_assembly_if_complete,
-                    queued_emails)
+from ..models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from .endings import fail_report, queue_upload_emails
 from .queue import (DELIVERY_RETRIES, chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
                     enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection)
+from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, purge_report, queue_assembly_if_complete,
+                    queued_emails)
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ registration would have expired.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +36,10 @@ from rq.utils import now
 
 from ..extensions import db
 from ..logs import task_context
+from ..render import documents
+from . import jobs  # noqa: F401  (loaded here, before the first fork, not in every work horse)
+from .job_names import ReportJob
+from .reads import compile_statements
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,7 @@ class ReportWorker(Worker):
     waits out a lost Redis."""
 
     queue_class = OutageReportingQueue
+    job_class = ReportJob  # finds each job by its stable name (:mod:`.job_names`)
 
     def __init__(self, queues, *args, sweep: Callable[[], object] | None = None, sweep_interval: int = 30,
                  **kwargs):
@@ -217,3 +223,13 @@ class ReportWorker(Worker):
     def main_work_horse(self, job, queue):
         db.engine.dispose(close=False)
         super().main_work_horse(job, queue)
+
+
+def prepare_horses() -> None:
+    """Before the first fork, so every work horse starts warm: the jobs and the renderer
+    imported, fonts and templates loaded, the jobs' SQL compiled, and all of it frozen out of
+    the garbage collector (a horse's first collection would otherwise touch, and so copy,
+    every page of it)."""
+    documents.warm_up()
+    compile_statements()
+    gc.freeze()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from html import escape
 
 from ..domain.report_data import VisitMark
+from .fonts import chart_family
 
 INK = "#1f2328"
 MUTED = "#656d76"
@@ -56,8 +57,6 @@ def _num(value: float) -> str:
 
 def _family(text: str) -> str:
     """The chart font for ``text``: a fallback face for characters DejaVu Sans does not draw."""
-    from .fonts import chart_family
-
     return chart_family(text)
 
 

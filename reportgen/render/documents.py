@@ -21,24 +21,30 @@ the chunk in the upload's document and in the student's own.
 
 ``combine`` reads the chunks' documents (and the students' own) from iterables, so the
 assembly can load them one at a time instead of holding a cohort's parts at once.
+
+:mod:`.html_pdf` (xhtml2pdf, ReportLab, svglib: 0.4 s and ~60 MiB to import) is imported where a
+document is first rendered, not with this module: the web process plans reports with it and
+never renders. A worker loads it, with every template and font, in :func:`warm_up` before it forks.
 """
 from __future__ import annotations
 
-import logging
 import dataclasses
 import itertools
+import logging
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from . import formats
 from ..domain.batching import piece_rows, plan_chunks, plan_pieces
 from ..domain.csv_export import HEADER, render_csv
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions
 from ..domain.preparation import PreparedUpload, prepare
 from ..domain.report_data import ReportData, build_report
 from ..domain.sequencing import StudentSequence, sequence_students
-from ..domain.submission import Student, parse_upload, loads
+from ..domain.submission import Student, loads
+from ..domain.upload import parse_upload
+from . import fonts, formats
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +264,25 @@ class PdfDocuments(Documents):
         return merge_pdfs([own, *chunk_documents[1:]], title) if len(chunk_documents) > 1 else own
 
 
+#: Each format's renderer, by the name the registry (:mod:`.formats`) gives it.
+RENDERERS: dict[str, type[Documents]] = {"html": HtmlDocuments, "pdf": PdfDocuments, "csv": CsvDocuments}
+
+
+def of(report_format: formats.ReportFormat | str) -> type[Documents]:
+    """The renderer of a format: ``render_chunk``, ``render_piece``, ``combine``, ``student_pages``
+    and ``student_document``."""
+    return RENDERERS[report_format if isinstance(report_format, str) else report_format.name]
+
+
+#: The module that renders, loaded by :func:`warm_up` or on a document's first render.
+RENDERER_MODULE = f"{__package__}.html_pdf"
+
+
+def renderer_loaded() -> bool:
+    """Whether this process has the renderer loaded (a work horse forked after :func:`warm_up`)."""
+    return RENDERER_MODULE in sys.modules
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """The workers' jobs for an upload in one format: each student's chunk and how many
@@ -319,7 +344,7 @@ def render_document(report_format: str, input_text: str | bytes, options: dict |
     upload = parse_upload(document)
     prepared = prepare(upload.students, upload.options)
     context = ReportContext.of(prepared)
-    renderer = formats.get(report_format).documents
+    renderer = of(report_format)
     chunks = chunk_inputs(prepared, report_format)
     results, documents = [], []
     for chunk in chunks:
@@ -333,3 +358,17 @@ def render_document(report_format: str, input_text: str | bytes, options: dict |
               if outcome.ok]
     parts = [outcome.content for result in results for outcome in result.students if outcome.ok]
     return renderer.combine(context, inputs, documents, parts)
+
+
+def warm_up() -> None:
+    """Load what every render needs once, in a process that forks work horses, so no horse
+    pays for it again: the fonts, xhtml2pdf's and svglib's start-up, and every report
+    template compiled (Jinja compiles an included template the first time it is rendered,
+    which in a fresh horse cost a third of a small report's job)."""
+    fonts.warm_up()
+    sample = ('[{"student_id": "warm-up", "namespace": "n", "events": [{"unit": 1, "type": "saved_code",'
+              ' "created_time": "2024-07-01T10:00:00Z"}, {"unit": 2, "created_time": "2024-07-01T10:05:00Z"}]},'
+              ' {"student_id": "warm-up-2", "namespace": "n", "events": [{"unit": 1}]}]')
+    for report_format in ("html", "pdf"):
+        render_document(report_format, sample)
+        render_document(report_format, sample, {"event_log": True})

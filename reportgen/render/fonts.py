@@ -30,7 +30,9 @@ from typing import NamedTuple
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+from ..config import ROOT_DIR
+
+STATIC_DIR = ROOT_DIR / "static"
 
 
 class Face(NamedTuple):

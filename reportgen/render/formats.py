@@ -1,13 +1,10 @@
 """The report formats, in one place: every caller (API, form, CLI, jobs, email, downloads)
-asks this registry what a format is called, how it is served and how it is rendered.
-
-The rendering side (:mod:`reportgen.render.documents`) is imported only when a document is made,
-so the web process does not load xhtml2pdf to answer a status request.
+asks this registry what a format is called and how it is served. How each is rendered is
+:func:`reportgen.render.documents.of`'s answer; this module imports nothing of ours.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import import_module
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +13,6 @@ class ReportFormat:
     label: str
     content_type: str
     inline: bool
-    renderer: str
-    """The class in :mod:`reportgen.render.documents` that renders this format."""
     paged: bool = False
     """A printed document: rendered a chunk at a time as one file (students' pages are cut
     from it), drawn with the fonts in ``static/fonts`` (so characters they lack are warned
@@ -35,18 +30,13 @@ class ReportFormat:
     def disposition(self) -> str:
         return "inline" if self.inline else "attachment"
 
-    @property
-    def documents(self):
-        """The renderer: ``render_chunk``, ``combine`` and ``student_document``."""
-        return getattr(import_module("reportgen.render.documents"), self.renderer)
-
 
 FORMATS: dict[str, ReportFormat] = {
     fmt.name: fmt
     for fmt in (
-        ReportFormat("html", "HTML", "text/html; charset=utf-8", inline=True, renderer="HtmlDocuments"),
-        ReportFormat("pdf", "PDF", "application/pdf", inline=False, renderer="PdfDocuments", paged=True),
-        ReportFormat("csv", "CSV", "text/csv; charset=utf-8", inline=False, renderer="CsvDocuments"),
+        ReportFormat("html", "HTML", "text/html; charset=utf-8", inline=True),
+        ReportFormat("pdf", "PDF", "application/pdf", inline=False, paged=True),
+        ReportFormat("csv", "CSV", "text/csv; charset=utf-8", inline=False),
     )
 }
 NAMES = tuple(FORMATS)

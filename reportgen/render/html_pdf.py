@@ -28,7 +28,6 @@ import functools
 import io
 import unicodedata
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -38,10 +37,10 @@ from pypdf import PdfReader, PdfWriter
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from . import charts, fonts
+from ..config import ROOT_DIR
 from ..domain.report_data import CohortReport, ReportData, StudentReport
+from . import charts, fonts
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT_DIR / "templates"
 STATIC_DIR = ROOT_DIR / "static"
 DOCUMENT_TEMPLATE = "report/document.html"
@@ -268,22 +267,6 @@ def report_environment() -> jinja2.Environment:
         PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
     )
     return environment
-
-
-def warm_up() -> None:
-    """Load what every render needs once, in a process that forks work horses, so no horse
-    pays for it again: the fonts, xhtml2pdf's and svglib's start-up, and every report
-    template compiled (Jinja compiles an included template the first time it is rendered,
-    which in a fresh horse cost a third of a small report's job)."""
-    from .documents import render_document
-
-    fonts.warm_up()
-    sample = ('[{"student_id": "warm-up", "namespace": "n", "events": [{"unit": 1, "type": "saved_code",'
-              ' "created_time": "2024-07-01T10:00:00Z"}, {"unit": 2, "created_time": "2024-07-01T10:05:00Z"}]},'
-              ' {"student_id": "warm-up-2", "namespace": "n", "events": [{"unit": 1}]}]')
-    for report_format in ("html", "pdf"):
-        render_document(report_format, sample)
-        render_document(report_format, sample, {"event_log": True})
 
 
 def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections: Sequence[StudentReport],

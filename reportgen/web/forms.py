@@ -13,18 +13,19 @@ from pathlib import Path
 from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, Form, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (BooleanField, DateField, Form, IntegerField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain.csv_import import MalformedCSV, looks_like_csv, read_csv
 from ..domain.plain_words import in_plain_words
-from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, Upload,
-                                 check_object_count, is_blank, is_envelope, loads, parse_recipients, parse_upload,
-                                 text_problem)
-from ..render.formats import FORMATS
+from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, check_object_count,
+                                 is_blank, is_envelope, loads, text_problem)
+from ..domain.upload import Upload, parse_recipients, parse_upload
 from ..models import Status
+from ..render.formats import FORMATS
 
 DEFAULT_FORMATS = ("html", "pdf")
 LABEL_MAX = 200

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..domain.dates import as_utc, day_month, when
 from ..domain.options import options_from_dict
 from ..domain.report_data import option_lines as describe_options
-from ..models import Delivery, DeliveryStatus, Report, Status, as_utc
-from ..serializers import day_month, expires_at, gone_message, status_url, student_url, when
+from ..models import Delivery, DeliveryStatus, Report, Status
+from ..pipeline.status import expires_at, gone_message, status_url, student_url
 
 STATE_WORDS = {
     Status.PENDING.value: "Queued",

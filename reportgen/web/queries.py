@@ -8,8 +8,8 @@ from sqlalchemy import Select, Text, cast, false, func, literal, or_, orm, selec
 from ..auth.clients import visible_to_client
 from ..domain.submission import text_problem
 from ..extensions import db
-from ..render.formats import in_format_order
 from ..models import Report
+from ..render.formats import in_format_order
 
 LIKE_ESCAPE = "!"
 NAMESPACE_SUGGESTIONS_FROM = 200

@@ -2,28 +2,29 @@
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta, timezone
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.utils import as_text, utcparse
 from sqlalchemy import orm
 
 from ..auth.clients import current_client
-from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
-from ..domain.preparation import prepare
-from ..domain.submission import Student, SubmissionError
+from ..domain.dates import as_utc, iso
+from ..domain.submission import SubmissionError
 from ..extensions import db
-from ..models import Report, Status, as_utc, utcnow
-from ..serializers import iso, report_status
+from ..models import Report, Status, utcnow
+from ..pipeline.cancel import discard_report
 from ..pipeline.queue import redis_connection, report_queue
-from ..pipeline.submit import QueueUnavailable, create_report, discard_report, stored_upload
+from ..pipeline.status import report_status
 from ..pipeline.stored import find_report
-from . import bp, present
+from ..pipeline.submit import retry_report, submit_upload
+from . import present
 from .forms import HistoryFilterForm, UploadForm
 from .queries import history_query, recent_namespaces, submission_reports, upload_rows
+
+bp = Blueprint("web", __name__)
 
 PER_PAGE = 20
 #: How long a report waits in the queue before the page asks whether any worker is listening.
@@ -35,6 +36,14 @@ MAX_PAGE = 1_000_000
 NO_JS_REFRESH_SECONDS = 3
 STUDENTS_LISTED = 20
 
+@bp.before_app_request
+def _allow_pasted_json_up_to_the_upload_limit() -> None:
+    """Pasted JSON is a form field, which Werkzeug caps at ``MAX_FORM_MEMORY_SIZE`` (500 kB);
+    let it be as large as an uploaded file. Registered before CSRFProtect, which parses first."""
+    if request.blueprint == bp.name:
+        request.max_form_memory_size = current_app.config["MAX_CONTENT_LENGTH"]
+
+
 bp.add_app_template_filter(iso, "iso")
 bp.add_app_template_filter(present.when, "when")
 bp.add_app_template_filter(present.filesize, "filesize")
@@ -44,29 +53,6 @@ bp.add_app_template_filter(present.duration, "duration")
 @bp.app_context_processor
 def _present():
     return {"present": present}
-
-
-def submit(students: list[Student], formats: list[str], label: str | None,
-           recipients: tuple[str, ...] = (), options: ReportOptions = DEFAULT_OPTIONS) -> list[Report]:
-    """One report per format through the shared service, grouped under one submission id,
-    the upload prepared (window, labels, analytics) once for all of them. The recipients go
-    with the last report created, the upload's lead: each gets one email with every format,
-    once all of them have ended.
-
-    If the queue is down, each report is still stored (as ``FAILURE``, by ``create_report``)
-    so the status page can say so and offer to try again.
-    """
-    submission_id = str(uuid.uuid4())
-    prepared = prepare(students, options)
-    reports = []
-    for number, report_format in enumerate(formats, start=1):
-        try:
-            reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
-                                         recipients=recipients if number == len(formats) else (),
-                                         prepared=prepared, owner=current_client()))
-        except QueueUnavailable as exc:
-            reports.append(exc.report)
-    return reports
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -82,8 +68,8 @@ def upload():
         except SubmissionError:
             pass
         else:
-            reports = submit(upload.students, form.selected_formats(), form.label.data or None, upload.recipients,
-                             upload.options)
+            reports = submit_upload(upload.students, form.selected_formats(), form.label.data or None,
+                                    upload.recipients, upload.options, owner=current_client())
             return redirect(url_for(".status", task_id=reports[0].id), code=303)
     return render_template("web/upload.html", form=form), 400
 
@@ -177,15 +163,7 @@ def retry(task_id: str):
     if report.purged_at is not None:
         flash("This report's data has been deleted, so it cannot be tried again; upload it anew.", "info")
         return redirect(url_for(".status", task_id=task_id), code=303)
-    students = stored_upload(report)
-    recipients = tuple(delivery.recipient for delivery in report.deliveries if not delivery.is_webhook)
-    callback_url = next((delivery.recipient for delivery in report.deliveries if delivery.is_webhook), None)
-    try:
-        new = create_report(students, report.format, label=report.label, submission_id=str(uuid.uuid4()),
-                            recipients=recipients, callback_url=callback_url,
-                            options=options_from_dict(report.options), owner=report.owner or current_client())
-    except QueueUnavailable as exc:
-        new = exc.report
+    new = retry_report(report, owner=current_client())
     flash("Queued again as a new report.", "success")
     return redirect(url_for(".status", task_id=new.id), code=303)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
-from ..helpers import ROOT, worker_env
 
+from ..support.processes import ROOT, worker_env
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = [

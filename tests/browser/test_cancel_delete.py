@@ -8,7 +8,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers import sample_students
+from ..support.payloads import sample_students
 from .conftest import PHONE
 from .test_status_history import STATUS_URL, no_page_scroll
 

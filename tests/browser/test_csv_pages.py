@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers import ROOT, report_count
+from ..support.database import report_count
+from ..support.processes import ROOT
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser

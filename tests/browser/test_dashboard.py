@@ -6,8 +6,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..conftest import TEST_QUEUE
-from ..helpers import post_json, sample_students
+from ..support.api import post_json
+from ..support.payloads import sample_students
+from ..support.processes import TEST_QUEUE
 
 pytestmark = pytest.mark.browser
 

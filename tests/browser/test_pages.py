@@ -12,7 +12,9 @@ from sqlalchemy import update
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from ..helpers import event, post_json, report_count, sample_students, student
+from ..support.api import post_json
+from ..support.database import report_count
+from ..support.payloads import event, sample_students, student
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers import submit
-from ..test_report_pdf import sample_like
+from ..support.api import submit
+from ..support.payloads import sample_like
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser

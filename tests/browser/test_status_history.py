@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from reportgen.extensions import db
 from reportgen.models import Report
 
-from ..helpers import event, student
+from ..support.payloads import event, student
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser

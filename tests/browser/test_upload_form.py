@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers import ROOT, report_count
-from ..test_form_messages import three_mistakes
+from ..support.database import report_count
+from ..support.payloads import three_mistakes
+from ..support.processes import ROOT
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser

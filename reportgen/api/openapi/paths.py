@@ -1,0 +1,224 @@
+"""The description's paths: every route of the API and the health checks, with the limits the
+server's config sets."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...domain.csv_export import HEADER as CSV_EXPORT_HEADER
+from ...domain.csv_import import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from ...render import formats
+from .shapes import JSON, ZIP, document_content, error, header, json_content, param, ref, response
+
+
+def csv_description() -> str:
+    return ("A table with a header row naming " + " and ".join(f"`{c}`" for c in REQUIRED_COLUMNS)
+            + " (and optionally " + ", ".join(f"`{c}`" for c in OPTIONAL_COLUMNS) + "); one row per event, "
+            "UTF-8 with or without a byte-order mark, comma, semicolon or tab. A CSV report downloaded from here ("
+            + ", ".join(CSV_EXPORT_HEADER) + ") uploads as it is. A CSV has no envelope: no email, options or "
+            "callback_url.")
+
+
+def submission_body(config: Mapping[str, Any]) -> dict:
+    limit = config.get("MAX_CONTENT_LENGTH")
+    objects = config.get("REPORTGEN_MAX_UPLOAD_OBJECTS")
+    return {
+        "required": True,
+        "description": (f"At most {limit:,} bytes (MAX_CONTENT_LENGTH) and {objects:,} students and events, or CSV "
+                        "rows (REPORTGEN_MAX_UPLOAD_OBJECTS); more is 413. Any `application/*+json` type is read as "
+                        "JSON; other types are 415.") if limit and objects else "JSON or CSV.",
+        "content": {
+            JSON: {"schema": ref("Submission"), "examples": {
+                "students": {"summary": "Students alone", "value": [
+                    {"student_id": "alice", "namespace": "python-101", "events": [
+                        {"unit": 17, "type": "saved_code", "created_time": "2024-07-21T03:04:55Z"}]}]},
+                "envelope": {"summary": "An envelope", "value": {
+                    "students": [{"student_id": "alice", "namespace": "python-101",
+                                  "events": [{"unit": 17, "created_time": "2024-07-21T03:04:55Z"}]}],
+                    "email": ["teacher@example.org"],
+                    "options": {"idle_cutoff_minutes": 20, "window": {"from": "2024-07-01", "to": "2024-07-31"}},
+                    "callback_url": "https://lms.example.org/hooks/reportgen"}},
+            }},
+            "text/csv": {"schema": {"type": "string", "description": csv_description()},
+                         "example": "student_id,namespace,unit,created_time\nalice,python-101,17,2024-07-21T03:04:55Z\n"},
+        },
+    }
+
+
+COMMON_ERRORS = {"401": response("Unauthorized"), "403": response("Forbidden"), "429": response("TooManyRequests")}
+
+
+def paths(config: Mapping[str, Any]) -> dict:
+    body_errors = {
+        "400": response("BadSubmission"),
+        "413": response("TooLarge"),
+        "415": response("UnsupportedMediaType"),
+    }
+    status_200 = {
+        "description": ("SUCCESS: the document itself (HTML inline, the others as attachments, with an ETag of its "
+                        "sha256), or with `Accept: application/json` the report's metadata (also for a deleted "
+                        "report), or with `?bundle=zip` a ZIP of every student's own document."),
+        "headers": {"ETag": header("ETag"), "Content-Disposition": header("ContentDisposition")},
+        "content": {JSON: {"schema": ref("ReportMetadata")}, **document_content(),
+                    ZIP: {"schema": {"type": "string", "contentMediaType": ZIP}}},
+    }
+    pending = {
+        "description": "PENDING or STARTED: poll again after Retry-After seconds.",
+        "headers": {"Retry-After": header("RetryAfterRequired")},
+        "content": json_content(ref("ReportStatus")),
+    }
+    download_extras = {
+        "206": {"description": "The requested range of the document (`Range`).",
+                "content": {mt: {"schema": {"type": "string"}} for mt in document_content()}},
+        "304": {"description": "Not modified: the `If-None-Match` ETag is still the document's."},
+        "416": error("The `Range` is not satisfiable."),
+        "410": error("The report's stored input and documents were deleted (expired after "
+                      "REPORTGEN_RETENTION_DAYS, or deleted by its owner), or the report was canceled."),
+    }
+    return {
+        "/assignment/{report_format}": {
+            "post": {
+                "operationId": "submitReport",
+                "summary": "Submit students for a report",
+                "description": ("Validates the whole upload at once (every problem by path), stores it and queues "
+                                "the report. Send `Idempotency-Key` to retry safely: the same key with the same "
+                                "body answers the original report again (`Idempotent-Replayed: true`)."),
+                "tags": ["reports"],
+                "parameters": [param("report_format"), param("Idempotency-Key")],
+                "requestBody": submission_body(config),
+                "responses": {
+                    "202": {
+                        "description": ("Queued (or, with a replayed Idempotency-Key, the original report's "
+                                        "status). Poll `status_url`."),
+                        "headers": {"Location": {"description": "The status URL.", "required": True,
+                                                 "schema": {"type": "string"}},
+                                    "Idempotent-Replayed": {"description": "`true` when this answers an earlier "
+                                                            "submit with the same Idempotency-Key.",
+                                                            "schema": {"type": "string", "enum": ["true"]}}},
+                        "content": json_content(ref("ReportStatus")),
+                    },
+                    "400": response("BadSubmission"),
+                    **COMMON_ERRORS,
+                    "404": error("Unknown report format.",
+                                  example={"error": "unknown report format 'docx'; use one of: "
+                                                    + ", ".join(formats.NAMES)}),
+                    "413": response("TooLarge"),
+                    "415": response("UnsupportedMediaType"),
+                    "409": error("A submit with the same Idempotency-Key was refused a moment ago; send it again.",
+                                  headers={"Retry-After": header("RetryAfterRequired")}),
+                    "422": error("The Idempotency-Key was used in the last 24 hours for a different request "
+                                  "(another format or body)."),
+                    "503": error("The job queue is unavailable; the report was stored as FAILURE "
+                                  "(`details.task_id`). Submit again after Retry-After.",
+                                  headers={"Retry-After": header("RetryAfterRequired")}),
+                },
+            },
+        },
+        "/assignment/sequence": {
+            "post": {
+                "operationId": "sequenceStudents",
+                "summary": "Label units and order each student's events, without a report",
+                "tags": ["reports"],
+                "parameters": [{"name": "metrics", "in": "query", "schema": {"type": "string", "enum": ["0", "1"],
+                                                                          "default": "0"},
+                                "description": "1: also each student's metrics, each class's ranges and the options."}],
+                "requestBody": submission_body(config),
+                "responses": {
+                    "200": {"description": "The labels and each student's sequence.", "content": json_content(ref("Sequence"))},
+                    **body_errors,
+                    "401": response("Unauthorized"),
+                    "429": response("TooManyRequests"),
+                },
+            },
+        },
+        "/assignment/{report_format}/{task_id}": {
+            "parameters": [param("report_format"), param("task_id")],
+            "get": {
+                "operationId": "getReport",
+                "summary": "Poll a report, read its metadata or download it",
+                "tags": ["reports"],
+                "parameters": [
+                    {"name": "Accept", "in": "header", "schema": {"type": "string"},
+                     "description": "`application/json` for the metadata instead of the document."},
+                    {"name": "bundle", "in": "query", "schema": {"type": "string", "enum": ["zip"]},
+                     "description": "`zip`: every student's own document in one ZIP."},
+                    param("bom"),
+                ],
+                "responses": {
+                    "200": status_200,
+                    "202": pending,
+                    **download_extras,
+                    "400": error("A bad `bundle` or `bom` value."),
+                    **COMMON_ERRORS,
+                    "404": response("NotFound"),
+                    "410": {"description": ("CANCELED: the status, with `error` saying so; or the report's stored "
+                                            "input and documents were deleted (expired after "
+                                            "REPORTGEN_RETENTION_DAYS, or deleted by its owner): an error, while "
+                                            "`Accept: application/json` still answers the metadata."),
+                            "content": json_content({"anyOf": [ref("ReportStatus"), ref("Error")]})},
+                    "500": {"description": "FAILURE: the report could not be made; `error` says why.",
+                            "content": json_content(ref("ReportStatus"))},
+                },
+            },
+            "delete": {
+                "operationId": "deleteReport",
+                "summary": "Cancel a pending or running report, or delete a finished one's data",
+                "description": ("A PENDING or STARTED report is canceled (status CANCELED; its jobs stop, no email "
+                                "or webhook but the cancellation's). A finished report's stored input and documents "
+                                "are deleted (`purged_at`, `purge_reason: deleted`); later downloads answer 410."),
+                "tags": ["reports"],
+                "responses": {
+                    "200": {"description": "The report's status after the cancel or delete.",
+                            "content": json_content(ref("ReportStatus"))},
+                    **COMMON_ERRORS,
+                    "404": response("NotFound"),
+                },
+            },
+        },
+        "/assignment/{report_format}/{task_id}/students/{position}": {
+            "parameters": [param("report_format"), param("task_id"),
+                           {"name": "position", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0},
+                            "description": "The student's place in the upload, from 0."}],
+            "get": {
+                "operationId": "getStudentDocument",
+                "summary": "One student's own document",
+                "tags": ["reports"],
+                "parameters": [param("bom")],
+                "responses": {
+                    "200": {"description": "The student's document.",
+                            "headers": {"ETag": header("ETag"), "Content-Disposition": header("ContentDisposition")},
+                            "content": document_content()},
+                    "202": {"description": "This student's document is still being made.",
+                            "content": json_content(ref("StudentDocumentStatus"))},
+                    **download_extras,
+                    "400": error("A bad `bom` value."),
+                    **COMMON_ERRORS,
+                    "404": response("NotFound"),
+                    "500": {"description": "This student's document failed; `error` says why.",
+                            "content": json_content(ref("StudentDocumentStatus"))},
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness: the process is up",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {"200": {"description": "Up.", "content": json_content(ref("Health"))}},
+            },
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness: the database, Redis and at least one worker are up",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {
+                    "200": {"description": "Ready.", "content": json_content(ref("Readiness"))},
+                    "503": {"description": "Not ready; `checks` names what is down.", "content": json_content(ref("Readiness"))},
+                },
+            },
+        },
+    }

@@ -1,0 +1,100 @@
+"""What every RQ job of reportgen runs inside: its database session and log tag, and the two
+exceptions it may hand to RQ, whose texts are fixed (rq-dashboard shows exceptions unescaped,
+and database or SMTP errors can quote user data). A lost database or Redis connection is
+transient: the job is rolled back and RQ retries it with backoff; anything else fails the work
+it was doing for good, with the original in the worker's log.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Iterator
+
+from flask import has_app_context
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+
+from ..domain.submission import SubmissionError
+from ..extensions import db
+from ..logs import task_context
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (OperationalError, DisconnectionError, RedisConnectionError, RedisTimeoutError)
+
+
+
+@contextlib.contextmanager
+def job_scope(task_id: str | None) -> Iterator[None]:
+    """A job's database session and log tag, in the worker's app context."""
+    if not has_app_context():
+        raise RuntimeError("reportgen jobs run in `flask --app wsgi worker`, which pushes the app context")
+    try:
+        with task_context(task_id):
+            yield
+    finally:
+        db.session.remove()
+
+
+class TransientFailure(Exception):
+    """Raised to RQ for a retry. Its text is fixed: rq-dashboard shows exceptions unescaped,
+    and database or SMTP errors can quote user data."""
+
+    def __init__(self, cause: BaseException):
+        self.cause_name = type(cause).__name__
+        super().__init__(f"temporary {self.cause_name}; the job will be retried")
+
+
+class JobFailed(Exception):
+    """Raised to RQ in place of an unexpected error, with fixed text for the same reason; the
+    original, with its traceback, goes to the worker's log."""
+
+    def __init__(self, cause: BaseException):
+        self.cause_name = type(cause).__name__
+        super().__init__(f"unexpected {self.cause_name}; the details are in the worker's log")
+
+
+def fixed_text_errors(job: Callable[..., str]) -> Callable[..., str]:
+    """Let only fixed-text exceptions reach RQ (and so rq-dashboard) from a job."""
+
+    @functools.wraps(job)
+    def run(*args):
+        try:
+            return job(*args)
+        except (TransientFailure, JobFailed):
+            raise
+        except Exception as exc:
+            log.exception("%s%r failed", job.__name__, args)
+            raise JobFailed(exc) from None
+
+    return run
+
+
+
+def cause_name(exc_type, exc_value) -> str:
+    """The name of what went wrong: the original's for our fixed-text exceptions."""
+    return getattr(exc_value, "cause_name", exc_type.__name__)
+
+
+def describe(exc: BaseException) -> str:
+    """An error in plain words, with every field path for invalid data."""
+    if isinstance(exc, SubmissionError):
+        return f"{exc.message}: " + "; ".join(f"{path} {reason}" for path, reason in exc.details.items())
+    return f"{type(exc).__name__}: {exc}"
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+
+def rollback_and_classify(exc: BaseException) -> None:
+    """Roll the job's session back after ``exc``; a lost connection is raised to RQ as a
+    :class:`TransientFailure` (retried), anything else returns for the caller to fail its work."""
+    db.session.rollback()
+    if is_transient(exc):
+        raise TransientFailure(exc) from None

