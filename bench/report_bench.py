@@ -122,7 +122,10 @@ def ours_renderer(root: Path, output_format: str, options: dict | None, notes: l
     """``text → bytes`` for our side. Until ``render_document`` takes ``options=`` (a
     TypeError about it), it renders without them and says so in ``notes``."""
     sys.path.insert(0, str(root))
-    from reportgen.render.documents import render_document
+    try:
+        from reportgen.render.documents import render_document
+    except ImportError:  # a tree from before the render/ package (``--root`` of an older commit)
+        from reportgen.documents import render_document
 
     if Path(sys.modules["reportgen"].__file__).resolve().parent != (root / "reportgen").resolve():
         raise SystemExit(f"imported reportgen from {sys.modules['reportgen'].__file__}, not from {root}")

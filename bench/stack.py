@@ -58,12 +58,17 @@ def role(cmdline: str) -> str:
         return "redis"
     if "gunicorn" in cmdline:
         return "web"
-    if "reportgen.serving.devstack" in cmdline:
+    if "reportgen.serving.devstack" in cmdline or "reportgen.devstack" in cmdline:
         return "devstack"
     if " worker" in cmdline or "rq:" in cmdline:
         return "worker"
     return "other"
 
+
+
+def devstack_module(root: Path) -> str:
+    """``make run``'s module in the tree at ``root``: ``reportgen.devstack`` before the serving/ package."""
+    return "reportgen.serving.devstack" if (root / "reportgen" / "serving" / "devstack.py").exists() else "reportgen.devstack"
 
 class DevStack:
     def __init__(self, env: dict[str, str] | None = None, keep: bool = False, start_timeout: float = 90,
@@ -88,7 +93,7 @@ class DevStack:
         env.update(self.extra_env)
         launched = time.monotonic()
         self.log = open(self.scratch / "devstack.log", "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "reportgen.serving.devstack"], cwd=self.root, env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", devstack_module(self.root)], cwd=self.root, env=env,
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         deadline = launched + self.start_timeout
