@@ -33,15 +33,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment, then ``config`` on top (tests pass theirs)."""
+def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any] | None = None) -> Flask:
+    """Build the app from ``settings`` (else the environment's, :func:`config.from_environment`),
+    then ``config`` on top (tests pass theirs)."""
     app = Flask(
         __name__,
         instance_path=str(instance_dir()),
         template_folder=str(ROOT_DIR / "templates"),
         static_folder=str(ROOT_DIR / "static"),
     )
-    app.config.from_mapping(from_environment())
+    app.config.from_mapping(settings if settings is not None else from_environment())
     if config:
         app.config.from_mapping(config)
     app.json.sort_keys = False

@@ -70,6 +70,17 @@ def sweep_command() -> None:
     click.echo(sweep().summary())
 
 
+@operator_cli.command("config")
+def config_command() -> None:
+    """Print the settings in force (from the environment, defaults filled in), secrets masked."""
+    from .config import describe, load_settings
+
+    shown = describe(load_settings())
+    width = max(len(name) for name, _ in shown)
+    for name, value in shown:
+        click.echo(f"{name.ljust(width)}  {value}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(render_command)
     app.cli.add_command(worker_command)

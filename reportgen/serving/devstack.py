@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Mapping
 
-from ..config import instance_dir
+from ..config import Settings, instance_dir, settings_or_exit
 
 POLL_SECONDS = 0.5
 #: Seconds before a dead worker is started again: the first wait, doubled after each death in a row up to the last.
@@ -65,15 +65,11 @@ def dashboard_access(environ: Mapping[str, str], base_url: str) -> tuple[dict[st
             "set REPORTGEN_ADMIN_PASSWORD to choose your own)")
 
 
-def worker_count(environ: Mapping[str, str]) -> int:
+def worker_count(settings: Settings) -> int:
     """``REPORTGEN_WORKERS``, or one worker per CPU core (a worker renders on one core)."""
-    value = environ.get("REPORTGEN_WORKERS", "").strip()
-    if not value:
+    if settings.REPORTGEN_WORKERS is None:
         return os.cpu_count() or 1
-    count = int(value)
-    if count < 0:
-        raise ValueError("REPORTGEN_WORKERS must be 0 or more")
-    return count
+    return settings.REPORTGEN_WORKERS
 
 
 class Child:
@@ -126,10 +122,10 @@ def _stop(children: list[Child]) -> None:
 
 
 def main() -> int:
-    port = os.environ.get("PORT", "8000")
-    host = os.environ.get("HOST", "127.0.0.1")
+    settings = settings_or_exit()
+    port, host = settings.PORT, settings.HOST
     redis_server = None
-    if not os.environ.get("REDIS_URL"):
+    if not settings.REDIS_URL:
         redis_server, os.environ["REDIS_URL"] = start_embedded_redis()
         print(f"reportgen: embedded Redis at {os.environ['REDIS_URL']}", flush=True)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
@@ -138,11 +134,11 @@ def main() -> int:
         return 1
 
     web_env, dashboard_line = dashboard_access(os.environ, f"http://{host}:{port}")
-    count = worker_count(os.environ)
+    count = worker_count(settings)
     children = [
         *(Child(f"worker {number}", [*flask, "worker"], restart=True) for number in range(1, count + 1)),
         Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-                       "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", "4",
+                       "--workers", str(settings.WEB_CONCURRENCY), "--threads", "4",
                        "--access-logfile", "-", "--logger-class", "reportgen.serving.gunicorn_logger.JsonLogger",
                        "wsgi:app"], env=web_env),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gunicorn.glogging import Logger
 
-from ..config import log_format
+from ..config import settings_or_exit
 from ..logs import JsonFormatter
 
 
@@ -14,7 +14,8 @@ class JsonLogger(Logger):
 
     def setup(self, cfg):
         super().setup(cfg)
-        self.json = log_format() == "json"
+        # gunicorn's master sets up its logger first: bad settings stop it before any worker forks.
+        self.json = settings_or_exit().REPORTGEN_LOG_FORMAT == "json"
         if self.json:
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:

@@ -28,7 +28,7 @@ from functools import partial
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from ..config import max_content_length
+from ..config import settings_or_exit
 
 HEAD_TIMEOUT = 10.0
 MIN_UPLOAD_RATE = 32 * 1024
@@ -63,7 +63,9 @@ class BufferingThreadWorker(ThreadWorker):
         self.buffered_bodies = 0
         self.max_head = (self.cfg.limit_request_line or 8190) + 4 + \
             (self.cfg.limit_request_fields or 100) * ((self.cfg.limit_request_field_size or 8190) + 2)
-        self.max_body = max_content_length()
+        # ``MAX_CONTENT_LENGTH``: the app refuses larger bodies, and this never buffers more.
+        # Made in gunicorn's master, so bad settings stop it before any worker forks.
+        self.max_body = settings_or_exit().MAX_CONTENT_LENGTH
 
     def enqueue_req(self, conn):
         """Every way into the thread pool (new, kept-alive, pipelined) passes here first."""
