@@ -3,6 +3,10 @@
 ``task_id`` lives in a context variable that the API sets when it creates or looks up a
 report and every job sets for the report it works on, so a report can be followed from
 the request that queued it to the jobs that rendered it: ``grep '"task_id": "<id>"'``.
+``request_id`` ties one submission's trail together across processes: a caller's valid
+``X-Request-ID`` is kept (else one is made), answered on every response, written in every log
+line of the request, stored with the report, carried in each of its jobs' RQ meta and sent with
+its webhook and email (``X-Request-ID`` headers), so ``grep '"request_id": "<id>"'`` finds it all.
 ``REPORTGEN_LOG_FORMAT=text`` gives plain lines for a developer's terminal.
 """
 from __future__ import annotations
@@ -13,12 +17,19 @@ import json
 import logging
 import re
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
-from flask import Flask
+from flask import Flask, Response, request, request_started
 
 current_task_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+#: A caller's id is kept when it is 1 to 128 of these characters (what tracing systems send:
+#: UUIDs, hex, base64url); anything else (spaces, quotes, control characters) is replaced.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 HANDLER_NAME = "reportgen"
@@ -41,6 +52,9 @@ class JsonFormatter(logging.Formatter):
         task_id = getattr(record, "task_id", None) or current_task_id.get()
         if task_id:
             entry["task_id"] = task_id
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -59,6 +73,23 @@ def task_context(task_id: str | None) -> Iterator[None]:
         yield
     finally:
         current_task_id.reset(token)
+
+
+@contextlib.contextmanager
+def request_context(request_id: str | None) -> Iterator[None]:
+    """Tag every log line written inside the block with ``request_id`` (a job's, from its meta)."""
+    token = current_request_id.set(request_id)
+    try:
+        yield
+    finally:
+        current_request_id.reset(token)
+
+
+def incoming_request_id(header: str | None) -> str:
+    """The caller's ``X-Request-ID`` when it is valid, else a new one."""
+    if header and _VALID_REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
 
 
 def configure(log_format: str = "json", level: int = logging.INFO) -> logging.Handler:
@@ -81,7 +112,21 @@ def configure(log_format: str = "json", level: int = logging.INFO) -> logging.Ha
 def init_app(app: Flask) -> None:
     configure(app.config["REPORTGEN_LOG_FORMAT"])
 
-    @app.before_request
-    def forget_the_previous_task() -> None:
-        # A server thread serves many requests; each starts with no task.
-        current_task_id.set(None)
+    # On request_started, before every before_request hook (the rate limit's, the guard's), so a
+    # request they refuse has its id too.
+    request_started.connect(start_the_request_trail, app)
+    app.after_request(answer_the_request_id)
+
+
+def start_the_request_trail(_app: Flask, **_extra) -> None:
+    """A server thread serves many requests; each starts with no task and its own request id.
+    Set, not reset: gunicorn's access line, written after the response, carries them too."""
+    current_task_id.set(None)
+    current_request_id.set(incoming_request_id(request.headers.get(REQUEST_ID_HEADER)))
+
+
+def answer_the_request_id(response: Response) -> Response:
+    request_id = current_request_id.get()
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response

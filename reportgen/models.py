@@ -130,6 +130,9 @@ class Report(db.Model):
     finished_at = db.Column(db.DateTime(timezone=True))
     label = db.Column(db.String(200))
     submission_id = db.Column(db.String(36), index=True)
+    #: The ``X-Request-ID`` of the request that submitted it (reportgen.logs), carried into its
+    #: jobs, webhook and email.
+    request_id = db.Column(db.String(128))
     options = db.Column(db.JSON)
     cohorts = orm.deferred(db.Column(db.JSON))
     warnings = db.Column(db.JSON)

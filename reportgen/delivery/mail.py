@@ -86,8 +86,9 @@ def _part(report: Report) -> FormatPart:
 
 
 def build_message(reports: list[Report], lead: Report, recipient: str, sender: str,
-                  public_url: str | None = None) -> EmailMessage:
-    """The message for one recipient about the whole upload; each document rides along unchanged."""
+                  public_url: str | None = None, request_id: str | None = None) -> EmailMessage:
+    """The message for one recipient about the whole upload; each document rides along unchanged.
+    ``X-Request-ID`` is the request that submitted the upload (reportgen.logs), when known."""
     parts = [_part(report) for report in reports]
     attached = [(report, part) for report, part in zip(reports, parts) if part.filename]
     if not attached:
@@ -112,6 +113,8 @@ def build_message(reports: list[Report], lead: Report, recipient: str, sender: s
                "Date": formatdate(localtime=False),
                "Message-ID": make_msgid(domain=sender.rpartition("@")[2] or "reportgen.local"),
                "X-Reportgen-Task": lead.id}
+    if request_id:
+        headers["X-Request-ID"] = request_id
     for name, value in headers.items():
         try:
             message[name] = value

@@ -11,9 +11,10 @@ import logging
 import uuid
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..extensions import db
-from ..logs import task_context
+from ..logs import current_request_id, request_context, task_context
 from ..models import Delivery, DeliveryStatus, Report, utcnow
 from ..pipeline import state
 from ..pipeline.runtime import TransientFailure, cause_name
@@ -28,7 +29,8 @@ def send(delivery_id: int) -> str:
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
         return "skipped"
-    with task_context(delivery.report_id):
+    request_id = db.session.scalar(select(Report.request_id).where(Report.id == delivery.report_id))
+    with task_context(delivery.report_id), request_context(request_id):
         return _send_webhook(delivery) if delivery.is_webhook else _send_email(delivery)
 
 
@@ -48,7 +50,7 @@ def _send_webhook(delivery: Delivery) -> str:
     except ValueError as exc:
         state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value, error=_sentence(str(exc)))
         return "failed"
-    outcome = webhooks.deliver(url, body, message_id, settings)
+    outcome = webhooks.deliver(url, body, message_id, settings, request_id=current_request_id.get())
     if outcome.delivered:
         state.record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
                               status_code=outcome.status_code)
@@ -81,7 +83,7 @@ def _send_email(delivery: Delivery) -> str:
         return "failed"
     try:
         message = mail.build_message(mail.upload_reports(lead), lead, delivery.recipient, config["MAIL_FROM"],
-                                     config["REPORTGEN_PUBLIC_URL"])
+                                     config["REPORTGEN_PUBLIC_URL"], request_id=current_request_id.get())
     except mail.NothingToSend:
         state.record_delivery(delivery_id, status=DeliveryStatus.SKIPPED.value,
                               error="No report of the upload was left to send (none succeeded, or they were deleted).")

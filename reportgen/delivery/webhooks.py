@@ -212,8 +212,9 @@ def _answer(connection: http.client.HTTPConnection, target: Target, headers: dic
     return response.status
 
 
-def deliver(url: str, body: bytes, message_id: str, settings: Settings) -> Outcome:
-    """POST ``body`` (JSON) to ``url``, signed, once; see the module docstring for the checks."""
+def deliver(url: str, body: bytes, message_id: str, settings: Settings, request_id: str | None = None) -> Outcome:
+    """POST ``body`` (JSON) to ``url``, signed, once; see the module docstring for the checks.
+    ``request_id`` (the submitting request's, reportgen.logs) goes along as ``X-Request-ID``."""
     try:
         target = resolve(url, settings.allow)
     except RefusedURL as exc:
@@ -224,6 +225,8 @@ def deliver(url: str, body: bytes, message_id: str, settings: Settings) -> Outco
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "webhook-id": message_id,
                "webhook-timestamp": str(timestamp),
                "webhook-signature": signature(settings.secret, message_id, timestamp, body)}
+    if request_id:
+        headers["X-Request-ID"] = request_id
     connection_class = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
     deadline = time.monotonic() + settings.timeout
     status = None

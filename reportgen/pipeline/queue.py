@@ -19,6 +19,7 @@ from rq.job import Job, JobStatus
 from rq.results import Result
 from rq.utils import as_text, parse_composite_key
 
+from ..logs import current_request_id
 from .job_names import ReportJob
 
 #: The jobs' stable names (:mod:`.job_names`), which RQ stores with each job.
@@ -103,7 +104,8 @@ def _job_options(on_failure: str, task_id: str, retry_setting: str = "REPORTGEN_
     config = current_app.config
     intervals = config[retry_setting]
     return {
-        "meta": {"task_id": task_id},
+        # The request id rides in the meta, not the arguments: jobs take ids only (reportgen.logs).
+        "meta": {"task_id": task_id, "request_id": current_request_id.get()},
         "timeout": config["REPORTGEN_JOB_TIMEOUT"],
         "result_ttl": config["REPORTGEN_RESULT_TTL"],
         "failure_ttl": config["REPORTGEN_RESULT_TTL"],

@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterator
 from flask import has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import get_current_job
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from ..domain.submission import SubmissionError
 from ..extensions import db
-from ..logs import task_context
+from ..logs import request_context, task_context
+from ..models import Report
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +31,25 @@ TRANSIENT_ERRORS = (OperationalError, DisconnectionError, RedisConnectionError, 
 
 @contextlib.contextmanager
 def job_scope(task_id: str | None) -> Iterator[None]:
-    """A job's database session and log tag, in the worker's app context."""
+    """A job's database session and log tags (its report and the request that submitted it), in
+    the worker's app context. Jobs it queues carry the same request id (:mod:`.queue`)."""
     if not has_app_context():
         raise RuntimeError("reportgen jobs run in `flask --app wsgi worker`, which pushes the app context")
     try:
-        with task_context(task_id):
+        with task_context(task_id), request_context(job_request_id(task_id)):
             yield
     finally:
         db.session.remove()
+
+
+def job_request_id(task_id: str | None) -> str | None:
+    """The running job's request id: from its RQ meta, else (a job the sweeper queued again,
+    a failure callback) the one stored with its report."""
+    job = get_current_job()
+    request_id = job.meta.get("request_id") if job is not None else None
+    if request_id or task_id is None:
+        return request_id
+    return db.session.scalar(select(Report.request_id).where(Report.id == task_id))
 
 
 class TransientFailure(Exception):

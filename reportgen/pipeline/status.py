@@ -55,6 +55,7 @@ def report_status(report: Report) -> dict:
     total = report.progress_total or 0
     body = {
         "task_id": report.id,
+        "request_id": report.request_id,
         "format": report.format,
         "status": report.status,
         "progress": {

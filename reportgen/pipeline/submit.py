@@ -18,7 +18,7 @@ from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
 from ..domain.preparation import PreparedUpload, prepare
 from ..domain.submission import Student, to_document
 from ..extensions import db
-from ..logs import current_task_id
+from ..logs import current_request_id, current_task_id
 from ..models import Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from ..render import formats
 from ..render.documents import plan
@@ -155,6 +155,7 @@ def create_report(
         progress_total=len(students),
         label=label,
         submission_id=submission_id,
+        request_id=current_request_id.get(),
         labels=prepared.labels,
         options=prepared.options.to_dict(),
         cohorts=prepared.cohorts,

@@ -179,8 +179,8 @@ def make_run_stack(tmp_path: Path, **overrides: str):
 
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(PORT=str(port), REPORTGEN_INSTANCE_DIR=str(tmp_path / "instance"), REPORTGEN_LOG_FORMAT="text",
-               **overrides)
+    env.update({"PORT": str(port), "REPORTGEN_INSTANCE_DIR": str(tmp_path / "instance"), "REPORTGEN_LOG_FORMAT": "text",
+                **overrides})
     stack = subprocess.Popen([sys.executable, "-m", "reportgen.serving.devstack"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

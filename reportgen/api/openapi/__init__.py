@@ -41,7 +41,10 @@ def document(config: Mapping[str, Any]) -> dict:
                             "Poll the status URL (202 while it renders), then download the document or read its "
                             "metadata. Errors are JSON: `{\"error\", \"details\", \"errors_not_shown\"}`. Any method "
                             "a path does not list answers 405 with `Allow`. Response objects may gain fields: "
-                            "ignore the ones you do not know."),
+                            "ignore the ones you do not know. Every request may send `X-Request-ID` (1 to 128 of "
+                            "`A-Z a-z 0-9 . _ ~ : / + = @ -`); every response answers it (a new one when it was "
+                            "missing or not valid), and a report keeps its submit's id (`request_id`) in its "
+                            "jobs' logs, its webhook's and its email's `X-Request-ID`."),
         },
         "servers": [{"url": "/"}],
         "tags": [{"name": "reports", "description": "Submit, poll, download, cancel."},

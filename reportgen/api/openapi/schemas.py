@@ -150,6 +150,9 @@ def schemas() -> dict:
     }
     status_properties = {
         "task_id": {"type": "string"},
+        "request_id": {"type": ["string", "null"],
+                       "description": "The X-Request-ID of the request that submitted the report (the caller's, "
+                                      "else one made up); its jobs' log lines, its webhook and its email carry it."},
         "format": {"type": "string", "enum": names},
         "status": {"type": "string", "enum": list(STATUSES),
                    "description": "PENDING and STARTED go on; " + ", ".join(FINISHED) + " are final."},
