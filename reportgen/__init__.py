@@ -67,10 +67,12 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
     from .api import bp as api_bp
     from .api.docs import bp as api_docs_bp
     from .ops import bp as ops_bp
+    from .ops import metrics
     from .web import bp as web_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(ops_bp)
+    metrics.init_app(app)
     app.register_blueprint(api_docs_bp)
     # Before csrf.init_app: the web blueprint's before_app_request hook (the form size limit)
     # must run before CSRFProtect's, which is the first to parse the form.

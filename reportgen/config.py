@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     REPORTGEN_API_TOKENS_FILE: str = ""
     REPORTGEN_SECURE_COOKIES: bool = False
     REPORTGEN_METRICS_TOKEN: SecretStr = SecretStr("")
+    PROMETHEUS_MULTIPROC_DIR: str = ""
     SENTRY_DSN: SecretStr = SecretStr("")
     SENTRY_ENVIRONMENT: str = ""
 

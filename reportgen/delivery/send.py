@@ -8,6 +8,7 @@ other failure is final and recorded in plain words.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from flask import current_app
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..logs import current_request_id, request_context, task_context
+from ..ops.metrics import observe_job
 from ..models import Delivery, DeliveryStatus, Report, utcnow
 from ..pipeline import state
 from ..pipeline.runtime import TransientFailure, cause_name
@@ -30,8 +32,12 @@ def send(delivery_id: int) -> str:
     if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
         return "skipped"
     request_id = db.session.scalar(select(Report.request_id).where(Report.id == delivery.report_id))
+    kind, started = delivery.kind, time.perf_counter()
     with task_context(delivery.report_id), request_context(request_id):
-        return _send_webhook(delivery) if delivery.is_webhook else _send_email(delivery)
+        try:
+            return _send_webhook(delivery) if delivery.is_webhook else _send_email(delivery)
+        finally:
+            observe_job(kind, time.perf_counter() - started)
 
 
 def _send_webhook(delivery: Delivery) -> str:

@@ -10,7 +10,10 @@ it).
 """
 from __future__ import annotations
 
+import time
+
 from ..delivery import send
+from ..ops.metrics import observe_job
 from . import assembly, chunks
 from .runtime import fixed_text_errors, job_scope
 
@@ -19,21 +22,33 @@ from .runtime import fixed_text_errors, job_scope
 def render_chunk(report_id: str, chunk: int) -> str:
     """Render a chunk's students (:func:`.chunks.render_chunk`)."""
     with job_scope(report_id):
-        return chunks.render_chunk(report_id, chunk)
+        started = time.perf_counter()
+        try:
+            return chunks.render_chunk(report_id, chunk)
+        finally:
+            observe_job("chunk", time.perf_counter() - started)
 
 
 @fixed_text_errors
 def render_piece(report_id: str, chunk: int, piece: int) -> str:
     """Render a further piece of one student's event log (:func:`.chunks.render_piece`)."""
     with job_scope(report_id):
-        return chunks.render_piece(report_id, chunk, piece)
+        started = time.perf_counter()
+        try:
+            return chunks.render_piece(report_id, chunk, piece)
+        finally:
+            observe_job("piece", time.perf_counter() - started)
 
 
 @fixed_text_errors
 def assemble_report(report_id: str) -> str:
     """Write the summary and the combined document (:func:`.assembly.assemble`)."""
     with job_scope(report_id):
-        return assembly.assemble(report_id)
+        started = time.perf_counter()
+        try:
+            return assembly.assemble(report_id)
+        finally:
+            observe_job("assembly", time.perf_counter() - started)
 
 
 @fixed_text_errors

@@ -134,6 +134,8 @@ def main() -> int:
         return 1
 
     web_env, dashboard_line = dashboard_access(os.environ, f"http://{host}:{port}")
+    # gunicorn's processes add up their request counts here (README: Metrics); its master empties it.
+    web_env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.REPORTGEN_INSTANCE_DIR / "prometheus"))
     count = worker_count(settings)
     children = [
         *(Child(f"worker {number}", [*flask, "worker"], restart=True) for number in range(1, count + 1)),
