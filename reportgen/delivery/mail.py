@@ -8,6 +8,7 @@ API one report. Its emails wait until every report of it has ended
 from __future__ import annotations
 
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.errors import MessageError
@@ -179,6 +180,16 @@ def flagged_students(report: Report) -> list[tuple[str, list[str]]]:
             for student_id, metrics in rows if metrics and metrics.get("flags")]
 
 
+def _connect(config) -> smtplib.SMTP:
+    """A connection to the SMTP server: TLS from the first byte with ``SMTP_SSL`` (port 465),
+    else plain, upgraded by STARTTLS when ``SMTP_STARTTLS`` is set. Certificates are verified
+    against the system's CAs either way."""
+    host, port, timeout = config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_TIMEOUT"]
+    if config.get("SMTP_SSL"):
+        return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    return smtplib.SMTP(host, port, timeout=timeout)
+
+
 def send(message: EmailMessage, config) -> None:
     """Hand the message to the configured SMTP server.
 
@@ -186,9 +197,9 @@ def send(message: EmailMessage, config) -> None:
     replies raise the underlying error so the job is retried.
     """
     try:
-        with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"]) as client:
-            if config["SMTP_STARTTLS"]:
-                client.starttls()
+        with _connect(config) as client:
+            if config["SMTP_STARTTLS"] and not config.get("SMTP_SSL"):
+                client.starttls(context=ssl.create_default_context())
             if config["SMTP_USERNAME"]:
                 client.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
             client.send_message(message)

@@ -80,6 +80,15 @@ def test_nginx_buffers_slow_clients_in_front_of_gunicorn_and_the_app_believes_it
     assert services["web"]["environment"]["REPORTGEN_TRUSTED_PROXIES"] == "${REPORTGEN_TRUSTED_PROXIES:-1}"
 
 
+def test_nginx_gzips_html_csv_and_json_from_gunicorn_but_not_pdfs():
+    directives = nginx_directives()
+    assert directives["gzip"] == "on" and directives["gzip_proxied"] == "any" and directives["gzip_vary"] == "on"
+    types = directives["gzip_types"].split()
+    assert {"text/csv", "application/json"} <= set(types)  # text/html is always compressed by nginx
+    assert not {"application/pdf", "application/zip"} & set(types)
+    assert int(directives["gzip_min_length"]) <= 1024
+
+
 def test_every_gunicorn_reads_the_buffering_worker_from_gunicorn_conf():
     settings = {}
     exec((ROOT / "gunicorn.conf.py").read_text(), settings)
