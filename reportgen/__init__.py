@@ -57,6 +57,9 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
     from . import models  # noqa: F401  (the tables, for queries and migrations)
 
     logs.init_app(app)
+    from .ops import errortracking
+
+    errortracking.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT_DIR / "migrations"))
     queue.init_app(app)

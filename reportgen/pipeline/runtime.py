@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from ..domain.submission import SubmissionError
+from ..ops.errortracking import capture, tag_trail
 from ..extensions import db
 from ..logs import request_context, task_context
 from ..models import Report
@@ -36,7 +37,9 @@ def job_scope(task_id: str | None) -> Iterator[None]:
     if not has_app_context():
         raise RuntimeError("reportgen jobs run in `flask --app wsgi worker`, which pushes the app context")
     try:
-        with task_context(task_id), request_context(job_request_id(task_id)):
+        request_id = job_request_id(task_id)
+        tag_trail(task_id, request_id)
+        with task_context(task_id), request_context(request_id):
             yield
     finally:
         db.session.remove()
@@ -81,6 +84,7 @@ def fixed_text_errors(job: Callable[..., str]) -> Callable[..., str]:
             raise
         except Exception as exc:
             log.exception("%s%r failed", job.__name__, args)
+            capture(exc)
             raise JobFailed(exc) from None
 
     return run
