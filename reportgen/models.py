@@ -98,7 +98,9 @@ class Report(db.Model):
     """One requested report; its id is also the RQ job id."""
 
     __tablename__ = "reports"
-    __table_args__ = (db.UniqueConstraint("idempotency_client", "idempotency_key", name="uq_reports_idempotency"),)
+    __table_args__ = (db.UniqueConstraint("idempotency_client", "idempotency_key", name="uq_reports_idempotency"),
+                      # /metrics counts reports and sums their bytes from this index alone (migration 0012)
+                      db.Index("ix_reports_metrics", "format", "status", "purged_at", "size"))
 
     id = db.Column(db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     format = db.Column(db.String(16), nullable=False)
@@ -239,6 +241,7 @@ class Delivery(db.Model):
     ``callback_url`` (whatever the outcome)."""
 
     __tablename__ = "deliveries"
+    __table_args__ = (db.Index("ix_deliveries_metrics", "kind", "status"),)  # /metrics (migration 0012)
 
     id = db.Column(db.Integer, primary_key=True)
     report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)

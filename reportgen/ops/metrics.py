@@ -110,6 +110,9 @@ def allowed() -> bool:
 class ScrapeTimeCollector:
     """The figures read from the database and Redis at each scrape."""
 
+    def describe(self):
+        return []  # else registering it would run every query once more just to learn the names
+
     def collect(self):
         yield from self._database()
         yield from self._redis()
@@ -122,27 +125,24 @@ class ScrapeTimeCollector:
         deliveries = GaugeMetricFamily("reportgen_deliveries", "Emails and webhooks by outcome (SENT, FAILED, "
                                        "SKIPPED are final; QUEUED waits or retries)", labels=["kind", "status"])
         try:
-            rows = db.session.execute(
-                select(Report.format, Report.status, Report.purged_at.is_(None), func.count(),
-                       func.coalesce(func.sum(Report.size), 0))
-                .group_by(Report.format, Report.status, Report.purged_at.is_(None))).all()
+            # Two scans of one covering index (ix_reports_metrics: format, status, purged_at, size)
+            # in its own order, no sort: on SQLite with 100,000 reports ~14 ms each, where one
+            # GROUP BY that included purged_at sorted in a temporary B-tree for 50, and one with
+            # CASE sums cost more per row (bench/metrics_bench.py).
+            counts = db.session.execute(select(Report.format, Report.status, func.count())
+                                        .group_by(Report.format, Report.status)).all()
+            kept, kept_bytes = db.session.execute(select(func.count(), func.coalesce(func.sum(Report.size), 0))
+                                                  .where(Report.purged_at.is_(None))).one()
             delivery_rows = db.session.execute(
                 select(Delivery.kind, Delivery.status, func.count()).group_by(Delivery.kind, Delivery.status)).all()
         except SQLAlchemyError as exc:
             db.session.rollback()
             log.warning("metrics: database unreadable: %s", type(exc).__name__)
             return
-        by_status: dict[tuple[str, str], int] = {}
-        kept = kept_bytes = 0
-        for report_format, status, not_purged, count, size in rows:
-            by_status[report_format, status] = by_status.get((report_format, status), 0) + count
-            if not_purged:
-                kept += count
-                kept_bytes += int(size or 0)
-        for (report_format, status), count in sorted(by_status.items()):
+        for report_format, status, count in counts:
             reports.add_metric([report_format, status], count)
         stored.add_metric([], kept)
-        stored_bytes.add_metric([], kept_bytes)
+        stored_bytes.add_metric([], int(kept_bytes))
         for kind, status, count in delivery_rows:
             deliveries.add_metric([kind, status], count)
         yield from (reports, stored, stored_bytes, deliveries)
