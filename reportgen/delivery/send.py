@@ -8,7 +8,6 @@ other failure is final and recorded in plain words.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 
 from flask import current_app
@@ -16,8 +15,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..logs import current_request_id, request_context, task_context
-from ..ops.metrics import observe_job
 from ..models import Delivery, DeliveryStatus, Report, utcnow
+from ..ops.metrics import job_timer
 from ..pipeline import state
 from ..pipeline.runtime import TransientFailure, cause_name
 from ..pipeline.status import report_outcome
@@ -32,12 +31,8 @@ def send(delivery_id: int) -> str:
     if delivery is None or delivery.status != DeliveryStatus.QUEUED.value:
         return "skipped"
     request_id = db.session.scalar(select(Report.request_id).where(Report.id == delivery.report_id))
-    kind, started = delivery.kind, time.perf_counter()
-    with task_context(delivery.report_id), request_context(request_id):
-        try:
-            return _send_webhook(delivery) if delivery.is_webhook else _send_email(delivery)
-        finally:
-            observe_job(kind, time.perf_counter() - started)
+    with task_context(delivery.report_id), request_context(request_id), job_timer(delivery.kind):
+        return _send_webhook(delivery) if delivery.is_webhook else _send_email(delivery)
 
 
 def _send_webhook(delivery: Delivery) -> str:

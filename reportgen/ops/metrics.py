@@ -20,9 +20,11 @@ operator password is set.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, Response, current_app, g, request, request_finished, request_started
@@ -81,6 +83,16 @@ def _count_request(_app: Flask, response: Response, **_extra) -> None:
 
 def _job_key(kind: str) -> str:
     return f"{current_app.config['REPORTGEN_QUEUE']}:metrics:job_seconds:{kind}"
+
+
+@contextlib.contextmanager
+def job_timer(kind: str) -> Iterator[None]:
+    """Time the block as one job of ``kind`` (:func:`observe_job`), however it ends."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        observe_job(kind, time.perf_counter() - started)
 
 
 def observe_job(kind: str, seconds: float) -> None:

@@ -10,10 +10,8 @@ it).
 """
 from __future__ import annotations
 
-import time
-
 from ..delivery import send
-from ..ops.metrics import observe_job
+from ..ops.metrics import job_timer
 from . import assembly, chunks
 from .runtime import fixed_text_errors, job_scope
 
@@ -21,34 +19,22 @@ from .runtime import fixed_text_errors, job_scope
 @fixed_text_errors
 def render_chunk(report_id: str, chunk: int) -> str:
     """Render a chunk's students (:func:`.chunks.render_chunk`)."""
-    with job_scope(report_id):
-        started = time.perf_counter()
-        try:
-            return chunks.render_chunk(report_id, chunk)
-        finally:
-            observe_job("chunk", time.perf_counter() - started)
+    with job_scope(report_id), job_timer("chunk"):
+        return chunks.render_chunk(report_id, chunk)
 
 
 @fixed_text_errors
 def render_piece(report_id: str, chunk: int, piece: int) -> str:
     """Render a further piece of one student's event log (:func:`.chunks.render_piece`)."""
-    with job_scope(report_id):
-        started = time.perf_counter()
-        try:
-            return chunks.render_piece(report_id, chunk, piece)
-        finally:
-            observe_job("piece", time.perf_counter() - started)
+    with job_scope(report_id), job_timer("piece"):
+        return chunks.render_piece(report_id, chunk, piece)
 
 
 @fixed_text_errors
 def assemble_report(report_id: str) -> str:
     """Write the summary and the combined document (:func:`.assembly.assemble`)."""
-    with job_scope(report_id):
-        started = time.perf_counter()
-        try:
-            return assembly.assemble(report_id)
-        finally:
-            observe_job("assembly", time.perf_counter() - started)
+    with job_scope(report_id), job_timer("assembly"):
+        return assembly.assemble(report_id)
 
 
 @fixed_text_errors

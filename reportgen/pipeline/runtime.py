@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from ..domain.submission import SubmissionError
-from ..ops.errortracking import capture, tag_trail
 from ..extensions import db
 from ..logs import request_context, task_context
 from ..models import Report
+from ..ops.errortracking import capture, tag_trail
 
 log = logging.getLogger(__name__)
 
