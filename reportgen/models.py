@@ -264,3 +264,76 @@ class Delivery(db.Model):
         return self.kind == DeliveryKind.WEBHOOK.value
 
     report = orm.relationship(Report, back_populates="deliveries")
+
+
+class SchoolClass(db.Model):
+    """A class's history: the stored events of one namespace, owned by the client that stored
+    them (``owner``, as a report's). Counts and the first and last event are kept here, updated
+    by every append and erasure, so listing classes reads no events."""
+
+    __tablename__ = "classes"
+    __table_args__ = (db.UniqueConstraint("owner", "namespace", name="uq_classes_owner_namespace"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    owner = db.Column(db.String(80), nullable=False)
+    namespace = db.Column(db.String(200), nullable=False)
+    timezone = db.Column(db.String(64), nullable=False, default="UTC", server_default="UTC")
+    student_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    event_count = db.Column(db.BigInteger, nullable=False, default=0, server_default="0")
+    first_event = db.Column(db.BigInteger)
+    """Microseconds since 1970 UTC, as :class:`ClassEvent` keeps times."""
+    last_event = db.Column(db.BigInteger)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    last_added_at = db.Column(db.DateTime(timezone=True))
+
+
+class ClassStudent(db.Model):
+    """One student of a class, with the number its events go by (``id``) and their counts."""
+
+    __tablename__ = "class_students"
+    __table_args__ = (db.UniqueConstraint("class_id", "student_id", name="uq_class_students"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    class_id = db.Column(db.Integer, db.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False)
+    student_id = db.Column(db.Text, nullable=False)
+    event_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    first_event = db.Column(db.BigInteger)
+    last_event = db.Column(db.BigInteger)
+
+
+class ClassName(db.Model):
+    """A unit (``kind`` 0) or an event type (``kind`` 1) of a class, by the number events use."""
+
+    __tablename__ = "class_names"
+    __table_args__ = (db.UniqueConstraint("class_id", "kind", "name", name="uq_class_names"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    class_id = db.Column(db.Integer, db.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False)
+    kind = db.Column(db.SmallInteger, nullable=False)
+    name = db.Column(db.Text, nullable=False)
+
+
+class ClassEvent(db.Model):
+    """One stored event, as narrow as it can be: four numbers. Its primary key is the rule for
+    duplicates (the same student, time, unit and type is the same event), and on SQLite the table
+    is the key itself (``WITHOUT ROWID``), so it costs no index beside it. ``type`` 0 is none."""
+
+    __tablename__ = "class_events"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    student = db.Column(db.Integer, db.ForeignKey("class_students.id", ondelete="CASCADE"), primary_key=True)
+    at = db.Column(db.BigInteger, primary_key=True, autoincrement=False)
+    unit = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    type = db.Column(db.Integer, primary_key=True, autoincrement=False)
+
+
+class ClassReport(db.Model):
+    """A report made from a class's history, and the period it covers (the class summary lists them)."""
+
+    __tablename__ = "class_reports"
+
+    report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    class_id = db.Column(db.Integer, db.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False, index=True)
+    period_start = db.Column(db.BigInteger, nullable=False)
+    period_end = db.Column(db.BigInteger, nullable=False)
+    student_id = db.Column(db.Text)

@@ -84,6 +84,7 @@ def app(config):
     app = create_app(config)
     with app.app_context():
         db.session.execute(text("DELETE FROM reports"))
+        db.session.execute(text("DELETE FROM classes"))
         db.session.commit()
     Redis.from_url(config["REDIS_URL"]).flushdb()
     yield app
