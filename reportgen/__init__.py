@@ -69,11 +69,13 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
 
     from .api import bp as api_bp
     from .api.docs import bp as api_docs_bp
+    from .history.routes import bp as classes_bp
     from .ops import bp as ops_bp
     from .ops import metrics
     from .web import bp as web_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(classes_bp)
     app.register_blueprint(ops_bp)
     metrics.init_app(app)
     app.register_blueprint(api_docs_bp)
@@ -84,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
     dashboard.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API is for programs; browsers use the form
+    csrf.exempt(classes_bp)
     ratelimit.init_app(app)
     return app
 

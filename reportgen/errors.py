@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyReq
 from .config import MiB
 from .domain.submission import SubmissionError
 
-API_PREFIXES = ("/assignment",)
+API_PREFIXES = ("/assignment", "/namespaces")
 
 
 def wants_json_response() -> bool:

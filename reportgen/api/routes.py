@@ -20,6 +20,8 @@ from ..domain.sequencing import sequence_response
 from ..domain.submission import EmptySubmission, check_object_count, is_blank, loads
 from ..domain.upload import Upload, parse_upload
 from ..errors import error_response
+from ..history.reports import UnknownClass, is_period_request, submit_period
+from ..history.store import keep_upload
 from ..extensions import db
 from ..logs import current_task_id
 from ..models import Report, ReportItem, Status
@@ -110,11 +112,20 @@ def submit(report_format: str):
     idempotency = idempotency_from_request(report_format)
     if idempotency is not None and (earlier := idempotent_report(idempotency)) is not None:
         return replay(earlier, idempotency)
-    upload = upload_from_request(None if idempotency is None else g.submitted_body)
+    period_request = _period_request(None if idempotency is None else g.submitted_body)
+    body = g.get("submitted_body")
     try:
-        report = create_report(upload.students, report_format, recipients=upload.recipients,
-                               callback_url=upload.callback_url,
-                               options=upload.options, owner=current_client(), idempotency=idempotency)
+        if period_request is not None:
+            report = submit_period(period_request, report_format, idempotency)
+        else:
+            upload = upload_from_request(body)
+            if upload.keep:
+                keep_upload(upload.students)
+            report = create_report(upload.students, report_format, recipients=upload.recipients,
+                                   callback_url=upload.callback_url,
+                                   options=upload.options, owner=current_client(), idempotency=idempotency)
+    except UnknownClass:
+        abort(404, description="no class with this namespace")
     except QueueUnavailable as exc:
         response = error_response(503, str(exc), {"task_id": exc.report.id})
         response.headers["Retry-After"] = "30"
@@ -122,6 +133,22 @@ def submit(report_format: str):
     except KeyInUse:
         return replay(idempotent_report(idempotency), idempotency)
     return accepted(report)
+
+
+#: A period report's request is a small JSON object; a body larger than this is an upload.
+MAX_PERIOD_REQUEST = 64 * 1024
+
+
+def _period_request(body: bytes | None) -> dict | None:
+    """The request for a report from a class's history (``{"namespace", "period" | "window"}``), if it is one."""
+    if not _is_json_type(request.mimetype):
+        return None
+    body = request_body() if body is None else body
+    g.submitted_body = body
+    if len(body) > MAX_PERIOD_REQUEST or b'"namespace"' not in body or is_blank(body):
+        return None
+    document = loads(body)
+    return document if is_period_request(document) else None
 
 
 def accepted(report: Report) -> Response:

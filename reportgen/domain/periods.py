@@ -23,7 +23,7 @@ from typing import Any
 
 from .dates import MONTHS
 from .options import Window
-from .submission import text_problem, type_name
+from .submission import SubmissionError, text_problem, type_name
 
 DEFAULT_TIMEZONE = "UTC"
 MAX_TIMEZONE_CHARS = 64
@@ -37,11 +37,11 @@ _FULL_MONTHS = ("January", "February", "March", "April", "May", "June", "July", 
 _UTC = timezone.utc
 
 
-class PeriodError(ValueError):
-    """A period, window or zone that cannot be read; ``path`` names the field, the message says why."""
+class PeriodError(SubmissionError):
+    """A period, window or zone that cannot be read (400): ``path`` names the field, ``reason`` says why."""
 
     def __init__(self, path: str, reason: str):
-        super().__init__(reason)
+        super().__init__(f"invalid {path.split('.')[0]}", {path: reason})
         self.path = path
         self.reason = reason
 

@@ -24,6 +24,8 @@ class Upload:
     recipients: tuple[str, ...] = ()
     options: ReportOptions = DEFAULT_OPTIONS
     callback_url: str | None = None
+    keep: bool = False
+    """Also store the events in the history of each of the upload's namespaces (envelope ``"keep": true``)."""
 
 
 MAX_RECIPIENTS = 20
@@ -129,14 +131,21 @@ def parse_upload(document: Any, recipients: Any = None, options: Any = None, *,
     """
     errors = Problems()
     callback_url = None
+    keep = False
     if is_envelope(document):
         students = parse_students(document["students"], "students", errors)
         recipients = document.get("email", recipients)
         options = document.get("options", options)
         callback_url = _parse_callback_url(document.get("callback_url"), errors, check_callback_url)
+        keep = document.get("keep")
+        if keep is None:
+            keep = False
+        elif not isinstance(keep, bool):
+            errors["keep"] = f"must be true or false, not {type_name(keep)}"
     else:
         students = parse_students(document, "", errors)
     options = parse_options(options, errors)
     parsed_recipients = _parse_recipients(recipients, errors) if email_available else _no_email(recipients, errors)
     raise_if(errors)
-    return Upload(students=students, recipients=parsed_recipients, options=options, callback_url=callback_url)
+    return Upload(students=students, recipients=parsed_recipients, options=options, callback_url=callback_url,
+                  keep=keep)

@@ -43,6 +43,7 @@ from sqlalchemy import and_, exists, func, select
 
 from ..domain.dates import as_utc
 from ..extensions import db
+from ..history.store import purge_expired
 from ..logs import task_context
 from ..models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
 from .endings import fail_report, queue_upload_emails
@@ -73,6 +74,7 @@ class SweepResult:
     deliveries_requeued: int = 0
     deliveries_failed: int = 0
     reports_expired: int = 0
+    class_events_expired: int = 0
     skipped: bool = False
 
     @property
@@ -120,6 +122,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
         _sweep_assemblies(limits, result)
         _sweep_deliveries(limits, result)
         _expire(limits, result)
+        _expire_class_events(now, config["REPORTGEN_EVENT_RETENTION_DAYS"], result)
     finally:
         try:
             lock.release()
@@ -147,6 +150,14 @@ def _expire(limits: _Limits, result: SweepResult) -> None:
     db.session.commit()
     for report_id in report_ids:
         result.reports_expired += purge_report(report_id, "expired")
+
+
+def _expire_class_events(now: datetime, retention_days: int, result: SweepResult) -> None:
+    """Delete the stored class events older than ``REPORTGEN_EVENT_RETENTION_DAYS`` (0 keeps
+    them for ever), a batch of students per sweep."""
+    cutoff = expiry_cutoff(now, retention_days)
+    if cutoff is not None:
+        result.class_events_expired += purge_expired(cutoff)
 
 
 def _fetch_jobs(job_ids: list[str]) -> dict[str, Job | None]:

@@ -1,0 +1,102 @@
+"""Reports from a class's history: ``POST /assignment/<fmt>`` with a namespace and a period.
+
+A period report is an upload made of the stored events: the students with events in the period
+(or the one asked for), their events in time order, with the period as the report's window, so
+it goes the whole way an upload goes (:func:`reportgen.pipeline.submit.create_report`) and its
+sequences and metrics are those of uploading the same events with the same window. Its label
+names the class, the period and the zone ("python-101 · December 2024 (Europe/Berlin)").
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from typing import Any
+
+from flask import current_app
+
+from ..auth.clients import current_client
+from ..delivery import webhooks
+from ..domain.options import ReportOptions, parse_options
+from ..domain.periods import Period, period_from_request
+from ..domain.submission import Problems, SubmissionError, raise_if, shown, type_name
+from ..domain.upload import parse_upload
+from ..extensions import db
+from ..models import ClassReport, Report
+from ..pipeline.submit import Idempotency, create_report
+from . import store
+
+KNOWN_FIELDS = ("namespace", "period", "window", "student_id", "options", "label", "email", "callback_url")
+MAX_LABEL_CHARS = 200
+
+
+class EmptyPeriod(SubmissionError):
+    """The class has no events in the period (422)."""
+
+    status = 422
+
+
+def is_period_request(document: Any) -> bool:
+    """``{"namespace": …, "period" | "window": …}``: neither a student (which has ``events``) nor
+    an envelope of students."""
+    return (isinstance(document, dict) and "namespace" in document and ("period" in document or "window" in document)
+            and "students" not in document and "events" not in document)
+
+
+class UnknownClass(LookupError):
+    """No class of this namespace that the client may see (404)."""
+
+
+def submit_period(document: dict, report_format: str, idempotency: Idempotency | None) -> Report:
+    """Validate the request, read the period's students and create the report (202 upstream)."""
+    errors = Problems()
+    for key in sorted(set(document) - set(KNOWN_FIELDS)):
+        errors[key[:100]] = f"is not a field of a period report; use {', '.join(KNOWN_FIELDS)}"
+    namespace = document.get("namespace")
+    if not isinstance(namespace, str):
+        errors["namespace"] = f"must be a string, not {type_name(namespace)}"
+    student_id = document.get("student_id")
+    if student_id is not None and (not isinstance(student_id, str) or not student_id.strip()
+                                   or "\x00" in student_id or len(student_id) > 1000):
+        errors["student_id"] = "must be a student's id (a non-empty string without NUL)"
+    label = document.get("label")
+    if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_CHARS or "\x00" in label):
+        errors["label"] = f"must be a string of at most {MAX_LABEL_CHARS} characters"
+    options = document.get("options")
+    if isinstance(options, dict) and options.get("window") is not None:
+        errors["options.window"] = "a period report's window is its period: give period or window beside namespace"
+    raise_if(errors, "period report")
+    store.check_namespace(namespace)
+    recipients, callback_url, report_options = _envelope(document)
+    found = store.find_class(namespace)
+    if found is None:
+        raise UnknownClass(namespace)
+    period = period_from_request(document, found.timezone)
+    students = store.period_students(found, period, student_id)
+    if not students:
+        who = f"{shown(student_id)[:80]} in {shown(namespace)[:80]}" if student_id else shown(namespace)[:80]
+        message = f"{who} has no events in {period.name} ({found.timezone})"
+        raise EmptyPeriod(message, {"period" if "period" in document else "window": message})
+    options = _with_window(report_options, period)
+    report = create_report(students, report_format, options=options, recipients=recipients,
+                           callback_url=callback_url, owner=current_client(), idempotency=idempotency,
+                           label=label or f"{namespace} · {period.name} ({found.timezone})")
+    db.session.add(ClassReport(report_id=report.id, class_id=found.id, period_start=period.start_us,
+                               period_end=period.end_us, student_id=student_id))
+    db.session.commit()
+    return report
+
+
+def _envelope(document: dict):
+    """Recipients, callback URL and options, validated as an upload's envelope would be."""
+    errors = Problems()
+    options = parse_options(document.get("options"), errors)
+    raise_if(errors, "period report")
+    upload = parse_upload({"students": [{"student_id": "-", "events": []}],
+                           **{key: document[key] for key in ("email", "callback_url") if key in document}},
+                          email_available=bool(current_app.config["SMTP_HOST"]),
+                          check_callback_url=functools.partial(webhooks.check_submitted, config=current_app.config))
+    return upload.recipients, upload.callback_url, options
+
+
+def _with_window(options: ReportOptions, period: Period) -> ReportOptions:
+    return replace(options, window=period.window)

@@ -1,0 +1,358 @@
+"""A class's stored events: appending (idempotent, all or nothing), erasing, expiring, reading.
+
+An event is stored as four integers (see migration 0011): the student's and the unit's numbers
+in the class, the time in microseconds since 1970 UTC, and the type's number (0 for none). The
+primary key is the rule for duplicates, so the database decides them: ``INSERT OR IGNORE`` on
+SQLite, ``ON CONFLICT DO NOTHING`` on PostgreSQL, and what was really inserted is counted per
+student from the database's own answer (rowcount, ``RETURNING``), never guessed.
+
+Appends to one class are serialised: the class's row is written first (PostgreSQL locks it;
+SQLite's one writer is :mod:`reportgen.sqlite_writes`' lock), so the running counts on the
+class and student rows stay exact under concurrent appends. Everything of one append is one
+transaction: a refused upload stores nothing.
+
+Which class a request means: a token sees its own classes only (another token's namespace is
+answered 404, like a report); the operator, and everyone on a server without tokens, sees every
+class, and appending to a namespace that exists already goes to that class (its oldest, should
+two owners have one of that name), so the form and the API share a class there.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, text, update
+
+from ..auth.clients import current_client, sees_every_report, visible_to_client
+from ..domain.dates import iso
+from ..domain.periods import Period, from_microseconds, months_between, to_microseconds
+from ..domain.submission import Event, Problems, Student, raise_if, shown, text_problem
+from ..extensions import db
+from ..models import ClassEvent, ClassName, ClassStudent, SchoolClass, utcnow
+
+MAX_NAMESPACE_CHARS = 200
+UNIT, TYPE = 0, 1
+#: Events sent to PostgreSQL in one statement.
+PG_BATCH = 50_000
+#: Students whose expired events one sweep deletes at most; the next sweep goes on.
+PURGE_BATCH = 200
+
+
+def check_namespace(namespace: str, path: str = "namespace") -> None:
+    """400 for a namespace no class can be named: empty, too long, a NUL or a lone surrogate."""
+    problem = ("must not be empty" if not namespace.strip()
+               else f"must be at most {MAX_NAMESPACE_CHARS} characters (it has {len(namespace):,})"
+               if len(namespace) > MAX_NAMESPACE_CHARS else text_problem(namespace))
+    if problem:
+        errors = Problems()
+        errors[path] = problem
+        raise_if(errors, "namespace")
+
+
+def check_storable(students: list[Student], namespace: str | None, prefix: str = "") -> None:
+    """Every event must have a time to have a place in a period, and (with ``namespace``) every
+    student must be in that namespace or in none; 400 naming each problem by path."""
+    errors = Problems()
+    dot = f"{prefix}" if prefix else ""
+    for number, student in enumerate(students):
+        if namespace is not None and student.namespace not in ("", namespace):
+            errors[f"{dot}[{number}].namespace"] = (
+                f"is {shown(student.namespace)[:80]!r}, but these events are for the class "
+                f"{shown(namespace)[:80]!r} (the path's): leave it out or make it the same")
+        for event in student.events:
+            if event.created_at is None:
+                errors[f"{dot}[{number}].events[{event.index}].created_time"] = (
+                    "is required to keep an event in a class's history: an event without a time "
+                    "belongs to no month or week")
+    raise_if(errors, "events")
+
+
+@dataclass(frozen=True)
+class Appended:
+    namespace: str
+    received: int
+    added: int
+    students: int
+    first_event: datetime | None
+    last_event: datetime | None
+
+    def to_dict(self) -> dict:
+        return {"namespace": self.namespace, "received": self.received, "added": self.added,
+                "duplicates": self.received - self.added, "students": self.students,
+                "first_event": iso_or_none(self.first_event), "last_event": iso_or_none(self.last_event)}
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def find_class(namespace: str) -> SchoolClass | None:
+    """The class of this namespace the request's client may see (the oldest, for the operator)."""
+    if len(namespace) > MAX_NAMESPACE_CHARS or text_problem(namespace):
+        return None
+    return db.session.scalar(select(SchoolClass).where(SchoolClass.namespace == namespace,
+                                                       visible_to_client(SchoolClass))
+                             .order_by(SchoolClass.id).limit(1))
+
+
+def list_classes() -> list[SchoolClass]:
+    return list(db.session.scalars(select(SchoolClass).where(visible_to_client(SchoolClass))
+                                   .order_by(SchoolClass.namespace, SchoolClass.id)))
+
+
+def _class_for_append(namespace: str) -> SchoolClass:
+    """The class to append to, created if need be, its row written (and so locked) first."""
+    owner = current_client()
+    found = find_class(namespace) if sees_every_report() else None
+    if found is None:
+        found = db.session.scalar(select(SchoolClass).where(SchoolClass.owner == owner,
+                                                            SchoolClass.namespace == namespace))
+    if found is None:
+        dialect = db.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            statement = pg_insert(SchoolClass).on_conflict_do_nothing()
+        else:
+            statement = insert(SchoolClass).prefix_with("OR IGNORE")
+        db.session.execute(statement.values(owner=owner, namespace=namespace, timezone="UTC",
+                                            student_count=0, event_count=0, created_at=utcnow()))
+        found = db.session.scalar(select(SchoolClass).where(SchoolClass.owner == owner,
+                                                            SchoolClass.namespace == namespace))
+    db.session.execute(update(SchoolClass).where(SchoolClass.id == found.id).values(id=SchoolClass.id))
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(SchoolClass.id).where(SchoolClass.id == found.id).with_for_update())
+    db.session.refresh(found)
+    return found
+
+
+def _numbers(class_id: int, kind: int, names: Iterable[str]) -> dict[str, int]:
+    """The class's number of each name (unit or type), new ones numbered here."""
+    wanted = set(names)
+    known = dict(db.session.execute(select(ClassName.name, ClassName.id)
+                                    .where(ClassName.class_id == class_id, ClassName.kind == kind)).all())
+    missing = wanted - known.keys()
+    if missing:
+        db.session.execute(insert(ClassName), [{"class_id": class_id, "kind": kind, "name": name}
+                                               for name in sorted(missing)])
+        known = dict(db.session.execute(select(ClassName.name, ClassName.id)
+                                        .where(ClassName.class_id == class_id, ClassName.kind == kind)).all())
+    return known
+
+
+def _insert_events(rows_by_student: dict[int, list[tuple]]) -> Counter:
+    """Insert, ignoring duplicates; how many each student really gained."""
+    added: Counter = Counter()
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        flat = [row for rows in rows_by_student.values() for row in rows]
+        for start in range(0, len(flat), PG_BATCH):
+            batch = flat[start:start + PG_BATCH]
+            result = connection.exec_driver_sql(
+                "INSERT INTO class_events (student, at, unit, type) "
+                "SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::integer[], %s::integer[]) "
+                "ON CONFLICT DO NOTHING RETURNING student",
+                tuple(list(column) for column in zip(*batch)))
+            added.update(student for (student,) in result)
+        return added
+    for student, rows in rows_by_student.items():
+        result = connection.exec_driver_sql("INSERT OR IGNORE INTO class_events (student, at, unit, type) "
+                                            "VALUES (?, ?, ?, ?)", rows)
+        added[student] = result.rowcount
+    return added
+
+
+def append(namespace: str, students: list[Student]) -> Appended:
+    """Store the students' events in the class of ``namespace`` (checked by :func:`check_storable`
+    first); duplicates are left out and counted. Not committed: the caller commits."""
+    received = sum(len(student.events) for student in students)
+    school_class = _class_for_append(namespace)
+    class_id = school_class.id
+    events = [event for student in students for event in student.events]
+    units = _numbers(class_id, UNIT, {event.unit for event in events})
+    types = _numbers(class_id, TYPE, {event.type for event in events if event.type is not None})
+    existing = {row.student_id: row for row in db.session.scalars(
+        select(ClassStudent).where(ClassStudent.class_id == class_id,
+                                   ClassStudent.student_id.in_({s.student_id for s in students})))}
+    new_ids = sorted({s.student_id for s in students} - existing.keys())
+    if new_ids:
+        db.session.execute(insert(ClassStudent), [{"class_id": class_id, "student_id": student_id, "event_count": 0}
+                                                  for student_id in new_ids])
+        existing = {row.student_id: row for row in db.session.scalars(
+            select(ClassStudent).where(ClassStudent.class_id == class_id,
+                                       ClassStudent.student_id.in_({s.student_id for s in students})))}
+    rows_by_student: dict[int, list[tuple]] = {}
+    span: dict[int, tuple[int, int]] = {}
+    for student in students:
+        number = existing[student.student_id].id
+        rows = rows_by_student.setdefault(number, [])
+        for event in student.events:
+            rows.append((number, to_microseconds(event.created_at), units[event.unit],
+                         0 if event.type is None else types[event.type]))
+        if rows:
+            times = [row[1] for row in rows]
+            span[number] = (min(times), max(times))
+    added = _insert_events(rows_by_student)
+    updates = []
+    for row in existing.values():
+        first, last = span.get(row.id, (None, None))
+        if first is None:
+            continue
+        updates.append({"b_id": row.id, "b_count": row.event_count + added[row.id],
+                        "b_first": first if row.first_event is None else min(first, row.first_event),
+                        "b_last": last if row.last_event is None else max(last, row.last_event)})
+    if updates:
+        db.session.execute(text("UPDATE class_students SET event_count = :b_count, first_event = :b_first, "
+                                "last_event = :b_last WHERE id = :b_id"), updates)
+    total_added = sum(added.values())
+    _refresh_class(class_id, added_now=total_added > 0)
+    all_times = [bound for bounds in span.values() for bound in bounds]
+    return Appended(namespace=namespace, received=received, added=total_added, students=len(students),
+                    first_event=from_microseconds(min(all_times)) if all_times else None,
+                    last_event=from_microseconds(max(all_times)) if all_times else None)
+
+
+def _refresh_class(class_id: int, added_now: bool = False) -> None:
+    """The class's counts and first and last event, from its students' rows."""
+    count, events, first, last = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(ClassStudent.event_count), 0),
+               func.min(ClassStudent.first_event), func.max(ClassStudent.last_event))
+        .where(ClassStudent.class_id == class_id)).one()
+    values = {"student_count": count, "event_count": events, "first_event": first, "last_event": last}
+    if added_now:
+        values["last_added_at"] = utcnow()
+    db.session.execute(update(SchoolClass).where(SchoolClass.id == class_id).values(**values))
+
+
+def erase_student(school_class: SchoolClass, student_id: str) -> int | None:
+    """Delete one student's stored events (right to erasure); how many, or None if unknown."""
+    row = db.session.scalar(select(ClassStudent).where(ClassStudent.class_id == school_class.id,
+                                                       ClassStudent.student_id == student_id))
+    if row is None:
+        return None
+    erased = db.session.scalar(select(func.count()).select_from(ClassEvent).where(ClassEvent.student == row.id))
+    db.session.execute(delete(ClassEvent).where(ClassEvent.student == row.id))
+    db.session.execute(delete(ClassStudent).where(ClassStudent.id == row.id))
+    _refresh_class(school_class.id)
+    db.session.commit()
+    return erased
+
+
+def erase_class(school_class: SchoolClass) -> tuple[int, int]:
+    """Delete a class with its events; (students, events) erased."""
+    counts = (school_class.student_count, school_class.event_count)
+    student_rows = select(ClassStudent.id).where(ClassStudent.class_id == school_class.id).scalar_subquery()
+    db.session.execute(delete(ClassEvent).where(ClassEvent.student.in_(student_rows)))
+    db.session.execute(delete(SchoolClass).where(SchoolClass.id == school_class.id))
+    db.session.commit()
+    return counts
+
+
+def purge_expired(cutoff: datetime) -> int:
+    """Delete events older than ``cutoff`` of at most :data:`PURGE_BATCH` students; how many."""
+    limit = to_microseconds(cutoff)
+    rows = db.session.execute(select(ClassStudent.id, ClassStudent.class_id)
+                              .where(ClassStudent.first_event < limit).limit(PURGE_BATCH)).all()
+    if not rows:
+        return 0
+    purged = 0
+    for student, _ in rows:
+        purged += db.session.execute(delete(ClassEvent).where(ClassEvent.student == student,
+                                                              ClassEvent.at < limit)).rowcount
+        count, first, last = db.session.execute(select(func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at))
+                                                .where(ClassEvent.student == student)).one()
+        if count:
+            db.session.execute(update(ClassStudent).where(ClassStudent.id == student)
+                               .values(event_count=count, first_event=first, last_event=last))
+        else:
+            db.session.execute(delete(ClassStudent).where(ClassStudent.id == student))
+    for class_id in {class_id for _, class_id in rows}:
+        _refresh_class(class_id)
+    db.session.commit()
+    return purged
+
+
+def class_summary(school_class: SchoolClass) -> dict:
+    """What ``GET /namespaces`` says of a class."""
+    return {
+        "namespace": school_class.namespace,
+        "timezone": school_class.timezone,
+        "students": school_class.student_count,
+        "events": school_class.event_count,
+        "first_event": iso_or_none(None if school_class.first_event is None
+                                   else from_microseconds(school_class.first_event)),
+        "last_event": iso_or_none(None if school_class.last_event is None
+                                  else from_microseconds(school_class.last_event)),
+        "last_added": iso(school_class.last_added_at),
+    }
+
+
+def _student_numbers(class_id: int):
+    return select(ClassStudent.id).where(ClassStudent.class_id == class_id).scalar_subquery()
+
+
+def count_events(class_id: int, start_us: int, end_us: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(ClassEvent).where(
+        ClassEvent.student.in_(_student_numbers(class_id)), ClassEvent.at >= start_us, ClassEvent.at < end_us))
+
+
+def events_per_month(school_class: SchoolClass) -> list[dict]:
+    """``[{"month": "2024-11", "events": 1234}, …]`` from the first event's month to the last's, in the class's zone."""
+    if school_class.first_event is None:
+        return []
+    from ..domain.periods import parse_period
+
+    months = []
+    for month in months_between(school_class.first_event, school_class.last_event, school_class.timezone):
+        period = parse_period(month, school_class.timezone)
+        months.append({"month": month, "events": count_events(school_class.id, period.start_us, period.end_us)})
+    return months
+
+
+def students_of(school_class: SchoolClass) -> list[ClassStudent]:
+    return list(db.session.scalars(select(ClassStudent).where(ClassStudent.class_id == school_class.id)
+                                   .order_by(ClassStudent.student_id)))
+
+
+def period_students(school_class: SchoolClass, period: Period, student_id: str | None = None) -> list[Student]:
+    """The students with events in the period (one, with ``student_id``), their events in time
+    order, as an upload of them would be read: what a period report is made of."""
+    names = {(kind, number): name for kind, number, name in db.session.execute(
+        select(ClassName.kind, ClassName.id, ClassName.name).where(ClassName.class_id == school_class.id))}
+    query = (select(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type)
+             .join(ClassStudent, ClassStudent.id == ClassEvent.student)
+             .where(ClassStudent.class_id == school_class.id, ClassEvent.at >= period.start_us,
+                    ClassEvent.at < period.end_us)
+             .order_by(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type))
+    if student_id is not None:
+        query = query.where(ClassStudent.student_id == student_id)
+    students: list[Student] = []
+    current, events = None, []
+    for sid, at, unit, kind in db.session.execute(query):
+        if sid != current:
+            if current is not None:
+                students.append(Student(student_id=current, namespace=school_class.namespace, events=tuple(events)))
+            current, events = sid, []
+        events.append(Event(unit=names[(UNIT, unit)], type=names.get((TYPE, kind)),
+                            created_at=from_microseconds(at), index=len(events)))
+    if current is not None:
+        students.append(Student(student_id=current, namespace=school_class.namespace, events=tuple(events)))
+    return students
+
+
+def keep_upload(students: list[Student]) -> list[Appended]:
+    """An upload's envelope said ``"keep": true``: store its events in the history of each of its
+    namespaces too (every student needs one, and every event a time). Not committed."""
+    errors = Problems()
+    for number, student in enumerate(students):
+        if not student.namespace:
+            errors[f"students[{number}].namespace"] = "is required to keep the events: a class is named by its namespace"
+        elif len(student.namespace) > MAX_NAMESPACE_CHARS:
+            errors[f"students[{number}].namespace"] = f"must be at most {MAX_NAMESPACE_CHARS} characters to be kept"
+    raise_if(errors, "upload")
+    check_storable(students, None, "students")
+    by_namespace: dict[str, list[Student]] = {}
+    for student in students:
+        by_namespace.setdefault(student.namespace, []).append(student)
+    return [append(namespace, members) for namespace, members in sorted(by_namespace.items())]

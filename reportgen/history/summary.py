@@ -1,0 +1,93 @@
+"""A class in a period, aggregated in SQL: ``GET /namespaces/<ns>/summary``.
+
+The events of a period are never loaded: one query per period computes, per student, the
+events, the time on task (``LAG`` over the student's events in time order: the gap before an
+event counts when it is at most the idle cutoff, as the report counts it, though the report
+truncates per unit to whole seconds and so may show up to a second less per unit), the active
+local days and the first and last event. What comes back is one row per active student, from
+which the percentiles and the flags this summary can tell without the events' units are taken.
+On SQLite, 2.4 million stored events (a month of 200,000 and the month before) answer in the
+time BENCHMARKS.md records.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from sqlalchemy import select, text
+
+from ..domain.activity import change_percent, went_quiet
+from ..domain.dates import iso
+from ..domain.analytics import DEFAULT_IDLE_CUTOFF_MINUTES, HIGH_PERCENTILE, LOW_PERCENTILE, MIN_COHORT, percentile
+from ..domain.periods import Period, from_microseconds
+from ..extensions import db
+from ..models import ClassReport, Report, SchoolClass
+from ..pipeline.status import status_url
+
+_PER_STUDENT = text("""
+    SELECT student, COUNT(*) AS events,
+           SUM(CASE WHEN gap <= :cutoff THEN gap ELSE 0 END) AS on_task,
+           COUNT(DISTINCT (at + :offset) / 86400000000) AS days,
+           MIN(at) AS first_at, MAX(at) AS last_at
+    FROM (SELECT e.student, e.at, e.at - LAG(e.at) OVER (PARTITION BY e.student ORDER BY e.at) AS gap
+          FROM class_events e
+          WHERE e.student IN (SELECT id FROM class_students WHERE class_id = :class_id)
+            AND e.at >= :start AND e.at < :end) AS timed
+    GROUP BY student
+""")
+
+
+def _per_student(class_id: int, period: Period) -> list[tuple]:
+    offset = period.start.utcoffset()
+    return db.session.execute(_PER_STUDENT, {
+        "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000,
+        "offset": int(offset.total_seconds() * 1_000_000) if offset else 0,
+        "class_id": class_id, "start": period.start_us, "end": period.end_us}).all()
+
+
+def _spread(values: list[int]) -> dict | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {"p15": float(percentile(ordered, LOW_PERCENTILE)), "median": float(percentile(ordered, 50)),
+            "p85": float(percentile(ordered, HIGH_PERCENTILE))}
+
+
+def _totals(rows: list[tuple]) -> dict:
+    return {"active_students": len(rows), "events": sum(row.events for row in rows),
+            "time_on_task_seconds": sum(int(row.on_task or 0) // 1_000_000 for row in rows),
+            "active_days": sum(row.days for row in rows)}
+
+
+def class_summary_for(school_class: SchoolClass, period: Period) -> dict:
+    rows = _per_student(school_class.id, period)
+    before = _per_student(school_class.id, period.previous())
+    seconds = [int(row.on_task or 0) // 1_000_000 for row in rows]
+    spread = _spread(seconds)
+    flags = {"went_quiet": sum(went_quiet(from_microseconds(row.last_at), period.start, period.end) for row in rows),
+             "low_time": 0, "late_start": 0}
+    if len(rows) >= MIN_COHORT:
+        ordered = sorted(seconds)
+        low, middle = percentile(ordered, LOW_PERCENTILE), percentile(ordered, 50)
+        flags["low_time"] = sum(value <= low and value < middle for value in seconds)
+        firsts = sorted(row.first_at for row in rows)
+        late = percentile(firsts, HIGH_PERCENTILE)
+        flags["late_start"] = sum(Fraction(row.first_at) > late for row in rows)
+    now, then = _totals(rows), _totals(before)
+    reports = db.session.execute(
+        select(Report, ClassReport.student_id).join(ClassReport, ClassReport.report_id == Report.id)
+        .where(ClassReport.class_id == school_class.id, ClassReport.period_start == period.start_us,
+               ClassReport.period_end == period.end_us).order_by(Report.created_at)).all()
+    return {
+        "namespace": school_class.namespace,
+        "period": period.to_dict(),
+        "students": school_class.student_count,
+        **now,
+        "time_on_task": spread,
+        "flags": flags,
+        "previous": {"period": period.previous().to_dict(), **then},
+        "change_percent": {key: change_percent(now[key], then[key])
+                           for key in ("active_students", "events", "time_on_task_seconds", "active_days")},
+        "reports": [{"task_id": report.id, "format": report.format, "status": report.status,
+                     "student_id": student_id, "status_url": status_url(report),
+                     "created_at": iso(report.created_at)} for report, student_id in reports],
+    }

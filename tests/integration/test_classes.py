@@ -1,0 +1,204 @@
+"""Classes that remember: appending events to a namespace's history, duplicates, erasure, time
+zones, ownership, summaries, period reports and retention, on PostgreSQL and SQLite."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from reportgen.extensions import db
+from reportgen.models import ClassEvent, utcnow
+from reportgen.pipeline.sweeper import sweep
+
+from ..support.api import bearer, post_json, status
+from ..support.payloads import event, student
+
+TOKENS = ["first-token-" + "a" * 30, "second-token-" + "b" * 30]
+
+
+def december_class() -> list[dict]:
+    """Three students of python-101 around the turn of November and December 2024."""
+    return [
+        student("s-001", [event(1, "2024-11-30T23:30:00Z"), event(2, "2024-12-02T10:00:00Z"),
+                          event(2, "2024-12-02T10:10:00Z", "submit")], "python-101"),
+        student("s-002", [event(1, "2024-11-15T08:00:00Z"), event(1, "2024-12-20T08:00:00Z")], "python-101"),
+        student("s-003", [event(3, "2024-11-29T12:00:00Z")], "python-101"),
+    ]
+
+
+def append(client, students, namespace="python-101", **kwargs):
+    return post_json(client, f"/namespaces/{namespace}/events", students, **kwargs)
+
+
+def test_appending_the_same_events_twice_adds_them_once(any_database_app):
+    client = any_database_app.test_client()
+    first = append(client, december_class())
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json() == {"namespace": "python-101", "received": 6, "added": 6, "duplicates": 0, "students": 3,
+                                "first_event": "2024-11-15T08:00:00Z", "last_event": "2024-12-20T08:00:00Z"}
+    again = append(client, december_class()).get_json()
+    assert (again["received"], again["added"], again["duplicates"]) == (6, 0, 6)
+    overlapping = [{"student_id": "s-001", "events": [event(2, "2024-12-02T10:00:00Z"), event(4, "2024-12-03T09:00:00Z")]}]
+    assert append(client, overlapping).get_json()["added"] == 1  # namespace absent: the path's
+    listed = client.get("/namespaces").get_json()["namespaces"]
+    assert [(c["namespace"], c["students"], c["events"]) for c in listed] == [("python-101", 3, 7)]
+    described = client.get("/namespaces/python-101").get_json()
+    assert described["months"] == [{"month": "2024-11", "events": 3}, {"month": "2024-12", "events": 4}]
+
+
+def test_a_csv_appends_like_json(any_database_app):
+    client = any_database_app.test_client()
+    body = "student_id,unit,type,created_time\ns-1,7,saved_code,2024-12-01T10:00:00Z\ns-1,7,saved_code,2024-12-01T10:00:00Z\n"
+    response = client.post("/namespaces/csv-class/events", data=body, content_type="text/csv")
+    assert response.status_code == 200, response.get_json()
+    assert (response.get_json()["added"], response.get_json()["duplicates"]) == (1, 1)
+
+
+def test_an_event_at_2330_utc_on_30_november_is_december_in_berlin(any_database_app):
+    client = any_database_app.test_client()
+    append(client, december_class())
+    utc = client.get("/namespaces/python-101/summary?period=2024-12").get_json()
+    assert (utc["events"], utc["active_students"]) == (3, 2)
+    assert client.put("/namespaces/python-101", json={"timezone": "Europe/Berlin"}).status_code == 200
+    berlin = client.get("/namespaces/python-101/summary?period=2024-12").get_json()
+    assert (berlin["events"], berlin["active_students"]) == (4, 2)
+    assert berlin["period"]["name"] == "December 2024" and berlin["period"]["timezone"] == "Europe/Berlin"
+    assert berlin["previous"]["events"] == 2
+    assert client.get("/namespaces/python-101").get_json()["months"] == [
+        {"month": "2024-11", "events": 2}, {"month": "2024-12", "events": 4}]
+
+
+def test_untimed_events_are_refused_with_their_paths_and_nothing_is_stored(any_database_app):
+    client = any_database_app.test_client()
+    students = december_class() + [student("s-004", [event(1, "2024-12-01T10:00:00Z"), event(2)], "python-101")]
+    response = append(client, students)
+    assert response.status_code == 400
+    assert list(response.get_json()["details"]) == ["[3].events[1].created_time"]
+    assert "belongs to no month or week" in response.get_json()["details"]["[3].events[1].created_time"]
+    assert client.get("/namespaces").get_json() == {"namespaces": []}
+    with any_database_app.app_context():
+        assert db.session.query(ClassEvent).count() == 0
+
+
+@pytest.mark.parametrize("case", ["other namespace", "nul namespace", "long namespace", "bad period", "week 54",
+                                  "unknown zone", "zone with NUL", "bad window"])
+def test_hostile_input_gets_a_clear_4xx_and_stores_nothing(any_database_app, case):
+    client = any_database_app.test_client()
+    append(client, december_class())
+    if case == "other namespace":
+        response = append(client, [student("s-9", [event(1, "2024-12-01T10:00:00Z")], "chemistry")])
+        assert response.status_code == 400 and list(response.get_json()["details"]) == ["[0].namespace"]
+    elif case == "nul namespace":
+        response = append(client, [{"student_id": "s-9", "events": [event(1, "2024-12-01T10:00:00Z")]}],
+                          namespace="py%00thon")
+        assert response.status_code == 400 and "NUL" in response.get_json()["details"]["namespace"]
+    elif case == "long namespace":
+        response = append(client, [{"student_id": "s-9", "events": [event(1, "2024-12-01T10:00:00Z")]}],
+                          namespace="n" * 10_000)
+        assert response.status_code == 400 and "at most 200 characters" in response.get_json()["details"]["namespace"]
+        assert client.get("/namespaces/" + "n" * 10_000).status_code == 404
+    elif case in ("bad period", "week 54"):
+        period = "2024-13" if case == "bad period" else "2024-W54"
+        response = client.get(f"/namespaces/python-101/summary?period={period}")
+        assert response.status_code == 400 and list(response.get_json()["details"]) == ["period"]
+        response = post_json(client, "/assignment/html", {"namespace": "python-101", "period": period})
+        assert response.status_code == 400 and list(response.get_json()["details"]) == ["period"]
+    elif case in ("unknown zone", "zone with NUL"):
+        zone = "Mars/Olympus_Mons" if case == "unknown zone" else "Europe/Ber\x00lin"
+        response = client.put("/namespaces/python-101", json={"timezone": zone})
+        assert response.status_code == 400 and "is not an IANA time zone" in response.get_json()["details"]["timezone"]
+        assert client.get("/namespaces/python-101").get_json()["timezone"] == "UTC"
+    else:
+        response = post_json(client, "/assignment/html",
+                             {"namespace": "python-101", "window": {"from": "2024-12-10", "to": "2024-12-01"}})
+        assert response.status_code == 400 and list(response.get_json()["details"]) == ["window.to"]
+    listed = client.get("/namespaces").get_json()["namespaces"]
+    assert [(c["namespace"], c["events"]) for c in listed] == [("python-101", 6)]
+
+
+def test_erasing_a_student_and_a_class_answers_with_the_counts(any_database_app):
+    client = any_database_app.test_client()
+    append(client, december_class())
+    erased = client.delete("/namespaces/python-101/students/s-001")
+    assert erased.status_code == 200 and erased.get_json()["events_erased"] == 3
+    assert client.delete("/namespaces/python-101/students/s-001").status_code == 404
+    summary = client.get("/namespaces/python-101/summary?period=2024-12").get_json()
+    assert (summary["students"], summary["events"]) == (2, 1)
+    empty = post_json(client, "/assignment/html", {"namespace": "python-101", "period": "2024-12",
+                                                   "student_id": "s-001"})
+    assert empty.status_code == 422
+    assert empty.get_json()["error"] == "s-001 in python-101 has no events in December 2024 (UTC)"
+    gone = client.delete("/namespaces/python-101")
+    assert gone.get_json() == {"namespace": "python-101", "students_erased": 2, "events_erased": 3}
+    assert client.get("/namespaces/python-101").status_code == 404
+
+
+def test_another_token_gets_404_for_a_class_it_did_not_store(make_app):
+    app = make_app(REPORTGEN_API_TOKENS=TOKENS)
+    client = app.test_client()
+    assert append(client, december_class(), headers=bearer(TOKENS[0])).status_code == 200
+    other = bearer(TOKENS[1])
+    assert client.get("/namespaces", headers=other).get_json() == {"namespaces": []}
+    assert client.get("/namespaces/python-101", headers=other).status_code == 404
+    assert client.get("/namespaces/python-101/summary?period=2024-12", headers=other).status_code == 404
+    assert client.delete("/namespaces/python-101/students/s-001", headers=other).status_code == 404
+    assert post_json(client, "/assignment/html", {"namespace": "python-101", "period": "2024-12"},
+                     headers=other).status_code == 404
+    # the other token's own class of the same name is its own
+    assert append(client, december_class()[:1], headers=other).get_json()["added"] == 3
+    mine = client.get("/namespaces/python-101", headers=bearer(TOKENS[0])).get_json()
+    assert mine["events"] == 6
+
+
+def test_an_upload_with_keep_stores_its_events_and_still_makes_the_report(any_database_app):
+    client = any_database_app.test_client()
+    response = post_json(client, "/assignment/html", {"students": december_class(), "keep": True})
+    assert response.status_code == 202, response.get_json()
+    assert client.get("/namespaces/python-101").get_json()["events"] == 6
+    refused = post_json(client, "/assignment/html", {"students": [student("x", [event(1)], "python-101")],
+                                                     "keep": True})
+    assert refused.status_code == 400 and list(refused.get_json()["details"]) == ["students[0].events[0].created_time"]
+    plain = post_json(client, "/assignment/html", {"students": [student("y", [event(1)], "other")]})
+    assert plain.status_code == 202
+    assert [c["namespace"] for c in client.get("/namespaces").get_json()["namespaces"]] == ["python-101"]
+
+
+def test_the_sweeper_purges_events_older_than_the_retention(any_database_app):
+    client = any_database_app.test_client()
+    append(client, december_class())
+    with any_database_app.app_context():
+        any_database_app.config["REPORTGEN_EVENT_RETENTION_DAYS"] = 30
+        from datetime import datetime, timezone
+        result = sweep(now=datetime(2024, 12, 25, tzinfo=timezone.utc))
+        assert result.class_events_expired == 1  # s-002's of 15 November, before 25 November
+    described = client.get("/namespaces/python-101").get_json()
+    assert (described["students"], described["events"]) == (3, 5)
+    assert described["first_event"] == "2024-11-29T12:00:00Z"
+
+
+def test_a_period_report_equals_an_upload_of_the_same_events_with_the_same_window(app, run_worker):
+    client = app.test_client()
+    append(client, december_class())
+    client.put("/namespaces/python-101", json={"timezone": "Europe/Berlin"})
+    response = post_json(client, "/assignment/html", {"namespace": "python-101", "period": "2024-12"})
+    assert response.status_code == 202, response.get_json()
+    period_id = response.get_json()["task_id"]
+    window = {"from": "2024-11-30T23:00:00Z", "to": "2024-12-31T22:59:59.999999Z"}
+    active = december_class()[:2]  # a period report is of the students with events in the period
+    upload = post_json(client, "/assignment/html", {"students": active, "options": {"window": window}})
+    upload_id = upload.get_json()["task_id"]
+    run_worker()
+    from_history = client.get(f"/assignment/html/{period_id}", headers={"Accept": "application/json"}).get_json()
+    from_upload = client.get(f"/assignment/html/{upload_id}", headers={"Accept": "application/json"}).get_json()
+    assert from_history["status"] == "SUCCESS"
+    by_id = {s["student_id"]: s for s in from_upload["students"]}
+    assert [s["student_id"] for s in from_history["students"]] == ["s-001", "s-002"]
+    for reported in from_history["students"]:
+        assert reported["metrics"] == by_id[reported["student_id"]]["metrics"]
+    assert from_history["sequences"] == from_upload["sequences"]
+    assert from_history["cohort"] == from_upload["cohort"]
+    page = client.get(f"/assignment/html/{period_id}").get_data(as_text=True)
+    assert "python-101 · December 2024 (Europe/Berlin)" in page
+    summary = client.get("/namespaces/python-101/summary?period=2024-12").get_json()
+    assert [(r["task_id"], r["status"]) for r in summary["reports"]] == [(period_id, "SUCCESS")]
