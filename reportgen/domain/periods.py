@@ -35,6 +35,8 @@ _WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
 _FULL_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
                 "October", "November", "December")
 _UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class PeriodError(SubmissionError):
@@ -135,12 +137,11 @@ def _local_text(moment: datetime, end: bool = False) -> str:
 
 def to_microseconds(moment: datetime) -> int:
     """An aware time as microseconds since 1970-01-01 UTC: how a stored event keeps its time."""
-    delta = moment.astimezone(_UTC) - datetime(1970, 1, 1, tzinfo=_UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 def from_microseconds(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=_UTC) + timedelta(microseconds=value)
+    return _EPOCH + timedelta(microseconds=value)
 
 
 def _local_midnight(day: date, tz) -> datetime:

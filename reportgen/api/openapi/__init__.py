@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from . import classes
 from .components import components, webhooks
 from .paths import paths
 
@@ -48,9 +49,15 @@ def document(config: Mapping[str, Any]) -> dict:
         },
         "servers": [{"url": "/"}],
         "tags": [{"name": "reports", "description": "Submit, poll, download, cancel."},
+                 {"name": "classes", "description": "A namespace's stored events: append, erase, summarise; "
+                                                    "reports for a month or week come from POST /assignment."},
                  {"name": "operations", "description": "Health checks; never need a token."}],
         "security": [{"bearerToken": []}, {"operatorSession": []}, {}],
-        "paths": paths(config),
+        "paths": {**paths(config), **classes.paths(config)},
         "webhooks": webhooks(),
-        "components": components(),
+        "components": _with_class_schemas(components()),
     }
+
+
+def _with_class_schemas(parts: dict) -> dict:
+    return {**parts, "schemas": {**parts["schemas"], **classes.schemas()}}

@@ -45,6 +45,15 @@ def submission_body(config: Mapping[str, Any]) -> dict:
     }
 
 
+def period_or_submission(body: dict) -> dict:
+    """The submit's body: an upload, or a report from a class's history (``PeriodRequest``)."""
+    json_body = body["content"][JSON]
+    return {**body, "content": {**body["content"], JSON: {
+        **json_body, "schema": {"anyOf": [json_body["schema"], ref("PeriodRequest")]},
+        "examples": {**json_body["examples"], "period": {
+            "summary": "A month of a class's history", "value": {"namespace": "python-101", "period": "2024-12"}}}}}}
+
+
 COMMON_ERRORS = {"401": response("Unauthorized"), "403": response("Forbidden"), "429": response("TooManyRequests")}
 
 
@@ -85,7 +94,7 @@ def paths(config: Mapping[str, Any]) -> dict:
                                 "body answers the original report again (`Idempotent-Replayed: true`)."),
                 "tags": ["reports"],
                 "parameters": [param("report_format"), param("Idempotency-Key")],
-                "requestBody": submission_body(config),
+                "requestBody": period_or_submission(submission_body(config)),
                 "responses": {
                     "202": {
                         "description": ("Queued (or, with a replayed Idempotency-Key, the original report's "
@@ -99,7 +108,7 @@ def paths(config: Mapping[str, Any]) -> dict:
                     },
                     "400": response("BadSubmission"),
                     **COMMON_ERRORS,
-                    "404": error("Unknown report format.",
+                    "404": error("Unknown report format, or (a period report) no class with this namespace.",
                                   example={"error": "unknown report format 'docx'; use one of: "
                                                     + ", ".join(formats.NAMES)}),
                     "413": response("TooLarge"),
@@ -107,7 +116,8 @@ def paths(config: Mapping[str, Any]) -> dict:
                     "409": error("A submit with the same Idempotency-Key was refused a moment ago; send it again.",
                                   headers={"Retry-After": header("RetryAfterRequired")}),
                     "422": error("The Idempotency-Key was used in the last 24 hours for a different request "
-                                  "(another format or body)."),
+                                  "(another format or body); or a period report's class has no events in the "
+                                  "period (`python-101 has no events in December 2024 (Europe/Berlin)`)."),
                     "503": error("The job queue is unavailable; the report was stored as FAILURE "
                                   "(`details.task_id`). Submit again after Retry-After.",
                                   headers={"Retry-After": header("RetryAfterRequired")}),

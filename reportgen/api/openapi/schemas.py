@@ -101,6 +101,10 @@ def schemas() -> dict:
                                 "a loopback, private, link-local or metadata address not in REPORTGEN_WEBHOOK_ALLOW."),
                 "examples": ["https://lms.example.org/hooks/reportgen"],
             },
+            "keep": {"type": ["boolean", "null"], "default": False,
+                     "description": ("true: also store the events in the history of each of the upload's namespaces "
+                                     "(see /namespaces); every student needs a namespace and every event a "
+                                     "created_time, else 400.")},
         },
         "description": ("A submission with what it asks of the report: an object with `students` and no "
                         "`student_id` (that would be one student). Fields not listed here are ignored."),

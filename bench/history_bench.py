@@ -1,0 +1,149 @@
+"""Class histories: append a million events, append them again, what they cost on disk, and the
+class summary on a year of 2,000 students.
+
+    .venv/bin/python bench/history_bench.py                       # SQLite in a temporary directory
+    .venv/bin/python bench/history_bench.py --database postgresql+psycopg2://…   # an empty database
+
+Builds seeded months of ``--students`` students × ``--events`` events each (times in the sample's
+form ``2024-07-21 03:04:55.939000+00:00``, units 1–30 as text, four types), one request body per
+month (about 16 MiB: under the 20 MiB limit). Then, through the app's WSGI stack (the Flask test
+client: routing, guards, intake, database; no socket):
+
+* ``reference``: the intake alone (``loads`` + ``parse_upload``) of the first ``--append-months``
+  bodies, the floor any append pays, measured in the same run;
+* ``append``: POST those bodies to ``/namespaces/<ns>/events`` (1,000,000 events by default);
+* ``again``: the same bodies once more, which must add 0;
+* ``storage``: the database's growth (SQLite: file and WAL after a checkpoint; PostgreSQL: the
+  class tables' relation sizes, indexes included) against the compact JSON of the events;
+* ``summary``: after the other months are appended too (2.4 M events), ``GET …/summary`` of one
+  month, best and median of ``--repeat``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reportgen import create_app  # noqa: E402
+from reportgen.domain.submission import loads  # noqa: E402
+from reportgen.domain.upload import parse_upload  # noqa: E402
+from reportgen.extensions import db  # noqa: E402
+
+TYPES = ("saved_code", "ran_tests", "submitted", "viewed_hint")
+
+
+def month_students(year: int, month: int, students: int, events: int, seed: int) -> list[dict]:
+    rng = random.Random(seed * 100 + month)
+    start = datetime(year, month, 1, 7, tzinfo=timezone.utc)
+    body = []
+    for number in range(students):
+        moment = start + timedelta(minutes=rng.randint(0, 600))
+        student_events = []
+        for _ in range(events):
+            moment += timedelta(seconds=rng.randint(5, 24_000), microseconds=rng.randint(0, 999) * 1000)
+            student_events.append({"unit": str(rng.randint(1, 30)), "type": rng.choice(TYPES),
+                                   "created_time": moment.strftime("%Y-%m-%d %H:%M:%S.%f") + "+00:00"})
+        body.append({"student_id": f"student-{number:04d}", "events": student_events})
+    return body
+
+
+def compact(document) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def database_size(app) -> int:
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            path = Path(db.engine.url.database)
+            return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        size = connection.exec_driver_sql(
+            "SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['classes', 'class_students', "
+            "'class_names', 'class_events', 'class_reports']::regclass[]) AS c").scalar()
+        db.session.rollback()
+        return int(size)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", help="an empty database (default: SQLite in a temporary directory)")
+    parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=100)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--append-months", type=int, default=5, help="months timed as 'append' (5 × 200,000 events)")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    directory = tempfile.mkdtemp(prefix="history-bench-")
+    url = args.database or f"sqlite:///{directory}/bench.sqlite3"
+    os.environ.setdefault("REPORTGEN_INSTANCE_DIR", directory)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": "redis://unused",
+                      "REPORTGEN_RATE_LIMIT": "", "REPORTGEN_SUBMIT_RATE_LIMIT": "",
+                      "REPORTGEN_MAX_UPLOAD_OBJECTS": 10**7})
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+    months = [(2024 + (m // 12), m % 12 + 1) for m in range(args.months)]
+    bodies = [compact(month_students(year, month, args.students, args.events, seed=7)) for year, month in months]
+    timed = bodies[:args.append_months]
+    events = args.students * args.events * len(timed)
+    print(f"machine: {os.cpu_count()} cores; database: {url.split(':')[0]}")
+    print(" ".join(sys.argv))
+    print(f"{len(timed)} bodies of {args.students:,} students × {args.events} events, "
+          f"{max(len(b) for b in timed) / 2**20:.1f} MiB at most, {events:,} events")
+
+    started = time.perf_counter()
+    for body in timed:
+        parse_upload(loads(body))
+    reference = time.perf_counter() - started
+    print(f"reference (intake only):   {reference:6.2f} s")
+
+    client = app.test_client()
+    before = database_size(app)
+
+    def post_all(chosen) -> tuple[float, int]:
+        started, added = time.perf_counter(), 0
+        for body in chosen:
+            response = client.post("/namespaces/bench/events", data=body, content_type="application/json")
+            assert response.status_code == 200, response.get_data(as_text=True)[:500]
+            added += response.get_json()["added"]
+        return time.perf_counter() - started, added
+
+    took, added = post_all(timed)
+    print(f"append:                    {took:6.2f} s  added {added:,}  (target ≤ 15 s)")
+    grown = database_size(app) - before
+    took, added = post_all(timed)
+    print(f"again:                     {took:6.2f} s  added {added:,}  (target 0 added, ≤ 15 s)")
+    json_bytes = sum(len(compact(event)) for body in timed for student in json.loads(body) for event in student["events"])
+    with_students = sum(len(body) for body in timed)
+    print(f"storage:                   {grown / 2**20:6.1f} MiB for {json_bytes / 2**20:.1f} MiB of compact event JSON "
+          f"= {grown / json_bytes:.2f}×  ({grown / with_students:.2f}× the request bodies; target ≤ 1.5×)")
+    if len(bodies) > len(timed):
+        post_all(bodies[len(timed):])
+    total = args.students * args.events * len(bodies)
+    year, month = months[len(months) // 2]
+    times = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        response = client.get(f"/namespaces/bench/summary?period={year}-{month:02d}")
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    print(f"summary of {year}-{month:02d} on {total:,} events: best {min(times) * 1000:.0f} ms, median "
+          f"{statistics.median(times) * 1000:.0f} ms  ({body['active_students']:,} active, {body['events']:,} events; "
+          "target ≤ 300 ms)")
+
+
+if __name__ == "__main__":
+    main()
