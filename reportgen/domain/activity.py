@@ -120,3 +120,66 @@ def period_span(times: list[datetime]) -> tuple[datetime, datetime] | None:
     start = datetime.combine(first.date(), datetime.min.time(), tzinfo=_UTC)
     end = datetime.combine(last.date() + timedelta(days=1), datetime.min.time(), tzinfo=_UTC)
     return start, end
+
+
+QUIET_TEXT = "Went quiet: active earlier in the period, no events in its last {span}."
+ACTIVITY_RULES = (
+    ("Activity over time", f"events and time on task per day (spans up to {DAILY_UP_TO_DAYS} days) or per ISO week "
+                           "(longer spans), beside the class median of each day or week (a student without events "
+                           f"there counts as 0); shown when the events span more than {ACTIVITY_AFTER_DAYS} days."),
+    ("Change", "a period report compares each student's events, time on task and active days with the previous "
+               "period of the same length (November for December), as a percentage."),
+    ("Went quiet", f"active in the period, but no events in its last {QUIET_DAYS} days (the last quarter of "
+                   f"periods of {2 * QUIET_DAYS} days or fewer)."),
+)
+
+
+def _span_text(span: timedelta) -> str:
+    days = span / timedelta(days=1)
+    return f"{days:g} days" if days == int(days) else f"{span.total_seconds() / 3600:.0f} hours"
+
+
+def report_activity(students: list, window, idle_cutoff_minutes: int, zone: tzinfo = _UTC) -> list[dict | None]:
+    """Per student (in order), the ``activity`` of its metrics, or None for every student when the
+    report's span (its window, else its events' days) is :data:`ACTIVITY_AFTER_DAYS` days or less.
+    Days and weeks are those of ``zone`` (a class's, for a period report)."""
+    times = [sorted(event.created_at for event in student.events if event.created_at is not None)
+             for student in students]
+    if window is not None and window.start is not None and window.end is not None:
+        span = (window.start, window.end)
+    else:
+        span = period_span([moment for student_times in times for moment in student_times])
+    if span is None or span[1] - span[0] <= timedelta(days=ACTIVITY_AFTER_DAYS):
+        return [None] * len(students)
+    start, end = span
+    grid = buckets(start, end, zone)
+    activities = [student_activity(student_times, grid, idle_cutoff_minutes) for student_times in times]
+    by_namespace: dict[str, list[StudentActivity]] = {}
+    for student, activity in zip(students, activities):
+        by_namespace.setdefault(student.namespace, []).append(activity)
+    medians = {namespace: class_medians(members) for namespace, members in by_namespace.items()}
+    return [{
+        "per": grid.per, "starts": grid.labels(), "events": list(activity.events), "seconds": list(activity.seconds),
+        "class_median_events": medians[student.namespace]["events"],
+        "class_median_seconds": medians[student.namespace]["seconds"],
+        "active_days": activity.active_days,
+        "went_quiet": went_quiet(activity.last_event, start, end),
+        "quiet_span": _span_text(quiet_span(start, end)),
+    } for student, activity in zip(students, activities)]
+
+
+def add_change(activity: dict, now: tuple[int, int, int], before: tuple[int, int, int] | None,
+               previous_name: str) -> None:
+    """Each figure's change from the previous period, in ``activity["change"]``: ``now`` and
+    ``before`` are (events, time on task in seconds, active days)."""
+    before = before or (0, 0, 0)
+    activity["change"] = {"previous_period": previous_name, **{
+        name: {"now": value, "before": old, "percent": change_percent(value, old)}
+        for name, value, old in zip(("events", "time_on_task_seconds", "active_days"), now, before)}}
+
+
+def quiet_flag(activity: dict | None) -> dict | None:
+    """The "went quiet" flag of a student's ``activity``, as the metrics list flags."""
+    if not activity or not activity["went_quiet"]:
+        return None
+    return {"code": "went_quiet", "text": QUIET_TEXT.format(span=activity["quiet_span"])}

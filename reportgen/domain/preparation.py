@@ -6,7 +6,9 @@ report prints, the JSON metadata and the ``/sequence?metrics=1`` answer are the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timezone, tzinfo
 
+from .activity import quiet_flag, report_activity
 from .analytics import analyse, cohort_json, student_json
 from .options import DEFAULT_OPTIONS, ReportOptions, apply_window
 from .sequencing import unit_labels
@@ -27,15 +29,23 @@ class PreparedUpload:
     events_left_out: int = 0
 
 
-def prepare(students: list[Student], options: ReportOptions = DEFAULT_OPTIONS) -> PreparedUpload:
+def prepare(students: list[Student], options: ReportOptions = DEFAULT_OPTIONS, zone: tzinfo = timezone.utc) -> PreparedUpload:
+    """The upload ready to report on; ``zone`` is whose days and weeks the activity over time counts in."""
     students, left_out = apply_window(students, options.window)
     labels = unit_labels(students, order=options.units or None)
     analysis = analyse(students, labels, idle_cutoff_minutes=options.idle_cutoff_minutes)
+    metrics = [student_json(student)["metrics"] for student in analysis.students]
+    for student_metrics, activity in zip(metrics, report_activity(students, options.window,
+                                                                  options.idle_cutoff_minutes, zone)):
+        if activity is not None:
+            student_metrics["activity"] = activity
+            if (flag := quiet_flag(activity)) is not None:
+                student_metrics["flags"].append(flag)
     return PreparedUpload(
         students=students,
         labels=labels,
         options=options,
-        metrics=[student_json(student)["metrics"] for student in analysis.students],
+        metrics=metrics,
         cohorts={namespace: cohort_json(cohort) for namespace, cohort in analysis.cohorts.items()},
         events_left_out=left_out,
     )

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from .activity import ACTIVITY_RULES
 from .analytics import FLAG_RULES
 from .options import DEFAULT_OPTIONS, ReportOptions
 from .sequencing import StudentSequence
@@ -100,6 +101,10 @@ class StudentReport:
     untimed_events: int
     timeline_start: str
     timeline_end: str
+    activity: Mapping | None = None
+    """Activity over time (:mod:`.activity`): per day or week, beside the class median; None for short spans."""
+    change: tuple[str, ...] = ()
+    """``time on task 3 h 10 min, up 40% from November 2024``: each figure against the previous period."""
     log_rows: tuple[int, int] | None = None
     """The event-log rows ``[start, stop)`` this document prints, when the log is cut into
     pieces that workers render apart (:func:`reportgen.domain.batching.plan_pieces`)."""
@@ -176,6 +181,7 @@ class ReportData:
     events_left_out: int = 0
     flag_rules: tuple[tuple[str, str], ...] = field(default_factory=lambda: tuple(FLAG_RULES.items()))
     how_to_read: tuple[tuple[str, str], ...] = HOW_TO_READ
+    activity_rules: tuple[tuple[str, str], ...] = ACTIVITY_RULES
     student_total: int = 1
     """Students in the whole upload (this data may be one chunk of them)."""
 
@@ -318,7 +324,26 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
         untimed_events=untimed,
         timeline_start=format_minute(first),
         timeline_end=format_minute(last),
+        activity=metrics.get("activity"),
+        change=change_lines(metrics.get("activity")),
     )
+
+
+def change_lines(activity: Mapping | None) -> tuple[str, ...]:
+    """Each figure of a period report against the previous period, in words."""
+    change = (activity or {}).get("change")
+    if not change:
+        return ()
+    lines = []
+    for key, name, fmt in (("events", "events", str), ("time_on_task_seconds", "time on task", format_duration),
+                           ("active_days", "active days", str)):
+        figure = change[key]
+        percent = figure["percent"]
+        previous = change["previous_period"]
+        trend = (f"none in {previous}" if percent is None else f"the same as in {previous}" if percent == 0
+                 else f"{'up' if percent > 0 else 'down'} {abs(percent)}% from {previous}")
+        lines.append(f"{name} {fmt(figure['now'])}, {trend}")
+    return tuple(lines)
 
 
 def cohort_report(cohort: Mapping, students: Sequence[Mapping]) -> CohortReport:

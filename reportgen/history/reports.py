@@ -17,13 +17,16 @@ from flask import current_app
 from ..auth.clients import current_client
 from ..delivery import webhooks
 from ..domain.options import ReportOptions, parse_options
-from ..domain.periods import Period, period_from_request
+from ..domain.activity import add_change
+from ..domain.periods import Period, period_from_request, zone
+from ..domain.preparation import PreparedUpload, prepare
 from ..domain.submission import Problems, SubmissionError, raise_if, shown, type_name
 from ..domain.upload import parse_upload
 from ..extensions import db
 from ..models import ClassReport, Report
 from ..pipeline.submit import Idempotency, create_report
 from . import store
+from .summary import per_student_totals
 
 KNOWN_FIELDS = ("namespace", "period", "window", "student_id", "options", "label", "email", "callback_url")
 MAX_LABEL_CHARS = 200
@@ -77,13 +80,26 @@ def submit_period(document: dict, report_format: str, idempotency: Idempotency |
         message = f"{who} has no events in {period.name} ({found.timezone})"
         raise EmptyPeriod(message, {"period" if "period" in document else "window": message})
     options = _with_window(report_options, period)
-    report = create_report(students, report_format, options=options, recipients=recipients,
+    prepared = prepare(students, options, zone(found.timezone))
+    _add_changes(found, period, prepared)
+    report = create_report(students, report_format, options=options, recipients=recipients, prepared=prepared,
                            callback_url=callback_url, owner=current_client(), idempotency=idempotency,
                            label=label or f"{namespace} · {period.name} ({found.timezone})")
     db.session.add(ClassReport(report_id=report.id, class_id=found.id, period_start=period.start_us,
                                period_end=period.end_us, student_id=student_id))
     db.session.commit()
     return report
+
+
+def _add_changes(found, period: Period, prepared: PreparedUpload) -> None:
+    """Each student's change from the previous period, in its activity (a period report has one)."""
+    previous = period.previous()
+    numbers = store.student_numbers(found)
+    before = per_student_totals(found.id, previous)
+    for student, metrics in zip(prepared.students, prepared.metrics):
+        if "activity" in metrics:
+            add_change(metrics["activity"], (metrics["events"], metrics["time_on_task_seconds"], metrics["active_days"]),
+                       before.get(numbers.get(student.student_id)), previous.name)
 
 
 def _envelope(document: dict):

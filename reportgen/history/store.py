@@ -356,3 +356,9 @@ def keep_upload(students: list[Student]) -> list[Appended]:
     for student in students:
         by_namespace.setdefault(student.namespace, []).append(student)
     return [append(namespace, members) for namespace, members in sorted(by_namespace.items())]
+
+
+def student_numbers(school_class: SchoolClass) -> dict[str, int]:
+    """Student id → the number its stored events go by."""
+    return dict(db.session.execute(select(ClassStudent.student_id, ClassStudent.id)
+                                   .where(ClassStudent.class_id == school_class.id)).all())

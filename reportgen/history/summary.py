@@ -44,6 +44,12 @@ def _per_student(class_id: int, period: Period) -> list[tuple]:
         "class_id": class_id, "start": period.start_us, "end": period.end_us}).all()
 
 
+def per_student_totals(class_id: int, period: Period) -> dict[int, tuple[int, int, int]]:
+    """Per stored student's number: (events, time on task in seconds, active days) in the period."""
+    return {row.student: (row.events, int(row.on_task or 0) // 1_000_000, row.days)
+            for row in _per_student(class_id, period)}
+
+
 def _spread(values: list[int]) -> dict | None:
     if not values:
         return None

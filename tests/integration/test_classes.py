@@ -195,10 +195,21 @@ def test_a_period_report_equals_an_upload_of_the_same_events_with_the_same_windo
     by_id = {s["student_id"]: s for s in from_upload["students"]}
     assert [s["student_id"] for s in from_history["students"]] == ["s-001", "s-002"]
     for reported in from_history["students"]:
-        assert reported["metrics"] == by_id[reported["student_id"]]["metrics"]
+        uploaded = by_id[reported["student_id"]]["metrics"]
+        history_activity, upload_activity = reported["metrics"].pop("activity"), uploaded.pop("activity")
+        assert reported["metrics"] == uploaded
+        assert sum(history_activity["events"]) == sum(upload_activity["events"]) == uploaded["events"]
+    s_001 = next(s for s in from_history["students"] if s["student_id"] == "s-001")
+    assert [flag["code"] for flag in s_001["metrics"]["flags"]] == ["went_quiet"]  # nothing after 2 December
+    change = next(s for s in client.get(f"/assignment/html/{period_id}", headers={"Accept": "application/json"})
+                  .get_json()["students"] if s["student_id"] == "s-002")["metrics"]["activity"]["change"]
+    assert change["previous_period"] == "November 2024"
+    assert change["events"] == {"now": 1, "before": 1, "percent": 0}
     assert from_history["sequences"] == from_upload["sequences"]
     assert from_history["cohort"] == from_upload["cohort"]
     page = client.get(f"/assignment/html/{period_id}").get_data(as_text=True)
     assert "python-101 · December 2024 (Europe/Berlin)" in page
+    assert "Activity per day" in page and "events 1, the same as in November 2024" in page
+    assert "Went quiet: active earlier in the period, no events in its last 14 days." in page  # s-001
     summary = client.get("/namespaces/python-101/summary?period=2024-12").get_json()
     assert [(r["task_id"], r["status"]) for r in summary["reports"]] == [(period_id, "SUCCESS")]

@@ -50,7 +50,7 @@ TOKEN_SECTIONS = ("Operators",)
 TOKEN, OTHER_TOKEN = "readme-example-token-of-the-ci-job", "readme-example-token-of-another-client"
 #: Headings (their start) that must each hold at least one ``sh`` example: what the README shows of the API.
 COVERED = ("API", "Submit a report", "Poll and download", "Retrying a submit safely", "Batches",
-           "Cancel or delete", "CSV", "Uploading CSV", "Email", "Webhooks", "Sequence only", "Operators")
+           "Cancel or delete", "CSV", "Uploading CSV", "Email", "Webhooks", "Sequence only", "Classes over time", "Operators")
 CSV_HEADER = b"student_id,namespace,position,created_time,type,unit,label"
 BOM = b"\xef\xbb\xbf"
 FENCE = re.compile(r"^```(\S*)\n(.*?)^```$", re.M | re.S)
