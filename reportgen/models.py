@@ -299,6 +299,8 @@ class ClassStudent(db.Model):
     event_count = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     first_event = db.Column(db.BigInteger)
     last_event = db.Column(db.BigInteger)
+    first_added = db.Column(db.Integer)
+    """The oldest day (since 1970 UTC) one of its events was stored: what the sweeper looks at."""
 
 
 class ClassName(db.Model):
@@ -316,7 +318,8 @@ class ClassName(db.Model):
 class ClassEvent(db.Model):
     """One stored event, as narrow as it can be: four numbers. Its primary key is the rule for
     duplicates (the same student, time, unit and type is the same event), and on SQLite the table
-    is the key itself (``WITHOUT ROWID``), so it costs no index beside it. ``type`` 0 is none."""
+    is the key itself (``WITHOUT ROWID``), so it costs no index beside it. ``type`` 0 is none.
+    A duplicate appended later keeps the day it was first stored."""
 
     __tablename__ = "class_events"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -325,6 +328,8 @@ class ClassEvent(db.Model):
     at = db.Column(db.BigInteger, primary_key=True, autoincrement=False)
     unit = db.Column(db.Integer, primary_key=True, autoincrement=False)
     type = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    added_day = db.Column(db.Integer, nullable=False)
+    """The day it was stored (days since 1970 UTC): retention counts from here, not from its time."""
 
 
 class ClassReport(db.Model):

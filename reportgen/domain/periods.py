@@ -144,6 +144,12 @@ def from_microseconds(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
+def epoch_day(moment: datetime) -> int:
+    """The UTC day of an aware time as days since 1970-01-01: how a stored event keeps the day it
+    was stored (a small integer, 2 bytes in SQLite's record until 2059)."""
+    return (moment.astimezone(_UTC).date() - _EPOCH.date()).days
+
+
 def _local_midnight(day: date, tz) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 

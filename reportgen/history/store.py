@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 
 from ..auth.clients import current_client, sees_every_report, visible_to_client
 from ..domain.dates import iso
-from ..domain.periods import Period, from_microseconds, months_between, to_microseconds
+from ..domain.periods import Period, epoch_day, from_microseconds, months_between, to_microseconds
 from ..domain.submission import Event, Problems, Student, raise_if, shown, text_problem
 from ..extensions import db
 from ..models import ClassEvent, ClassName, ClassStudent, SchoolClass, utcnow
@@ -150,15 +150,15 @@ def _insert_events(rows_by_student: dict[int, list[tuple]]) -> Counter:
         for start in range(0, len(flat), PG_BATCH):
             batch = flat[start:start + PG_BATCH]
             result = connection.exec_driver_sql(
-                "INSERT INTO class_events (student, at, unit, type) "
-                "SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::integer[], %s::integer[]) "
+                "INSERT INTO class_events (student, at, unit, type, added_day) "
+                "SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::integer[], %s::integer[], %s::integer[]) "
                 "ON CONFLICT DO NOTHING RETURNING student",
                 tuple(list(column) for column in zip(*batch)))
             added.update(student for (student,) in result)
         return added
     for student, rows in rows_by_student.items():
-        result = connection.exec_driver_sql("INSERT OR IGNORE INTO class_events (student, at, unit, type) "
-                                            "VALUES (?, ?, ?, ?)", rows)
+        result = connection.exec_driver_sql("INSERT OR IGNORE INTO class_events (student, at, unit, type, added_day) "
+                                            "VALUES (?, ?, ?, ?, ?)", rows)
         added[student] = result.rowcount
     return added
 
@@ -182,6 +182,7 @@ def append(namespace: str, students: list[Student]) -> Appended:
         existing = {row.student_id: row for row in db.session.scalars(
             select(ClassStudent).where(ClassStudent.class_id == class_id,
                                        ClassStudent.student_id.in_({s.student_id for s in students})))}
+    today = epoch_day(utcnow())
     rows_by_student: dict[int, list[tuple]] = {}
     span: dict[int, tuple[int, int]] = {}
     for student in students:
@@ -189,7 +190,7 @@ def append(namespace: str, students: list[Student]) -> Appended:
         rows = rows_by_student.setdefault(number, [])
         for event in student.events:
             rows.append((number, to_microseconds(event.created_at), units[event.unit],
-                         0 if event.type is None else types[event.type]))
+                         0 if event.type is None else types[event.type], today))
         if rows:
             times = [row[1] for row in rows]
             span[number] = (min(times), max(times))
@@ -201,10 +202,11 @@ def append(namespace: str, students: list[Student]) -> Appended:
             continue
         updates.append({"b_id": row.id, "b_count": row.event_count + added[row.id],
                         "b_first": first if row.first_event is None else min(first, row.first_event),
-                        "b_last": last if row.last_event is None else max(last, row.last_event)})
+                        "b_last": last if row.last_event is None else max(last, row.last_event),
+                        "b_added": row.first_added if row.first_added is not None or not added[row.id] else today})
     if updates:
         db.session.execute(text("UPDATE class_students SET event_count = :b_count, first_event = :b_first, "
-                                "last_event = :b_last WHERE id = :b_id"), updates)
+                                "last_event = :b_last, first_added = :b_added WHERE id = :b_id"), updates)
     total_added = sum(added.values())
     _refresh_class(class_id, added_now=total_added > 0)
     all_times = [bound for bounds in span.values() for bound in bounds]
@@ -250,21 +252,23 @@ def erase_class(school_class: SchoolClass) -> tuple[int, int]:
 
 
 def purge_expired(cutoff: datetime) -> int:
-    """Delete events older than ``cutoff`` of at most :data:`PURGE_BATCH` students; how many."""
-    limit = to_microseconds(cutoff)
+    """Delete the events stored before ``cutoff``'s day (retention counts from when an event was
+    stored, not from its time), of at most :data:`PURGE_BATCH` students; how many."""
+    limit = epoch_day(cutoff)
     rows = db.session.execute(select(ClassStudent.id, ClassStudent.class_id)
-                              .where(ClassStudent.first_event < limit).limit(PURGE_BATCH)).all()
+                              .where(ClassStudent.first_added < limit).limit(PURGE_BATCH)).all()
     if not rows:
         return 0
     purged = 0
     for student, _ in rows:
         purged += db.session.execute(delete(ClassEvent).where(ClassEvent.student == student,
-                                                              ClassEvent.at < limit)).rowcount
-        count, first, last = db.session.execute(select(func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at))
-                                                .where(ClassEvent.student == student)).one()
+                                                              ClassEvent.added_day < limit)).rowcount
+        count, first, last, added = db.session.execute(
+            select(func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at), func.min(ClassEvent.added_day))
+            .where(ClassEvent.student == student)).one()
         if count:
             db.session.execute(update(ClassStudent).where(ClassStudent.id == student)
-                               .values(event_count=count, first_event=first, last_event=last))
+                               .values(event_count=count, first_event=first, last_event=last, first_added=added))
         else:
             db.session.execute(delete(ClassStudent).where(ClassStudent.id == student))
     for class_id in {class_id for _, class_id in rows}:

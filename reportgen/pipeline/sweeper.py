@@ -153,7 +153,7 @@ def _expire(limits: _Limits, result: SweepResult) -> None:
 
 
 def _expire_class_events(now: datetime, retention_days: int, result: SweepResult) -> None:
-    """Delete the stored class events older than ``REPORTGEN_EVENT_RETENTION_DAYS`` (0 keeps
+    """Delete the class events stored more than ``REPORTGEN_EVENT_RETENTION_DAYS`` ago (0 keeps
     them for ever), a batch of students per sweep."""
     cutoff = expiry_cutoff(now, retention_days)
     if cutoff is not None:

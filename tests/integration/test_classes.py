@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from sqlalchemy import update
+
 from reportgen.extensions import db
-from reportgen.models import ClassEvent, utcnow
+from reportgen.models import ClassEvent, ClassStudent, utcnow
 from reportgen.pipeline.sweeper import sweep
 
 from ..support.api import bearer, post_json, status
@@ -164,17 +166,25 @@ def test_an_upload_with_keep_stores_its_events_and_still_makes_the_report(any_da
     assert [c["namespace"] for c in client.get("/namespaces").get_json()["namespaces"]] == ["python-101"]
 
 
-def test_the_sweeper_purges_events_older_than_the_retention(any_database_app):
+def test_retention_counts_from_the_day_events_were_stored_not_from_their_time(any_database_app):
     client = any_database_app.test_client()
-    append(client, december_class())
+    append(client, december_class())  # events of 2024, stored today
+    stored = utcnow()
     with any_database_app.app_context():
         any_database_app.config["REPORTGEN_EVENT_RETENTION_DAYS"] = 30
-        from datetime import datetime, timezone
-        result = sweep(now=datetime(2024, 12, 25, tzinfo=timezone.utc))
-        assert result.class_events_expired == 1  # s-002's of 15 November, before 25 November
+        assert sweep(now=stored + timedelta(days=30)).class_events_expired == 0
+    later = [student("s-001", [event(5, "2024-12-05T10:00:00Z")], "python-101")]
+    with any_database_app.app_context():
+        db.session.execute(update(ClassEvent).values(added_day=ClassEvent.added_day - 40))  # stored 40 days ago
+        db.session.execute(update(ClassStudent).values(first_added=ClassStudent.first_added - 40))
+        db.session.commit()
+    assert append(client, later).get_json()["added"] == 1  # stored today
+    assert append(client, december_class()).get_json()["added"] == 0  # a duplicate keeps its first day
+    with any_database_app.app_context():
+        assert sweep(now=stored).class_events_expired == 6
     described = client.get("/namespaces/python-101").get_json()
-    assert (described["students"], described["events"]) == (3, 5)
-    assert described["first_event"] == "2024-11-29T12:00:00Z"
+    assert (described["students"], described["events"]) == (1, 1)
+    assert described["first_event"] == described["last_event"] == "2024-12-05T10:00:00Z"
 
 
 def test_a_period_report_equals_an_upload_of_the_same_events_with_the_same_window(app, run_worker):
