@@ -332,6 +332,22 @@ class ClassEvent(db.Model):
     """The day it was stored (days since 1970 UTC): retention counts from here, not from its time."""
 
 
+class ClassDay(db.Model):
+    """One student's events of one local day (days since 1970-01-01 in the class's zone): how
+    many, the time on task between them, the first and last. Kept by
+    :mod:`reportgen.history.rollup`, read by the class summary."""
+
+    __tablename__ = "class_days"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    student = db.Column(db.Integer, db.ForeignKey("class_students.id", ondelete="CASCADE"), primary_key=True)
+    day = db.Column(db.Integer, primary_key=True, autoincrement=False)
+    events = db.Column(db.Integer, nullable=False)
+    on_task_us = db.Column(db.BigInteger, nullable=False)
+    first_at = db.Column(db.BigInteger, nullable=False)
+    last_at = db.Column(db.BigInteger, nullable=False)
+
+
 class ClassReport(db.Model):
     """A report made from a class's history, and the period it covers (the class summary lists them)."""
 

@@ -39,6 +39,29 @@ def went_quiet(last_event: datetime | None, start: datetime, end: datetime) -> b
     return last_event is not None and start <= last_event < end - quiet_span(start, end)
 
 
+def day_totals(times: list[int], local_days, cutoff_us: int) -> dict[int, list[int]]:
+    """A student's events (times in microseconds, in order) per local day: ``{day: [events, time
+    on task within the day, first, last]}``; ``local_days.span(at)`` gives an instant's day and
+    when the next begins (:class:`reportgen.domain.periods.LocalDays`), asked once a day. Time on
+    task within a day is the sum of the gaps of at most ``cutoff_us`` between its consecutive
+    events; the gap from the day before is left to the reader, who knows whether that day is in
+    its period (see :mod:`reportgen.history.summary`)."""
+    days: dict[int, list[int]] = {}
+    totals: list[int] = []
+    ends = -1
+    for at in times:
+        if at < ends:
+            gap = at - totals[3]
+            totals[0] += 1
+            if gap <= cutoff_us:
+                totals[1] += gap
+            totals[3] = at
+        else:
+            day, ends = local_days.span(at)
+            totals = days[day] = [1, 0, at, at]
+    return days
+
+
 def change_percent(now: float, before: float) -> int | None:
     """``+40`` for 140 after 100; None when there was nothing before to compare with."""
     if not before:

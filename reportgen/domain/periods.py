@@ -53,6 +53,11 @@ def _zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {DEFAULT_TIMEZONE}
 
 
+def zone_names() -> list[str]:
+    """Every IANA zone name this machine knows, sorted (what a class's zone may be)."""
+    return sorted(_zone_names())
+
+
 def parse_timezone(value: Any, path: str = "timezone") -> str:
     """An IANA zone name as given (``Europe/Berlin``), or :class:`PeriodError`."""
     if not isinstance(value, str):
@@ -148,6 +153,52 @@ def epoch_day(moment: datetime) -> int:
     """The UTC day of an aware time as days since 1970-01-01: how a stored event keeps the day it
     was stored (a small integer, 2 bytes in SQLite's record until 2059)."""
     return (moment.astimezone(_UTC).date() - _EPOCH.date()).days
+
+
+_DAY_US = 86_400_000_000
+_BUCKET_US = 900_000_000
+
+
+class LocalDays:
+    """An instant (microseconds since 1970 UTC) → its local date in a zone, as days since
+    1970-01-01: the key of a class's per-day roll-up. The zone's offset is looked up once per
+    quarter hour of UTC (zones change offset on quarter hours; a quarter whose two ends differ is
+    computed exactly), so a million events cost a few thousand ``utcoffset`` calls."""
+
+    __slots__ = ("_tz", "_offsets")
+
+    def __init__(self, timezone_name: str):
+        self._tz = zone(timezone_name)
+        self._offsets: dict[int, int | None] = {}
+
+    def _offset_us(self, at: int) -> int:
+        return self._tz.utcoffset(from_microseconds(at)) // _MICROSECOND
+
+    def __call__(self, at: int) -> int:
+        bucket = at // _BUCKET_US
+        try:
+            offset = self._offsets[bucket]
+        except KeyError:
+            first, last = self._offset_us(bucket * _BUCKET_US), self._offset_us((bucket + 1) * _BUCKET_US - 1)
+            offset = self._offsets[bucket] = first if first == last else None
+        if offset is None:
+            offset = self._offset_us(at)
+        return (at + offset) // _DAY_US
+
+    def span(self, at: int) -> tuple[int, int]:
+        """The local day of ``at`` and the instant the next one begins (its local midnight)."""
+        day = self(at)
+        following = datetime.combine(_EPOCH.date() + timedelta(days=day + 1), time(0), tzinfo=self._tz)
+        return day, max(to_microseconds(following), at + 1)
+
+
+def period_days(period: Period) -> tuple[int, int] | None:
+    """The local days ``[first, end)`` a period covers, when it begins and ends at local midnight
+    (every month and week; a window of whole dates), else None."""
+    if period.start.time() != time(0) or period.end.time() != time(0):
+        return None
+    epoch = _EPOCH.date()
+    return (period.start.date() - epoch).days, (period.end.date() - epoch).days
 
 
 def _local_midnight(day: date, tz) -> datetime:

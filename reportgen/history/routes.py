@@ -9,7 +9,7 @@ from ..domain.periods import PeriodError, parse_period, parse_timezone, period_f
 from ..domain.submission import loads, type_name
 from ..extensions import db
 from ..models import SchoolClass
-from . import store
+from . import rollup, store
 from .summary import class_summary_for
 
 bp = Blueprint("classes", __name__, url_prefix="/namespaces")
@@ -66,7 +66,10 @@ def settings(namespace: str):
     if unknown:
         raise PeriodError(unknown[0][:100], "is not a class setting; the one setting is timezone")
     if "timezone" in body:
-        found.timezone = parse_timezone(body["timezone"])
+        timezone_name = parse_timezone(body["timezone"])
+        if timezone_name != found.timezone:
+            found.timezone = timezone_name
+            rollup.rebuild_class(found)
     db.session.commit()
     return jsonify(store.class_summary(found))
 

@@ -31,6 +31,7 @@ from ..domain.periods import Period, epoch_day, from_microseconds, months_betwee
 from ..domain.submission import Event, Problems, Student, raise_if, shown, text_problem
 from ..extensions import db
 from ..models import ClassEvent, ClassName, ClassStudent, SchoolClass, utcnow
+from . import rollup
 
 MAX_NAMESPACE_CHARS = 200
 UNIT, TYPE = 0, 1
@@ -195,6 +196,8 @@ def append(namespace: str, students: list[Student]) -> Appended:
             times = [row[1] for row in rows]
             span[number] = (min(times), max(times))
     added = _insert_events(rows_by_student)
+    rollup.after_append(school_class, {number: rows for number, rows in rows_by_student.items() if added[number]},
+                        added)
     updates = []
     for row in existing.values():
         first, last = span.get(row.id, (None, None))
@@ -272,6 +275,8 @@ def purge_expired(cutoff: datetime) -> int:
         else:
             db.session.execute(delete(ClassStudent).where(ClassStudent.id == student))
     for class_id in {class_id for _, class_id in rows}:
+        rollup.rebuild_students(db.session.get(SchoolClass, class_id).timezone,
+                                [student for student, owner in rows if owner == class_id])
         _refresh_class(class_id)
     db.session.commit()
     return purged

@@ -1,13 +1,14 @@
 """A class in a period, aggregated in SQL: ``GET /namespaces/<ns>/summary``.
 
-The events of a period are never loaded: one query per period computes, per student, the
-events, the time on task (``LAG`` over the student's events in time order: the gap before an
-event counts when it is at most the idle cutoff, as the report counts it, though the report
-truncates per unit to whole seconds and so may show up to a second less per unit), the active
-local days and the first and last event. What comes back is one row per active student, from
-which the percentiles and the flags this summary can tell without the events' units are taken.
-On SQLite, 2.4 million stored events (a month of 200,000 and the month before) answer in the
-time BENCHMARKS.md records.
+The events of a period are never loaded. A month, a week or a window of whole local dates is
+read from the per-day roll-up (:mod:`.rollup`): per student, the sum of its days' events and time
+on task, plus the gap from one active day's last event to the next one's first (``LAG`` over the
+day rows in the period) when at most the idle cutoff, as the report counts it (though the report
+truncates per unit to whole seconds and so may show up to a second less per unit); active days
+are the day rows. Any other window is read from the events (``LAG`` over them), which on 2.4
+million stored events took 374 ms for two months, the roll-up the time BENCHMARKS.md records.
+What comes back is one row per active student, from which the percentiles and the flags this
+summary can tell without the events' units are taken.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy import select, text
 from ..domain.activity import change_percent, went_quiet
 from ..domain.dates import iso
 from ..domain.analytics import DEFAULT_IDLE_CUTOFF_MINUTES, HIGH_PERCENTILE, LOW_PERCENTILE, MIN_COHORT, percentile
-from ..domain.periods import Period, from_microseconds
+from ..domain.periods import Period, from_microseconds, period_days
 from ..extensions import db
 from ..models import ClassReport, Report, SchoolClass
 from ..pipeline.status import status_url
@@ -36,7 +37,25 @@ _PER_STUDENT = text("""
 """)
 
 
+_PER_STUDENT_FROM_DAYS = text("""
+    SELECT student, SUM(events) AS events,
+           SUM(on_task_us + CASE WHEN first_at - before <= :cutoff THEN first_at - before ELSE 0 END) AS on_task,
+           COUNT(*) AS days, MIN(first_at) AS first_at, MAX(last_at) AS last_at
+    FROM (SELECT d.student, d.events, d.on_task_us, d.first_at, d.last_at,
+                 LAG(d.last_at) OVER (PARTITION BY d.student ORDER BY d.day) AS before
+          FROM class_days d
+          WHERE d.student IN (SELECT id FROM class_students WHERE class_id = :class_id)
+            AND d.day >= :first AND d.day < :end) AS daily
+    GROUP BY student
+""")
+
+
 def _per_student(class_id: int, period: Period) -> list[tuple]:
+    days = period_days(period)
+    if days is not None:
+        return db.session.execute(_PER_STUDENT_FROM_DAYS, {
+            "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000, "class_id": class_id,
+            "first": days[0], "end": days[1]}).all()
     offset = period.start.utcoffset()
     return db.session.execute(_PER_STUDENT, {
         "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000,

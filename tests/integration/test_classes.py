@@ -223,3 +223,28 @@ def test_a_period_report_equals_an_upload_of_the_same_events_with_the_same_windo
     assert "Went quiet: active earlier in the period, no events in its last 14 days." in page  # s-001
     summary = client.get("/namespaces/python-101/summary?period=2024-12").get_json()
     assert [(r["task_id"], r["status"]) for r in summary["reports"]] == [(period_id, "SUCCESS")]
+
+
+def test_the_per_day_roll_up_after_appends_in_any_order_equals_one_rebuilt_from_the_events(any_database_app):
+    client = any_database_app.test_client()
+    assert client.put("/namespaces/python-101", json={"timezone": "Europe/Berlin"}).status_code == 404  # no class yet
+    late = [student("s-001", [event(1, "2024-12-02T10:20:00Z"), event(3, "2024-12-02T23:10:00Z")], "python-101")]
+    assert append(client, late).get_json()["added"] == 2
+    assert client.put("/namespaces/python-101", json={"timezone": "Europe/Berlin"}).status_code == 200
+    assert append(client, december_class()).get_json()["added"] == 6  # earlier events into days already rolled up
+    with any_database_app.app_context():
+        from reportgen.history import rollup
+        from reportgen.models import ClassDay, SchoolClass
+
+        def days():
+            return sorted((row.student, row.day, row.events, row.on_task_us, row.first_at, row.last_at)
+                          for row in db.session.query(ClassDay))
+        kept = days()
+        rollup.rebuild_class(db.session.query(SchoolClass).one())
+        assert days() == kept
+        db.session.rollback()
+    summary = client.get("/namespaces/python-101/summary?period=2024-12").get_json()
+    # s-001 in Berlin's December: 30 Nov 23:30 UTC, 2 Dec 10:00, 10:10, 10:20, 23:10 (3 Dec in Berlin);
+    # on task: 10 + 10 minutes (the gaps across days are over the cutoff); s-002: 20 December only
+    assert (summary["events"], summary["active_students"], summary["time_on_task_seconds"]) == (6, 2, 1200)
+    assert summary["active_days"] == 3 + 1
