@@ -69,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
 
     from .api import bp as api_bp
     from .api.docs import bp as api_docs_bp
+    from .history.pages import bp as class_pages_bp
     from .history.routes import bp as classes_bp
     from .ops import bp as ops_bp
     from .ops import metrics
@@ -76,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
 
     app.register_blueprint(api_bp)
     app.register_blueprint(classes_bp)
+    app.register_blueprint(class_pages_bp)
     app.register_blueprint(ops_bp)
     metrics.init_app(app)
     app.register_blueprint(api_docs_bp)

@@ -172,6 +172,7 @@ class UploadForm(FlaskForm):
         "Unit order (optional)", filters=[_strip], validators=[Optional(), storable, Length(max=2000)],
         render_kw={"placeholder": "e.g. 5, 6, 7, 8", "autocomplete": "off", "spellcheck": "false"},
     )
+    keep = BooleanField("Keep these events in the class history", default=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -263,6 +264,22 @@ class UploadForm(FlaskForm):
             options["window"] = window
         return options
 
+    def upload_options(self, document) -> dict:
+        """The envelope options the upload is read with: the fields' and the unit order."""
+        options = self.options()
+        order = self.unit_order_list()
+        if order and not self.unit_order.errors:
+            options["units"] = {namespace: order for namespace in namespaces_of(document)}
+        return options
+
+    def upload_recipients(self) -> list[str] | None:
+        return None if self.email.errors else self.recipient_list() or None
+
+    def refuse(self, exc: SubmissionError) -> None:
+        """A problem found after the data was read (keeping its events): shown like the data's own."""
+        self.problem = upload_problem(exc, "", None, self.file.data.filename if self.has_file else None)
+        self.problem_field = "file" if self.has_file else "text"
+
     def unit_order_list(self) -> list[str]:
         return [part.strip() for part in re.split(r"[,;\n]+", self.unit_order.data or "") if part.strip()]
 
@@ -290,11 +307,8 @@ class UploadForm(FlaskForm):
             check_object_count(raw, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], csv=is_csv)
             table = read_csv(raw) if is_csv else None
             document = table.students if table else loads(raw)
-            options = self.options()
-            order = self.unit_order_list()
-            if order and not self.unit_order.errors:
-                options["units"] = {namespace: order for namespace in namespaces_of(document)}
-            recipients = None if self.email.errors else self.recipient_list() or None
+            options = self.upload_options(document)
+            recipients = self.upload_recipients()
             if table:
                 self._upload = table.upload(recipients, options)
             else:
@@ -304,6 +318,43 @@ class UploadForm(FlaskForm):
             self.problem = upload_problem(exc, raw, document, self.file.data.filename if self.has_file else None)
             self.problem_field = "file" if self.has_file else "text"
             raise
+
+
+class AddEventsForm(UploadForm):
+    """"Add events" on a class page: the upload page's data fields and handling, nothing else (the
+    events go into the class's history, no report is made)."""
+
+    formats = label = email = event_log = idle_cutoff_minutes = window_from = window_to = unit_order = keep = None
+
+    def upload_options(self, document) -> dict:
+        return {}
+
+    def upload_recipients(self) -> list[str] | None:
+        return None
+
+
+class ClassReportForm(FlaskForm):
+    """"Make a report for [month ▾]" on a class page."""
+
+    period = SelectField("Make a report for", validate_choice=True)
+    formats = MultiCheckboxField("Formats", choices=format_choices, default=default_formats)
+
+    def validate_formats(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one format.")
+
+    def selected_formats(self) -> list[str]:
+        return [name for name in FORMATS if name in self.formats.data]
+
+
+class TimezoneForm(FlaskForm):
+    """A class's time zone: its periods are that zone's months and weeks."""
+
+    timezone = SelectField("Time zone", validate_choice=True)
+
+
+class EraseStudentForm(FlaskForm):
+    """The confirmation of erasing one student's stored events (only its CSRF token)."""
 
 
 STATUS_CHOICES = [

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from ..domain.dates import as_utc, day_month, when
 from ..domain.options import options_from_dict
+from ..domain.periods import from_microseconds, zone
 from ..domain.report_data import option_lines as describe_options
 from ..models import Delivery, DeliveryStatus, Report, Status
 from ..pipeline.status import expires_at, gone_message, status_url, student_url
@@ -26,6 +27,13 @@ def short_when(moment: datetime | None, now: datetime | None = None) -> str:
         return ""
     moment = moment.astimezone(timezone.utc)
     return f"{day_month(moment, year=moment.year != now.year)} {moment:%H:%M}"
+
+
+def local_date(microseconds: int | None, timezone_name: str) -> str:
+    """A stored event's time as its date in a class's zone (``2024-12-01``), blank for none."""
+    if microseconds is None:
+        return ""
+    return from_microseconds(microseconds).astimezone(zone(timezone_name)).date().isoformat()
 
 
 def filesize(size: int | None) -> str:

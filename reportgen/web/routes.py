@@ -14,6 +14,7 @@ from ..auth.clients import current_client
 from ..domain.dates import as_utc, iso
 from ..domain.submission import SubmissionError
 from ..extensions import db
+from ..history.store import keep_upload
 from ..models import Report, Status, utcnow
 from ..pipeline.cancel import discard_report
 from ..pipeline.queue import redis_connection, report_queue
@@ -65,8 +66,12 @@ def upload():
     if form.validate():
         try:
             upload = form.upload()
-        except SubmissionError:
-            pass
+            if form.keep.data:
+                keep_upload(upload.students)
+        except SubmissionError as exc:
+            db.session.rollback()
+            if form.problem is None:
+                form.refuse(exc)
         else:
             reports = submit_upload(upload.students, form.selected_formats(), form.label.data or None,
                                     upload.recipients, upload.options, owner=current_client())
