@@ -1,6 +1,6 @@
 """A class's stored events: appending (idempotent, all or nothing), erasing, expiring, reading.
 
-An event is stored as four integers (see migration 0011): the student's and the unit's numbers
+An event is stored as four integers (see migration 0013): the student's and the unit's numbers
 in the class, the time in microseconds since 1970 UTC, and the type's number (0 for none). The
 primary key is the rule for duplicates, so the database decides them: ``INSERT OR IGNORE`` on
 SQLite, ``ON CONFLICT DO NOTHING`` on PostgreSQL, and what was really inserted is counted per

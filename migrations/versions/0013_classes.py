@@ -15,8 +15,8 @@ changes: a class summary reads about 30 rows a student-month instead of 100 even
 the time BENCHMARKS.md records, on 2.4 million events). ``class_reports`` ties a report made from a history to its class and
 period, for the class summary. New tables only, so plain ``create_table`` on both databases.
 
-Revision ID: 0011_classes
-Revises: 0010_upload_emails
+Revision ID: 0013_classes
+Revises: 0012_metrics_indexes
 
 """
 from alembic import op
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_classes'
-down_revision = '0010_upload_emails'
+revision = '0013_classes'
+down_revision = '0012_metrics_indexes'
 branch_labels = None
 depends_on = None
 
