@@ -1,0 +1,319 @@
+"""What every importer gives back, and the options an import takes.
+
+An importer turns a file in someone else's shape (xAPI statements, a Moodle log, Caliper events)
+into reportgen's own document — the list of ``{"student_id", "namespace", "events": […]}`` that
+:func:`..submission.parse_upload` validates — and says what it did with each record: used, or
+skipped and why. It never decides what a valid student or event is: :meth:`Imported.upload`
+hands the document to :func:`..submission.parse_upload`, so every rule, limit and message of
+reportgen's format stays in one place, and names any problem found there by the record it came
+from (``statement 12``, ``row 7, column Time``) instead of a path into a document the user
+never wrote.
+
+Skipped records are counted by reason, a short fixed sentence ("a group as actor"): reasons
+never quote the data, so a summary holds no personal data and stays small however many records
+an upload has. A file whose every record is skipped is an error, said with the counts.
+
+Unit and student names (xAPI ``definition.name``, a Moodle event context, Caliper
+``object.name``, a Moodle user's full name) are carried beside the document, per namespace, for
+the report to show next to the ``Q`` labels and ids; they are not part of what is validated.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..submission import (
+    ROOT, TIME_RANGE, Problems, SubmissionError, Upload, in_time_range, loads, parse_time, parse_upload, text_problem,
+)
+
+#: The formats an upload may be in; ``reportgen`` is the service's own JSON or CSV.
+FORMATS = ("reportgen", "xapi", "moodle", "caliper")
+IMPORTED_FORMATS = FORMATS[1:]
+FORMAT_NAMES = {
+    "reportgen": "reportgen JSON or CSV",
+    "xapi": "xAPI statements",
+    "moodle": "Moodle log (CSV)",
+    "caliper": "Caliper events",
+}
+#: Words accepted for ``day_first`` from a form or a query string.
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+MAX_ZONE_CHARS = 64
+MAX_EXCLUDED_USERS = 1000
+MAX_NAMESPACE_CHARS = 200
+_LIST_SEPARATORS = re.compile(r"[,;\n]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How to read a file that does not say everything itself.
+
+    ``namespace``: the namespace of records whose course the file does not name. ``day_first``
+    and ``timezone``: how a Moodle log writes its times (``21/07/24, 03:04:55``, in the
+    downloading user's zone, no offset). ``exclude_users``: Moodle user ids or full names
+    (compared without regard to case) whose rows are left out — teachers, admins.
+    """
+
+    namespace: str | None = None
+    day_first: bool = True
+    timezone: str = "UTC"
+    exclude_users: tuple[str, ...] = ()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+DEFAULT_IMPORT_OPTIONS = ImportOptions()
+
+
+def _parse_bool(value: Any, path: str, errors: dict[str, str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    errors[path] = f"must be true or false, not {str(value)[:40]!r}"
+    return True
+
+
+def _parse_zone(value: Any, path: str, errors: dict[str, str]) -> str:
+    name = value.strip() if isinstance(value, str) else value
+    if not isinstance(name, str) or not name or len(name) > MAX_ZONE_CHARS or not _ZONE_NAME.fullmatch(name):
+        errors[path] = (f"must be an IANA time zone name like Europe/Berlin or UTC, not {str(value)[:MAX_ZONE_CHARS]!r}")
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        errors[path] = f"{name!r} is not a time zone this server knows; use an IANA name like Europe/Berlin or UTC"
+        return "UTC"
+    return name
+
+
+def _parse_names(value: Any, path: str, errors: dict[str, str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = _LIST_SEPARATORS.split(value)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, (str, int)) for item in value):
+        errors[path] = "must be a list of user ids or full names (in a form or query: separated by commas)"
+        return ()
+    names = tuple(dict.fromkeys(str(item).strip().casefold() for item in value if str(item).strip()))
+    if len(names) > MAX_EXCLUDED_USERS:
+        errors[path] = f"at most {MAX_EXCLUDED_USERS} users"
+        return ()
+    return names
+
+
+def parse_import_options(raw: Mapping[str, Any] | None) -> ImportOptions:
+    """Import options from a form, a query string or a JSON object (missing or empty values
+    take the defaults); :class:`SubmissionError` names each bad one by its field."""
+    raw = raw or {}
+    errors = Problems()
+    namespace = raw.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        errors["namespace"] = "must be text"
+        namespace = None
+    elif isinstance(namespace, str):
+        problem = text_problem(namespace)
+        if problem:
+            errors["namespace"] = problem
+        elif len(namespace) > MAX_NAMESPACE_CHARS:
+            errors["namespace"] = f"at most {MAX_NAMESPACE_CHARS} characters"
+        namespace = namespace.strip() or None
+    day_first = raw.get("day_first")
+    timezone = raw.get("timezone")
+    exclude = raw.get("exclude_users")
+    options = ImportOptions(
+        namespace=namespace,
+        day_first=True if day_first in (None, "") else _parse_bool(day_first, "day_first", errors),
+        timezone="UTC" if timezone in (None, "") else _parse_zone(timezone, "timezone", errors),
+        exclude_users=() if exclude in (None, "") else _parse_names(exclude, "exclude_users", errors),
+    )
+    if errors:
+        count = errors.total
+        raise SubmissionError(f"invalid import options: {count} problem{'s' if count != 1 else ''}", errors,
+                              errors.not_shown)
+    return options
+
+
+def pick_language(language_map: Any) -> str | None:
+    """The text of an xAPI language map to show: ``en``, then ``en-US``, then any other English,
+    then the first; ``None`` when there is no non-empty text in it."""
+    if not isinstance(language_map, dict) or not language_map:
+        return None
+    for key in ("en", "en-US"):
+        text = language_map.get(key)
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    english = [text for key, text in language_map.items() if isinstance(key, str) and key.lower().startswith("en")]
+    for text in [*english, *language_map.values()]:
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return None
+
+
+_STUDENT_PATH = re.compile(r"(?:students)?\[(\d+)\](?:\.events\[(\d+)\])?(?:\.(\w+))?")
+
+
+@dataclass
+class Imported:
+    """A file read as reportgen's document, with where every event came from and what was skipped.
+
+    ``students`` is what :func:`..submission.parse_upload` takes; ``origins`` holds, per student,
+    the record number (counting from 1, as the file is read) of each of its events;
+    ``record`` names a record in problems (``statement``, ``row``, ``event``) and ``fields``
+    maps reportgen's field names to the source's (``unit`` → ``object.id``).
+    """
+
+    format: str
+    record: str
+    fields: Mapping[str, str]
+    students: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[list[int]] = field(default_factory=list)
+    read: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    unit_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    student_names: dict[str, dict[str, str]] = field(default_factory=dict)
+    unit_order: dict[str, list[str]] = field(default_factory=dict)
+    """Per namespace, units in the order they first occur in time: xAPI and Caliper units are
+    IRIs, which read in no useful order of their own."""
+
+    @property
+    def used(self) -> int:
+        return sum(len(events) for events in self.origins)
+
+    def summary(self) -> dict[str, Any]:
+        """What the status and the report say about the import: JSON-ready, no personal data."""
+        return {
+            "format": self.format,
+            "records": self.record + "s",
+            "read": self.read,
+            "used": self.used,
+            "skipped": sum(self.skipped.values()),
+            "skipped_because": dict(self.skipped.most_common()),
+        }
+
+    def place(self, number: int, column: str | None = None) -> str:
+        """``statement 12`` or ``row 7, column Time``: a record as problems name it."""
+        return f"{self.record} {number}, {'column' if self.record == 'row' else 'field'} {column}" if column \
+            else f"{self.record} {number}"
+
+    def where(self, path: str) -> str:
+        """The record (and field) of a path into :attr:`students`; other paths as they are."""
+        match = _STUDENT_PATH.fullmatch(path)
+        if match is None:
+            return path
+        student, event, name = match.groups()
+        origins = self.origins[int(student)] if int(student) < len(self.origins) else []
+        if not origins:
+            return path
+        number = origins[int(event)] if event is not None and int(event) < len(origins) else origins[0]
+        return self.place(number, self.fields.get(name) if name else None)
+
+    def relabel(self, exc: SubmissionError) -> SubmissionError:
+        """``exc`` with its problems named by record instead of document path."""
+        details = Problems()
+        for path, reason in exc.details.items():
+            details[self.where(path)] = reason
+        return SubmissionError(exc.message, dict(details), exc.not_shown + details.not_shown)
+
+    def options_with_order(self, options: Any) -> Any:
+        """``options`` (an envelope's, or a form's) with :attr:`unit_order` as the order of each
+        namespace the options do not order themselves."""
+        if not self.unit_order or (options is not None and not isinstance(options, dict)):
+            return options
+        given = (options or {}).get("units")
+        if given is not None and not isinstance(given, dict):
+            return options
+        units = {namespace: list(order) for namespace, order in self.unit_order.items()}
+        units.update(given or {})
+        return {**(options or {}), "units": units}
+
+    def upload(self, recipients: Any = None, options: Any = None, **kwargs: Any) -> Upload:
+        """:func:`..submission.parse_upload` of the students (units ordered by
+        :meth:`options_with_order`), problems named by record; an error when nothing is left."""
+        if not self.students:
+            raise self.nothing_left()
+        try:
+            return parse_upload(self.students, recipients, self.options_with_order(options), **kwargs)
+        except SubmissionError as exc:
+            raise self.relabel(exc) from None
+
+    def nothing_left(self) -> SubmissionError:
+        what = FORMAT_NAMES[self.format]
+        if not self.read:
+            reason = f"The file has no {self.record}s: it is empty as {what}"
+        else:
+            reasons = "; ".join(f"{reason}: {count:,}" for reason, count in self.skipped.most_common())
+            reason = (f"None of the {self.read:,} {self.record}s could be used, so there is nothing to report on; "
+                      f"skipped: {reasons}")
+        return SubmissionError(f"nothing to report on in the {what}", {ROOT: reason})
+
+
+def raise_problems(problems: Problems, what: str) -> None:
+    """A :class:`SubmissionError` of the problems an importer found, if it found any."""
+    if problems:
+        count = problems.total
+        raise SubmissionError(f"invalid {what}: {count} problem{'s' if count != 1 else ''}", problems,
+                              problems.not_shown)
+
+
+def first_seen_order(records: list[tuple]) -> dict[str, list[str]]:
+    """Per namespace, units in the order of their first event in time (untimed ones after, in
+    file order): ``records`` are ``(namespace, unit, moment or None, number)``."""
+    order: dict[str, dict[str, None]] = {}
+    timed = sorted((r for r in records if r[2] is not None), key=lambda r: (r[2], r[3]))
+    for namespace, unit, _, _ in [*timed, *(r for r in records if r[2] is None)]:
+        order.setdefault(namespace, {})[unit] = None
+    return {namespace: list(units) for namespace, units in order.items()}
+
+
+class Skip(Exception):
+    """A record left out on purpose; ``args[0]`` is the counted reason (fixed words, no data)."""
+
+
+class Invalid(Exception):
+    """A record that cannot be read; ``args[0]`` is the problem, in words."""
+
+
+def type_name(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "text", bool: "true or false", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def stored_text(value: Any, what: str) -> str:
+    """A string the database can store, or :class:`Invalid` naming ``what``."""
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{what} must be non-empty text, not {type_name(value)}")
+    problem = text_problem(value)
+    if problem:
+        raise Invalid(f"{what} {problem}")
+    return value.strip()
+
+
+def record_time(value: Any, what: str) -> tuple[str, Any]:
+    """``(text, aware datetime)`` of a record's ISO 8601 time; :class:`Invalid` naming ``what``."""
+    if not isinstance(value, str):
+        raise Invalid(f"{what} must be an ISO 8601 date-time, not {type_name(value)}")
+    try:
+        moment = parse_time(value)
+    except ValueError:
+        raise Invalid(f"{what} {value[:60]!r} is not an ISO 8601 date-time (e.g. 2024-07-21T03:04:55.939Z)") from None
+    if not in_time_range(moment):
+        raise Invalid(f"{what} {value[:60]!r} is outside the times reports can show: {TIME_RANGE}")
+    return value.strip(), moment
+
+
+def decode_json(raw: str | bytes) -> str:
+    """The text of a JSON upload without its byte-order mark; bytes that are not UTF-8 are
+    :func:`..submission.loads`'s :class:`MalformedJSON`, which says where they stop being UTF-8."""
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        loads(raw)  # always raises here
+        raise
