@@ -83,15 +83,22 @@ def _columns(header: list[str]) -> dict[str, int]:
 
 
 class _Clock:
-    """Moodle's local times as ISO 8601 text with their offset, each date and minute worked out once."""
+    """Moodle's local times as ISO 8601 text with their UTC offset.
+
+    A day on which the zone's offset does not change (all but two a year, in zones that change at
+    all) has one offset, worked out once for the day; its times are then only checked and copied.
+    On a day the clocks change, each minute is worked out on its own (and kept).
+    """
 
     def __init__(self, options: ImportOptions):
         self.day_first = options.day_first
         self.zone = options.zone
-        self.utc = options.timezone in ("UTC", "Etc/UTC", "Z")
-        self.dates: dict[tuple[str, str, str], str | None] = {}
-        self.offsets: dict[tuple[str, int, int], str] = {}
+        self.utc = options.timezone in ("UTC", "Etc/UTC")
         self.order = "day/month/year" if self.day_first else "month/day/year"
+        self.days: dict[str, tuple[str, str | None]] = {}
+        self.day_offsets: dict[str, str | None] = {}
+        self.dates: dict[tuple[str, str, str], str | None] = {}
+        self.minutes: dict[tuple[str, int, int], str] = {}
 
     def _date(self, first: str, second: str, year: str) -> str | None:
         """``2024-07-21`` for a valid date (``None`` if there is none such), cached."""
@@ -108,29 +115,8 @@ class _Clock:
                 self.dates[key] = None
         return self.dates[key]
 
-    def _offset(self, day: str, hour: int, minute: int) -> str:
-        """``+02:00`` for a local minute, or ValueError saying why that minute is no time."""
-        key = (day, hour, minute)
-        offset = self.offsets.get(key)
-        if offset is None:
-            offset = self.offsets[key] = self._work_out(day, hour, minute)
-        if offset[0] not in "+-":
-            raise ValueError(offset)
-        return offset
-
-    def _work_out(self, day: str, hour: int, minute: int) -> str:
-        naive = datetime.fromisoformat(day).replace(hour=hour, minute=minute)
-        if self.utc:
-            moment = naive.replace(tzinfo=timezone.utc)
-        else:
-            moment = naive.replace(tzinfo=self.zone)
-            later = naive.replace(tzinfo=self.zone, fold=1)
-            if moment.utcoffset() != later.utcoffset():
-                back = moment.astimezone(timezone.utc).astimezone(self.zone).replace(tzinfo=None)
-                if back != naive:
-                    return f"did not happen in {self.zone.key}: the clocks went forward over it; is the time zone right?"
-                return (f"happened twice in {self.zone.key} (the clocks went back), and the log does not say which; "
-                        "download the log with the time zone set to one without daylight saving time (UTC)")
+    def _offset_text(self, moment: datetime) -> str:
+        """``+02:00``, or why the moment is outside the years reports show (no sign first)."""
         try:
             year = moment.astimezone(timezone.utc).year
         except OverflowError:
@@ -142,8 +128,42 @@ class _Clock:
         minutes = abs(int(offset.total_seconds())) // 60
         return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
+    def day_offset(self, day: str) -> str | None:
+        """The offset of a whole day on which it does not change (``None`` if it does)."""
+        naive = datetime.fromisoformat(day)
+        if self.utc:
+            return self._offset_text(naive.replace(tzinfo=timezone.utc))
+        points = [naive.replace(hour=hour, tzinfo=self.zone, fold=fold) for hour in (0, 12, 23) for fold in (0, 1)]
+        late = points[-1].replace(minute=59, second=59)
+        if len({point.utcoffset() for point in [*points, late]}) > 1:
+            return None
+        return self._offset_text(points[0])
+
+    def _minute_offset(self, day: str, hour: int, minute: int) -> str:
+        """``+02:00`` for one local minute of a day the clocks change, or why it is no time."""
+        key = (day, hour, minute)
+        if key not in self.minutes:
+            naive = datetime.fromisoformat(day).replace(hour=hour, minute=minute)
+            moment, later = naive.replace(tzinfo=self.zone), naive.replace(tzinfo=self.zone, fold=1)
+            if moment.utcoffset() == later.utcoffset():
+                self.minutes[key] = self._offset_text(moment)
+            elif moment.astimezone(timezone.utc).astimezone(self.zone).replace(tzinfo=None) != naive:
+                self.minutes[key] = (f"did not happen in {self.zone.key}: the clocks went forward over it; "
+                                     "is the time zone right?")
+            else:
+                self.minutes[key] = (f"happened twice in {self.zone.key} (the clocks went back), and the log does "
+                                     "not say which; download the log with the time zone set to one without "
+                                     "daylight saving time (UTC)")
+        return self.minutes[key]
+
     def iso(self, cell: str) -> str:
         """The cell's time as ISO 8601 with its offset; ValueError says why it is no time."""
+        date_part, comma, time_part = cell.partition(", ")
+        known = self.days.get(date_part) if comma else None
+        if known is not None and known[1] is not None and known[1][0] in "+-" and len(time_part) == 8 \
+                and time_part[2] == time_part[5] == ":" and time_part[:2] < "24" and time_part[3:5] < "60" \
+                and time_part[6:] < "60" and time_part.replace(":", "").isdigit():
+            return f"{known[0]}T{time_part}{known[1]}"  # a day with one offset, a time as Moodle writes it
         match = _TIME.fullmatch(cell)
         if match is None:
             raise ValueError(f"is not a date and time like 21/07/24, 03:04:55 ({self.order}, hour:minute:second)")
@@ -158,7 +178,15 @@ class _Clock:
             hour_number = hour_number % 12 + (12 if half.lower() == "pm" else 0)
         if hour_number > 23 or minute_number > 59 or (seconds is not None and int(seconds) > 59):
             raise ValueError("is not a time of day")
-        offset = self._offset(day, hour_number, minute_number)
+        if day not in self.day_offsets:
+            self.day_offsets[day] = self.day_offset(day)
+        offset = self.day_offsets[day]
+        if comma:
+            self.days[date_part] = (day, offset)
+        if offset is None:
+            offset = self._minute_offset(day, hour_number, minute_number)
+        if offset[0] not in "+-":
+            raise ValueError(offset)
         return f"{day}T{hour_number:02d}:{minute_number:02d}:{seconds or '00'}{offset}"
 
 
@@ -175,21 +203,13 @@ def _decode(raw: str | bytes) -> str:
             "\"CSV UTF-8\"")) from None
 
 
-def _rows(text: str, delimiter: str):
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    number = 0
-    try:
-        for number, cells in enumerate(reader, start=HEADER_ROW):
-            yield number, cells
-    except csv.Error as exc:
-        reason = str(exc)
-        if reason == "unexpected end of data":
-            reason = 'has a quoted cell that is never closed: every " that opens a cell needs one that closes it'
-        elif "field larger than field limit" in reason:
-            reason = f"has a cell longer than {csv.field_size_limit():,} characters; is this a Moodle log?"
-        else:
-            reason = f"cannot be read as CSV ({reason})"
-        raise MalformedCSV(number + 1, reason) from None
+def _csv_problem(exc: csv.Error) -> str:
+    reason = str(exc)
+    if reason == "unexpected end of data":
+        return 'has a quoted cell that is never closed: every " that opens a cell needs one that closes it'
+    if "field larger than field limit" in reason:
+        return f"has a cell longer than {csv.field_size_limit():,} characters; is this a Moodle log?"
+    return f"cannot be read as CSV ({reason})"
 
 
 def read_moodle(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS) -> Imported:
@@ -199,79 +219,95 @@ def read_moodle(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTION
     if not text.strip():
         raise MalformedCSV(HEADER_ROW, "the file is empty; download the log again (Reports → Logs → Download)")
     end = text.find("\n")
-    rows = _rows(text, _delimiter(text if end < 0 else text[:end]))
-    _, header = next(rows)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text if end < 0 else text[:end]),
+                        strict=True)
+    imported = Imported(format="moodle", record="row", fields=FIELDS)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise MalformedCSV(HEADER_ROW, _csv_problem(exc)) from None
+    problems = _read_rows(reader, header, options, imported)
+    raise_problems(problems, "Moodle log")
+    if "\x00" in text:
+        _check_storable(imported, problems)
+    return imported
+
+
+def _read_rows(reader, header: list[str], options: ImportOptions, imported: Imported) -> Problems:
+    """Each row of ``reader`` into ``imported``; the problems found (the hot loop of a large log)."""
     at = _columns(header)
     time_at, name_at, context_at = at["time"], at.get("user full name"), at.get("event context")
     event_at, description_at, course_at = at["event name"], at["description"], at.get("course")
     width = max(at.values()) + 1
 
-    def column(position: int) -> str:
-        return header[position].strip()[:60] or str(position + 1)
+    def column(position: int | None, english: str) -> str:
+        return english if position is None else header[position].strip()[:60] or str(position + 1)
 
-    clock = _Clock(options)
+    clock_iso = _Clock(options).iso
     excluded = frozenset(options.exclude_users)
     default_namespace = options.namespace or ""
-    imported = Imported(format="moodle", record="row", fields=FIELDS)
     problems = Problems()
     index: dict[tuple[str, str], int] = {}
-    times: dict[str, str] = {}
     students, origins, skipped = imported.students, imported.origins, imported.skipped
+    unit_names, student_names = imported.unit_names, imported.student_names
     user_search, module_search = _USER.search, _MODULE.search
-    read = 0
-    for number, cells in rows:
-        if not any(cells):
-            continue
-        if len(cells) < width:
-            cells += [""] * (width - len(cells))
-        read += 1
-        user = user_search(cells[description_at])
-        if user is None:
-            skipped["no user id in the Description"] += 1
-            continue
-        user_id = user.group(1)
-        if user_id in ("0", "-1"):
-            skipped["not a logged-in user (user id 0)"] += 1
-            continue
-        full_name = cells[name_at].strip() if name_at is not None else ""
-        if excluded and (user_id in excluded or full_name.casefold() in excluded):
-            skipped["a user left out by exclude_users"] += 1
-            continue
-        cell = cells[time_at]
-        stamp = times.get(cell)
-        if stamp is None:
-            try:
-                stamp = times[cell] = clock.iso(cell)
-            except ValueError as exc:
-                problems[location(number, column(time_at))] = f"{cell.strip()[:60]!r} {exc}"
+    read, number = 0, HEADER_ROW
+    try:
+        for number, cells in enumerate(reader, start=HEADER_ROW + 1):
+            if not any(cells):
                 continue
-        context = cells[context_at].strip() if context_at is not None else ""
-        module = module_search(cells[description_at])
-        unit = module.group(1) if module else context
-        if not unit:
-            problems[location(number, column(context_at) if context_at is not None else "Event context")] = (
-                "is empty, and the Description names no course module")
-            continue
-        namespace = cells[course_at].strip() if course_at is not None else ""
-        namespace = default_namespace if namespace in _NO_NAME else namespace
-        key = (namespace, user_id)
-        position = index.get(key)
-        if position is None:
-            position = index[key] = len(students)
-            students.append({"student_id": user_id, "namespace": namespace, "events": []})
-            origins.append([])
-            if full_name not in _NO_NAME:
-                imported.student_names.setdefault(namespace, {})[user_id] = full_name
-        students[position]["events"].append({"unit": unit, "type": cells[event_at].strip() or None,
-                                             "created_time": stamp})
-        origins[position].append(number)
-        if module and context and unit not in imported.unit_names.get(namespace, ()):
-            imported.unit_names.setdefault(namespace, {})[unit] = context
+            if len(cells) < width:
+                cells += [""] * (width - len(cells))
+            read += 1
+            description = cells[description_at]
+            user = user_search(description)
+            if user is None:
+                skipped["no user id in the Description"] += 1
+                continue
+            user_id = user.group(1)
+            if user_id in ("0", "-1"):
+                skipped["not a logged-in user (user id 0)"] += 1
+                continue
+            full_name = cells[name_at].strip() if name_at is not None else ""
+            if excluded and (user_id in excluded or full_name.casefold() in excluded):
+                skipped["a user left out by exclude_users"] += 1
+                continue
+            try:
+                stamp = clock_iso(cells[time_at])
+            except ValueError as exc:
+                cell = cells[time_at].strip()[:60]
+                problems[location(number, column(time_at, "Time"))] = f"{cell!r} {exc}"
+                continue
+            context = cells[context_at].strip() if context_at is not None else ""
+            module = module_search(description)
+            unit = module.group(1) if module else context
+            if not unit:
+                problems[location(number, column(context_at, "Event context"))] = (
+                    "is empty, and the Description names no course module")
+                continue
+            namespace = cells[course_at].strip() if course_at is not None else ""
+            if namespace in _NO_NAME:
+                namespace = default_namespace
+            position = index.get((namespace, user_id))
+            if position is None:
+                position = index[(namespace, user_id)] = len(students)
+                students.append({"student_id": user_id, "namespace": namespace, "events": []})
+                origins.append([])
+                if full_name not in _NO_NAME:
+                    student_names.setdefault(namespace, {})[user_id] = full_name
+            students[position]["events"].append({"unit": unit, "type": cells[event_at].strip() or None,
+                                                 "created_time": stamp})
+            origins[position].append(number)
+            if module and context:
+                names = unit_names.get(namespace)
+                if names is None:
+                    names = unit_names[namespace] = {}
+                if unit not in names:
+                    names[unit] = context
+    except csv.Error as exc:  # only the reader raises it, for the row after the last one read
+        raise MalformedCSV(number + 1, _csv_problem(exc)) from None
     imported.read = read
-    raise_problems(problems, "Moodle log")
-    if "\x00" in text:
-        _check_storable(imported, problems)
-    return imported
+    return problems
 
 
 def _check_storable(imported: Imported, problems: Problems) -> None:

@@ -157,20 +157,22 @@ def _is_json_lines(text: str) -> bool:
     return True
 
 
-def statements_of(raw: str | bytes) -> list[tuple[int, Any]]:
-    """``(number, statement)`` of every statement in the file, numbered from 1 (JSON Lines: by line)."""
+def statements_of(raw: str | bytes) -> tuple[list[Any], list[int] | None]:
+    """The statements of the file, and in JSON Lines the line of each (statements are otherwise
+    numbered from 1 in order; no list of numbers is made for the common case)."""
     text = decode_json(raw)
     if _is_json_lines(text):
-        numbered, problems = [], Problems()
+        statements, lines, problems = [], [], Problems()
         for number, line in enumerate(text.split("\n"), start=1):
             if is_blank(line):
                 continue
             try:
-                numbered.append((number, loads(line)))
+                statements.append(loads(line))
+                lines.append(number)
             except SubmissionError as exc:
                 problems[f"line {number}"] = next(iter(exc.details.values()))
         raise_problems(problems, "JSON Lines")
-        return numbered
+        return statements, lines
     document = loads(text)
     if isinstance(document, dict) and "statements" in document and "actor" not in document:
         document = document["statements"]
@@ -178,9 +180,9 @@ def statements_of(raw: str | bytes) -> list[tuple[int, Any]]:
             raise SubmissionError("not xAPI statements", {"statements": f"must be an array of statements, not "
                                                                         f"{type_name(document)}"})
     if isinstance(document, dict):
-        return [(1, document)]
+        return [document], None
     if isinstance(document, list):
-        return list(enumerate(document, start=1))
+        return document, None
     raise SubmissionError("not xAPI statements", {ROOT: (
         f"must be a statement, an array of statements, a StatementResult or JSON Lines, not {type_name(document)}")})
 
@@ -188,12 +190,13 @@ def statements_of(raw: str | bytes) -> list[tuple[int, Any]]:
 def read_xapi(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS) -> Imported:
     """The students of an xAPI file (see the module's docstring); :class:`SubmissionError`
     naming each statement that cannot be read, by its number."""
-    numbered = statements_of(raw)
-    imported = Imported(format="xapi", record="statement", fields=FIELDS, read=len(numbered))
+    statements, lines = statements_of(raw)
+    imported = Imported(format="xapi", record="statement", fields=FIELDS, read=len(statements))
     problems = Problems()
     records, seen, voided = [], set(), set()
     homes: set[str] = set()
-    for number, statement in numbered:
+    for index, statement in enumerate(statements):
+        number = lines[index] if lines else index + 1
         try:
             record = read_statement(statement)
         except Skip as skip:
