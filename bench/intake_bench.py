@@ -88,9 +88,10 @@ def make_document(students: int, per_student: int, units: int = 40, seed: int = 
     return b"[" + b", ".join(chunks) + b"]"
 
 
-XAPI_VERBS = (("http://id.tincanapi.com/verb/viewed", "viewed"), ("http://activitystrea.ms/schema/1.0/start", "started"),
-              ("http://adlnet.gov/expapi/verbs/completed", "completed"), ("http://adlnet.gov/expapi/verbs/answered",
-                                                                          "answered"))
+XAPI_VERBS = (("http://id.tincanapi.com/verb/viewed", "viewed"),
+              ("http://activitystrea.ms/schema/1.0/start", "started"),
+              ("http://adlnet.gov/expapi/verbs/completed", "completed"),
+              ("http://adlnet.gov/expapi/verbs/answered", "answered"))
 MOODLE_EVENTS = (("Course module viewed", "viewed the '{module}' activity with course module id '{cmid}'"),
                  ("Quiz attempt started", "has started the attempt with id '{attempt}' for the quiz with course "
                                           "module id '{cmid}'"),
@@ -208,10 +209,10 @@ def bench_detection(body: bytes, total, repeat: int) -> None:
             gc.collect()
             wall, cpu, result = timed(stage)
             del result
-            runs.append(wall)
-    print(f"{'total':>13}: {min(without):6.3f} s without detection, {min(with_detection):6.3f} s with it "
-          f"(best of {repeat}, alternating; runs {', '.join(f'{w:.2f}' for w in without)} / "
-          f"{', '.join(f'{w:.2f}' for w in with_detection)})")
+            runs.append((wall, cpu))
+    for name, runs in (("no detection", without), ("detection", with_detection)):
+        print(f"{name:>13}: {min(w for w, _ in runs):6.3f} s wall {min(c for _, c in runs):6.3f} s CPU  total, best of "
+              f"{repeat} alternating (runs {', '.join(f'{w:.2f}/{c:.2f}' for w, c in runs)} s wall/CPU)")
 
 
 def rss_mib() -> float:

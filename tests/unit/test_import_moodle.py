@@ -163,8 +163,8 @@ def test_years_before_1900_are_outside_what_reports_show():
 def test_a_file_that_is_not_a_moodle_log_says_what_one_looks_like():
     with pytest.raises(MalformedCSV) as caught:
         read_moodle("student_id,unit\ns1,1\n")
-    assert caught.value.details["row 1"].startswith("has no Time, Event name, Description column: a Moodle log download "
-                                                    "starts with the header Time, User full name")
+    assert caught.value.details["row 1"].startswith(
+        "has no Time, Event name, Description column: a Moodle log download starts with the header Time, User full name")
 
 
 def test_a_file_whose_rows_are_all_skipped_says_so():

@@ -176,7 +176,8 @@ def test_the_type_is_the_verbs_display_preferring_english_else_its_ids_last_segm
 
 def test_unit_names_come_from_the_definitions_name_preferring_english():
     imported = read([
-        statement(unit={"id": "https://example.org/q/1", "definition": {"name": {"fr": "Quiz un", "en-US": "Quiz one"}}}),
+        statement(unit={"id": "https://example.org/q/1",
+                        "definition": {"name": {"fr": "Quiz un", "en-US": "Quiz one"}}}),
         statement(unit={"id": "https://example.org/q/2", "definition": {"name": {"th": "แบบทดสอบสอง"}}}),
         statement(unit={"id": "https://example.org/q/3", "definition": {"description": {"en": "no name"}}}),
     ])

@@ -84,7 +84,7 @@ def _parse_bool(value: Any, path: str, errors: dict[str, str]) -> bool:
 def _parse_zone(value: Any, path: str, errors: dict[str, str]) -> str:
     name = value.strip() if isinstance(value, str) else value
     if not isinstance(name, str) or not name or len(name) > MAX_ZONE_CHARS or not _ZONE_NAME.fullmatch(name):
-        errors[path] = (f"must be an IANA time zone name like Europe/Berlin or UTC, not {str(value)[:MAX_ZONE_CHARS]!r}")
+        errors[path] = f"must be an IANA time zone name like Europe/Berlin or UTC, not {str(value)[:MAX_ZONE_CHARS]!r}"
         return "UTC"
     try:
         ZoneInfo(name)

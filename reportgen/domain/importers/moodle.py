@@ -28,9 +28,12 @@ another language (Zeit, Heure, …) is read by position when it has Moodle's nin
 Rows are numbered as a spreadsheet numbers them (the header is row 1) and problems name the row
 and column: ``row 7, column Time``.
 
-The time is the hot path of a large log (a 20 MiB log is about 100,000 rows): each distinct
-date is checked once and each distinct minute converted once, and the time is written as local
-time with its UTC offset (``2024-07-21T03:04:55+02:00``), so no datetime is made per row here.
+The time is the hot path of a large log (a 20 MiB log is about 110,000 rows): each distinct
+date is checked once, with its UTC offset when the zone keeps one offset all day (every day but
+the two a year the clocks change, when each minute is worked out on its own), and the time is
+written as local time with that offset (``2024-07-21T03:04:55+02:00``), so no datetime is made
+per row here: 110,000 rows read in 0.56 s of CPU where working out each minute took 1.14 s
+(``bench/intake_bench.py``, Europe/Berlin).
 """
 from __future__ import annotations
 
@@ -38,7 +41,6 @@ import csv
 import io
 import re
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 
 from ..csv_import import MalformedCSV, location
 from ..submission import FIRST_YEAR, LAST_YEAR, Problems, text_problem

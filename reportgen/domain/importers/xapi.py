@@ -67,8 +67,8 @@ def _actor(actor: Any) -> tuple[str | None, str, str | None]:
         if not isinstance(account, dict):
             raise Invalid(f"the actor's account must be an object, not {type_name(account)}")
         home = account.get("homePage")
-        return (stored_text(home, "the actor's account homePage"), stored_text(account.get("name"), "the actor's account name"),
-                name)
+        return (stored_text(home, "the actor's account homePage"),
+                stored_text(account.get("name"), "the actor's account name"), name)
     mbox = actor.get("mbox")
     if mbox is not None:
         mbox = stored_text(mbox, "the actor's mbox")
