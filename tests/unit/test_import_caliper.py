@@ -60,6 +60,15 @@ def test_canvas_events_use_the_login_and_the_asset_name():
     assert imported.skipped == {"a software application as actor": 1}
 
 
+def test_json_lines_of_envelopes_as_a_queue_saves_them_are_read():
+    lines = "\n".join(json.dumps(fixture(name)) for name in ("canvas_navigation_assignment.json",
+                                                            "canvas_navigation_attachment.json",
+                                                            "spec_single_event_payload.json"))
+    imported = read_caliper(lines + "\n")
+    assert [s["student_id"] for s in imported.students] == ["oxana@example.com", "https://example.edu/users/554433"]
+    assert imported.read == 3
+
+
 def test_the_sis_id_is_used_when_canvas_sends_no_login():
     actor = {"id": "urn:instructure:canvas:user:1", "type": "Person",
              "extensions": {"com.instructure.canvas": {"user_sis_id": "456-T45"}}}

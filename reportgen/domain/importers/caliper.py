@@ -1,7 +1,8 @@
 """IMS Caliper events (1.1 and 1.2) in: what Canvas Live Events and many vendor tools send.
 
 The file is an envelope ``{"sensor", "sendTime", "dataVersion", "data": [events]}``, a list of
-events (or of envelopes, as a log of deliveries is), or one event. One event is one event:
+events (or of envelopes, as a log of deliveries is), one event, or JSON Lines of envelopes or
+events (one message a line, as a queue's messages are often saved). One event is one event:
 
 * ``student_id`` ← ``actor.id`` — for Canvas, the actor's ``com.instructure.canvas`` extension
   ``user_login``, else ``user_sis_id``, when present (a login a teacher recognises instead of
@@ -25,9 +26,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..submission import ROOT, Problems, SubmissionError, loads, text_problem
+from ..submission import ROOT, Problems, SubmissionError, text_problem
 from .common import (
-    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, decode_json, first_seen_order, raise_problems,
+    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, raise_problems, read_json,
     record_time, stored_text, type_name,
 )
 
@@ -121,7 +122,7 @@ def read_event(event: dict, described: dict[str, dict]) -> tuple:
 def read_caliper(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS) -> Imported:
     """The students of a Caliper file (see the module's docstring); :class:`SubmissionError`
     naming each event that cannot be read, by its number."""
-    items = items_of(loads(decode_json(raw)))
+    items = items_of(read_json(raw)[0])
     imported = Imported(format="caliper", record="event", fields=FIELDS, read=len(items))
     described = {item["id"]: item for item in items
                  if isinstance(item, dict) and "action" not in item and isinstance(item.get("id"), str)}

@@ -19,6 +19,7 @@ the report to show next to the ``Q`` labels and ids; they are not part of what i
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -27,7 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..submission import (
-    ROOT, TIME_RANGE, Problems, SubmissionError, Upload, in_time_range, loads, parse_time, parse_upload, text_problem,
+    ROOT, TIME_RANGE, Problems, SubmissionError, Upload, in_time_range, is_blank, loads, parse_time, parse_upload,
+    text_problem,
 )
 
 #: The formats an upload may be in; ``reportgen`` is the service's own JSON or CSV.
@@ -317,3 +319,39 @@ def decode_json(raw: str | bytes) -> str:
     except UnicodeDecodeError:
         loads(raw)  # always raises here
         raise
+
+
+def _is_json_lines(text: str) -> bool:
+    """Whether the text is JSON Lines: its first line is a whole JSON object and more follows."""
+    start = text.lstrip("\ufeff \t\r\n")
+    if not start.startswith("{"):
+        return False
+    line, newline, rest = start.partition("\n")
+    if not newline or is_blank(rest):
+        return False
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def read_json(raw: str | bytes) -> tuple[Any, list[int] | None]:
+    """The decoded JSON of an upload, or in JSON Lines (what LRS exports and event queues often
+    write) the list of its lines' documents and the number of each line; every line that is not
+    JSON is named (``line 7``). Parsing is :func:`..submission.loads`'s, so too deep nesting,
+    NaN and bytes that are not UTF-8 are the same clear errors as for reportgen's JSON."""
+    text = decode_json(raw)
+    if not _is_json_lines(text):
+        return loads(text), None
+    documents, lines, problems = [], [], Problems()
+    for number, line in enumerate(text.split("\n"), start=1):
+        if is_blank(line):
+            continue
+        try:
+            documents.append(loads(line))
+            lines.append(number)
+        except SubmissionError as exc:
+            problems[f"line {number}"] = next(iter(exc.details.values()))
+    raise_problems(problems, "JSON Lines")
+    return documents, lines

@@ -30,13 +30,12 @@ statements detected, parsed, mapped and validated (see BENCHMARKS.md).
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..submission import ROOT, Problems, SubmissionError, is_blank, loads, text_problem
+from ..submission import ROOT, Problems, SubmissionError, text_problem
 from .common import (
-    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, decode_json, first_seen_order, pick_language,
-    raise_problems, record_time, stored_text, type_name,
+    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, pick_language, raise_problems,
+    read_json, record_time, stored_text, type_name,
 )
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -142,38 +141,12 @@ def read_statement(statement: Any) -> tuple:
             unit_name if unit_name and not text_problem(unit_name) else None, shown, time_text, moment)
 
 
-def _is_json_lines(text: str) -> bool:
-    """Whether the text is JSON Lines: its first line is a whole JSON object and more follows."""
-    start = text.lstrip("\ufeff \t\r\n")
-    if not start.startswith("{"):
-        return False
-    line, newline, rest = start.partition("\n")
-    if not newline or is_blank(rest):
-        return False
-    try:
-        json.loads(line)
-    except (ValueError, RecursionError):
-        return False
-    return True
-
-
 def statements_of(raw: str | bytes) -> tuple[list[Any], list[int] | None]:
     """The statements of the file, and in JSON Lines the line of each (statements are otherwise
     numbered from 1 in order; no list of numbers is made for the common case)."""
-    text = decode_json(raw)
-    if _is_json_lines(text):
-        statements, lines, problems = [], [], Problems()
-        for number, line in enumerate(text.split("\n"), start=1):
-            if is_blank(line):
-                continue
-            try:
-                statements.append(loads(line))
-                lines.append(number)
-            except SubmissionError as exc:
-                problems[f"line {number}"] = next(iter(exc.details.values()))
-        raise_problems(problems, "JSON Lines")
-        return statements, lines
-    document = loads(text)
+    document, lines = read_json(raw)
+    if lines is not None:
+        return document, lines
     if isinstance(document, dict) and "statements" in document and "actor" not in document:
         document = document["statements"]
         if not isinstance(document, list):
