@@ -101,12 +101,13 @@ MOODLE_EVENTS = (("Course module viewed", "viewed the '{module}' activity with c
 
 
 def make_xapi(target_bytes: int, students: int = 500, units: int = 60, seed: int = 13) -> bytes:
-    """A JSON array of realistic statements, written one at a time until ``target_bytes``."""
+    """A JSON array of realistic statements, as many as fit in ``target_bytes`` (an upload at the
+    size limit, ``MAX_CONTENT_LENGTH``, is still accepted)."""
     rng = random.Random(seed)
     moment = datetime(2024, 9, 2, 7, 0, tzinfo=timezone.utc)
     site = "https://moodle.example.edu"
     chunks, size, number = [], 2, 0
-    while size < target_bytes:
+    while True:
         number += 1
         moment += timedelta(seconds=rng.randint(1, 40))
         user = rng.randint(1, students)
@@ -142,13 +143,14 @@ def make_xapi(target_bytes: int, students: int = 500, units: int = 60, seed: int
             statement["result"] = {"score": {"raw": rng.randint(0, 10), "min": 0, "max": 10},
                                    "completion": True, "success": rng.random() < 0.7, "duration": "PT42S"}
         chunk = json.dumps(statement).encode()
+        if size + len(chunk) + 2 > target_bytes:
+            return b"[" + b", ".join(chunks) + b"]"
         chunks.append(chunk)
         size += len(chunk) + 2
-    return b"[" + b", ".join(chunks) + b"]"
 
 
 def make_moodle_log(target_bytes: int, students: int = 500, units: int = 60, seed: int = 17) -> bytes:
-    """A Moodle log download (UTF-8 with a BOM, Moodle's columns, newest first), ``target_bytes`` long."""
+    """A Moodle log download (UTF-8 with a BOM, Moodle's columns, newest first) of at most ``target_bytes``."""
     import csv
     import io
     from zoneinfo import ZoneInfo
@@ -160,7 +162,7 @@ def make_moodle_log(target_bytes: int, students: int = 500, units: int = 60, see
     writer = csv.writer(body, lineterminator="\n")
     writer.writerow(["Time", "User full name", "Affected user", "Event context", "Component", "Event name",
                      "Description", "Origin", "IP address"])
-    while body.tell() < target_bytes:
+    while body.tell() < target_bytes - 600:  # a row is under 300 bytes, as UTF-8 too
         moment -= timedelta(seconds=rng.randint(1, 60))
         local = moment.astimezone(berlin)
         if local.fold or local.replace(fold=1).utcoffset() != local.utcoffset():
@@ -170,7 +172,7 @@ def make_moodle_log(target_bytes: int, students: int = 500, units: int = 60, see
         text = description.format(module="quiz", cmid=cmid, attempt=rng.randint(1, 9999))
         writer.writerow([f"{local.day}/{local:%m/%y, %H:%M:%S}", f"Student {user:04d}", "-", f"Quiz: Week {cmid} quiz",
                          "Quiz", event, f"The user with id '{user}' {text}.", "web", f"192.0.2.{user % 250}"])
-    return b"\xef\xbb\xbf" + body.getvalue().encode()
+    return b"\xef\xbb\xbf" + body.getvalue().encode()[:target_bytes - 3].rsplit(b"\n", 1)[0] + b"\n"
 
 
 def bench_imports(mib: float, repeat: int) -> None:
