@@ -338,3 +338,11 @@ def test_latin_1_bytes_are_malformed_json_saying_where():
 def test_a_byte_order_mark_in_bytes_is_read():
     body = b"\xef\xbb\xbf" + json.dumps([statement()]).encode()
     assert read_imported(body, "xapi").used == 1
+
+
+def test_the_summary_of_an_import_holds_counts_and_fixed_reasons_never_the_data():
+    secret = {"objectType": "Group", "name": "Secret Team", "mbox": "mailto:secret@example.org"}
+    imported = read([statement(actor=secret), statement(actor={"mbox": "mailto:kim@example.org"})])
+    summary = json.dumps(imported.summary())
+    assert "Secret" not in summary and "secret@" not in summary and "kim@" not in summary
+    assert imported.summary()["skipped_because"] == {"a group as actor": 1}
