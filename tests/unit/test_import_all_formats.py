@@ -5,7 +5,8 @@ import pytest
 from reportgen.domain.importers import ImportOptions, detect, read_imported
 from reportgen.domain.preparation import prepare
 from reportgen.domain.sequencing import sequence_students
-from reportgen.domain.submission import loads, parse_upload
+from reportgen.domain.submission import loads
+from reportgen.domain.upload import parse_upload
 
 from . import class_forms
 

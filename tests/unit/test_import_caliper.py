@@ -105,13 +105,13 @@ def test_units_are_ordered_by_first_appearance_in_time():
     ({"action": "Viewed", "object": "urn:x"}, "the actor is missing"),
     (event(actor=7), "the actor must be an object or an IRI, not a number"),
     (event(actor={"type": "Person"}), "the actor id must be non-empty text, not null"),
-    (event(action=""), "the action must be non-empty text, not text"),
+    (event(action=""), "the action must be non-empty text, not a string"),
     (event(target={"type": "Page"}), "the object id must be non-empty text, not null"),
     (event(eventTime="0000-01-01T00:00:00Z"),
      "the eventTime '0000-01-01T00:00:00Z' is not an ISO 8601 date-time (e.g. 2024-07-21T03:04:55.939Z)"),
     (event(eventTime="99999-01-01T00:00:00Z"),
      "the eventTime '99999-01-01T00:00:00Z' is not an ISO 8601 date-time (e.g. 2024-07-21T03:04:55.939Z)"),
-    ("an event", "must be an object (an event), not text"),
+    ("an event", "must be an object (an event), not a string"),
 ])
 def test_an_event_that_cannot_be_read_is_named_by_its_number(broken, problem):
     with pytest.raises(SubmissionError) as caught:
@@ -122,7 +122,7 @@ def test_an_event_that_cannot_be_read_is_named_by_its_number(broken, problem):
 def test_an_envelope_whose_data_is_not_a_list_is_a_clear_error():
     with pytest.raises(SubmissionError) as caught:
         read_caliper(json.dumps({"sensor": "s", "sendTime": "t", "data": "x"}))
-    assert caught.value.details == {"$": "an envelope's data must be an array of events, not text"}
+    assert caught.value.details == {"$": "an envelope's data must be an array of events, not a string"}
 
 
 def test_hostile_caliper_is_a_clear_error():

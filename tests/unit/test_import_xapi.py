@@ -251,7 +251,7 @@ def test_a_broken_json_line_is_named_by_its_line():
 
 @pytest.mark.parametrize("broken, problem", [
     ({"verb": {"id": "v"}, "object": {"id": "o"}}, "the actor is missing"),
-    (statement(actor="ana"), "the actor must be an object, not text"),
+    (statement(actor="ana"), "the actor must be an object, not a string"),
     (statement(actor={"account": {"homePage": "https://x.example.org"}}),
      "the actor's account name must be non-empty text, not null"),
     ({"actor": {"mbox": "mailto:a@b"}, "object": {"id": "o"}}, "the verb is missing"),

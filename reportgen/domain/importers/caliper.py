@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..submission import ROOT, Problems, SubmissionError, text_problem
+from ..submission import ROOT, Problems, SubmissionError, raise_if, text_problem, type_name
 from .common import (
-    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, raise_problems, read_json,
-    record_time, stored_text, type_name,
+    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, read_json, record_time,
+    stored_text,
 )
 
 CANVAS = "com.instructure.canvas"
@@ -166,6 +166,6 @@ def read_caliper(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIO
         if actor_name:
             imported.student_names.setdefault(namespace, {}).setdefault(actor_id, actor_name)
         timeline.append((namespace, unit, moment, number))
-    raise_problems(problems, "Caliper events")
+    raise_if(problems, "Caliper events")
     imported.unit_order = first_seen_order(timeline)
     return imported

@@ -2,9 +2,9 @@
 
 An importer turns a file in someone else's shape (xAPI statements, a Moodle log, Caliper events)
 into reportgen's own document — the list of ``{"student_id", "namespace", "events": […]}`` that
-:func:`..submission.parse_upload` validates — and says what it did with each record: used, or
+:func:`..upload.parse_upload` validates — and says what it did with each record: used, or
 skipped and why. It never decides what a valid student or event is: :meth:`Imported.upload`
-hands the document to :func:`..submission.parse_upload`, so every rule, limit and message of
+hands the document to :func:`..upload.parse_upload`, so every rule, limit and message of
 reportgen's format stays in one place, and names any problem found there by the record it came
 from (``statement 12``, ``row 7, column Time``) instead of a path into a document the user
 never wrote.
@@ -28,9 +28,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..submission import (
-    ROOT, TIME_RANGE, Problems, SubmissionError, Upload, in_time_range, is_blank, loads, parse_time, parse_upload,
-    text_problem,
+    ROOT, TIME_RANGE, Problems, SubmissionError, in_time_range, is_blank, loads, parse_time, raise_if, text_problem,
+    type_name,
 )
+from ..upload import Upload, parse_upload
 
 #: The formats an upload may be in; ``reportgen`` is the service's own JSON or CSV.
 FORMATS = ("reportgen", "xapi", "moodle", "caliper")
@@ -134,10 +135,7 @@ def parse_import_options(raw: Mapping[str, Any] | None) -> ImportOptions:
         timezone="UTC" if timezone in (None, "") else _parse_zone(timezone, "timezone", errors),
         exclude_users=() if exclude in (None, "") else _parse_names(exclude, "exclude_users", errors),
     )
-    if errors:
-        count = errors.total
-        raise SubmissionError(f"invalid import options: {count} problem{'s' if count != 1 else ''}", errors,
-                              errors.not_shown)
+    raise_if(errors, "import options")
     return options
 
 
@@ -164,7 +162,7 @@ _STUDENT_PATH = re.compile(r"(?:students)?\[(\d+)\](?:\.events\[(\d+)\])?(?:\.(\
 class Imported:
     """A file read as reportgen's document, with where every event came from and what was skipped.
 
-    ``students`` is what :func:`..submission.parse_upload` takes; ``origins`` holds, per student,
+    ``students`` is what :func:`..upload.parse_upload` takes; ``origins`` holds, per student,
     the record number (counting from 1, as the file is read) of each of its events;
     ``record`` names a record in problems (``statement``, ``row``, ``event``) and ``fields``
     maps reportgen's field names to the source's (``unit`` → ``object.id``).
@@ -235,7 +233,7 @@ class Imported:
         return {**(options or {}), "units": units}
 
     def upload(self, recipients: Any = None, options: Any = None, **kwargs: Any) -> Upload:
-        """:func:`..submission.parse_upload` of the students (units ordered by
+        """:func:`..upload.parse_upload` of the students (units ordered by
         :meth:`options_with_order`), problems named by record; an error when nothing is left."""
         if not self.students:
             raise self.nothing_left()
@@ -255,13 +253,6 @@ class Imported:
         return SubmissionError(f"nothing to report on in the {what}", {ROOT: reason})
 
 
-def raise_problems(problems: Problems, what: str) -> None:
-    """A :class:`SubmissionError` of the problems an importer found, if it found any."""
-    if problems:
-        count = problems.total
-        raise SubmissionError(f"invalid {what}: {count} problem{'s' if count != 1 else ''}", problems,
-                              problems.not_shown)
-
 
 def first_seen_order(records: list[tuple]) -> dict[str, list[str]]:
     """Per namespace, units in the order of their first event in time (untimed ones after, in
@@ -279,11 +270,6 @@ class Skip(Exception):
 
 class Invalid(Exception):
     """A record that cannot be read; ``args[0]`` is the problem, in words."""
-
-
-def type_name(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "text", bool: "true or false", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def stored_text(value: Any, what: str) -> str:
@@ -353,5 +339,5 @@ def read_json(raw: str | bytes) -> tuple[Any, list[int] | None]:
             lines.append(number)
         except SubmissionError as exc:
             problems[f"line {number}"] = next(iter(exc.details.values()))
-    raise_problems(problems, "JSON Lines")
+    raise_if(problems, "JSON Lines")
     return documents, lines

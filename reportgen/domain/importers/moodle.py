@@ -43,8 +43,8 @@ import re
 from datetime import date, datetime, timedelta, timezone
 
 from ..csv_import import MalformedCSV, location
-from ..submission import FIRST_YEAR, LAST_YEAR, Problems, text_problem
-from .common import DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, raise_problems
+from ..submission import FIRST_YEAR, LAST_YEAR, Problems, raise_if, text_problem
+from .common import DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions
 
 HEADER_ROW = 1
 #: Moodle's columns in its order (``Course`` only in site-wide logs), by their English names.
@@ -229,7 +229,7 @@ def read_moodle(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTION
     except csv.Error as exc:
         raise MalformedCSV(HEADER_ROW, _csv_problem(exc)) from None
     problems = _read_rows(reader, header, options, imported)
-    raise_problems(problems, "Moodle log")
+    raise_if(problems, "Moodle log")
     if "\x00" in text:
         _check_storable(imported, problems)
     return imported
@@ -324,7 +324,7 @@ def _check_storable(imported: Imported, problems: Problems) -> None:
         problem = text_problem(student["namespace"])
         if problem:
             problems[location(numbers[0], FIELDS["namespace"])] = problem
-    raise_problems(problems, "Moodle log")
+    raise_if(problems, "Moodle log")
     for names in (imported.unit_names, imported.student_names):
         for named in names.values():
             for key in [key for key, value in named.items() if text_problem(value)]:

@@ -32,10 +32,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..submission import ROOT, Problems, SubmissionError, text_problem
+from ..submission import ROOT, Problems, SubmissionError, raise_if, text_problem, type_name
 from .common import (
-    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, pick_language, raise_problems,
-    read_json, record_time, stored_text, type_name,
+    DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, pick_language, read_json,
+    record_time, stored_text,
 )
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -189,7 +189,7 @@ def read_xapi(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS)
         if record[1] is not None:
             homes.add(record[1])
         records.append((number, record))
-    raise_problems(problems, "xAPI statements")
+    raise_if(problems, "xAPI statements")
     scoped = len(homes) > 1
     default_namespace = options.namespace or ""
     index: dict[tuple[str, str], int] = {}
