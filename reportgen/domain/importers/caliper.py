@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..submission import ROOT, Problems, SubmissionError, raise_if, text_problem, type_name
+from ..submission import ROOT, Problems, SubmissionError, raise_if, type_name
 from .common import (
     DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, read_json, record_time,
-    stored_text,
+    shown_name, stored_text,
 )
 
 CANVAS = "com.instructure.canvas"
@@ -85,10 +85,6 @@ def _canvas(entity: dict, key: str) -> Any:
     return canvas.get(key) if isinstance(canvas, dict) else None
 
 
-def _name(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() and not text_problem(value) else None
-
-
 def read_event(event: dict, described: dict[str, dict]) -> tuple:
     """``(event id, actor id, actor name, group, unit, unit name, action, time text, moment)``."""
     actor = _entity(event.get("actor"), described, "actor")
@@ -104,7 +100,7 @@ def read_event(event: dict, described: dict[str, dict]) -> tuple:
         actor_id = stored_text(actor.get("id"), "the actor id")
     target = _entity(event.get("object"), described, "object")
     unit = stored_text(target.get("id"), "the object id")
-    unit_name = _name(_canvas(target, "asset_name")) or _name(target.get("name"))
+    unit_name = shown_name(_canvas(target, "asset_name")) or shown_name(target.get("name"))
     group = _entity(event.get("group"), described, "group", required=False)
     namespace = None
     if group is not None:
@@ -116,7 +112,7 @@ def read_event(event: dict, described: dict[str, dict]) -> tuple:
     time_text, moment = (None, None) if event.get("eventTime") is None else record_time(event["eventTime"],
                                                                                          "the eventTime")
     event_id = event.get("id") if isinstance(event.get("id"), str) and event.get("id") else None
-    return event_id, actor_id, _name(actor.get("name")), namespace, unit, unit_name, action, time_text, moment
+    return event_id, actor_id, shown_name(actor.get("name")), namespace, unit, unit_name, action, time_text, moment
 
 
 def read_caliper(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS) -> Imported:

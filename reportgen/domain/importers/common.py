@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..options import MAX_NAME_CHARS
 from ..submission import (
-    ROOT, TIME_RANGE, Problems, SubmissionError, in_time_range, is_blank, loads, parse_time, raise_if, text_problem,
-    type_name,
+    ROOT, TIME_RANGE, Problems, SubmissionError, TooLarge, check_object_count, in_time_range, is_blank, loads,
+    parse_time, raise_if, text_problem, type_name,
 )
 from ..upload import Upload, parse_upload
 
@@ -42,6 +43,10 @@ FORMAT_NAMES = {
     "moodle": "Moodle log (CSV)",
     "caliper": "Caliper events",
 }
+#: JSON objects an xAPI or Caliper upload may hold, per object REPORTGEN_MAX_UPLOAD_OBJECTS allows
+#: a reportgen upload: a statement is about 20 objects but becomes one event, and parsing costs
+#: about 0.4 KiB per object (a realistic 20 MiB xAPI file: 340,000 objects, a peak of 243 MiB).
+IMPORT_OBJECTS_FACTOR = 2
 #: Words accepted for ``day_first`` from a form or a query string.
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -220,25 +225,35 @@ class Imported:
             details[self.where(path)] = reason
         return SubmissionError(exc.message, dict(details), exc.not_shown + details.not_shown)
 
-    def options_with_order(self, options: Any) -> Any:
-        """``options`` (an envelope's, or a form's) with :attr:`unit_order` as the order of each
-        namespace the options do not order themselves."""
-        if not self.unit_order or (options is not None and not isinstance(options, dict)):
-            return options
-        given = (options or {}).get("units")
-        if given is not None and not isinstance(given, dict):
-            return options
-        units = {namespace: list(order) for namespace, order in self.unit_order.items()}
-        units.update(given or {})
-        return {**(options or {}), "units": units}
+    def options_for(self, options: Any) -> Any:
+        """``options`` (an envelope's, or a form's) with what the file says: :attr:`unit_order`
+        as the order of each namespace the options do not order, and the unit and student names
+        (those the options give win)."""
+        if options is not None and not isinstance(options, dict):
+            return options  # parse_upload says what is wrong with it
+        options = dict(options or {})
+        for key, found in (("units", self.unit_order), ("unit_names", self.unit_names),
+                           ("student_names", self.student_names)):
+            given = options.get(key)
+            if not found or (given is not None and not isinstance(given, dict)):
+                continue
+            merged: dict[str, Any] = {namespace: (list(value) if key == "units" else dict(value))
+                                      for namespace, value in found.items()}
+            for namespace, value in (given or {}).items():
+                if key != "units" and isinstance(value, dict) and isinstance(merged.get(namespace), dict):
+                    merged[namespace] = {**merged[namespace], **value}
+                else:
+                    merged[namespace] = value
+            options[key] = merged
+        return options
 
     def upload(self, recipients: Any = None, options: Any = None, **kwargs: Any) -> Upload:
-        """:func:`..upload.parse_upload` of the students (units ordered by
-        :meth:`options_with_order`), problems named by record; an error when nothing is left."""
+        """:func:`..upload.parse_upload` of the students (with :meth:`options_for`), problems
+        named by record; an error when nothing is left."""
         if not self.students:
             raise self.nothing_left()
         try:
-            return parse_upload(self.students, recipients, self.options_with_order(options), **kwargs)
+            return parse_upload(self.students, recipients, self.options_for(options), **kwargs)
         except SubmissionError as exc:
             raise self.relabel(exc) from None
 
@@ -252,6 +267,56 @@ class Imported:
                       f"skipped: {reasons}")
         return SubmissionError(f"nothing to report on in the {what}", {ROOT: reason})
 
+
+
+def shown_name(value: Any) -> str | None:
+    """A name to show beside a label or an id: stripped, cut to :data:`..options.MAX_NAME_CHARS`,
+    ``None`` when there is none or it cannot be stored."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or text_problem(value):
+        return None
+    return value if len(value) <= MAX_NAME_CHARS else value[:MAX_NAME_CHARS - 1] + "…"
+
+
+def own_input(upload: Upload, csv: bool = False) -> dict[str, Any]:
+    """The summary of an upload in reportgen's own format (:meth:`Imported.summary`'s shape)."""
+    events = sum(len(student.events) for student in upload.students)
+    return {"format": "reportgen", "records": "rows" if csv else "events", "read": events, "used": events,
+            "skipped": 0, "skipped_because": {}}
+
+
+def input_words(summary: dict[str, Any] | None) -> str | None:
+    """``Data: xAPI statements, 1,204 statements read, 1,200 used, 4 skipped (a group as actor: 4)``."""
+    if not summary:
+        return None
+    what = FORMAT_NAMES.get(summary.get("format"), str(summary.get("format")))
+    records, read, used = summary.get("records", "records"), summary.get("read", 0), summary.get("used", 0)
+    if summary.get("format") == "reportgen":
+        return f"Data: {what}, {used:,} events"
+    words = f"Data: {what}, {read:,} {records} read, {used:,} used"
+    skipped = summary.get("skipped_because") or {}
+    if skipped:
+        reasons = "; ".join(f"{reason}: {count:,}" for reason, count in skipped.items())
+        words += f", {summary.get('skipped', 0):,} skipped ({reasons})"
+    return words
+
+
+def check_import_size(raw: str | bytes, format_name: str, limit: int) -> None:
+    """:class:`..submission.TooLarge` before parsing when the upload would hold more than a web
+    process should: a Moodle log's rows as reportgen's CSV rows; the JSON objects of xAPI and
+    Caliper up to :data:`IMPORT_OBJECTS_FACTOR` times ``limit``."""
+    if format_name == "moodle":
+        check_object_count(raw, limit, csv=True)
+        return
+    cap = IMPORT_OBJECTS_FACTOR * limit
+    count = raw.count(b"{" if isinstance(raw, bytes) else "{")
+    if count > cap:
+        raise TooLarge("too many JSON objects", {ROOT: (
+            f"at most {cap:,} JSON objects in one upload of {FORMAT_NAMES[format_name]} "
+            f"({IMPORT_OBJECTS_FACTOR} × REPORTGEN_MAX_UPLOAD_OBJECTS; a statement or event holds about 20); this "
+            f"one has up to {count:,}: split it into several uploads")})
 
 
 def first_seen_order(records: list[tuple]) -> dict[str, list[str]]:

@@ -44,7 +44,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from ..csv_import import MalformedCSV, location
 from ..submission import FIRST_YEAR, LAST_YEAR, Problems, raise_if, text_problem
-from .common import DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions
+from .common import DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, shown_name
 
 HEADER_ROW = 1
 #: Moodle's columns in its order (``Course`` only in site-wide logs), by their English names.
@@ -313,8 +313,8 @@ def _read_rows(reader, header: list[str], options: ImportOptions, imported: Impo
 
 
 def _check_storable(imported: Imported, problems: Problems) -> None:
-    """Rows whose cells the database cannot store (a NUL), named by row and column; names
-    holding one are dropped."""
+    """Rows whose cells the database cannot store (a NUL), named by row and column (a name
+    holding one is not kept: see :func:`.common.shown_name`)."""
     for student, numbers in zip(imported.students, imported.origins):
         for event, number in zip(student["events"], numbers):
             for name in ("unit", "type"):
@@ -325,7 +325,3 @@ def _check_storable(imported: Imported, problems: Problems) -> None:
         if problem:
             problems[location(numbers[0], FIELDS["namespace"])] = problem
     raise_if(problems, "Moodle log")
-    for names in (imported.unit_names, imported.student_names):
-        for named in names.values():
-            for key in [key for key, value in named.items() if text_problem(value)]:
-                del named[key]  # a name is only shown, so one that cannot be stored is not

@@ -35,7 +35,7 @@ from typing import Any
 from ..submission import ROOT, Problems, SubmissionError, raise_if, text_problem, type_name
 from .common import (
     DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, Invalid, Skip, first_seen_order, pick_language, read_json,
-    record_time, stored_text,
+    record_time, shown_name, stored_text,
 )
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -60,7 +60,7 @@ def _actor(actor: Any) -> tuple[str | None, str, str | None]:
         raise Invalid(f"the actor must be an object, not {type_name(actor)}")
     if actor.get("objectType") == "Group":
         raise Skip("a group as actor")
-    name = actor.get("name") if isinstance(actor.get("name"), str) and not text_problem(actor["name"]) else None
+    name = shown_name(actor.get("name"))
     account = actor.get("account")
     if account is not None:
         if not isinstance(account, dict):
@@ -135,10 +135,10 @@ def read_statement(statement: Any) -> tuple:
         raise Skip(f"the object is {NOT_ACTIVITIES[kind]}, not an activity")
     unit = stored_text(target.get("id"), "the object id")
     definition = target.get("definition")
-    unit_name = pick_language(definition.get("name")) if isinstance(definition, dict) else None
+    unit_name = shown_name(pick_language(definition.get("name"))) if isinstance(definition, dict) else None
     time_text, moment = _time(statement)
     return (statement_id, home, actor_id, actor_name, _course(statement.get("context")), unit,
-            unit_name if unit_name and not text_problem(unit_name) else None, shown, time_text, moment)
+            unit_name, shown, time_text, moment)
 
 
 def statements_of(raw: str | bytes) -> tuple[list[Any], list[int] | None]:
