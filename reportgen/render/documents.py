@@ -62,15 +62,17 @@ class ReportContext:
     events_left_out: int = 0
     title: str | None = None
     generated_at: datetime | None = None
+    source: dict | None = None
+    """What the upload was read as (``Report.input``), said among the report's options."""
 
     @classmethod
     def of(cls, prepared: PreparedUpload, title: str | None = None,
-           generated_at: datetime | None = None) -> ReportContext:
+           generated_at: datetime | None = None, source: dict | None = None) -> ReportContext:
         """The context of an upload rendered now; the time is taken here, once, so every chunk,
         piece and class page of one document says the same "generated" time."""
         return cls(labels=prepared.labels, cohorts=prepared.cohorts, student_total=len(prepared.students),
                    options=prepared.options, events_left_out=prepared.events_left_out, title=title,
-                   generated_at=generated_at or datetime.now(timezone.utc))
+                   generated_at=generated_at or datetime.now(timezone.utc), source=source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ def report_data(context: ReportContext, inputs: Sequence[StudentInput], *, summa
     data = build_report(
         sequences, [item.metrics for item in inputs], numbers=[item.number for item in inputs],
         cohorts=context.cohorts, options=context.options, events_left_out=context.events_left_out,
-        generated_at=context.generated_at, title=title, student_total=context.student_total,
+        generated_at=context.generated_at, title=title, student_total=context.student_total, source=context.source,
     )
     if any(item.log_rows for item in inputs):
         data = dataclasses.replace(data, students=tuple(

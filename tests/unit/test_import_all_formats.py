@@ -8,7 +8,7 @@ from reportgen.domain.sequencing import sequence_students
 from reportgen.domain.submission import loads
 from reportgen.domain.upload import parse_upload
 
-from . import class_forms
+from ..support import class_forms
 
 FORMS = {
     "reportgen": lambda: class_forms.encoded(class_forms.as_reportgen()),

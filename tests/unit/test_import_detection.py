@@ -8,7 +8,7 @@ import pytest
 from reportgen.domain.importers import choose, detect
 from reportgen.domain.importers.detect import HEAD_BYTES
 
-from . import class_forms
+from ..support import class_forms
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROOT = FIXTURES.parent.parent
