@@ -101,7 +101,7 @@ def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
     else:
         check_object_count(body, limit, csv=True)
         upload = parse_csv(body)
-    return upload, own_input(upload, csv=not _is_json_type(request.mimetype))
+    return upload, own_input(upload)
 
 
 @bp.post("/sequence")

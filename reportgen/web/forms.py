@@ -350,7 +350,7 @@ class UploadForm(FlaskForm):
                 self._upload = table.upload(recipients, options)
             else:
                 self._upload = parse_upload(document, recipients, options, email_available=self.email_available)
-            self.source = own_input(self._upload, csv=bool(table))
+            self.source = own_input(self._upload)
             return self._upload
         except SubmissionError as exc:
             self.problem = upload_problem(exc, raw, document, self.file.data.filename if self.has_file else None)

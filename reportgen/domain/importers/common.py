@@ -280,11 +280,12 @@ def shown_name(value: Any) -> str | None:
     return value if len(value) <= MAX_NAME_CHARS else value[:MAX_NAME_CHARS - 1] + "…"
 
 
-def own_input(upload: Upload, csv: bool = False) -> dict[str, Any]:
-    """The summary of an upload in reportgen's own format (:meth:`Imported.summary`'s shape)."""
+def own_input(upload: Upload) -> dict[str, Any]:
+    """The summary of an upload in reportgen's own format, JSON or CSV alike (:meth:`Imported.summary`'s
+    shape: every event read is used)."""
     events = sum(len(student.events) for student in upload.students)
-    return {"format": "reportgen", "records": "rows" if csv else "events", "read": events, "used": events,
-            "skipped": 0, "skipped_because": {}}
+    return {"format": "reportgen", "records": "events", "read": events, "used": events, "skipped": 0,
+            "skipped_because": {}}
 
 
 def input_words(summary: dict[str, Any] | None) -> str | None:
