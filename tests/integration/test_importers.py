@@ -176,3 +176,16 @@ def test_reportgen_uploads_say_they_were_read_as_such(client):
     response = post_json(client, "/assignment/html", [{"student_id": "a", "events": [{"unit": 1}, {"unit": 2}]}])
     assert response.get_json()["input"] == {"format": "reportgen", "records": "events", "read": 2, "used": 2,
                                             "skipped": 0, "skipped_because": {}}
+
+
+def test_flask_render_reads_a_moodle_log_too(runner, tmp_path):
+    output = tmp_path / "log.csv"
+    result = runner.invoke(args=["render", str(FIXTURES / "moodle" / "course_log.csv"), "--format", "csv",
+                                 "-o", str(output), "--timezone", "Europe/Berlin", "--exclude-users", "2"])
+    assert result.exit_code == 0, result.output
+    rows = output.read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("student_id,namespace,position,") and len(rows) == 1 + 9
+    assert "2024-10-21T08:00:05" in output.read_text(encoding="utf-8")  # 10:00:05 in Berlin, summer time
+    bad = runner.invoke(args=["render", str(FIXTURES / "moodle" / "course_log.csv"), "-o", str(output),
+                              "--timezone", "Mars/Olympus"])
+    assert bad.exit_code == 2 and "timezone" in bad.output
