@@ -14,8 +14,13 @@ never quote the data, so a summary holds no personal data and stays small howeve
 an upload has. A file whose every record is skipped is an error, said with the counts.
 
 Unit and student names (xAPI ``definition.name``, a Moodle event context, Caliper
-``object.name``, a Moodle user's full name) are carried beside the document, per namespace, for
-the report to show next to the ``Q`` labels and ids; they are not part of what is validated.
+``object.name``, an actor's or a Moodle user's full name) are carried beside the document, per
+namespace, and handed on as the ``unit_names`` and ``student_names`` report options (names an
+envelope or the form gives win), so they are stored with the report and every document the
+workers render shows them next to the ``Q`` labels and ids. That is the least invasive way to
+the report: no new column, no change to what a student or an event is, and reportgen's own
+uploads can name their units the same way. xAPI and Caliper units (IRIs) are also ordered by
+their first appearance in time, as the ``units`` option, unless the options order them.
 """
 from __future__ import annotations
 
