@@ -2,8 +2,8 @@
 many records were read, used and skipped, and why (issue 21). The status JSON and the report say
 it. NULL for reports from before this revision (they were all reportgen's own format).
 
-Revision ID: 0011_report_input
-Revises: 0010_upload_emails
+Revision ID: 0013_report_input
+Revises: 0012_metrics_indexes
 
 """
 from alembic import op
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_report_input'
-down_revision = '0010_upload_emails'
+revision = '0013_report_input'
+down_revision = '0012_metrics_indexes'
 branch_labels = None
 depends_on = None
 
