@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from .domain.importers import FORMATS, parse_import_options
 from .domain.submission import SubmissionError
 from .render.formats import NAMES
 
@@ -18,13 +19,24 @@ from .render.formats import NAMES
 @click.option("--format", "report_format", type=click.Choice(NAMES), default="pdf", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
               help="Where to write the report.")
-def render_command(input_file, report_format: str, output: Path) -> None:
-    """Render INPUT_FILE (JSON) to a report file, without Redis or a database."""
+@click.option("--input", "input_format", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
+              help="The file's format: reportgen JSON, xAPI statements, a Moodle log or Caliper events.")
+@click.option("--timezone", default="UTC", show_default=True, help="Moodle: the IANA time zone of the log's times.")
+@click.option("--month-first", is_flag=True, help="Moodle: the log writes the month first (US English).")
+@click.option("--exclude-users", default="", help="Moodle: user ids or full names to leave out, comma-separated.")
+@click.option("--namespace", default=None, help="The namespace of records whose course the file does not name.")
+def render_command(input_file, report_format: str, output: Path, input_format: str, timezone: str,
+                   month_first: bool, exclude_users: str, namespace: str | None) -> None:
+    """Render INPUT_FILE (reportgen JSON, xAPI, a Moodle log or Caliper) to a report file, without
+    Redis or a database."""
     from .render.documents import render_document
 
     started = time.perf_counter()
     try:
-        content = render_document(report_format, input_file.read())
+        import_options = parse_import_options({"timezone": timezone, "day_first": not month_first,
+                                               "exclude_users": exclude_users, "namespace": namespace})
+        content = render_document(report_format, input_file.read(), input_format=input_format,
+                                  import_options=import_options)
     except SubmissionError as exc:
         click.echo(f"error: {exc.message}", err=True)
         for path, reason in exc.details.items():

@@ -136,6 +136,9 @@ class Report(db.Model):
     #: jobs, webhook and email.
     request_id = db.Column(db.String(128))
     options = db.Column(db.JSON)
+    input = db.Column(db.JSON)
+    """What the upload was read as (:meth:`reportgen.domain.importers.common.Imported.summary`):
+    its format, and the records read, used and skipped with why; NULL before 0013."""
     cohorts = orm.deferred(db.Column(db.JSON))
     warnings = db.Column(db.JSON)
     purged_at = db.Column(db.DateTime(timezone=True))

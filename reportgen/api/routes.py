@@ -17,7 +17,9 @@ from ..domain.csv_import import parse_csv
 from ..domain.filenames import content_disposition, download_name, student_download_name
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
-from ..domain.submission import EmptySubmission, check_object_count, is_blank, loads
+from ..domain.importers import FORMATS as IMPORT_FORMATS
+from ..domain.importers import ImportOptions, choose, own_input, parse_import_options, read_import
+from ..domain.submission import EmptySubmission, SubmissionError, check_object_count, is_blank, loads
 from ..domain.upload import Upload, parse_upload
 from ..errors import error_response
 from ..history.reports import UnknownClass, is_period_request, submit_period
@@ -60,42 +62,61 @@ def request_body() -> bytes:
     return body
 
 
-def upload_from_request(body: bytes | None = None) -> Upload:
+#: Query parameters that say how to read an upload in another platform's format (issue 21).
+IMPORT_PARAMETERS = ("input", "namespace", "day_first", "timezone", "exclude_users")
+
+
+def import_query() -> tuple[str | None, ImportOptions]:
+    """``?input=`` and the import options of the query string; 400 naming the parameter."""
+    requested = request.args.get("input")
+    if requested not in (None, "", "auto") and requested not in IMPORT_FORMATS:
+        raise SubmissionError("invalid input", {"input": (
+            f"must be one of auto, {', '.join(IMPORT_FORMATS)}, not {requested[:40]!r}")})
+    return requested, parse_import_options({name: request.args.get(name) for name in IMPORT_PARAMETERS[1:]})
+
+
+def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
     """Validate the body (read here unless given): 415 unless JSON or CSV, 413 if too large, 400
-    with field paths (rows and columns for CSV) if invalid. A CSV has no envelope, so no email or options."""
+    with field paths (rows and columns for CSV; statements, events or rows of another platform's
+    file) if invalid; and what it was read as. The format is detected from the body unless
+    ``?input=`` names it; xAPI, Moodle and Caliper files are read by the importers. A CSV and
+    another platform's file have no envelope, so no email or options."""
     limit = current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"]
-    if _is_json_type(request.mimetype):
-        body = request_body() if body is None else body
-        if is_blank(body):
-            raise EmptySubmission("request body")
-        check_object_count(body, limit)
-        upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]),
-                              check_callback_url=functools.partial(webhooks.check_submitted,
-                                                                   config=current_app.config))
-    elif request.mimetype in CSV_TYPES:
-        body = request_body() if body is None else body
-        if is_blank(body):
-            raise EmptySubmission("request body")
-        check_object_count(body, limit, csv=True)
-        upload = parse_csv(body)
-    else:
+    if not _is_json_type(request.mimetype) and request.mimetype not in CSV_TYPES:
         abort(415, description=(
             "send the submission as Content-Type: application/json or text/csv "
             f"(got {request.mimetype or 'none'})"
         ))
-    return upload
+    requested, import_options = import_query()
+    body = request_body() if body is None else body
+    if is_blank(body):
+        raise EmptySubmission("request body")
+    input_format = choose(body, requested)
+    if input_format != "reportgen":
+        return read_import(body, input_format, import_options, object_limit=limit,
+                           email_available=bool(current_app.config["SMTP_HOST"]))
+    if _is_json_type(request.mimetype):
+        check_object_count(body, limit)
+        upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]),
+                              check_callback_url=functools.partial(webhooks.check_submitted,
+                                                                   config=current_app.config))
+    else:
+        check_object_count(body, limit, csv=True)
+        upload = parse_csv(body)
+    return upload, own_input(upload)
 
 
 @bp.post("/sequence")
 def sequence():
     """The labels and each student's sequence; with ``?metrics=1`` also each student's
     metrics and each class's ranges, as a finished report's JSON metadata has them."""
-    upload = upload_from_request()
+    upload, source = upload_from_request()
     metrics = request.args.get("metrics", "0")
     if metrics not in ("0", "1"):
         abort(400, description="metrics must be 0 or 1")
     prepared = prepare(upload.students, upload.options)
     body = sequence_response(prepared.students, prepared.labels)
+    body["input"] = source
     if metrics == "1":
         for student, student_metrics in zip(body["students"], prepared.metrics):
             student["metrics"] = student_metrics
@@ -118,12 +139,12 @@ def submit(report_format: str):
         if period_request is not None:
             report = submit_period(period_request, report_format, idempotency)
         else:
-            upload = upload_from_request(body)
+            upload, source = upload_from_request(body)
             if upload.keep:
                 keep_upload(upload.students)
             report = create_report(upload.students, report_format, recipients=upload.recipients,
-                                   callback_url=upload.callback_url,
-                                   options=upload.options, owner=current_client(), idempotency=idempotency)
+                                   callback_url=upload.callback_url, options=upload.options,
+                                   owner=current_client(), idempotency=idempotency, source=source)
     except UnknownClass:
         abort(404, description="no class with this namespace")
     except QueueUnavailable as exc:
@@ -161,8 +182,9 @@ def accepted(report: Report) -> Response:
 
 def idempotency_from_request(report_format: str) -> Idempotency | None:
     """The submit's ``Idempotency-Key`` (IETF httpapi draft; a Structured Fields string, quoted or
-    not), scoped to the client, with the SHA-256 of the format, content type and raw body (kept in
-    ``g.submitted_body``); None without the header; 400 for a malformed one."""
+    not), scoped to the client, with the SHA-256 of the format, content type, how to read the body
+    (the import parameters) and the raw body (kept in ``g.submitted_body``); None without the
+    header; 400 for a malformed one."""
     values = request.headers.getlist(IDEMPOTENCY_HEADER)
     if not values:
         return None
@@ -176,7 +198,8 @@ def idempotency_from_request(report_format: str) -> Idempotency | None:
         abort(error_response(400, f"the {IDEMPOTENCY_HEADER} header is not valid: {problem}",
                              {IDEMPOTENCY_HEADER: problem}))
     g.submitted_body = request_body()
-    digest = hashlib.sha256(b"\0".join([report_format.encode(), request.mimetype.encode(), g.submitted_body]))
+    how = "&".join(f"{name}={request.args.get(name, '')}" for name in IMPORT_PARAMETERS).encode()
+    digest = hashlib.sha256(b"\0".join([report_format.encode(), request.mimetype.encode(), how, g.submitted_body]))
     return Idempotency(idempotency_scope(), key, digest.hexdigest())
 
 

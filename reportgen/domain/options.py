@@ -6,7 +6,9 @@ An envelope ``{"students": […], "email": […], "options": {…}}`` may carry:
         "event_log": true,                      # raw one-line-per-event appendix in the PDF
         "idle_cutoff_minutes": 20,              # 1–1440; longer gaps are not time on task
         "units": {"python-101": [7, 3, "intro"]},   # fixes the Q-label order of a namespace
-        "window": {"from": "2024-07-01", "to": "2024-07-31"}   # only events in this range
+        "window": {"from": "2024-07-01", "to": "2024-07-31"},  # only events in this range
+        "unit_names": {"python-101": {"7": "Week 3 quiz"}},    # shown beside the Q labels
+        "student_names": {"python-101": {"s-042": "Amira Haddad"}}   # shown beside the ids
     }
 
 Rules where the format leaves a choice:
@@ -22,6 +24,9 @@ Rules where the format leaves a choice:
   as ``to`` runs through the end of that day; a date-time is read like ``created_time``
   (naive means UTC, offsets honoured). Internally :class:`Window` keeps an *exclusive* end.
   Untimed events are outside every window.
+* ``unit_names`` and ``student_names`` only add words to the report; a name for a unit or a
+  student the upload does not have is kept and never shown. An import (xAPI, Moodle, Caliper)
+  fills them from the file, and names an envelope or form gives win.
 """
 from __future__ import annotations
 
@@ -29,12 +34,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from .submission import Problems, Student, canonical_unit, namespace_path, parse_time, raise_if, shown, type_name
+from .submission import (
+    Problems, Student, canonical_unit, namespace_path, parse_time, raise_if, shown, text_problem, type_name,
+)
 
 DEFAULT_IDLE_CUTOFF_MINUTES = 30
 MIN_IDLE_CUTOFF_MINUTES = 1
 MAX_IDLE_CUTOFF_MINUTES = 1440
-KNOWN_OPTIONS = ("event_log", "idle_cutoff_minutes", "units", "window")
+KNOWN_OPTIONS = ("event_log", "idle_cutoff_minutes", "units", "window", "unit_names", "student_names")
+#: A unit's or a student's name is shown beside its label or id, cut to this many characters.
+MAX_NAME_CHARS = 200
 WINDOW_KEYS = ("from", "to")
 
 _ONE_DAY = timedelta(days=1)
@@ -103,18 +112,33 @@ class Window:
 class ReportOptions:
     """What the report should contain; the defaults are what an upload without options gets.
 
-    ``units`` maps a namespace to its canonical units in label order. It is copied on
-    construction, compared by ``==`` but left out of ``hash()`` (a dict cannot be hashed);
-    treat it as read-only.
+    ``units`` maps a namespace to its canonical units in label order. ``unit_names`` and
+    ``student_names`` map a namespace to the names a report shows beside a unit's label and a
+    student's id (``{"python-101": {"17": "Week 3 quiz"}}``): what an import from xAPI, Moodle or
+    Caliper found in the file, or what an envelope gives. They are copied on construction,
+    compared by ``==`` but left out of ``hash()`` (a dict cannot be hashed); treat them as
+    read-only.
     """
 
     event_log: bool = False
     idle_cutoff_minutes: int = DEFAULT_IDLE_CUTOFF_MINUTES
     units: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     window: Window | None = None
+    unit_names: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
+    student_names: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", {ns: tuple(units) for ns, units in self.units.items()})
+        for name in ("unit_names", "student_names"):
+            object.__setattr__(self, name, {ns: dict(names) for ns, names in getattr(self, name).items()})
+
+    def unit_name(self, namespace: str, unit: str) -> str:
+        """The name of a unit of a namespace, or ``""``."""
+        return self.unit_names.get(namespace, {}).get(unit, "")
+
+    def student_name(self, namespace: str, student_id: str) -> str:
+        """The name of a student of a namespace, or ``""``."""
+        return self.student_names.get(namespace, {}).get(student_id, "")
 
     @property
     def is_default(self) -> bool:
@@ -127,6 +151,8 @@ class ReportOptions:
             "idle_cutoff_minutes": self.idle_cutoff_minutes,
             "units": {namespace: list(units) for namespace, units in self.units.items()},
             "window": None if self.window is None else self.window.to_dict(),
+            "unit_names": {namespace: dict(names) for namespace, names in self.unit_names.items()},
+            "student_names": {namespace: dict(names) for namespace, names in self.student_names.items()},
         }
 
 
@@ -185,6 +211,35 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
                 seen[unit] = index
         order[namespace] = tuple(seen)
     return order
+
+
+def _parse_names(value: Any, path: str, errors: dict[str, str], *, units: bool) -> dict[str, dict[str, str]]:
+    """``{namespace: {unit or student id: name}}``; a unit is named by its canonical text."""
+    if value is None:
+        return {}
+    what = "units" if units else "student ids"
+    if not isinstance(value, dict):
+        errors[path] = f"must be an object mapping a namespace to its {what} and their names, not {type_name(value)}"
+        return {}
+    names: dict[str, dict[str, str]] = {}
+    for namespace, named in value.items():
+        named_path = namespace_path(path, namespace)
+        if not isinstance(named, dict):
+            errors[named_path] = f"must be an object mapping {what} to their names, not {type_name(named)}"
+            continue
+        found: dict[str, str] = {}
+        for key, name in named.items():
+            name_path = namespace_path(named_path, key)
+            if not isinstance(name, str) or not name.strip():
+                errors[name_path] = f"must be a non-empty string, not {type_name(name)}"
+            elif len(name) > MAX_NAME_CHARS:
+                errors[name_path] = f"must be at most {MAX_NAME_CHARS} characters"
+            elif text_problem(name) or text_problem(key):
+                errors[name_path] = text_problem(name) or text_problem(key)
+            else:
+                found[canonical_unit(key) or key if units else key] = name.strip()
+        names[namespace] = found
+    return names
 
 
 def _parse_bound(value: Any, path: str, errors: dict[str, str], *, end: bool) -> datetime | None:
@@ -257,6 +312,8 @@ def parse_options(raw: Any, errors: dict[str, str], path: str = "options") -> Re
         idle_cutoff_minutes=_parse_idle_cutoff(raw.get("idle_cutoff_minutes"), f"{path}.idle_cutoff_minutes", errors),
         units=_parse_units(raw.get("units"), f"{path}.units", errors),
         window=_parse_window(raw.get("window"), f"{path}.window", errors),
+        unit_names=_parse_names(raw.get("unit_names"), f"{path}.unit_names", errors, units=True),
+        student_names=_parse_names(raw.get("student_names"), f"{path}.student_names", errors, units=False),
     )
 
 

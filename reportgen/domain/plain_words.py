@@ -33,6 +33,9 @@ _STUDENT_PATH = re.compile(
     r"(?:students\.?)?(?:\[(?P<student>\d+)\]\.?)?(?:events\[(?P<event>\d+)\]\.?)?"
     r"(?P<field>student_id|namespace|events|unit|type|created_time)?")
 _ROW = re.compile(r"row (?P<row>\d+)(?:, column (?P<column>.+))?")
+#: A record of another platform's file, as the importers name it: ``statement 12``, ``event 3,
+#: field eventTime``, ``line 7`` (JSON Lines); counted from 1 already.
+_RECORD = re.compile(r"(?P<record>statement|event|line) (?P<number>\d+)(?:, field (?P<field>.+))?")
 _VALUE_FIRST = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*") (.*)""", re.S)
 _INDEX = re.compile(r"\[(\d+)\]")
 _DUPLICATE_OF = re.compile(r"(?:students)?\[(\d+)\]")
@@ -134,6 +137,9 @@ def _place(path: str) -> tuple[tuple, int | None, str | None, bool]:
     if row:
         column = row.group("column")
         return ("row", column), int(row.group("row")), "the cell" if column else None, True
+    record = _RECORD.fullmatch(path)
+    if record:
+        return ("record", record.group("record"), record.group("field")), int(record.group("number")), None, False
     match = _STUDENT_PATH.fullmatch(path) if path not in ("", "students") else None
     if match and any(match.groups()):  # without a [n], only a single student object has these paths
         student = None if match.group("student") is None else int(match.group("student"))
@@ -154,6 +160,10 @@ def _where(group: _Group, students: Any) -> str:
         column = group.where[1]
         rows = f"Rows {_runs(numbers)}" if many else f"Row {numbers[0]}"
         return f"{rows}, column {column}" if column else rows
+    if kind == "record":
+        record, name = group.where[1], group.where[2]
+        where = (f"{record.capitalize()}s {_runs(numbers)}" if many else f"{record.capitalize()} {numbers[0]}")
+        return f"{where}, field {name}" if name else where
     if kind == "event":
         student = group.where[1]
         whose = ("the student" + _who(students, None) if student is None
@@ -179,8 +189,8 @@ def _reason(reason: str, students: Any) -> str:
 
 
 def in_plain_words(details: Mapping[str, str], document: Any = None, not_shown: int = 0) -> list[str]:
-    """The problems of :class:`.submission.SubmissionError` ``details`` (JSON paths, or a
-    CSV's rows and columns) as sentences counting from one, each group of problems that differ
+    """The problems of :class:`.submission.SubmissionError` ``details`` (JSON paths, a
+    CSV's rows and columns, or the records of another platform's file) as sentences counting from one, each group of problems that differ
     only in the event, student or row as one line with a count; ``document`` (the decoded JSON,
     valid or not) gives the students' ids. ``not_shown`` problems that were only counted end
     the list as one line."""

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from .activity import ACTIVITY_RULES
 from .analytics import FLAG_RULES
+from .importers.common import input_words
 from .options import DEFAULT_OPTIONS, ReportOptions
 from .sequencing import StudentSequence
 
@@ -48,6 +49,8 @@ class UnitRow:
     time: str
     first: str
     last: str
+    name: str = ""
+    """The unit's name (``unit_names``: an xAPI activity's, a Moodle event context), or ``""``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,8 @@ class StudentReport:
     log_rows: tuple[int, int] | None = None
     """The event-log rows ``[start, stop)`` this document prints, when the log is cut into
     pieces that workers render apart (:func:`reportgen.domain.batching.plan_pieces`)."""
+    name: str = ""
+    """The student's name (``student_names``: a Moodle user's full name, an actor's), or ``""``."""
 
     def sequence_lines(self, size: int = SEQUENCE_CHUNK, limit: int | None = None) -> list[tuple[int, int, str]]:
         """The sequence (its first ``limit`` labels) in numbered slices ``(first, last, "Q1 Q1 Q2 …")``
@@ -149,8 +154,13 @@ class StudentReport:
 
     @property
     def unit_rows(self) -> list[str]:
-        """The timeline's row names: ``Q2 · 17``, one per unit in label order."""
-        return [f"{row.label} · {row.unit}" for row in self.units]
+        """The timeline's row names: ``Q2 · 17`` (``Q2 · Week 3 quiz`` when the unit has a
+        name), one per unit in label order."""
+        return [f"{row.label} · {row.name or row.unit}" for row in self.units]
+
+    @property
+    def has_unit_names(self) -> bool:
+        return any(row.name for row in self.units)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,10 +287,11 @@ def class_page_metrics(metrics: Mapping) -> dict:
 
 
 def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
-                   cohort_size: int = 1) -> StudentReport:
+                   cohort_size: int = 1, options: ReportOptions = DEFAULT_OPTIONS) -> StudentReport:
     """One student's section from its sequence (for the full sequence and the event log) and
-    the metrics the analytics stored for it."""
+    the metrics the analytics stored for it; names from ``options``."""
     student = sequence.student
+    names = options.unit_names.get(student.namespace, {})
     units = metrics["units"]
     columns = _type_columns(units)
     rows = {unit["label"]: index for index, unit in enumerate(units)}
@@ -313,6 +324,7 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
                 visits=unit["visits"], revisits=unit["revisits"],
                 time=format_duration(unit["time_on_task_seconds"]),
                 first=format_minute(parse_iso(unit["first"])), last=format_minute(parse_iso(unit["last"])),
+                name=names.get(unit["unit"], ""),
             )
             for unit in units
         ),
@@ -326,6 +338,7 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
         timeline_end=format_minute(last),
         activity=metrics.get("activity"),
         change=change_lines(metrics.get("activity")),
+        name=options.student_name(student.namespace, student.student_id),
     )
 
 
@@ -368,15 +381,25 @@ def cohort_report(cohort: Mapping, students: Sequence[Mapping]) -> CohortReport:
     )
 
 
-def option_lines(options: ReportOptions, events_left_out: int = 0) -> tuple[str, ...]:
-    """The options a report was made with, in words (shown in the report and on the status page)."""
-    lines = [f"Idle cutoff: {options.idle_cutoff_minutes} min (longer gaps are breaks)"]
+#: A fixed unit order lists at most this many units in words (an xAPI course may have hundreds).
+UNITS_LISTED = 10
+
+
+def option_lines(options: ReportOptions, events_left_out: int = 0,
+                 source: Mapping | None = None) -> tuple[str, ...]:
+    """The options a report was made with, in words (shown in the report and on the status
+    page), after what was read (``source``: :meth:`.importers.common.Imported.summary`)."""
+    read = input_words(source)
+    lines = [read] if read else []
+    lines.append(f"Idle cutoff: {options.idle_cutoff_minutes} min (longer gaps are breaks)")
     if options.window is not None:
         left_out = f"; {events_left_out} event{'s' if events_left_out != 1 else ''} outside it left out" \
             if events_left_out else ""
         lines.append(f"Window: {options.window.describe()}{left_out}")
     for namespace, units in options.units.items():
-        lines.append(f"Unit order fixed for {namespace or '(no namespace)'}: {', '.join(units)}")
+        listed = ", ".join(units[:UNITS_LISTED])
+        more = f", and {len(units) - UNITS_LISTED} more" if len(units) > UNITS_LISTED else ""
+        lines.append(f"Unit order fixed for {namespace or '(no namespace)'}: {listed}{more}")
     lines.append("Event log: " + ("included in the PDF" if options.event_log else "in the HTML and CSV only"))
     return tuple(lines)
 
@@ -385,7 +408,7 @@ def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping
                  numbers: Sequence[int] | None = None, cohorts: Mapping[str, Mapping] | None = None,
                  options: ReportOptions = DEFAULT_OPTIONS, events_left_out: int = 0,
                  generated_at: datetime | None = None, title: str | None = None,
-                 student_total: int | None = None) -> ReportData:
+                 student_total: int | None = None, source: Mapping | None = None) -> ReportData:
     """Everything a report (or a part of one) shows, computed once, shared by HTML and PDF.
 
     ``numbers`` are the students' 1-based positions in the upload (a part starts where it
@@ -400,7 +423,7 @@ def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping
                  else f"Activity report: {total} students")
     students = tuple(
         student_report(sequence, metric, number,
-                       cohorts.get(sequence.student.namespace, {}).get("students", 1))
+                       cohorts.get(sequence.student.namespace, {}).get("students", 1), options)
         for sequence, metric, number in zip(sequences, metrics, numbers)
     )
     by_namespace: dict[str, list[Mapping]] = {}
@@ -413,7 +436,7 @@ def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping
         cohorts=tuple(cohort_report(cohorts[namespace], members) for namespace, members in by_namespace.items()
                       if namespace in cohorts),
         options=options,
-        option_lines=option_lines(options, events_left_out),
+        option_lines=option_lines(options, events_left_out, source),
         events_left_out=events_left_out,
         student_total=total,
     )

@@ -167,7 +167,7 @@ _COLLECT_AFTER = 100_000
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No automatic garbage collection inside: for building a million-object structure.
 
     CPython (3.11) starts a collection every 700 container allocations, and as the heap grows
@@ -535,7 +535,7 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str],
     return Student(student_id=student_id, namespace=namespace or "", events=tuple(events))
 
 
-@_gc_paused()
+@gc_paused()
 def parse_students(document: Any, prefix: str, errors: dict[str, str]) -> list[Student]:
     """Students from one object or an array of them, problems collected under ``prefix``."""
     students: list[Student] = []

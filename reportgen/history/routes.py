@@ -26,7 +26,7 @@ def _class_or_404(namespace: str) -> SchoolClass:
 def append_events(namespace: str):
     """Append everything an upload holds; all or nothing, duplicates counted and left out."""
     store.check_namespace(namespace)
-    upload = upload_from_request()
+    upload, _source = upload_from_request()
     store.check_storable(upload.students, namespace)
     appended = store.append(namespace, upload.students)
     db.session.commit()

@@ -71,6 +71,7 @@ def report_status(report: Report) -> dict:
         "started_at": iso(report.started_at),
         "finished_at": iso(report.finished_at),
         "options": report.options,
+        "input": report.input,
         "events_left_out": report.events_left_out or 0,
         "warnings": report.warnings or [],
         "expires_at": iso(expires_at(report)),

@@ -39,7 +39,7 @@ def report_context(report: Report) -> ReportContext:
     """What every part of the report's documents shares, as stored when it was submitted."""
     return ReportContext(labels=report.labels, cohorts=report.cohorts or {}, student_total=report.student_count,
                          options=options_from_dict(report.options), events_left_out=report.events_left_out or 0,
-                         title=report.label, generated_at=report.created_at)
+                         title=report.label, generated_at=report.created_at, source=report.input)
 
 
 #: Students cut from one reader of a finished PDF before it is opened afresh (its parsed pages

@@ -80,12 +80,14 @@ def _compact_json(data) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def glyph_warnings(students: list[Student]) -> list[str] | None:
-    """What the PDF's fonts cannot draw, said up front rather than printed as empty boxes."""
+def glyph_warnings(students: list[Student], options: ReportOptions = DEFAULT_OPTIONS) -> list[str] | None:
+    """What the PDF's fonts cannot draw (in the data or the names the report shows), said up
+    front rather than printed as empty boxes."""
     texts = (text for student in students
              for text in (student.student_id, student.namespace,
                           *(event.unit for event in student.events), *(event.type or "" for event in student.events)))
-    missing = missing_glyphs("".join(set(texts)))
+    names = (name for names in (*options.unit_names.values(), *options.student_names.values()) for name in names.values())
+    missing = missing_glyphs("".join({*texts, *names}))
     if not missing:
         return None
     shown = " ".join(f"U+{ord(char):04X}" for char in sorted(missing)[:20])
@@ -117,6 +119,7 @@ def create_report(
     prepared: PreparedUpload | None = None,
     owner: str | None = None,
     idempotency: Idempotency | None = None,
+    source: dict | None = None,
 ) -> Report:
     """Store a ``PENDING`` report with one item per student, commit, then queue its chunk jobs
     (enqueue after commit).
@@ -136,6 +139,8 @@ def create_report(
     which only the operator sees once API tokens are on). With ``idempotency`` the database
     decides between concurrent submits of one key: the one whose row is stored second raises
     :class:`KeyInUse` (rolled back, nothing stored), and the caller answers with the first.
+    ``source`` says what the upload was read as (:func:`reportgen.domain.importers.read_import`'s
+    summary, or :func:`~reportgen.domain.importers.own_input`'s); it is stored and shown.
     """
     if report_format not in formats.FORMATS:
         raise ValueError(f"unknown report format {report_format!r}")
@@ -158,13 +163,14 @@ def create_report(
         request_id=current_request_id.get(),
         labels=prepared.labels,
         options=prepared.options.to_dict(),
+        input=source,
         cohorts=prepared.cohorts,
         events_left_out=prepared.events_left_out,
         owner=owner,
         idempotency_client=idempotency and idempotency.client,
         idempotency_key=idempotency and idempotency.key,
         request_digest=idempotency and idempotency.digest,
-        warnings=glyph_warnings(students) if paged else None,
+        warnings=glyph_warnings(students, prepared.options) if paged else None,
         chunk_count=jobs.chunk_count,
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients]
         + ([Delivery(kind=DeliveryKind.WEBHOOK.value, recipient=callback_url, status=DeliveryStatus.QUEUED.value)]
@@ -214,7 +220,7 @@ def create_report(
 
 def submit_upload(students: list[Student], report_formats: list[str], label: str | None,
                   recipients: tuple[str, ...] = (), options: ReportOptions = DEFAULT_OPTIONS,
-                  owner: str | None = None) -> list[Report]:
+                  owner: str | None = None, source: dict | None = None) -> list[Report]:
     """One report per format, grouped under one submission id, the upload prepared (window,
     labels, analytics) once for all of them. The recipients go with the last report created,
     the upload's lead: each gets one email with every format, once all of them have ended.
@@ -229,7 +235,7 @@ def submit_upload(students: list[Student], report_formats: list[str], label: str
         try:
             reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
                                          recipients=recipients if number == len(report_formats) else (),
-                                         prepared=prepared, owner=owner))
+                                         prepared=prepared, owner=owner, source=source))
         except QueueUnavailable as exc:
             reports.append(exc.report)
     return reports
@@ -244,6 +250,7 @@ def retry_report(report: Report, owner: str | None) -> Report:
     try:
         return create_report(stored_upload(report), report.format, label=report.label,
                              submission_id=str(uuid.uuid4()), recipients=recipients, callback_url=callback_url,
-                             options=options_from_dict(report.options), owner=report.owner or owner)
+                             options=options_from_dict(report.options), owner=report.owner or owner,
+                             source=report.input)
     except QueueUnavailable as exc:
         return exc.report

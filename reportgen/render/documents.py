@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 
 from ..domain.batching import piece_rows, plan_chunks, plan_pieces
 from ..domain.csv_export import HEADER, render_csv
+from ..domain.importers import DEFAULT_IMPORT_OPTIONS, ImportOptions, choose, own_input, read_import
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions
 from ..domain.preparation import PreparedUpload, prepare
 from ..domain.report_data import ReportData, build_report
@@ -62,15 +63,17 @@ class ReportContext:
     events_left_out: int = 0
     title: str | None = None
     generated_at: datetime | None = None
+    source: dict | None = None
+    """What the upload was read as (``Report.input``), said among the report's options."""
 
     @classmethod
     def of(cls, prepared: PreparedUpload, title: str | None = None,
-           generated_at: datetime | None = None) -> ReportContext:
+           generated_at: datetime | None = None, source: dict | None = None) -> ReportContext:
         """The context of an upload rendered now; the time is taken here, once, so every chunk,
         piece and class page of one document says the same "generated" time."""
         return cls(labels=prepared.labels, cohorts=prepared.cohorts, student_total=len(prepared.students),
                    options=prepared.options, events_left_out=prepared.events_left_out, title=title,
-                   generated_at=generated_at or datetime.now(timezone.utc))
+                   generated_at=generated_at or datetime.now(timezone.utc), source=source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ def report_data(context: ReportContext, inputs: Sequence[StudentInput], *, summa
     data = build_report(
         sequences, [item.metrics for item in inputs], numbers=[item.number for item in inputs],
         cohorts=context.cohorts, options=context.options, events_left_out=context.events_left_out,
-        generated_at=context.generated_at, title=title, student_total=context.student_total,
+        generated_at=context.generated_at, title=title, student_total=context.student_total, source=context.source,
     )
     if any(item.log_rows for item in inputs):
         data = dataclasses.replace(data, students=tuple(
@@ -335,15 +338,23 @@ def piece_inputs(chunk: Sequence[StudentInput]) -> list[StudentInput]:
     return [dataclasses.replace(item, log_rows=piece_rows(count, piece, item.pieces)) for piece in range(1, item.pieces)]
 
 
-def render_document(report_format: str, input_text: str | bytes, options: dict | None = None) -> bytes:
+def render_document(report_format: str, input_text: str | bytes, options: dict | None = None, *,
+                    input_format: str | None = None,
+                    import_options: ImportOptions = DEFAULT_IMPORT_OPTIONS) -> bytes:
     """Validate and render a whole submission in this process (``flask render``, benchmarks),
-    chunk by chunk exactly as the workers do."""
-    document = loads(input_text)
-    if options is not None:
-        document = {"students": document, "options": options}
-    upload = parse_upload(document)
+    chunk by chunk exactly as the workers do. The input is reportgen's JSON, or another
+    platform's file (xAPI, a Moodle log, Caliper: recognised, or ``input_format``)."""
+    chosen = choose(input_text, input_format)
+    if chosen != "reportgen":
+        upload, source = read_import(input_text, chosen, import_options, options=options)
+    else:
+        document = loads(input_text)
+        if options is not None:
+            document = {"students": document, "options": options}
+        upload = parse_upload(document)
+        source = own_input(upload)
     prepared = prepare(upload.students, upload.options)
-    context = ReportContext.of(prepared)
+    context = ReportContext.of(prepared, source=source)
     renderer = of(report_format)
     chunks = chunk_inputs(prepared, report_format)
     results, documents = [], []

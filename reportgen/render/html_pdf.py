@@ -163,7 +163,8 @@ def mono_table(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> M
 
 
 def unit_table(student: StudentReport) -> MonoTable:
-    """The per-unit table of the PDF: label, unit, events, per-type counts, visits, time, touches."""
+    """The per-unit table of the PDF: label, unit (its name when it has one), events, per-type
+    counts, visits, time, touches."""
     types = [Column(fit(name, TYPE_COLUMN), max(6, min(TYPE_COLUMN, display_width(name))))
              for name in student.type_columns]
     types = [Column(column.title, column.width, True) for column in types]
@@ -174,7 +175,7 @@ def unit_table(student: StudentReport) -> MonoTable:
     columns = [Column("", 3), Column("Unit", min(unit_width, UNIT_COLUMN)), Column("Events", 6, True), *types, *other,
                Column("Visits", 6, True), Column("Time", 8, True), Column("First touch", 16), Column("Last touch", 16)]
     rows = [
-        (row.label, row.unit, row.events, *row.type_counts, *([row.other_types] if other else []),
+        (row.label, row.name or row.unit, row.events, *row.type_counts, *([row.other_types] if other else []),
          row.visits, row.time, row.first, row.last)
         for row in student.units
     ]
@@ -182,8 +183,10 @@ def unit_table(student: StudentReport) -> MonoTable:
 
 
 def shortened_names(student: StudentReport) -> list[str]:
-    """Units and event types too long for the PDF's columns, to be printed in full beneath."""
-    units = [f"{row.label} = {row.unit}" for row in student.units if display_width(row.unit) > UNIT_COLUMN]
+    """Units and event types too long for the PDF's columns, to be printed in full beneath, and
+    the ids of units the table shows by name."""
+    units = [f"{row.label} = {row.name} ({row.unit})" if row.name else f"{row.label} = {row.unit}"
+             for row in student.units if row.name or display_width(row.unit) > UNIT_COLUMN]
     types = sorted(name for name in student.types if display_width(name) > TYPE_COLUMN)
     return units + [f"type: {name}" for name in types]
 

@@ -20,6 +20,7 @@ from wtforms.validators import Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain.csv_import import MalformedCSV, looks_like_csv, read_csv
+from ..domain.importers import ImportOptions, choose, own_input, parse_import_options, read_import
 from ..domain.plain_words import in_plain_words
 from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, check_object_count,
                                  is_blank, is_envelope, loads, text_problem)
@@ -142,8 +143,19 @@ def namespaces_of(document) -> list[str]:
     return sorted(namespace for namespace in found if isinstance(namespace, str))
 
 
+INPUT_CHOICES = [
+    SelectChoice("auto", "Recognise it from the file"),
+    SelectChoice("reportgen", "reportgen JSON or CSV"),
+    SelectChoice("xapi", "xAPI statements (an LRS export)"),
+    SelectChoice("moodle", "Moodle log (Reports → Logs → Download)"),
+    SelectChoice("caliper", "Caliper events (Canvas Live Events)"),
+]
+DAY_FIRST_CHOICES = [SelectChoice("true", "Day first: 21/07/24"), SelectChoice("false", "Month first: 07/21/24")]
+
+
 class UploadForm(FlaskForm):
-    file = FileField("JSON or CSV file", render_kw={"accept": ".json,.csv,application/json,text/csv"})
+    file = FileField("JSON or CSV file", render_kw={
+        "accept": ".json,.jsonl,.ndjson,.csv,application/json,text/csv"})
     text = TextAreaField("Paste JSON or CSV", render_kw={"rows": 8, "spellcheck": "false", "autocomplete": "off"})
     formats = MultiCheckboxField("Formats", choices=format_choices, default=default_formats)
     label = StringField(
@@ -174,12 +186,25 @@ class UploadForm(FlaskForm):
     )
     keep = BooleanField("Keep these events in the class history", default=False)
 
+    input_format = SelectField("Format of the data", choices=INPUT_CHOICES, default="auto")
+    day_first = SelectField("Dates in the Moodle log", choices=DAY_FIRST_CHOICES, default="true")
+    timezone = StringField(
+        "Time zone of the Moodle log", default="UTC", filters=[_strip], validators=[Optional(), Length(max=64)],
+        render_kw={"placeholder": "e.g. Europe/Berlin", "autocomplete": "off", "spellcheck": "false"},
+    )
+    exclude_users = StringField(
+        "Leave out these Moodle users (optional)", filters=[_strip], validators=[Optional(), storable, Length(max=2000)],
+        render_kw={"placeholder": "user ids or full names, separated by commas", "autocomplete": "off"},
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.source_errors: list[str] = []
         self.problem: UploadProblem | None = None
         self.problem_field: str | None = None
         self._upload: Upload | None = None
+        self.source: dict | None = None
+        """What the data was read as (the status and the report say it)."""
 
     @property
     def email_available(self) -> bool:
@@ -248,6 +273,22 @@ class UploadForm(FlaskForm):
             return False
         return valid
 
+    def validate_timezone(self, field) -> None:
+        try:
+            parse_import_options({"timezone": field.data})
+        except SubmissionError:
+            raise ValidationError(f"Use a time zone name like Europe/Berlin or UTC: {field.data[:64]!r} is not one "
+                                  "this server knows.") from None
+
+    def import_options(self) -> ImportOptions:
+        """How to read a file of another platform, from the fields (one with an error of its own
+        takes its default: it is shown beside the field)."""
+        return parse_import_options({
+            "day_first": self.day_first.data,
+            "timezone": None if self.timezone.errors else self.timezone.data,
+            "exclude_users": None if self.exclude_users.errors else self.exclude_users.data,
+        })
+
     def validate_window_to(self, field) -> None:
         if field.data and self.window_from.data and field.data < self.window_from.data:
             raise ValidationError("The end date is before the start date.")
@@ -294,8 +335,9 @@ class UploadForm(FlaskForm):
 
     def upload(self) -> Upload:
         """Parse the one source exactly as the API does (JSON, an envelope with ``email``
-        included, or CSV), with the email field's recipients unless that field has an error of
-        its own; on failure keep the problem, in plain words, for the page."""
+        included, CSV, or another platform's file: the format chosen or recognised), with the
+        email field's recipients unless that field has an error of its own; on failure keep the
+        problem, in plain words, for the page."""
         if self._upload is not None:
             return self._upload
         raw: str | bytes = self.file.data.read() if self.has_file else self.text.data
@@ -304,6 +346,15 @@ class UploadForm(FlaskForm):
         try:
             if is_blank(raw):
                 raise EmptySubmission("file" if self.has_file else "pasted text")
+            input_format = choose(raw, self.input_format.data if self.input_format.data != "auto" else None)
+            if input_format != "reportgen":
+                order = self.unit_order_list() if not self.unit_order.errors else []
+                recipients = None if self.email.errors else self.recipient_list() or None
+                self._upload, self.source = read_import(
+                    raw, input_format, self.import_options(),
+                    object_limit=current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], recipients=recipients,
+                    options=self.options(), unit_order=order, email_available=self.email_available)
+                return self._upload
             check_object_count(raw, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], csv=is_csv)
             table = read_csv(raw) if is_csv else None
             document = table.students if table else loads(raw)
@@ -313,6 +364,7 @@ class UploadForm(FlaskForm):
                 self._upload = table.upload(recipients, options)
             else:
                 self._upload = parse_upload(document, recipients, options, email_available=self.email_available)
+            self.source = own_input(self._upload)
             return self._upload
         except SubmissionError as exc:
             self.problem = upload_problem(exc, raw, document, self.file.data.filename if self.has_file else None)

@@ -198,8 +198,9 @@ def delivery_state(delivery: Delivery) -> str:
 
 
 def option_lines(report: Report) -> tuple[str, ...]:
-    """The options the report was made with, in the words the report itself uses."""
-    return describe_options(options_from_dict(report.options), report.events_left_out or 0)
+    """What the data was read as and the options the report was made with, in the words the
+    report itself uses."""
+    return describe_options(options_from_dict(report.options), report.events_left_out or 0, report.input)
 
 
 def expires(report: Report):

@@ -74,7 +74,7 @@ def upload():
                 form.refuse(exc)
         else:
             reports = submit_upload(upload.students, form.selected_formats(), form.label.data or None,
-                                    upload.recipients, upload.options, owner=current_client())
+                                    upload.recipients, upload.options, owner=current_client(), source=form.source)
             return redirect(url_for(".status", task_id=reports[0].id), code=303)
     return render_template("web/upload.html", form=form), 400
 

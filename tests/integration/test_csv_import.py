@@ -217,7 +217,7 @@ def test_a_csv_file_with_a_wrong_header_is_named_with_its_row(app, client):
 
 def test_the_upload_page_says_csv_is_welcome(client):
     page = client.get("/").get_data(as_text=True)
-    assert 'accept=".json,.csv,application/json,text/csv"' in page
+    assert 'accept=".json,.jsonl,.ndjson,.csv,application/json,text/csv"' in page
     assert "JSON or CSV file" in page and "Paste JSON or CSV" in page
 
 

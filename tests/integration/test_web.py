@@ -429,7 +429,8 @@ def test_the_form_sets_the_report_options_and_the_status_page_shows_them(app, cl
     assert response.status_code == 303
     [report] = all_reports(app)
     assert report.options == {"event_log": True, "idle_cutoff_minutes": 20, "units": {"course-1": ["17", "5"]},
-                              "window": {"from": "2024-07-21", "to": "2024-07-21"}}
+                              "window": {"from": "2024-07-21", "to": "2024-07-21"}, "unit_names": {},
+                              "student_names": {}}
     assert report.events_left_out == 2  # the second student's events are on 2024-07-22
     assert report.labels["course-1"] == {"17": "Q1", "5": "Q2"}
     page = html.unescape(client.get(response.headers["Location"]).get_data(as_text=True))

@@ -70,9 +70,12 @@ def test_to_dict_is_normalised_and_round_trips():
         "idle_cutoff_minutes": 45,
         "units": {"n": ["5", "a"]},
         "window": {"from": "2024-07-01T08:00:00Z", "to": "2024-07-31"},
+        "unit_names": {},
+        "student_names": {},
     }
     assert options_from_dict(options.to_dict()) == options
-    assert DEFAULT_OPTIONS.to_dict() == {"event_log": False, "idle_cutoff_minutes": 30, "units": {}, "window": None}
+    assert DEFAULT_OPTIONS.to_dict() == {"event_log": False, "idle_cutoff_minutes": 30, "units": {}, "window": None,
+                                         "unit_names": {}, "student_names": {}}
     assert options_from_dict(DEFAULT_OPTIONS.to_dict()) == DEFAULT_OPTIONS
     assert options_from_dict(None) is DEFAULT_OPTIONS
 
@@ -94,7 +97,8 @@ def test_options_from_dict_refuses_invalid_stored_options():
     ({"idle_cutoff_minutes": 30.0}, "options.idle_cutoff_minutes", "must be an integer from 1 to 1440, not 30.0"),
     ({"idle_cutoff_minutes": "30"}, "options.idle_cutoff_minutes", "must be an integer from 1 to 1440, not a string"),
     ({"colour": "red"}, "options.colour",
-     "unknown option 'colour'; known options are event_log, idle_cutoff_minutes, units, window"),
+     "unknown option 'colour'; known options are event_log, idle_cutoff_minutes, units, window, "
+     "unit_names, student_names"),
     ({"units": [1, 2]}, "options.units", "must be an object mapping a namespace to its units, not an array"),
     ({"units": {"python-101": []}}, "options.units.python-101", "must list at least one unit"),
     ({"units": {"python-101": 5}}, "options.units.python-101", "must be an array of units, not a number"),
@@ -137,7 +141,8 @@ def test_all_option_problems_are_collected_at_once():
         "event_log": "no", "idle_cutoff_minutes": False, "units": {"a": [1, 1]},
         "window": {"from": "x"}, "extra": 1,
     }) == {
-        "options.extra": "unknown option 'extra'; known options are event_log, idle_cutoff_minutes, units, window",
+        "options.extra": "unknown option 'extra'; known options are event_log, idle_cutoff_minutes, units, window, "
+                         "unit_names, student_names",
         "options.event_log": "must be true or false, not a string",
         "options.idle_cutoff_minutes": "must be an integer from 1 to 1440, not a boolean",
         "options.units.a[1]": "duplicates options.units.a[0] (unit 1); list each unit once",
@@ -266,3 +271,28 @@ def test_a_date_time_from_at_utc_midnight_is_the_same_window_as_the_date():
     # a date-time 'from' at midnight UTC selects exactly what the date does, so they are equal
     assert window_of(**{"from": "2024-07-01T02:00:00+02:00"}) == window_of(**{"from": "2024-07-01"})
     assert window_of(**{"from": "2024-07-01"}).start - timedelta(microseconds=1) == at("2024-06-30T23:59:59.999999+00:00")
+
+
+def test_unit_and_student_names_are_kept_per_namespace_and_round_trip():
+    options = parse_options({"unit_names": {"n": {" 17 ": "Week 3 quiz", "intro": " Intro "}},
+                             "student_names": {"n": {"s-1": "أميرة حداد"}}}, errors := {})
+    assert not errors
+    assert options.unit_names == {"n": {"17": "Week 3 quiz", "intro": "Intro"}}
+    assert (options.unit_name("n", "17"), options.unit_name("m", "17")) == ("Week 3 quiz", "")
+    assert options.student_name("n", "s-1") == "أميرة حداد"
+    assert options_from_dict(options.to_dict()) == options
+
+
+@pytest.mark.parametrize("raw, path, reason", [
+    ({"unit_names": ["x"]}, "options.unit_names",
+     "must be an object mapping a namespace to its units and their names, not an array"),
+    ({"unit_names": {"n": "x"}}, "options.unit_names.n", "must be an object mapping units to their names, not a string"),
+    ({"student_names": {"n": {"s": 5}}}, "options.student_names.n.s", "must be a non-empty string, not a number"),
+    ({"unit_names": {"n": {"1": "x" * 201}}}, "options.unit_names.n.1", "must be at most 200 characters"),
+    ({"unit_names": {"n": {"1": "a\u0000"}}}, "options.unit_names.n.1",
+     "contains a NUL character (\\u0000), which cannot be stored; remove it"),
+])
+def test_bad_names_are_named_by_their_path(raw, path, reason):
+    errors = {}
+    parse_options(raw, errors)
+    assert errors == {path: reason}

@@ -3,6 +3,7 @@ and the webhook a report's ``callback_url`` receives."""
 from __future__ import annotations
 
 from ...delivery.webhooks import SIGNATURE_HEADERS
+from ...domain.importers import FORMATS as IMPORT_FORMATS
 from ...domain.submission import MAX_PROBLEMS
 from ...pipeline.submit import MAX_IDEMPOTENCY_KEY
 from ...render import formats
@@ -24,6 +25,23 @@ def components() -> dict:
             "bom": {"name": "bom", "in": "query", "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
                     "description": "1: start a CSV download (each file in a ZIP) with a UTF-8 byte-order mark for "
                                    "Excel; CSV only."},
+            "input": {"name": "input", "in": "query",
+                      "schema": {"type": "string", "enum": ["auto", *IMPORT_FORMATS], "default": "auto"},
+                      "description": ("The format of the body: reportgen's own JSON or CSV, xAPI statements, a Moodle "
+                                      "log download (CSV) or Caliper events. By default it is recognised from the "
+                                      "body's first kilobytes. Another value is 400.")},
+            "namespace": {"name": "namespace", "in": "query", "schema": {"type": "string", "maxLength": 200},
+                          "description": ("xAPI, Moodle, Caliper: the namespace of records whose course the file "
+                                          "does not name (else none).")},
+            "day_first": {"name": "day_first", "in": "query",
+                          "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"],
+                                     "default": "true"},
+                          "description": "Moodle: whether the log writes the day first (21/07/24); false for US English."},
+            "timezone": {"name": "timezone", "in": "query", "schema": {"type": "string", "default": "UTC"},
+                         "description": ("Moodle: the IANA time zone the log's times are in (the downloading user's), "
+                                         "e.g. Europe/Berlin. An unknown zone is 400.")},
+            "exclude_users": {"name": "exclude_users", "in": "query", "schema": {"type": "string"},
+                              "description": "Moodle: user ids or full names, comma-separated, whose rows are left out."},
             "Idempotency-Key": {
                 "name": "Idempotency-Key", "in": "header",
                 "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
@@ -52,8 +70,9 @@ def components() -> dict:
                 f"{MAX_PROBLEMS} of them (`errors_not_shown` counts the rest); also malformed JSON, an email "
                 "without SMTP, a refused `callback_url` or a malformed Idempotency-Key.",
                 example={"error": "invalid submission: 1 problem", "details": {"[0].events[0].unit": "is required"}}),
-            "TooLarge": error("The body is over MAX_CONTENT_LENGTH, or holds more students and events (CSV rows) "
-                               "than REPORTGEN_MAX_UPLOAD_OBJECTS."),
+            "TooLarge": error("The body is over MAX_CONTENT_LENGTH, or holds more students and events (CSV rows, "
+                               "Moodle log rows) than REPORTGEN_MAX_UPLOAD_OBJECTS, or an xAPI or Caliper file more "
+                               "than twice that many JSON objects."),
             "UnsupportedMediaType": error("Not JSON or CSV: send Content-Type application/json or text/csv."),
             "NotFound": error("No report of this format with this task id that this client may see (another "
                                "token's report is not found either), or no student at this position."),

@@ -16,7 +16,13 @@ def csv_description() -> str:
             + " (and optionally " + ", ".join(f"`{c}`" for c in OPTIONAL_COLUMNS) + "); one row per event, "
             "UTF-8 with or without a byte-order mark, comma, semicolon or tab. A CSV report downloaded from here ("
             + ", ".join(CSV_EXPORT_HEADER) + ") uploads as it is. A CSV has no envelope: no email, options or "
-            "callback_url.")
+            "callback_url. A Moodle log download (Reports → Logs → Download as CSV: Time, User full name, Affected "
+            "user, Event context, Component, Event name, Description, Origin, IP address) is read as one event a row; "
+            "see `day_first`, `timezone` and `exclude_users`.")
+
+
+#: The query parameters of the two paths that take data: how to read a file of another platform.
+IMPORT_PARAMETERS = [param(name) for name in ("input", "namespace", "day_first", "timezone", "exclude_users")]
 
 
 def submission_body(config: Mapping[str, Any]) -> dict:
@@ -26,9 +32,11 @@ def submission_body(config: Mapping[str, Any]) -> dict:
         "required": True,
         "description": (f"At most {limit:,} bytes (MAX_CONTENT_LENGTH) and {objects:,} students and events, or CSV "
                         "rows (REPORTGEN_MAX_UPLOAD_OBJECTS); more is 413. Any `application/*+json` type is read as "
-                        "JSON; other types are 415.") if limit and objects else "JSON or CSV.",
+                        "JSON; other types are 415. Besides reportgen's own JSON and CSV: xAPI statements, a Moodle "
+                        "log download and Caliper events, recognised from the content (or named by `?input=`); "
+                        "see `ImportedData`.") if limit and objects else "JSON or CSV.",
         "content": {
-            JSON: {"schema": ref("Submission"), "examples": {
+            JSON: {"schema": {"anyOf": [ref("Submission"), ref("ImportedData")]}, "examples": {
                 "students": {"summary": "Students alone", "value": [
                     {"student_id": "alice", "namespace": "python-101", "events": [
                         {"unit": 17, "type": "saved_code", "created_time": "2024-07-21T03:04:55Z"}]}]},
@@ -38,6 +46,21 @@ def submission_body(config: Mapping[str, Any]) -> dict:
                     "email": ["teacher@example.org"],
                     "options": {"idle_cutoff_minutes": 20, "window": {"from": "2024-07-01", "to": "2024-07-31"}},
                     "callback_url": "https://lms.example.org/hooks/reportgen"}},
+                "xapi": {"summary": "xAPI statements (an LRS export)", "value": [
+                    {"id": "fd41c918-b88b-4b20-a0a5-a4c32391aaa0", "timestamp": "2024-07-21T03:04:55Z",
+                     "actor": {"account": {"homePage": "https://lms.example.org", "name": "alice"}},
+                     "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"en-US": "completed"}},
+                     "object": {"id": "https://lms.example.org/mod/quiz/view.php?id=17",
+                                "definition": {"name": {"en": "Week 3 quiz"}}}}]},
+                "caliper": {"summary": "A Caliper envelope", "value": {
+                    "sensor": "https://lms.example.org/sensor", "sendTime": "2024-07-21T03:05:00.000Z",
+                    "dataVersion": "http://purl.imsglobal.org/ctx/caliper/v1p2",
+                    "data": [{"id": "urn:uuid:7e10e4f3-a0d8-4430-95bd-783ffae4d916", "type": "NavigationEvent",
+                              "actor": {"id": "https://lms.example.org/users/alice", "type": "Person"},
+                              "action": "NavigatedTo",
+                              "object": {"id": "https://lms.example.org/pages/intro", "name": "Introduction"},
+                              "group": {"id": "https://lms.example.org/courses/python-101"},
+                              "eventTime": "2024-07-21T03:04:55.000Z"}]}},
             }},
             "text/csv": {"schema": {"type": "string", "description": csv_description()},
                          "example": "student_id,namespace,unit,created_time\nalice,python-101,17,2024-07-21T03:04:55Z\n"},
@@ -93,7 +116,7 @@ def paths(config: Mapping[str, Any]) -> dict:
                                 "the report. Send `Idempotency-Key` to retry safely: the same key with the same "
                                 "body answers the original report again (`Idempotent-Replayed: true`)."),
                 "tags": ["reports"],
-                "parameters": [param("report_format"), param("Idempotency-Key")],
+                "parameters": [param("report_format"), param("Idempotency-Key"), *IMPORT_PARAMETERS],
                 "requestBody": period_or_submission(submission_body(config)),
                 "responses": {
                     "202": {
@@ -131,7 +154,8 @@ def paths(config: Mapping[str, Any]) -> dict:
                 "tags": ["reports"],
                 "parameters": [{"name": "metrics", "in": "query", "schema": {"type": "string", "enum": ["0", "1"],
                                                                           "default": "0"},
-                                "description": "1: also each student's metrics, each class's ranges and the options."}],
+                                "description": "1: also each student's metrics, each class's ranges and the options."},
+                               *IMPORT_PARAMETERS],
                 "requestBody": submission_body(config),
                 "responses": {
                     "200": {"description": "The labels and each student's sequence.", "content": json_content(ref("Sequence"))},

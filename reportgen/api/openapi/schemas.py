@@ -2,7 +2,8 @@
 code names (statuses, formats, option ranges, caps, CSV columns) are read from it."""
 from __future__ import annotations
 
-from ...domain.options import (DEFAULT_IDLE_CUTOFF_MINUTES, KNOWN_OPTIONS, MAX_IDLE_CUTOFF_MINUTES,
+from ...domain.importers import FORMATS as IMPORT_FORMATS
+from ...domain.options import (DEFAULT_IDLE_CUTOFF_MINUTES, KNOWN_OPTIONS, MAX_IDLE_CUTOFF_MINUTES, MAX_NAME_CHARS,
                                MIN_IDLE_CUTOFF_MINUTES, WINDOW_KEYS)
 from ...domain.submission import MAX_PROBLEMS, TIME_RANGE
 from ...domain.upload import MAX_RECIPIENTS
@@ -73,6 +74,21 @@ def schemas() -> dict:
                                 "description": "Gaps longer than this are not time on task."},
         "units": units,
         "window": window_in,
+        "unit_names": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "object", "additionalProperties": {
+                "type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}},
+            "description": ("Namespace → unit → its name, shown beside the unit's Q label. An import (xAPI, Moodle, "
+                            "Caliper) fills it from the file; names given here win."),
+            "examples": [{"python-101": {"7": "Week 3 quiz"}}],
+        },
+        "student_names": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "object", "additionalProperties": {
+                "type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}},
+            "description": "Namespace → student id → the student's name, shown beside the id.",
+            "examples": [{"python-101": {"s-042": "Amira Haddad"}}],
+        },
     }
     assert set(option_schemas) == set(KNOWN_OPTIONS), "document every option of domain.options"
     options = {
@@ -119,6 +135,37 @@ def schemas() -> dict:
             "units": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
             "window": {"type": ["object", "null"],
                        "properties": {key: {"type": ["string", "null"]} for key in WINDOW_KEYS}},
+            "unit_names": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": {"type": "string"}}},
+            "student_names": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": {"type": "string"}}},
+        },
+    }
+    imported_data = {
+        "type": ["object", "array"],
+        "description": ("Another platform's data, read by reportgen's importers (issue 21; README “Bringing your "
+                        "data”): xAPI statements (one statement, an array of them, a StatementResult "
+                        "`{\"statements\": […]}`, or JSON Lines) or Caliper events (an envelope `{\"sensor\", "
+                        "\"sendTime\", \"data\": […]}`, a list of events or of envelopes, one event, or JSON Lines). "
+                        "Problems are named by the record: `statement 12`, `event 3`. No envelope: no email, options "
+                        "or callback_url."),
+    }
+    read_input = {
+        "type": ["object", "null"],
+        "required": ["format", "records", "read", "used", "skipped", "skipped_because"],
+        "description": ("What the upload was read as: its format (recognised from the content, or `?input=`) and "
+                        "how many of its records were read, used and skipped, with why (fixed words, never the "
+                        "data). null for reports made before uploads were read from other formats."),
+        "properties": {
+            "format": {"type": "string", "enum": list(IMPORT_FORMATS)},
+            "records": {"type": "string", "enum": ["events", "rows", "statements"],
+                        "description": "What a record of this format is."},
+            "read": {"type": "integer", "minimum": 0},
+            "used": {"type": "integer", "minimum": 0, "description": "Records that became events."},
+            "skipped": {"type": "integer", "minimum": 0},
+            "skipped_because": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1},
+                                "description": "Why records were skipped → how many.",
+                                "examples": [{"a group as actor": 2, "voided by another statement": 1}]},
         },
     }
     delivery = {
@@ -174,6 +221,7 @@ def schemas() -> dict:
         "started_at": nullable(date_time),
         "finished_at": nullable(date_time),
         "options": ref("ReportOptions"),
+        "input": ref("Input"),
         "events_left_out": {"type": "integer", "minimum": 0, "description": "Events outside the window."},
         "warnings": {"type": "array", "items": {"type": "string"}},
         "expires_at": {**nullable(date_time),
@@ -262,6 +310,7 @@ def schemas() -> dict:
             "students": {"type": "array", "items": sequence_student},
             "cohort": {"type": "object", "description": "With ?metrics=1: each class's ranges."},
             "options": {**ref("ReportOptions"), "description": "With ?metrics=1: the options applied."},
+            "input": ref("Input"),
         },
     }
     error = {
@@ -271,7 +320,9 @@ def schemas() -> dict:
             "error": {"type": "string", "description": "What went wrong, in plain words."},
             "details": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": MAX_PROBLEMS,
                         "description": ("Field path (`[2].events[5].created_time`, `options.window`, for CSV "
-                                        "`row 7, column unit`) → the problem there; at most "
+                                        "`row 7, column unit`; for another platform's file the record: "
+                                        "`statement 12`, `event 3`, `row 7, column Time`; an import option by "
+                                        "its name, `timezone`) → the problem there; at most "
                                         f"{MAX_PROBLEMS}.")},
             "errors_not_shown": {"type": "integer", "minimum": 1,
                                  "description": f"How many problems past the first {MAX_PROBLEMS} were left out."},
@@ -293,7 +344,7 @@ def schemas() -> dict:
         "Event": event, "Student": student, "Students": students, "Options": options, "Envelope": envelope,
         "Submission": {"oneOf": [ref("Envelope"), ref("Students")],
                        "description": "Students alone, or an envelope with email, options and callback_url."},
-        "ReportOptions": report_options, "Delivery": delivery, "SummaryStudent": summary_student,
+        "ReportOptions": report_options, "Input": read_input, "ImportedData": imported_data, "Delivery": delivery, "SummaryStudent": summary_student,
         "ReportStatus": report_status, "ReportMetadata": report_metadata, "StudentDocumentStatus": item_status,
         "Sequence": sequence, "Error": error, "Health": health, "Readiness": readiness,
     }
