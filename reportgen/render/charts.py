@@ -12,12 +12,13 @@ sub-paths, and the only separate elements are the few texts.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 
 from ..domain.report_data import VisitMark
-from .fonts import chart_family
+from .fonts import run_width, visual_runs
 
 INK = "#1f2328"
 MUTED = "#656d76"
@@ -47,24 +48,53 @@ class Chart:
 
     @property
     def data_uri(self) -> str:
-        """The chart as a ``data:`` URI for xhtml2pdf (base64: a third of percent-encoding's length)."""
-        return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+        """The chart as a ``data:`` URI for xhtml2pdf (base64: a third of percent-encoding's
+        length), its texts drawn as svglib can (:func:`for_svglib`)."""
+        svg = for_svglib(self.svg)
+        return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _family(text: str) -> str:
-    """The chart font for ``text``: a fallback face for characters DejaVu Sans does not draw."""
-    return chart_family(text)
+#: Browsers draw a chart's text with the page's fonts, each character from the first that has it.
+SCREEN_FAMILIES = 'system-ui, -apple-system, Segoe UI, Roboto, Noto Sans, DejaVu Sans, sans-serif'
+#: One text element as :func:`_text` writes it, read back by :func:`for_svglib`.
+_TEXT_ELEMENT = re.compile(r'<text x="([-\d.]+)" (y="[-\d.]+" font-size="([\d.]+)" fill="[^"]*"'
+                           r'(?: font-weight="bold")?) text-anchor="(\w+)" font-family="[^"]*">([^<]*)</text>')
 
 
 def _text(x: float, y: float, text: str, *, size: float = 7, fill: str = INK, anchor: str = "start",
           weight: str = "normal") -> str:
     bold = ' font-weight="bold"' if weight == "bold" else ""
-    return (f'<text x="{_num(x)}" y="{_num(y)}" font-family="{_family(text)}" font-size="{_num(size)}" '
-            f'fill="{fill}" text-anchor="{anchor}"{bold}>{escape(text)}</text>')
+    return (f'<text x="{_num(x)}" y="{_num(y)}" font-size="{_num(size)}" fill="{fill}"{bold} '
+            f'text-anchor="{anchor}" font-family="{SCREEN_FAMILIES}">{escape(text)}</text>')
+
+
+def _svglib_text(match: re.Match) -> str:
+    """One text element of a chart as svglib draws it right: an element per run of one face, in
+    visual order (:func:`reportgen.fonts.visual_runs`). svglib draws an element in a single
+    face and neither joins Arabic nor orders right-to-left text, which browsers do themselves."""
+    x, common, size, anchor, content = match.groups()
+    bold = 'font-weight="bold"' in common
+    runs = visual_runs(unescape(content), bold)
+    if len(runs) <= 1:
+        family, drawn = (runs[0][0].family, escape(runs[0][1])) if runs else ("DejaVu Sans", "")
+        return f'<text x="{x}" {common} text-anchor="{anchor}" font-family="{family}">{drawn}</text>'
+    widths = [run_width(face, run, float(size)) for face, run in runs]
+    left = float(x) - (sum(widths) if anchor == "end" else sum(widths) / 2 if anchor == "middle" else 0)
+    parts = []
+    for (face, run), width in zip(runs, widths):
+        parts.append(f'<text x="{_num(left)}" {common} font-family="{face.family}">{escape(run)}</text>')
+        left += width
+    return "".join(parts)
+
+
+def for_svglib(svg: str) -> str:
+    """``svg`` with its texts rewritten for svglib (the PDF); a plain-ASCII chart as it is but
+    for the face named."""
+    return _TEXT_ELEMENT.sub(_svglib_text, svg)
 
 
 def _rect(x: float, y: float, width: float, height: float) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
-import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -39,7 +38,8 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from ..config import ROOT_DIR
 from ..domain.report_data import CohortReport, ReportData, StudentReport
-from . import charts, fonts
+from . import charts, fonts, pdf_tables
+from .pdf_tables import Column
 
 TEMPLATES_DIR = ROOT_DIR / "templates"
 STATIC_DIR = ROOT_DIR / "static"
@@ -50,8 +50,6 @@ PT_PER_PX = 0.75
 #: Where a PDF's ``@font-face`` rules go, once the document's text says which faces it needs.
 FONT_FACES_MARKER = "/* font faces */"
 
-#: Event-log lines per paragraph of the PDF (one paragraph per shaded band).
-PDF_LINES_PER_BAND = 25
 #: How much of a student's sequence a PDF prints: no reader pages through more, and xhtml2pdf
 #: lays out one huge paragraph in time that grows faster than its length (a 235,000-event
 #: student's sequence took minutes). The HTML, CSV and JSON carry the whole of it.
@@ -59,16 +57,6 @@ PDF_SEQUENCE_LABELS = 2000
 #: Event-log rows one HTML page lists in all, and visit rows too (see :func:`page_rows`).
 HTML_LOG_ROWS = 20_000
 PDF_SEQUENCE_RUNS = 500
-#: One column of padding in a monospace line: an empty glyph of DejaVu Sans Mono that no
-#: layout step treats as white space.
-PAD = "\ufffc"
-GAP = PAD * 2
-#: The widest monospace line that fits the PDF's text frame at the listing's font size.
-LINE_COLUMNS = 112
-#: Widths of the unit and type columns of the PDF's tables; longer names are cut there
-#: and printed in full beneath (:func:`shortened_names`).
-UNIT_COLUMN = 28
-TYPE_COLUMN = 10
 
 #: What xhtml2pdf may fetch: no network at all, local files only below ``static/``.
 _RESOURCE_POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=STATIC_DIR)
@@ -107,110 +95,67 @@ def _parse_svg_once() -> None:
 
 
 _parse_svg_once()
+pdf_tables.install()
 
 
 class RenderError(Exception):
     """xhtml2pdf reported errors while building a PDF."""
 
 
-class Column(NamedTuple):
-    title: str
-    width: int
-    right: bool = False
+#: Widest a per-type count's header gets in the PDF's unit table, and the unit column's share of it.
+TYPE_COLUMN_WIDTH = 46.0
+UNIT_COLUMN_WIDTH = 150.0
 
 
-class MonoTable(NamedTuple):
-    header: str
-    lines: list[str]
-
-
-def display_width(text: str) -> int:
-    """Monospace columns ``text`` takes: wide (CJK) characters count two, marks none."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
-
-
-def fit(text: str, width: int) -> str:
-    """``text`` cut to ``width`` columns with an ellipsis, so a cell never runs into the next."""
-    if display_width(text) <= width:
-        return text
-    kept, used = [], 0
-    for char in text:
-        step = display_width(char)
-        if used + step > width - 1:
-            break
-        kept.append(char)
-        used += step
-    return "".join(kept) + "…"
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    fill = PAD * max(0, width - display_width(text))
-    return fill + text if right else text + fill
-
-
-def mono_table(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> MonoTable:
-    """Rows as aligned monospace lines; every cell fits its column (cut with "…" if longer)."""
-    def line(cells: Sequence[object]) -> str:
-        return GAP.join(_pad(fit(str(cell), column.width), column.width, column.right)
-                        for cell, column in zip(cells, columns)).rstrip(PAD)
-
-    return MonoTable(header=line([column.title for column in columns]), lines=[line(row) for row in rows])
-
-
-def unit_table(student: StudentReport) -> MonoTable:
+def unit_table(student: StudentReport) -> pdf_tables.Table:
     """The per-unit table of the PDF: label, unit, events, per-type counts, visits, time, touches."""
-    types = [Column(fit(name, TYPE_COLUMN), max(6, min(TYPE_COLUMN, display_width(name))))
-             for name in student.type_columns]
-    types = [Column(column.title, column.width, True) for column in types]
-    other = [Column("other", 5, True)] if student.has_other_types else []
-    fixed = 3 + 6 + 6 + 8 + 16 + 16 + sum(c.width for c in types) + sum(c.width for c in other)
-    gaps = 2 * (7 + len(types) + len(other) - 1)
-    unit_width = max(8, LINE_COLUMNS - fixed - gaps)
-    columns = [Column("", 3), Column("Unit", min(unit_width, UNIT_COLUMN)), Column("Events", 6, True), *types, *other,
-               Column("Visits", 6, True), Column("Time", 8, True), Column("First touch", 16), Column("Last touch", 16)]
+    types = [Column(name, right=True, widest=TYPE_COLUMN_WIDTH) for name in student.type_columns]
+    other = [Column("other", right=True)] if student.has_other_types else []
+    columns = [Column(""), Column("Unit", flexible=True, widest=UNIT_COLUMN_WIDTH), Column("Events", right=True),
+               *types, *other, Column("Visits", right=True), Column("Time", right=True), Column("First touch"),
+               Column("Last touch")]
     rows = [
         (row.label, row.unit, row.events, *row.type_counts, *([row.other_types] if other else []),
          row.visits, row.time, row.first, row.last)
         for row in student.units
     ]
-    return mono_table(columns, rows)
+    return pdf_tables.lay_out(columns, rows)
 
 
-def shortened_names(student: StudentReport) -> list[str]:
-    """Units and event types too long for the PDF's columns, to be printed in full beneath."""
-    units = [f"{row.label} = {row.unit}" for row in student.units if display_width(row.unit) > UNIT_COLUMN]
-    types = sorted(name for name in student.types if display_width(name) > TYPE_COLUMN)
+def shortened_names(student: StudentReport, table: pdf_tables.Table) -> list[str]:
+    """Units and event types too long for the PDF's unit table, to be printed in full beneath."""
+    cut = set(table.cut)
+    units = [f"{row.label} = {row.unit}" for row in student.units if row.unit in cut]
+    titles = {column.title for column in table.columns}
+    types = sorted(name for name in student.type_columns if name not in titles)
     return units + [f"type: {name}" for name in types]
 
 
-def overview_table(report: ReportData) -> MonoTable:
-    columns = [Column("#", 4, True), Column("Student", 32), Column("Events", 6, True), Column("Time", 10, True),
-               Column("Revisits", 8, True), Column("Rank E/T/R", 11), Column("Flags", 27)]
+def overview_table(report: ReportData) -> pdf_tables.Table:
+    """The class table of the PDF; each student's name links to the student's first page."""
+    columns = [Column("#", right=True), Column("Student", flexible=True), Column("Events", right=True),
+               Column("Time", right=True), Column("Revisits", right=True), Column("Rank E/T/R", right=True),
+               Column("Flags", flexible=True)]
     rows = [
         (student.number, student.student_id, student.event_count, student.time_on_task, student.revisits,
          "/".join(str(student.ranks[key]) for key in ("events", "time_on_task", "revisits")),
          ", ".join(FLAG_WORDS.get(code, code) for code in student.flag_codes) or "—")
         for student in report.students
     ]
-    return mono_table(columns, rows)
+    links = [f"#student-{student.number}" for student in report.students]
+    return pdf_tables.lay_out(columns, rows, links=links, link_column=1)
 
 
 FLAG_WORDS = {"returned": "returns", "many_saves": "many saves", "low_time": "low time", "late_start": "late start"}
 
 
-def event_listing(student: StudentReport) -> MonoTable:
-    """Columns ``# time label type unit``: fixed widths first, the free-length unit last."""
-    position = max(1, len(str(student.event_count)))
-    columns = [Column("#", position, True), Column("Time (UTC)", 23), Column("Label", 5), Column("Type", TYPE_COLUMN),
-               Column("Unit", LINE_COLUMNS - position - 23 - 5 - TYPE_COLUMN - 8)]
+def event_listing(student: StudentReport) -> pdf_tables.Table:
+    """Columns ``# time label type unit``: the free-length unit last."""
+    columns = [Column("#", right=True), Column("Time (UTC)"), Column("Label"),
+               Column("Type", widest=TYPE_COLUMN_WIDTH * 1.5), Column("Unit", flexible=True)]
     rows = [(event.position, event.time.removesuffix(" UTC"), event.label, event.type or "—", event.unit)
             for event in student.events]
-    return mono_table(columns, rows)
+    return pdf_tables.lay_out(columns, rows)
 
 
 def event_rows(student: StudentReport, limit: int | None = None) -> Markup:
@@ -262,7 +207,7 @@ def report_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.globals.update(
-        event_listing=event_listing, event_rows=event_rows, unit_table=unit_table, overview_table=overview_table,
+        event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
         PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
     )
@@ -278,7 +223,6 @@ def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections:
         overview=overview,
         sections=sections,
         log_piece=log_piece,
-        lines_per_band=PDF_LINES_PER_BAND,
         pdf_sequence_labels=PDF_SEQUENCE_LABELS,
         pdf_sequence_runs=PDF_SEQUENCE_RUNS,
         html_log_rows=html_log_rows or {},

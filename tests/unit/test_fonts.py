@@ -158,13 +158,23 @@ def test_warm_up_leaves_xhtml2pdf_nothing_to_parse():
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
+def test_text_outside_paragraphs_is_drawn_in_runs_of_one_face_each_in_visual_order():
+    def runs(text: str) -> list[tuple[str, str]]:
+        return [(face.family, run) for face, run in fonts.visual_runs(text)]
+
+    assert runs("Week 3 — Zoë, Дмитрий") == [("DejaVu Sans", "Week 3 — Zoë, Дмитрий")]
+    assert runs("Q2 · 王小明") == [("DejaVu Sans", "Q2 · "), ("Droid Sans Fallback", "王小明")]
+    assert runs("देवनागरी") == [("Noto Sans Devanagari", "देवनागरी")]
+    assert runs("สมชาย") == [("Noto Sans Thai", "สมชาย")]
+    # Joined (final dal, medial meem, medial hah, initial meem), then right to left.
+    assert runs("Q3 · محمد") == [("DejaVu Sans", "Q3 · \ufeaa\ufee4\ufea4\ufee3")]
+    assert runs("דוד 12") == [("DejaVu Sans", "12 דוד")]  # a cell of its own direction
+
+
 def test_charts_name_one_family_and_svglib_finds_it_in_static_fonts():
     from svglib.fonts import find_font
 
     fonts.register_chart_fonts()
-    assert fonts.chart_family("Week 3 — Zoë, Дмитрий, محمد") == "DejaVu Sans"
-    assert fonts.chart_family("王小明") == "Droid Sans Fallback"
-    assert fonts.chart_family("देवनागरी") == "Noto Sans Devanagari"
     faces = (*fonts.PRIMARY_FACES, *fonts.FALLBACK_FACES)
     for family in {face.family for face in faces}:
         # Not fontconfig's system fonts: the family's own faces, its regular one for bold if
