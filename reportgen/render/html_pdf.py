@@ -33,6 +33,9 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 from markupsafe import Markup, escape
 from pypdf import PdfReader, PdfWriter
+from pypdf.constants import PageAttributes as PG
+from pypdf.generic import ArrayObject, BooleanObject, DecodedStreamObject, DictionaryObject, NameObject
+from reportlab.pdfbase import pdfmetrics
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
@@ -207,7 +210,8 @@ def report_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.globals.update(
-        event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup, unit_table=unit_table, overview_table=overview_table,
+        event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
+        pdf_destination=pdf_tables.destination, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
         PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
     )
@@ -347,20 +351,108 @@ def open_pdf(pdf: bytes) -> PdfReader:
     return PdfReader(io.BytesIO(pdf))
 
 
-def extract_pages(pdf: bytes | PdfReader, first: int, count: int, title: str) -> bytes:
-    """Pages ``first`` … ``first + count - 1`` of ``pdf`` (bytes, or a reader of them) as a PDF of their own."""
-    reader = pdf if isinstance(pdf, PdfReader) else open_pdf(pdf)
-    writer = PdfWriter()
-    for index in range(first, first + count):
-        writer.add_page(reader.pages[index])
+#: "page N of M": 7 pt, the footer's grey, right-aligned on the footer's baseline
+#: (templates/report/_pdf.css: the text frame ends 42 pt + 511 pt from the left).
+PAGE_NUMBER_RIGHT = 553.0
+PAGE_NUMBER_BASELINE = 25.07
+PAGE_NUMBER_FONT = NameObject("/ReportgenPageNumber")
+#: Marks the content streams :func:`number_pages` adds, so a document numbered again (a
+#: student's pages cut out of the upload's) loses the old numbers.
+_STAMP = NameObject("/ReportgenStamp")
+
+
+def _stream(data: bytes) -> DecodedStreamObject:
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    stream[_STAMP] = BooleanObject(True)
+    return stream
+
+
+def number_pages(writer: PdfWriter) -> None:
+    """Stamp "page N of M" on every page, replacing any number stamped before.
+
+    The PDF is put together from documents rendered apart (chunks, the class page, pieces), so
+    xhtml2pdf's own page numbers restarted in each; here the numbers are one small content
+    stream added to each page (the page's own content is not parsed), in Helvetica, which
+    every reader has: no font is embedded for it.
+    """
+    font = writer._add_object(DictionaryObject({  # pypdf's way to add an object; no public one
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"), NameObject("/Encoding"): NameObject("/WinAnsiEncoding")}))
+    opening = writer._add_object(_stream(b"q\n"))
+    total = len(writer.pages)
+    for number, page in enumerate(writer.pages, start=1):
+        contents = page.get(PG.CONTENTS)
+        streams = contents.get_object() if contents is not None else ArrayObject()
+        if not isinstance(streams, ArrayObject):
+            streams = ArrayObject([contents])
+        kept = [ref for ref in streams if not ref.get_object().get(_STAMP)]
+        text = f"page {number} of {total}"
+        left = PAGE_NUMBER_RIGHT - pdfmetrics.stringWidth(text, "Helvetica", 7)
+        stamp = (f"Q q 0.396 0.427 0.463 rg BT {PAGE_NUMBER_FONT} 7 Tf {left:.2f} {PAGE_NUMBER_BASELINE} Td "
+                 f"({text}) Tj ET Q\n").encode("ascii")
+        page[NameObject(PG.CONTENTS)] = ArrayObject([opening, *kept, writer._add_object(_stream(stamp))])
+        resources = page[PG.RESOURCES].get_object()
+        if "/Font" not in resources:
+            resources[NameObject("/Font")] = DictionaryObject()
+        resources["/Font"].get_object()[PAGE_NUMBER_FONT] = font
+
+
+def _uri(annotation) -> str:
+    action = annotation.get_object().get("/A")
+    return str(action.get("/URI", "")) if action is not None else ""
+
+
+def resolve_links(writer: PdfWriter) -> None:
+    """Turn links to ``#name`` (the class table's to ``#student-N``) into links to the page
+    where :class:`reportgen.pdf_tables.Destination` marked ``name``, which may lie in another
+    part of the document than the link; the marks go, and so do links to no mark (a student
+    that failed)."""
+    pages = [page for page in writer.pages if page.get("/Annots") is not None]
+    targets = {}
+    for page in pages:
+        for annotation in page["/Annots"].get_object():
+            uri = _uri(annotation)
+            if uri.startswith(pdf_tables.DESTINATION_SCHEME):
+                targets.setdefault(uri.removeprefix(pdf_tables.DESTINATION_SCHEME), page.indirect_reference)
+    for page in pages:
+        kept = ArrayObject()
+        for annotation in page["/Annots"].get_object():
+            uri = _uri(annotation)
+            if uri.startswith("#"):
+                if uri[1:] not in targets:
+                    continue
+                link = annotation.get_object()
+                del link[NameObject("/A")]
+                link[NameObject("/Dest")] = ArrayObject([targets[uri[1:]], NameObject("/Fit")])
+            elif uri.startswith(pdf_tables.DESTINATION_SCHEME):
+                continue
+            kept.append(annotation)
+        page[NameObject("/Annots")] = kept
+
+
+def _write(writer: PdfWriter, title: str) -> bytes:
     writer.add_metadata({"/Title": title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
 
 
+def extract_pages(pdf: bytes | PdfReader, first: int, count: int, title: str) -> bytes:
+    """Pages ``first`` … ``first + count - 1`` of ``pdf`` (bytes, or a reader of them) as a PDF
+    of their own, numbered "page 1 of ``count``" on."""
+    reader = pdf if isinstance(pdf, PdfReader) else open_pdf(pdf)
+    writer = PdfWriter()
+    for index in range(first, first + count):
+        writer.add_page(reader.pages[index])
+    resolve_links(writer)
+    number_pages(writer)
+    return _write(writer, title)
+
+
 def merge_pdfs(parts: Sequence[bytes], title: str) -> bytes:
-    """Concatenate PDF parts with their bookmarks, without re-rendering them.
+    """Concatenate PDF parts with their bookmarks, without re-rendering them, and finish the
+    document: links resolved, pages numbered.
 
     Parts are whole chunks of students (tens of pages each), so their repeated font subsets
     are few; folding identical objects together keeps the file small at little cost.
@@ -369,8 +461,7 @@ def merge_pdfs(parts: Sequence[bytes], title: str) -> bytes:
     for part in parts:
         writer.append(io.BytesIO(part), import_outline=True)
     writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
-    writer.add_metadata({"/Title": title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
+    resolve_links(writer)
+    number_pages(writer)
     writer.page_mode = "/UseOutlines"
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return _write(writer, title)

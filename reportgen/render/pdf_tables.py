@@ -212,18 +212,51 @@ class CellTable(Flowable):
         canvas.restoreState()
 
 
+#: The URI scheme of the empty link annotation a :class:`Destination` leaves on its page.
+DESTINATION_SCHEME = "reportgen-destination:"
+
+
+class Destination(Flowable):
+    """Where the finished document's ``#name`` links lead (the top of a student's first page);
+    it takes no room. ReportLab writes a named destination only when a link of the same
+    document uses it, and the link and its target are in different parts of the document
+    until it is finished, so the page is marked with an empty link annotation to
+    ``reportgen-destination:name``, which :func:`reportgen.rendering.resolve_links` reads and
+    removes."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+        self.width = self.height = 0
+
+    def wrap(self, available_width, available_height):
+        return 0, 0
+
+    def draw(self):
+        self.canv.linkURL(DESTINATION_SCHEME + self.name, (0, 0, 0, 0), relative=1)
+
+
+def destination(name: str) -> Markup:
+    """The tag the template writes where a link may lead (see :func:`install`)."""
+    return Markup(f'<pdf:destination name="{escape(name)}"></pdf:destination>')
+
+
 def install() -> None:
-    """Teach xhtml2pdf the ``<pdf:celltable>`` tag: it looks a tag's class up by name
-    (``pisaTag`` + the tag's name without the colon) among its parser module's globals."""
+    """Teach xhtml2pdf the ``<pdf:celltable>`` and ``<pdf:destination>`` tags: it looks a tag's
+    class up by name (``pisaTag`` + the tag's name without the colon) among its parser
+    module's globals."""
     from xhtml2pdf import parser
     from xhtml2pdf.tags import pisaTag
-
-    if hasattr(parser, "pisaTagPDFCELLTABLE"):
-        return
 
     class CellTableTag(pisaTag):
         def start(self, c):
             c.addPara()
             c.addStory(CellTable.from_json(self.node.getAttribute("data-table")))
 
+    class DestinationTag(pisaTag):
+        def start(self, c):
+            c.addPara()
+            c.addStory(Destination(self.node.getAttribute("name")))
+
     parser.pisaTagPDFCELLTABLE = CellTableTag
+    parser.pisaTagPDFDESTINATION = DestinationTag
