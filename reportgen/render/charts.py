@@ -30,6 +30,11 @@ MEDIAN = "#0550ae"
 DOT = "#57606a"
 
 WIDTH = 510.0
+#: Charts on a screen: narrower and with larger text, so that scaled to a phone's width (390 px,
+#: about 350 px inside the page's margins) their smallest text is 11 px, and to the 28rem the
+#: page gives them at most on a desktop, 15 px, the body text's size.
+SCREEN_WIDTH = 340.0
+SCREEN_ZOOM = 1.9
 ROW = 13.0
 LABEL_WIDTH = 128.0
 LABEL_CHARS = 22
@@ -131,19 +136,24 @@ def merge_spans(spans: list[tuple[float, float]], gap: float = 0.25) -> list[tup
     return merged
 
 
-def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, description: str, zoom: float = 1.0) -> Chart:
+def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, description: str, zoom: float = 1.0,
+             width: float = WIDTH) -> Chart:
     """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across from the first visit
     to the last, one bar per visit: blue for a first visit to a unit, red for a return to it.
     The report prints the key and the time span beside the chart, which saves svglib four
-    texts per chart. ``zoom`` enlarges the text and rows (not the width) for screens, where
-    the chart is scaled down to a phone's width."""
+    texts per chart. ``zoom`` enlarges the text and rows and ``width`` narrows the chart for
+    screens (:data:`SCREEN_ZOOM`, :data:`SCREEN_WIDTH`); the label column is as wide as the
+    longest label needs, up to :data:`LABEL_WIDTH` zoomed."""
+    from .fonts import text_width
+
     top, axis, row_height = 2.0, 3.0, ROW * zoom
     height = top + row_height * max(1, len(rows)) + axis
-    plot_left = LABEL_WIDTH * zoom
-    plot_width = WIDTH - plot_left - 4
+    labels = [shorten(row, LABEL_CHARS) for row in rows]
+    plot_left = min(LABEL_WIDTH * zoom, max((text_width(label, 7 * zoom) for label in labels), default=0) + 8 * zoom)
+    plot_width = width - plot_left - 4
     body = []
-    for index, row in enumerate(rows):
-        body.append(_text(2, top + row_height * index + 9.2 * zoom, shorten(row, LABEL_CHARS), size=7 * zoom))
+    for index, label in enumerate(labels):
+        body.append(_text(2, top + row_height * index + 9.2 * zoom, label, size=7 * zoom))
     timed = visits
     if timed:
         start = min(visit.start for visit in timed)
@@ -152,9 +162,9 @@ def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, descripti
         bars: dict[tuple[bool, int], list[tuple[float, float]]] = {}
         for visit in timed:
             x = plot_left + (visit.start - start).total_seconds() * scale if span > 0 else plot_left + plot_width / 2
-            width = max(MIN_MARK, (visit.end - visit.start).total_seconds() * scale)
-            x = min(x, plot_left + plot_width - width)
-            bars.setdefault((visit.returned, visit.row), []).append((x, x + width))
+            length = max(MIN_MARK, (visit.end - visit.start).total_seconds() * scale)
+            x = min(x, plot_left + plot_width - length)
+            bars.setdefault((visit.returned, visit.row), []).append((x, x + length))
         marks: dict[bool, list[str]] = {False: [], True: []}
         for (returned, row), spans in bars.items():
             for x0, x1 in merge_spans(spans):
@@ -163,7 +173,7 @@ def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, descripti
                            for index in range(len(rows))], LINE))  # a hairline under each unit's row
         body.append(_path(marks[False], FIRST_VISIT))
         body.append(_path(marks[True], RETURN_VISIT))
-    return _svg(WIDTH, height, title, description, body)
+    return _svg(width, height, title, description, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,17 +189,28 @@ class Strip:
 
 
 def distribution(strips: list[Strip], title: str, description: str,
-                 format_value=lambda value: _num(value), zoom: float = 1.0) -> Chart:
-    """One row per measure: a dot per student, the middle 70% shaded, the median marked."""
-    row = 26.0 * zoom
+                 format_value=lambda value: _num(value), zoom: float = 1.0, width: float = WIDTH) -> Chart:
+    """One row per measure: a dot per student, the middle 70% shaded, the median marked. On a
+    chart narrower than :data:`WIDTH` (a screen's) each measure's words go above its strip, which
+    then spans the width."""
+    stacked = width < WIDTH
+    head = 14.0 * zoom if stacked else 0.0
+    row = head + (30.0 if stacked else 26.0) * zoom
     height = row * len(strips) + 4
-    plot_left = 96.0 * zoom
-    plot_width = WIDTH - plot_left - 52 * zoom
+    plot_left = 2.0 if stacked else 96.0 * zoom
+    plot_width = width - plot_left - (4.0 if stacked else 52 * zoom)
     body = []
     for index, strip in enumerate(strips):
-        y = index * row + 4
-        body.append(_text(0, y + 11 * zoom, strip.name, weight="bold", size=7 * zoom))
-        body.append(_text(0, y + 20 * zoom, strip.unit_text, fill=MUTED, size=6.5 * zoom))
+        top = index * row + 4
+        y = top + head  # the strip's top
+        if stacked:
+            body.append(_text(plot_left, top + 9 * zoom, f"{strip.name} ({strip.unit_text})", weight="bold",
+                              size=6.5 * zoom))
+            body.append(_text(plot_left + plot_width, top + 9 * zoom, f"median {format_value(strip.median)}",
+                              fill=MEDIAN, size=6 * zoom, anchor="end"))
+        else:
+            body.append(_text(0, y + 11 * zoom, strip.name, weight="bold", size=7 * zoom))
+            body.append(_text(0, y + 20 * zoom, strip.unit_text, fill=MUTED, size=6.5 * zoom))
         high = max([*strip.values, strip.p85, 1.0])
         scale = plot_width / high
         body.append(_path([_rect(plot_left + strip.p15 * scale, y + 2, max(1.0, (strip.p85 - strip.p15) * scale), 14)], BAND))
@@ -197,8 +218,10 @@ def distribution(strips: list[Strip], title: str, description: str,
         dots = [_rect(plot_left + value * scale - 1.2, y + 7.8, 2.4, 2.4) for value in strip.values]
         body.append(_path(dots, DOT))
         body.append(_path([_rect(plot_left + strip.median * scale - 0.6, y + 1, 1.2, 16)], MEDIAN))
-        body.append(_text(plot_left, y + 24, "0", fill=MUTED, size=6 * zoom))
-        body.append(_text(plot_left + plot_width, y + 24, format_value(high), fill=MUTED, size=6 * zoom, anchor="end"))
-        body.append(_text(plot_left + plot_width + 4, y + 11, f"median {format_value(strip.median)}",
-                          fill=MEDIAN, size=6 * zoom))
-    return _svg(WIDTH, height, title, description, body)
+        scale_y = y + 17 + 6.5 * zoom
+        body.append(_text(plot_left, scale_y, "0", fill=MUTED, size=6 * zoom))
+        body.append(_text(plot_left + plot_width, scale_y, format_value(high), fill=MUTED, size=6 * zoom, anchor="end"))
+        if not stacked:
+            body.append(_text(plot_left + plot_width + 4, y + 11, f"median {format_value(strip.median)}",
+                              fill=MEDIAN, size=6 * zoom))
+    return _svg(width, height, title, description, body)

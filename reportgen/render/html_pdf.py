@@ -175,8 +175,10 @@ def event_rows(student: StudentReport, limit: int | None = None) -> Markup:
     ))
 
 
-#: Charts on a screen are scaled to the page's width (a phone's 360 px): larger text and rows.
-SCREEN_ZOOM = 1.5
+
+
+def _chart_size(pdf: bool) -> dict[str, float]:
+    return {} if pdf else {"zoom": charts.SCREEN_ZOOM, "width": charts.SCREEN_WIDTH}
 
 
 def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
@@ -184,7 +186,7 @@ def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
     description = (f"{len(student.visits)} timed visits to {student.unit_count} units between "
                    f"{student.timeline_start} and {student.timeline_end} UTC, {returns} of them returns.")
     return charts.timeline(student.unit_rows, student.visits, f"Timeline of {student.student_id}", description,
-                           zoom=1.0 if pdf else SCREEN_ZOOM)
+                           **_chart_size(pdf))
 
 
 def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
@@ -197,7 +199,7 @@ def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
     description = "; ".join(f"{measure.name}: 15th percentile {measure.p15}, median {measure.median}, "
                             f"85th percentile {measure.p85}" for measure in cohort.ranges)
     return charts.distribution([strip(measure) for measure in cohort.ranges], f"How the {cohort.students} students of {cohort.namespace or 'the upload'} spread",
-                               description, format_value=lambda value: f"{value:.0f}", zoom=1.0 if pdf else SCREEN_ZOOM)
+                               description, format_value=lambda value: f"{value:.0f}", **_chart_size(pdf))
 
 
 @jinja2.pass_context
