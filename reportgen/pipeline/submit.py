@@ -80,12 +80,14 @@ def _compact_json(data) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def glyph_warnings(students: list[Student]) -> list[str] | None:
-    """What the PDF's fonts cannot draw, said up front rather than printed as empty boxes."""
+def glyph_warnings(students: list[Student], label: str | None = None) -> list[str] | None:
+    """What the PDF's fonts cannot draw, said up front rather than printed as empty boxes:
+    every text of the data and the label (the title), wherever it is printed (text, tables or
+    charts: they all draw with the same faces)."""
     texts = (text for student in students
              for text in (student.student_id, student.namespace,
                           *(event.unit for event in student.events), *(event.type or "" for event in student.events)))
-    missing = missing_glyphs("".join(set(texts)))
+    missing = missing_glyphs("".join(set(texts)) + (label or ""))
     if not missing:
         return None
     shown = " ".join(f"U+{ord(char):04X}" for char in sorted(missing)[:20])
@@ -164,7 +166,7 @@ def create_report(
         idempotency_client=idempotency and idempotency.client,
         idempotency_key=idempotency and idempotency.key,
         request_digest=idempotency and idempotency.digest,
-        warnings=glyph_warnings(students) if paged else None,
+        warnings=glyph_warnings(students, label) if paged else None,
         chunk_count=jobs.chunk_count,
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients]
         + ([Delivery(kind=DeliveryKind.WEBHOOK.value, recipient=callback_url, status=DeliveryStatus.QUEUED.value)]
