@@ -1,10 +1,10 @@
 """The PDF's fonts: DejaVu first, then fallback faces for the scripts DejaVu cannot draw.
 
 DejaVu Sans draws Latin, Greek, Cyrillic, Hebrew and Arabic (Persian included), but no
-Devanagari, Chinese, Japanese or Korean, which came out as empty boxes. xhtml2pdf 0.2.28
+Devanagari, Chinese, Japanese, Korean or Thai, which came out as empty boxes. xhtml2pdf 0.2.28
 matches a CSS font-family list per character (the first family with a glyph draws it),
-so a list with fallback families after DejaVu is the fix: :data:`BODY_FAMILIES` and
-:data:`MONO_FAMILIES`, with the ``@font-face`` rules from :func:`font_face_css`. Every
+so a list with fallback families after DejaVu is the fix: :data:`BODY_FAMILIES`, with the
+``@font-face`` rules from :func:`font_face_css`. Every
 file is shipped in ``static/fonts/`` (see its README.md); nothing depends on system fonts.
 
 Cost, measured on a one-paragraph document (13 ms with DejaVu alone): xhtml2pdf parses a
@@ -62,7 +62,6 @@ class Face(NamedTuple):
 PRIMARY_FACES = (
     Face("DejaVu Sans", "fonts/DejaVuSans.ttf"),
     Face("DejaVu Sans", "fonts/DejaVuSans-Bold.ttf", bold=True),
-    Face("DejaVu Sans Mono", "fonts/DejaVuSansMono.ttf"),
 )
 #: In fallback order. A family without a bold face is drawn from its regular face in bold
 #: text too (xhtml2pdf maps the missing weights of a family to the face it has).
@@ -82,10 +81,8 @@ def _family_list(*families: str) -> str:
     return ", ".join(f'"{family}"' for family in families)
 
 
-#: ``font-family`` for all text but the monospace listing.
+#: ``font-family`` for all text.
 BODY_FAMILIES = _family_list("DejaVu Sans", *FALLBACK_FAMILIES)
-#: ``font-family`` for monospace text; DejaVu Sans draws what the Mono face lacks (Hebrew).
-MONO_FAMILIES = _family_list("DejaVu Sans Mono", "DejaVu Sans", *FALLBACK_FAMILIES)
 
 #: Bidi controls: xhtml2pdf uses them to order a line and draws none of them.
 _NOT_DRAWN = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -111,8 +108,8 @@ def _coverage(face: Face) -> frozenset[int]:
 
 @functools.cache
 def _primary_coverage() -> frozenset[int]:
-    """What DejaVu draws in regular and bold alike (Mono falls back to DejaVu Sans)."""
-    regular, bold, _mono = PRIMARY_FACES
+    """What DejaVu draws in regular and bold alike."""
+    regular, bold = PRIMARY_FACES
     return _coverage(regular) & _coverage(bold)
 
 
@@ -163,7 +160,7 @@ _PLAIN_RESHAPER = arabic_reshaper.ArabicReshaper(configuration={"support_ligatur
 
 def _faces(bold: bool) -> tuple[Face, ...]:
     """The faces, in fallback order, that draw regular (or bold) text."""
-    regular, bold_face, _mono = PRIMARY_FACES
+    regular, bold_face = PRIMARY_FACES
     with_bold = {face.family for face in FALLBACK_FACES if face.bold}
     fallbacks = tuple(face for face in FALLBACK_FACES
                       if face.bold == (bold and face.family in with_bold))

@@ -8,13 +8,14 @@ its own: xhtml2pdf's fixed cost per document and pypdf's merge would cost more t
 students themselves.
 
 Layout for speed (``bench/report_bench.py``): xhtml2pdf pays for every laid-out line and
-about 0.3 ms for every table cell, so the PDF's tables (per unit, overview, event log) are
-aligned monospace lines (:func:`mono_table`). Their padding is U+FFFC, which DejaVu Sans
-Mono draws as an empty glyph one column wide: every kind of Unicode white space is collapsed
-by xhtml2pdf (figure spaces too), and it lays out each no-break space as a fragment of its
-own, which made a padded line cost 1 ms instead of 0.25 ms. Copied out of the PDF, the
-padding reads as U+FFFC; the HTML and CSV are the formats to copy from. Charts are SVG images with few elements (:mod:`reportgen.render.charts`). The HTML
-page uses ordinary tables and inline SVG.
+about 0.3 ms for every table cell, so the PDF's tables (per unit, class, event log) are drawn
+cell by cell by a flowable of our own (:mod:`reportgen.render.pdf_tables`), each cell in its own
+direction and faces, and copy out as their words. Charts are SVG images with few elements
+(:mod:`reportgen.render.charts`). The HTML page uses ordinary tables and inline SVG.
+
+The finished PDF (:func:`merge_pdfs`, for a one-chunk report too) is numbered "page N of M"
+across its parts and its class table's links lead to the students' pages; a student's own
+document cut out of it (:func:`extract_pages`) is numbered again.
 
 xhtml2pdf may read nothing but files under ``static/`` and the report's own inline
 ``data:image/svg+xml`` charts: :func:`link_callback` maps every URL the markup names to a
@@ -231,7 +232,7 @@ def report_environment() -> jinja2.Environment:
         event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
         pdf_destination=pdf_tables.destination, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
-        PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
+        PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES,
     )
     return environment
 

@@ -27,16 +27,17 @@ SAMPLES = {
     "王小明": "DroidSansFallback",
     "さくら": "DroidSansFallback",
     "김민준": "DroidSansFallback",
+    "สมชาย": "NotoSansThai-Regular",
 }
 RTL = {"محمد", "דוד"}
 #: What bold text is drawn in: DejaVu and Noto Devanagari have bold faces, Droid has not.
-BOLD = {"DejaVuSans": "DejaVuSans-Bold", "NotoSansDevanagari-Regular": "NotoSansDevanagari-Bold"}
+BOLD = {"DejaVuSans": "DejaVuSans-Bold", "NotoSansDevanagari-Regular": "NotoSansDevanagari-Bold",
+        "NotoSansThai-Regular": "NotoSansThai-Bold"}
 
 
 def _document(body: str) -> str:
     css = (
         f"body {{ font-family: {fonts.BODY_FAMILIES}; font-size: 12pt; }}\n"
-        f".listing {{ font-family: {fonts.MONO_FAMILIES}; }}\n"
     )
     html = f"<html><head><style>/* fonts */\n{css}</style></head><body>{body}</body></html>"
     return html.replace("/* fonts */", fonts.font_face_css(html))
@@ -66,12 +67,12 @@ def _no_glyph_warnings(records: list[logging.LogRecord]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, list[list[dict]]]:
-    """Per sample its regular and its bold line; under "listing" the monospace line."""
+    """Per sample its regular and its bold line; under "mixed" a line of two fallback faces."""
     paragraphs = "".join(f"<p>{name}</p><p><b>{name}</b></p>" for name in SAMPLES)
-    lines = _lines(html_to_pdf(_document(paragraphs + '<p class="listing">王小明 देवनागरी</p>')))
+    lines = _lines(html_to_pdf(_document(paragraphs + "<p>王小明 देवनागरी</p>")))
     assert len(lines) == 2 * len(SAMPLES) + 1
     return {name: lines[2 * index: 2 * index + 2] for index, name in enumerate(SAMPLES)} | {
-        "listing": lines[-1:]
+        "mixed": lines[-1:]
     }
 
 
@@ -96,8 +97,8 @@ def test_arabic_is_shaped_and_right_to_left(rendered):
         assert _text(line) == "דוד"[::-1]
 
 
-def test_monospace_list_falls_back_too(rendered):
-    [listing] = rendered["listing"]
+def test_a_line_falls_back_character_by_character(rendered):
+    [listing] = rendered["mixed"]
     assert _text(listing) == "王小明 देवनागरी"
     assert {_font(char) for char in listing} == {"DroidSansFallback", "NotoSansDevanagari-Regular"}
 
