@@ -190,3 +190,60 @@ def test_each_class_table_name_links_to_that_students_first_page(big_pdf):
     assert [name for name, _ in linked] == ids
     for name, target in linked:  # the student's page, and the first of them
         assert heading[target] == name and heading[target - 1] != name
+
+
+def test_our_charts_are_drawn_alike_by_our_reader_and_by_svglib(class_pdf):
+    """reportgen.pdf_charts reads our SVG subset instead of svglib (for speed): the texts land
+    where svglib puts them, in the same faces (svglib drops a text's edge spaces, which draw
+    nothing)."""
+    from io import BytesIO
+
+    from reportlab.graphics import renderPDF
+    from svglib.svglib import svg2rlg
+
+    from reportgen import charts, fonts, pdf_charts
+
+    fonts.register_chart_fonts()
+    rows = [f"Q{index} · {unit}" for index, unit in enumerate(UNITS.values(), start=1)]
+    visits = []
+    chart = charts.timeline(rows, visits, "t", "d")
+    distribution = charts.distribution([charts.Strip("Time on task", (1.0, 5.0, 9.0), 2.0, 5.0, 8.0, "minutes")],
+                                       "t", "d")
+    for svg in (chart.svg, distribution.svg):
+        data = charts.for_svglib(svg).encode("utf-8")
+        ours, theirs = pdf_charts.drawing(data), svg2rlg(BytesIO(data))
+        assert ours is not None
+        drawn = []
+        for picture in (ours, theirs):  # svglib reads the size as pixels (0.75 pt): compared at one scale
+            with pdfplumber.open(BytesIO(renderPDF.drawToString(picture))) as document:
+                page = document.pages[0]
+                scale = ours.width / page.width
+                drawn.append(sorted((round(c["x0"] * scale, 1), round(c["top"] * scale, 1), c["text"],
+                                     c["fontname"].partition("+")[2]) for c in page.chars if c["text"] != " "))
+        assert drawn[0] == drawn[1] and drawn[0]
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed")
+def test_our_chart_reader_draws_the_marks_svglib_draws(tmp_path):
+    from io import BytesIO
+
+    from PIL import Image, ImageChops
+    from reportlab.graphics import renderPDF
+    from svglib.svglib import svg2rlg
+
+    from reportgen import charts, fonts, pdf_charts
+
+    fonts.register_chart_fonts()
+    chart = charts.distribution([charts.Strip("Events", (3.0, 10.0, 40.0), 5.0, 10.0, 30.0, "per student"),
+                                 charts.Strip("Revisits", (0.0, 2.0, 9.0), 1.0, 2.0, 8.0, "per student")], "t", "d")
+    data = charts.for_svglib(chart.svg).encode("utf-8")
+    pictures = []
+    for name, picture, dpi in (("ours", pdf_charts.drawing(data), 72), ("svglib", svg2rlg(BytesIO(data)), 96)):
+        (tmp_path / f"{name}.pdf").write_bytes(renderPDF.drawToString(picture))
+        subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-singlefile", str(tmp_path / f"{name}.pdf"),
+                        str(tmp_path / name)], check=True, timeout=60)
+        pictures.append(Image.open(tmp_path / f"{name}.png").convert("L"))
+    assert pictures[0].size == pictures[1].size
+    difference = ImageChops.difference(*pictures).point(lambda value: 255 if value > 64 else 0)
+    differing = sum(difference.histogram()[255:]) / (pictures[0].size[0] * pictures[0].size[1])
+    assert differing < 0.005, f"{differing:.2%} of the pixels differ"

@@ -229,6 +229,17 @@ def pdf_name(face: Face) -> str:
 
 
 @functools.cache
+def chart_face_name(family: str, bold: bool = False) -> str | None:
+    """The face a chart's text in ``family`` is drawn in, as :func:`register_chart_fonts`
+    maps it for svglib (a family without a bold face draws bold text in its regular one);
+    None for a family not shipped here."""
+    faces = [face for face in (*PRIMARY_FACES, *FALLBACK_FACES) if face.family == family]
+    if not faces:
+        return None
+    return pdf_name(next((face for face in faces if face.bold == bold), faces[0]))
+
+
+@functools.cache
 def register_chart_fonts() -> None:
     """Map every family, regular and bold, to its face for svglib (the charts), once.
 

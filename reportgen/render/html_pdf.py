@@ -43,7 +43,7 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from ..config import ROOT_DIR
 from ..domain.report_data import CohortReport, ReportData, StudentReport
-from . import charts, fonts, pdf_tables
+from . import charts, fonts, pdf_charts, pdf_tables
 from .pdf_tables import Column
 
 TEMPLATES_DIR = ROOT_DIR / "templates"
@@ -68,13 +68,15 @@ _RESOURCE_POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=STATIC_DIR)
 
 
 def _parse_svg_once() -> None:
-    """Make xhtml2pdf parse each SVG image once instead of twice.
+    """Make xhtml2pdf read each SVG image once instead of twice, and our own charts without svglib.
 
     xhtml2pdf 0.2.28 runs svglib over an SVG when it meets the ``<img>`` (only to learn its
     size) and again when it draws it, and the parse is most of a chart's cost (a 19-student
     report: 0.35 s → 0.29 s). The first, unscaled drawing is kept on the image and scaled
-    for the draw, as the second parse would have been; any later call parses as before.
-    Checked by ``tests/test_report_pdf.py`` (a chart's marks are drawn at their size).
+    for the draw, as the second parse would have been; any later call reads it again. Our
+    charts are read by :mod:`reportgen.pdf_charts` (a fraction of svglib's cost), anything
+    else by svglib. Checked by ``tests/test_report_pdf.py`` (a chart's marks are drawn at
+    their size) and ``tests/test_report_scripts.py`` (both readers draw our charts alike).
     """
     from xhtml2pdf.xhtml2pdf_reportlab import PmlImage
 
@@ -85,10 +87,14 @@ def _parse_svg_once() -> None:
     def get_drawing(self, width=None, height=None):
         drawing = self.__dict__.pop("_reportgen_drawing", None)
         if drawing is None:
-            drawing = original(self, width, height)
-            if drawing is not None and getattr(self, "drawWidth", None) is None:
+            drawing = pdf_charts.drawing(self._imgdata) if self._imgdata.startswith(b"<svg") else None
+            if drawing is None:
+                drawing = original(self, width, height)  # svglib's, sized by xhtml2pdf
+                if drawing is None or getattr(self, "drawWidth", None) is not None:
+                    return drawing
+            if getattr(self, "drawWidth", None) is None:
                 self._reportgen_drawing = drawing  # asked from __init__, for the size only
-            return drawing
+                return drawing
         scale_x = (width if width is not None else self.drawWidth) / drawing.width
         scale_y = (height if height is not None else self.drawHeight) / drawing.height
         if scale_x != 1 or scale_y != 1:
