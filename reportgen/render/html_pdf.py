@@ -236,7 +236,7 @@ def report_environment() -> jinja2.Environment:
     environment.filters["isolate"] = isolate
     environment.globals.update(
         event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
-        pdf_destination=pdf_tables.destination, unit_table=unit_table, overview_table=overview_table,
+        pdf_destination=pdf_tables.destination, pdf_footer=pdf_tables.footer, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
         PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES,
     )

@@ -215,6 +215,46 @@ class CellTable(Flowable):
         canvas.restoreState()
 
 
+class FooterLine(Flowable):
+    """The page footer: a rule and one line of text (cut with "…" to its width), drawn like a
+    table cell. A paragraph there was laid out again on every page (about 2.5% of a 200-student
+    PDF under cProfile); "page N of M" is stamped at its right when the document is finished."""
+
+    SIZE = 7.0
+    INK = HexColor("#656d76")
+    RULE = HexColor("#d0d7de")
+
+    def __init__(self, text: str, width: float):
+        super().__init__()
+        self.text = fit(_clean(text), width, self.SIZE)
+        self.width, self.height = width, 13.0
+
+    def wrap(self, available_width, available_height):
+        return self.width, self.height
+
+    def draw(self):
+        canvas = self.canv
+        canvas.saveState()
+        canvas.setStrokeColor(self.RULE)
+        canvas.setLineWidth(0.5)
+        canvas.line(0, self.height, FRAME_WIDTH, self.height)
+        text = canvas.beginText()
+        text.setFillColor(self.INK)
+        x = 0.0
+        for face, run in visual_runs(self.text):
+            text.setFont(pdf_name(face), self.SIZE)
+            text.setTextOrigin(x, self.height - 8.82)  # the baseline rendering.PAGE_NUMBER_BASELINE stamps on
+            text.textOut(run)
+            x += run_width(face, run, self.SIZE)
+        canvas.drawText(text)
+        canvas.restoreState()
+
+
+def footer(text: str, width: float) -> Markup:
+    """The tag the template writes for the page footer (see :func:`install`)."""
+    return Markup('<pdf:footerline data-text="{}" data-width="{}"></pdf:footerline>').format(text, width)
+
+
 #: The URI scheme of the empty link annotation a :class:`Destination` leaves on its page.
 DESTINATION_SCHEME = "reportgen-destination:"
 
@@ -245,7 +285,7 @@ def destination(name: str) -> Markup:
 
 
 def install() -> None:
-    """Teach xhtml2pdf the ``<pdf:celltable>`` and ``<pdf:destination>`` tags: it looks a tag's
+    """Teach xhtml2pdf the ``<pdf:celltable>``, ``<pdf:footerline>`` and ``<pdf:destination>`` tags: it looks a tag's
     class up by name (``pisaTag`` + the tag's name without the colon) among its parser
     module's globals."""
     from xhtml2pdf import parser
@@ -261,5 +301,11 @@ def install() -> None:
             c.addPara()
             c.addStory(Destination(self.node.getAttribute("name")))
 
+    class FooterLineTag(pisaTag):
+        def start(self, c):
+            c.addPara()
+            c.addStory(FooterLine(self.node.getAttribute("data-text"), float(self.node.getAttribute("data-width"))))
+
     parser.pisaTagPDFCELLTABLE = CellTableTag
+    parser.pisaTagPDFFOOTERLINE = FooterLineTag
     parser.pisaTagPDFDESTINATION = DestinationTag
