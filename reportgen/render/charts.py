@@ -79,7 +79,7 @@ def _text(x: float, y: float, text: str, *, size: float = 7, fill: str = INK, an
 
 def _svglib_text(match: re.Match) -> str:
     """One text element of a chart as svglib draws it right: an element per run of one face, in
-    visual order (:func:`reportgen.fonts.visual_runs`). svglib draws an element in a single
+    visual order (:func:`reportgen.render.fonts.visual_runs`). svglib draws an element in a single
     face and neither joins Arabic nor orders right-to-left text, which browsers do themselves."""
     x, common, size, anchor, content = match.groups()
     bold = 'font-weight="bold"' in common

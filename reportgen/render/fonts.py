@@ -21,7 +21,7 @@ document, which adds 7 ms to each later one. Hence:
 The same parsed faces answer :func:`missing_glyphs` (what none of them can draw), and
 :func:`visual_runs` (text as drawn: joined, in visual order, one face per run) and
 :func:`register_chart_fonts` serve what xhtml2pdf's paragraphs do not lay out: the PDF's tables
-(:mod:`reportgen.pdf_tables`) and the SVG charts (svglib draws a text element in one face).
+(:mod:`reportgen.render.pdf_tables`) and the SVG charts (svglib draws a text element in one face).
 """
 from __future__ import annotations
 

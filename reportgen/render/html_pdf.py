@@ -74,7 +74,7 @@ def _parse_svg_once() -> None:
     size) and again when it draws it, and the parse is most of a chart's cost (a 19-student
     report: 0.35 s → 0.29 s). The first, unscaled drawing is kept on the image and scaled
     for the draw, as the second parse would have been; any later call reads it again. Our
-    charts are read by :mod:`reportgen.pdf_charts` (a fraction of svglib's cost), anything
+    charts are read by :mod:`reportgen.render.pdf_charts` (a fraction of svglib's cost), anything
     else by svglib. Checked by ``tests/test_report_pdf.py`` (a chart's marks are drawn at
     their size) and ``tests/test_report_scripts.py`` (both readers draw our charts alike).
     """
@@ -430,7 +430,7 @@ def _uri(annotation) -> str:
 
 def resolve_links(writer: PdfWriter) -> None:
     """Turn links to ``#name`` (the class table's to ``#student-N``) into links to the page
-    where :class:`reportgen.pdf_tables.Destination` marked ``name``, which may lie in another
+    where :class:`reportgen.render.pdf_tables.Destination` marked ``name``, which may lie in another
     part of the document than the link; the marks go, and so do links to no mark (a student
     that failed)."""
     pages = [page for page in writer.pages if page.get("/Annots") is not None]

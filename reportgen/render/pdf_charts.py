@@ -2,7 +2,7 @@
 
 svglib (which xhtml2pdf uses for SVG images) parses a chart with minidom, a CSS cascade and
 shlex, about 0.3 ms per element: a student's timeline cost more than a third of the
-student's page. Our charts use a small fixed subset of SVG that :mod:`reportgen.charts`
+student's page. Our charts use a small fixed subset of SVG that :mod:`reportgen.render.charts`
 writes (texts with a position, size, fill, weight, anchor and one face; paths of rectangles
 with a fill), and reading that back with two regular expressions is a fraction of the
 cost (``bench/report_bench.py``). An SVG with anything else in it (another element, another

@@ -7,7 +7,7 @@ That had three faults: copied out of the PDF a row read "￼￼43￼￼" (961 su
 numbers around it and scrambled the columns; and a script whose glyphs are not one monospace
 column wide (CJK, Devanagari, Thai in their fallback faces) pushed the rest of its row out of
 line. Here every cell is text of its own at its column's x, drawn with
-:func:`reportgen.fonts.visual_runs` (its own direction, Arabic joined, a face per script),
+:func:`reportgen.render.fonts.visual_runs` (its own direction, Arabic joined, a face per script),
 numbers right-aligned, the columns as wide as what they hold; copied out, a row is its words
 separated by spaces. Drawing a cell costs a few microseconds, so the tables cost less than the
 padded lines did (``bench/report_bench.py``).
@@ -16,7 +16,7 @@ The template writes ``<pdf:celltable data-table="…">`` (:func:`markup`) where 
 :func:`install` teaches xhtml2pdf that tag, which adds a :class:`CellTable` to the story. A
 table longer than the frame splits between rows and repeats its header. A cell can link to a
 URI; ``#student-N`` links are turned into links to that student's first page when the
-document is finished (:func:`reportgen.rendering.finish_pdf`).
+document is finished (:func:`reportgen.render.html_pdf.merge_pdfs`).
 """
 from __future__ import annotations
 
@@ -243,7 +243,7 @@ class FooterLine(Flowable):
         x = 0.0
         for face, run in visual_runs(self.text):
             text.setFont(pdf_name(face), self.SIZE)
-            text.setTextOrigin(x, self.height - 8.82)  # the baseline rendering.PAGE_NUMBER_BASELINE stamps on
+            text.setTextOrigin(x, self.height - 8.82)  # the baseline html_pdf.PAGE_NUMBER_BASELINE stamps on
             text.textOut(run)
             x += run_width(face, run, self.SIZE)
         canvas.drawText(text)
@@ -264,7 +264,7 @@ class Destination(Flowable):
     it takes no room. ReportLab writes a named destination only when a link of the same
     document uses it, and the link and its target are in different parts of the document
     until it is finished, so the page is marked with an empty link annotation to
-    ``reportgen-destination:name``, which :func:`reportgen.rendering.resolve_links` reads and
+    ``reportgen-destination:name``, which :func:`reportgen.render.html_pdf.resolve_links` reads and
     removes."""
 
     def __init__(self, name: str):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from ..helpers import submit
-from ..test_report_scripts import NAMES, multi_script_class
+from ..support.api import submit
+from ..support.payloads import SCRIPT_NAMES, multi_script_class
 from .conftest import PHONE
 
 pytestmark = pytest.mark.browser
@@ -32,7 +32,7 @@ def test_the_class_table_and_charts_read_on_a_phone_without_sideways_scrolling(c
     run_worker()
 
     page.goto(f"{live_server}/assignment/html/{task_id}")
-    expect(page.locator("table.overview tbody tr")).to_have_count(len(NAMES) + 1)
+    expect(page.locator("table.overview tbody tr")).to_have_count(len(SCRIPT_NAMES) + 1)
     page.screenshot(path=artifacts / "scripts-class.png")
     page.locator("section.student").first.screenshot(path=artifacts / "scripts-student.png")
 

@@ -20,14 +20,13 @@ import pdfplumber
 import pytest
 from pypdf import PdfReader
 
-from reportgen.documents import render_document
+from reportgen.render.documents import render_document
 
-from .helpers import event, student, submit
-from .test_report_pdf import assert_readable, sample_like
+from ..support.payloads import SCRIPT_NAMES as NAMES
+from ..support.payloads import SCRIPT_UNITS as UNITS
+from ..support.payloads import multi_script_class, sample_like
+from .test_report_pdf import assert_readable
 
-SCRIPTS = ("Arabic", "Hebrew", "Chinese", "Japanese", "Korean", "Hindi", "Thai")
-NAMES = dict(zip(SCRIPTS, ("محمد علي", "דוד כהן", "王小明", "さくら たなか", "김민준", "देवनागरी शर्मा", "สมชาย ใจดี")))
-UNITS = dict(zip(SCRIPTS, ("الجبر", "גאומטריה", "函数入门", "かんすう", "함수", "बीजगणित", "พีชคณิต")))
 #: The face each script's characters must be drawn in (as the PDF names it, subset prefix aside).
 FACES = {"Chinese": "DroidSansFallback", "Japanese": "DroidSansFallback", "Korean": "DroidSansFallback",
          "Hindi": "NotoSansDevanagari", "Thai": "NotoSansThai"}
@@ -38,17 +37,6 @@ COLUMNS = (("#", True), ("Student", False), ("Events", True), ("Time", True), ("
 EMBEDDINGS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e"))
 
 needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
-
-
-def multi_script_class() -> list[dict]:
-    """A student per script (and a Latin one), each with events on every unit."""
-    students = []
-    for index, name in enumerate([*NAMES.values(), "Zoë Núñez"]):
-        events = [event(unit, f"2024-07-0{1 + number % 5}T1{index}:{(visit * 7 + number) % 60:02d}:00Z",
-                        "submission" if visit == 0 else "saved_code")
-                  for number, unit in enumerate(UNITS.values()) for visit in range(2 + (index + number) % 3)]
-        students.append(student(name, events, "course-1"))
-    return students
 
 
 def logical_lines(pdf: bytes, page: int) -> list[str]:
@@ -144,14 +132,6 @@ def test_no_text_of_the_multi_script_class_overlaps_or_leaves_the_page(class_pdf
     assert assert_readable(class_pdf) > 300
 
 
-def test_a_name_or_unit_in_a_script_no_bundled_font_covers_is_a_warning(client):
-    ethiopic, tibetan = "ሰላም", "བོད"
-    task_id = submit(client, "pdf", [student(ethiopic, [event(tibetan, "2024-07-01T10:00:00Z")], "course")])
-    [warning] = client.get(f"/assignment/pdf/{task_id}").get_json()["warnings"]
-    for char in ethiopic + tibetan:
-        assert f"U+{ord(char):04X}" in warning
-
-
 @pytest.fixture(scope="module")
 def big_pdf() -> bytes:
     return render_document("pdf", json.dumps(sample_like(120)))
@@ -193,7 +173,7 @@ def test_each_class_table_name_links_to_that_students_first_page(big_pdf):
 
 
 def test_our_charts_are_drawn_alike_by_our_reader_and_by_svglib(class_pdf):
-    """reportgen.pdf_charts reads our SVG subset instead of svglib (for speed): the texts land
+    """reportgen.render.pdf_charts reads our SVG subset instead of svglib (for speed): the texts land
     where svglib puts them, in the same faces (svglib drops a text's edge spaces, which draw
     nothing)."""
     from io import BytesIO
@@ -201,7 +181,7 @@ def test_our_charts_are_drawn_alike_by_our_reader_and_by_svglib(class_pdf):
     from reportlab.graphics import renderPDF
     from svglib.svglib import svg2rlg
 
-    from reportgen import charts, fonts, pdf_charts
+    from reportgen.render import charts, fonts, pdf_charts
 
     fonts.register_chart_fonts()
     rows = [f"Q{index} · {unit}" for index, unit in enumerate(UNITS.values(), start=1)]
@@ -231,7 +211,7 @@ def test_our_chart_reader_draws_the_marks_svglib_draws(tmp_path):
     from reportlab.graphics import renderPDF
     from svglib.svglib import svg2rlg
 
-    from reportgen import charts, fonts, pdf_charts
+    from reportgen.render import charts, fonts, pdf_charts
 
     fonts.register_chart_fonts()
     chart = charts.distribution([charts.Strip("Events", (3.0, 10.0, 40.0), 5.0, 10.0, 30.0, "per student"),
