@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from html import escape, unescape
 
 from ..domain.report_data import VisitMark
-from .fonts import run_width, visual_runs
+from .fonts import run_width, text_width, visual_runs
 
 INK = "#1f2328"
 MUTED = "#656d76"
@@ -144,8 +144,6 @@ def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, descripti
     texts per chart. ``zoom`` enlarges the text and rows and ``width`` narrows the chart for
     screens (:data:`SCREEN_ZOOM`, :data:`SCREEN_WIDTH`); the label column is as wide as the
     longest label needs, up to :data:`LABEL_WIDTH` zoomed."""
-    from .fonts import text_width
-
     top, axis, row_height = 2.0, 3.0, ROW * zoom
     height = top + row_height * max(1, len(rows)) + axis
     labels = [shorten(row, LABEL_CHARS) for row in rows]

@@ -193,9 +193,10 @@ def visual_runs(text: str, bold: bool = False) -> tuple[tuple[Face, str], ...]:
     names it beforehand. Cached: the same unit names recur on every student's page.
     """
     faces = _faces(bold)
-    if text.isascii() or not _needs_fallback(text) and not needs_bidi(text, None):
+    reordered = not text.isascii() and needs_bidi(text)  # right-to-left letters, or bidi controls
+    if text.isascii() or not reordered and not _needs_fallback(text):
         return ((faces[0], text),) if text else ()
-    if needs_bidi(text, None):
+    if reordered:
         text = get_display(_shaped(text, faces), None)
     runs: list[tuple[Face, str]] = []
     for char in text:

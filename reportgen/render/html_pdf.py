@@ -75,8 +75,8 @@ def _parse_svg_once() -> None:
     report: 0.35 s → 0.29 s). The first, unscaled drawing is kept on the image and scaled
     for the draw, as the second parse would have been; any later call reads it again. Our
     charts are read by :mod:`reportgen.render.pdf_charts` (a fraction of svglib's cost), anything
-    else by svglib. Checked by ``tests/test_report_pdf.py`` (a chart's marks are drawn at
-    their size) and ``tests/test_report_scripts.py`` (both readers draw our charts alike).
+    else by svglib. Checked by ``tests/unit/test_report_pdf.py`` (a chart's marks are drawn at
+    their size) and ``tests/unit/test_report_scripts.py`` (both readers draw our charts alike).
     """
     from xhtml2pdf.xhtml2pdf_reportlab import PmlImage
 

@@ -7,7 +7,7 @@ writes (texts with a position, size, fill, weight, anchor and one face; paths of
 with a fill), and reading that back with two regular expressions is a fraction of the
 cost (``bench/report_bench.py``). An SVG with anything else in it (another element, another
 path command, a family no face is registered for) is left to svglib, so a chart drawn with
-more of SVG is still right, only slower; ``tests/test_report_scripts.py`` checks that both
+more of SVG is still right, only slower; ``tests/unit/test_report_scripts.py`` checks that both
 draw our charts alike.
 """
 from __future__ import annotations
