@@ -36,6 +36,8 @@ FRAME_WIDTH = 511.0
 FONT_SIZE = 7.5
 ROW_HEIGHT = 10.5
 GAP = 8.0
+#: The least a flexible column (a name) keeps when the others are wide.
+MIN_FLEXIBLE = 40.0
 #: Space left of the first column and right of the last, inside the shading.
 MARGIN = 2.0
 ELLIPSIS = "…"
@@ -103,6 +105,12 @@ def lay_out(columns: Sequence[Column], rows: Sequence[Sequence[object]], *, link
         natural.append(min(wanted, column.widest) if column.widest else wanted)
     room = width - 2 * MARGIN - GAP * (len(columns) - 1)
     fixed = sum(w for w, column in zip(natural, columns) if not column.flexible)
+    excess = fixed + MIN_FLEXIBLE * sum(column.flexible for column in columns) - room
+    capped = sum(w for w, column in zip(natural, columns) if column.widest and not column.flexible)
+    if excess > 0 and capped:  # too many capped columns (event types): narrower, their titles cut
+        factor = max(0.0, 1 - excess / capped)
+        natural = [w * factor if column.widest and not column.flexible else w for w, column in zip(natural, columns)]
+        fixed = sum(w for w, column in zip(natural, columns) if not column.flexible)
     flexible = sum(w for w, column in zip(natural, columns) if column.flexible)
     if flexible and fixed + flexible > room:
         share = max(0.0, room - fixed) / flexible

@@ -144,6 +144,24 @@ def test_pisa_errors_raise_render_error(monkeypatch):
         rendering.html_to_pdf("<p>x</p>")
 
 
+def test_a_unit_table_with_the_most_event_types_stays_inside_the_frame():
+    types = [f"a-very-long-event-type-name-{index}" for index in range(6)]
+    alice = student("alice", [("a unit with a long name", name, f"2024-07-21T03:0{index}:00Z")
+                              for index, name in enumerate(types)])
+    table = rendering.unit_table(make_report([alice]).students[0])
+    assert len(table.columns) >= 10
+    assert sum(table.widths) + pdf_tables.GAP * (len(table.widths) - 1) + 2 * pdf_tables.MARGIN <= 511.01
+    assert table.widths[1] >= pdf_tables.MIN_FLEXIBLE - 0.01  # the unit column keeps room
+
+
+def test_capped_columns_too_many_for_the_frame_are_narrowed_and_the_flexible_one_keeps_room():
+    columns = [pdf_tables.Column("Name", flexible=True),
+               *(pdf_tables.Column(f"long column title {index}", right=True, widest=46.0) for index in range(12))]
+    table = pdf_tables.lay_out(columns, [("a long name that needs room", *range(12))])
+    assert sum(table.widths) + pdf_tables.GAP * 12 + 2 * pdf_tables.MARGIN <= pdf_tables.FRAME_WIDTH + 0.01
+    assert table.widths[0] >= pdf_tables.MIN_FLEXIBLE - 0.01
+
+
 def test_a_pdf_table_sizes_its_columns_to_their_cells_and_cuts_only_the_flexible_ones():
     columns = [pdf_tables.Column("Id", flexible=True), pdf_tables.Column("Time", right=True)]
     table = pdf_tables.lay_out(columns, [("abcdefghij" * 20, "1 h 50 min"), ("王小明", "5 min")], width=200)
