@@ -80,14 +80,16 @@ def _compact_json(data) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def glyph_warnings(students: list[Student], options: ReportOptions = DEFAULT_OPTIONS) -> list[str] | None:
-    """What the PDF's fonts cannot draw (in the data or the names the report shows), said up
-    front rather than printed as empty boxes."""
+def glyph_warnings(students: list[Student], options: ReportOptions = DEFAULT_OPTIONS,
+                   label: str | None = None) -> list[str] | None:
+    """What the PDF's fonts cannot draw, said up front rather than printed as empty boxes: every
+    text of the data, the names the report shows and the label (the title), wherever it is
+    printed (text, tables or charts: they all draw with the same faces)."""
     texts = (text for student in students
              for text in (student.student_id, student.namespace,
                           *(event.unit for event in student.events), *(event.type or "" for event in student.events)))
     names = (name for names in (*options.unit_names.values(), *options.student_names.values()) for name in names.values())
-    missing = missing_glyphs("".join({*texts, *names}))
+    missing = missing_glyphs("".join({*texts, *names}) + (label or ""))
     if not missing:
         return None
     shown = " ".join(f"U+{ord(char):04X}" for char in sorted(missing)[:20])
@@ -170,7 +172,7 @@ def create_report(
         idempotency_client=idempotency and idempotency.client,
         idempotency_key=idempotency and idempotency.key,
         request_digest=idempotency and idempotency.digest,
-        warnings=glyph_warnings(students, prepared.options) if paged else None,
+        warnings=glyph_warnings(students, prepared.options, label) if paged else None,
         chunk_count=jobs.chunk_count,
         deliveries=[Delivery(recipient=recipient, status=DeliveryStatus.QUEUED.value) for recipient in recipients]
         + ([Delivery(kind=DeliveryKind.WEBHOOK.value, recipient=callback_url, status=DeliveryStatus.QUEUED.value)]

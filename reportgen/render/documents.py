@@ -242,15 +242,16 @@ class PdfDocuments(Documents):
     @staticmethod
     def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks: Iterable[ChunkResult],
                 parts=()) -> bytes:
-        """The finished document: a complete one-chunk PDF as it is, else the overview (for
-        several students) followed by every chunk's PDF and pieces, read one at a time."""
+        """The finished document: a complete one-chunk PDF, else the overview (for several
+        students) followed by every chunk's PDF and pieces, read one at a time; its pages
+        numbered across the whole and its links resolved (:func:`.html_pdf.merge_pdfs`)."""
         from .html_pdf import merge_pdfs, render_pdf
 
         chunks = iter(chunks)
         head = list(itertools.islice(chunks, 2))
-        if len(head) == 1 and (head[0].complete or len(inputs) == 1):
-            return head[0].whole
         data = report_data(context, inputs, summary_only=True)
+        if len(head) == 1 and (head[0].complete or len(inputs) == 1):
+            return merge_pdfs([head[0].whole], data.title)  # to number its pages and resolve its links
         overview = [render_pdf(data, overview=True, sections=()).content] if len(inputs) > 1 else []
         wholes = (chunk.whole for chunk in itertools.chain(head, chunks) if chunk.whole)
         return merge_pdfs(itertools.chain(overview, wholes), data.title)

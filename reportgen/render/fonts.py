@@ -1,10 +1,10 @@
 """The PDF's fonts: DejaVu first, then fallback faces for the scripts DejaVu cannot draw.
 
 DejaVu Sans draws Latin, Greek, Cyrillic, Hebrew and Arabic (Persian included), but no
-Devanagari, Chinese, Japanese or Korean, which came out as empty boxes. xhtml2pdf 0.2.28
+Devanagari, Chinese, Japanese, Korean or Thai, which came out as empty boxes. xhtml2pdf 0.2.28
 matches a CSS font-family list per character (the first family with a glyph draws it),
-so a list with fallback families after DejaVu is the fix: :data:`BODY_FAMILIES` and
-:data:`MONO_FAMILIES`, with the ``@font-face`` rules from :func:`font_face_css`. Every
+so a list with fallback families after DejaVu is the fix: :data:`BODY_FAMILIES`, with the
+``@font-face`` rules from :func:`font_face_css`. Every
 file is shipped in ``static/fonts/`` (see its README.md); nothing depends on system fonts.
 
 Cost, measured on a one-paragraph document (13 ms with DejaVu alone): xhtml2pdf parses a
@@ -19,16 +19,21 @@ document, which adds 7 ms to each later one. Hence:
   are: called in the worker before it forks, no work horse parses a font again.
 
 The same parsed faces answer :func:`missing_glyphs` (what none of them can draw), and
-:func:`chart_family` and :func:`register_chart_fonts` serve the SVG charts (svglib).
+:func:`visual_runs` (text as drawn: joined, in visual order, one face per run) and
+:func:`register_chart_fonts` serve what xhtml2pdf's paragraphs do not lay out: the PDF's tables
+(:mod:`reportgen.render.pdf_tables`) and the SVG charts (svglib draws a text element in one face).
 """
 from __future__ import annotations
 
 import functools
+import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
+import arabic_reshaper
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from xhtml2pdf.bidi import get_display, needs_bidi
 
 from ..config import ROOT_DIR
 
@@ -57,7 +62,6 @@ class Face(NamedTuple):
 PRIMARY_FACES = (
     Face("DejaVu Sans", "fonts/DejaVuSans.ttf"),
     Face("DejaVu Sans", "fonts/DejaVuSans-Bold.ttf", bold=True),
-    Face("DejaVu Sans Mono", "fonts/DejaVuSansMono.ttf"),
 )
 #: In fallback order. A family without a bold face is drawn from its regular face in bold
 #: text too (xhtml2pdf maps the missing weights of a family to the face it has).
@@ -67,6 +71,8 @@ FALLBACK_FACES = (
     Face("Noto Sans Devanagari", "fonts/NotoSansDevanagari-Regular.ttf"),
     Face("Noto Sans Devanagari", "fonts/NotoSansDevanagari-Bold.ttf", bold=True),
     Face("Droid Sans Fallback", "fonts/DroidSansFallback.ttf"),
+    Face("Noto Sans Thai", "fonts/NotoSansThai-Regular.ttf"),
+    Face("Noto Sans Thai", "fonts/NotoSansThai-Bold.ttf", bold=True),
 )
 FALLBACK_FAMILIES = tuple(dict.fromkeys(face.family for face in FALLBACK_FACES))
 
@@ -75,10 +81,8 @@ def _family_list(*families: str) -> str:
     return ", ".join(f'"{family}"' for family in families)
 
 
-#: ``font-family`` for all text but the monospace listing.
+#: ``font-family`` for all text.
 BODY_FAMILIES = _family_list("DejaVu Sans", *FALLBACK_FAMILIES)
-#: ``font-family`` for monospace text; DejaVu Sans draws what the Mono face lacks (Hebrew).
-MONO_FAMILIES = _family_list("DejaVu Sans Mono", "DejaVu Sans", *FALLBACK_FAMILIES)
 
 #: Bidi controls: xhtml2pdf uses them to order a line and draws none of them.
 _NOT_DRAWN = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -104,8 +108,8 @@ def _coverage(face: Face) -> frozenset[int]:
 
 @functools.cache
 def _primary_coverage() -> frozenset[int]:
-    """What DejaVu draws in regular and bold alike (Mono falls back to DejaVu Sans)."""
-    regular, bold, _mono = PRIMARY_FACES
+    """What DejaVu draws in regular and bold alike."""
+    regular, bold = PRIMARY_FACES
     return _coverage(regular) & _coverage(bold)
 
 
@@ -150,19 +154,90 @@ def missing_glyphs(text: str) -> set[str]:
     return {c for c in _needs_fallback(text) if not any(ord(c) in _coverage(f) for f in every_face)}
 
 
-def chart_family(text: str) -> str:
-    """The one family an SVG chart's ``<text>`` should name to draw ``text``.
+#: Arabic letters joined without ligatures: the fallback when a face lacks a ligature's form.
+_PLAIN_RESHAPER = arabic_reshaper.ArabicReshaper(configuration={"support_ligatures": False})
 
-    svglib draws a text element in a single face (no per-character fallback), so this is
-    the first family that draws every character of ``text``, else the one that draws most
-    of them: a label mixing Latin with CJK loses one or the other (Droid has no Latin).
+
+def _faces(bold: bool) -> tuple[Face, ...]:
+    """The faces, in fallback order, that draw regular (or bold) text."""
+    regular, bold_face = PRIMARY_FACES
+    with_bold = {face.family for face in FALLBACK_FACES if face.bold}
+    fallbacks = tuple(face for face in FALLBACK_FACES
+                      if face.bold == (bold and face.family in with_bold))
+    return ((bold_face if bold else regular), *fallbacks)
+
+
+def _drawable(text: str, faces: tuple[Face, ...]) -> bool:
+    return all(any(ord(c) in _coverage(face) for face in faces) for c in text)
+
+
+def _shaped(text: str, faces: tuple[Face, ...]) -> str:
+    """``text`` with its Arabic letters joined (presentation forms), as far as the faces draw them."""
+    shaped = arabic_reshaper.reshape(text)
+    if _drawable(shaped, faces):
+        return shaped
+    plain = _PLAIN_RESHAPER.reshape(text)
+    return plain if _drawable(plain, faces) else text
+
+
+@functools.lru_cache(maxsize=4096)
+def visual_runs(text: str, bold: bool = False) -> tuple[tuple[Face, str], ...]:
+    """``text`` (logical order, one line) as it is drawn: runs of one face each, left to right.
+
+    What the PDF's tables and the charts draw with, where no xhtml2pdf paragraph does the
+    work: Arabic is joined, every run is put in its visual order by the Unicode bidi
+    algorithm (xhtml2pdf's, the one its paragraphs use) with the direction of ``text``'s first
+    strong character, and each character is drawn by the first face that has it (DejaVu,
+    then the fallbacks), so a label mixing Latin with CJK or Devanagari draws both. A
+    character no face has stays with DejaVu and prints as its blank; :func:`missing_glyphs`
+    names it beforehand. Cached: the same unit names recur on every student's page.
     """
-    if not _needs_fallback(text):
-        return "DejaVu Sans"
-    chars = {c for c in text if not c.isspace() and c not in _NOT_DRAWN}
-    regular = (PRIMARY_FACES[0], *(face for face in FALLBACK_FACES if not face.bold))
-    drawn = [sum(ord(c) in _coverage(face) for c in chars) for face in regular]
-    return regular[drawn.index(max(drawn))].family  # the first of the best
+    faces = _faces(bold)
+    reordered = not text.isascii() and needs_bidi(text)  # right-to-left letters, or bidi controls
+    if text.isascii() or not reordered and not _needs_fallback(text):
+        return ((faces[0], text),) if text else ()
+    if reordered:
+        text = get_display(_shaped(text, faces), None)
+    runs: list[tuple[Face, str]] = []
+    for char in text:
+        if char in _NOT_DRAWN:
+            continue
+        joins = char.isspace() or unicodedata.category(char).startswith("M")
+        if runs and joins and (char.isspace() or ord(char) in _coverage(runs[-1][0])):
+            face = runs[-1][0]  # a space or a mark stays with the run before it
+        else:
+            face = next((face for face in faces if ord(char) in _coverage(face)), faces[0])
+        if runs and runs[-1][0] == face:
+            runs[-1] = (face, runs[-1][1] + char)
+        else:
+            runs.append((face, char))
+    return tuple(runs)
+
+
+def run_width(face: Face, run: str, size: float) -> float:
+    """How wide one run of :func:`visual_runs` is drawn at ``size`` points."""
+    return pdfmetrics.stringWidth(run, _font(face).fontName, size)
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """How wide ``text`` is drawn at ``size`` points, runs and fallbacks included."""
+    return sum(run_width(face, run, size) for face, run in visual_runs(text, bold))
+
+
+def pdf_name(face: Face) -> str:
+    """The name ReportLab draws ``face`` under, registered on first use."""
+    return _font(face).fontName
+
+
+@functools.cache
+def chart_face_name(family: str, bold: bool = False) -> str | None:
+    """The face a chart's text in ``family`` is drawn in, as :func:`register_chart_fonts`
+    maps it for svglib (a family without a bold face draws bold text in its regular one);
+    None for a family not shipped here."""
+    faces = [face for face in (*PRIMARY_FACES, *FALLBACK_FACES) if face.family == family]
+    if not faces:
+        return None
+    return pdf_name(next((face for face in faces if face.bold == bold), faces[0]))
 
 
 @functools.cache

@@ -8,13 +8,14 @@ its own: xhtml2pdf's fixed cost per document and pypdf's merge would cost more t
 students themselves.
 
 Layout for speed (``bench/report_bench.py``): xhtml2pdf pays for every laid-out line and
-about 0.3 ms for every table cell, so the PDF's tables (per unit, overview, event log) are
-aligned monospace lines (:func:`mono_table`). Their padding is U+FFFC, which DejaVu Sans
-Mono draws as an empty glyph one column wide: every kind of Unicode white space is collapsed
-by xhtml2pdf (figure spaces too), and it lays out each no-break space as a fragment of its
-own, which made a padded line cost 1 ms instead of 0.25 ms. Copied out of the PDF, the
-padding reads as U+FFFC; the HTML and CSV are the formats to copy from. Charts are SVG images with few elements (:mod:`reportgen.render.charts`). The HTML
-page uses ordinary tables and inline SVG.
+about 0.3 ms for every table cell, so the PDF's tables (per unit, class, event log) are drawn
+cell by cell by a flowable of our own (:mod:`reportgen.render.pdf_tables`), each cell in its own
+direction and faces, and copy out as their words. Charts are SVG images with few elements
+(:mod:`reportgen.render.charts`). The HTML page uses ordinary tables and inline SVG.
+
+The finished PDF (:func:`merge_pdfs`, for a one-chunk report too) is numbered "page N of M"
+across its parts and its class table's links lead to the students' pages; a student's own
+document cut out of it (:func:`extract_pages`) is numbered again.
 
 xhtml2pdf may read nothing but files under ``static/`` and the report's own inline
 ``data:image/svg+xml`` charts: :func:`link_callback` maps every URL the markup names to a
@@ -26,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
-import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -34,12 +34,17 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 from markupsafe import Markup, escape
 from pypdf import PdfReader, PdfWriter
+from pypdf.constants import PageAttributes as PG
+from pypdf.generic import ArrayObject, BooleanObject, DecodedStreamObject, DictionaryObject, NameObject
+from reportlab.pdfbase import pdfmetrics
 from xhtml2pdf import pisa
+from xhtml2pdf.bidi import needs_bidi
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from ..config import ROOT_DIR
 from ..domain.report_data import CohortReport, ReportData, StudentReport
-from . import charts, fonts
+from . import charts, fonts, pdf_charts, pdf_tables
+from .pdf_tables import Column
 
 TEMPLATES_DIR = ROOT_DIR / "templates"
 STATIC_DIR = ROOT_DIR / "static"
@@ -50,8 +55,6 @@ PT_PER_PX = 0.75
 #: Where a PDF's ``@font-face`` rules go, once the document's text says which faces it needs.
 FONT_FACES_MARKER = "/* font faces */"
 
-#: Event-log lines per paragraph of the PDF (one paragraph per shaded band).
-PDF_LINES_PER_BAND = 25
 #: How much of a student's sequence a PDF prints: no reader pages through more, and xhtml2pdf
 #: lays out one huge paragraph in time that grows faster than its length (a 235,000-event
 #: student's sequence took minutes). The HTML, CSV and JSON carry the whole of it.
@@ -59,29 +62,21 @@ PDF_SEQUENCE_LABELS = 2000
 #: Event-log rows one HTML page lists in all, and visit rows too (see :func:`page_rows`).
 HTML_LOG_ROWS = 20_000
 PDF_SEQUENCE_RUNS = 500
-#: One column of padding in a monospace line: an empty glyph of DejaVu Sans Mono that no
-#: layout step treats as white space.
-PAD = "\ufffc"
-GAP = PAD * 2
-#: The widest monospace line that fits the PDF's text frame at the listing's font size.
-LINE_COLUMNS = 112
-#: Widths of the unit and type columns of the PDF's tables; longer names are cut there
-#: and printed in full beneath (:func:`shortened_names`).
-UNIT_COLUMN = 28
-TYPE_COLUMN = 10
 
 #: What xhtml2pdf may fetch: no network at all, local files only below ``static/``.
 _RESOURCE_POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=STATIC_DIR)
 
 
 def _parse_svg_once() -> None:
-    """Make xhtml2pdf parse each SVG image once instead of twice.
+    """Make xhtml2pdf read each SVG image once instead of twice, and our own charts without svglib.
 
     xhtml2pdf 0.2.28 runs svglib over an SVG when it meets the ``<img>`` (only to learn its
     size) and again when it draws it, and the parse is most of a chart's cost (a 19-student
     report: 0.35 s → 0.29 s). The first, unscaled drawing is kept on the image and scaled
-    for the draw, as the second parse would have been; any later call parses as before.
-    Checked by ``tests/test_report_pdf.py`` (a chart's marks are drawn at their size).
+    for the draw, as the second parse would have been; any later call reads it again. Our
+    charts are read by :mod:`reportgen.render.pdf_charts` (a fraction of svglib's cost), anything
+    else by svglib. Checked by ``tests/unit/test_report_pdf.py`` (a chart's marks are drawn at
+    their size) and ``tests/unit/test_report_scripts.py`` (both readers draw our charts alike).
     """
     from xhtml2pdf.xhtml2pdf_reportlab import PmlImage
 
@@ -92,10 +87,14 @@ def _parse_svg_once() -> None:
     def get_drawing(self, width=None, height=None):
         drawing = self.__dict__.pop("_reportgen_drawing", None)
         if drawing is None:
-            drawing = original(self, width, height)
-            if drawing is not None and getattr(self, "drawWidth", None) is None:
+            drawing = pdf_charts.drawing(self._imgdata) if self._imgdata.startswith(b"<svg") else None
+            if drawing is None:
+                drawing = original(self, width, height)  # svglib's, sized by xhtml2pdf
+                if drawing is None or getattr(self, "drawWidth", None) is not None:
+                    return drawing
+            if getattr(self, "drawWidth", None) is None:
                 self._reportgen_drawing = drawing  # asked from __init__, for the size only
-            return drawing
+                return drawing
         scale_x = (width if width is not None else self.drawWidth) / drawing.width
         scale_y = (height if height is not None else self.drawHeight) / drawing.height
         if scale_x != 1 or scale_y != 1:
@@ -107,113 +106,69 @@ def _parse_svg_once() -> None:
 
 
 _parse_svg_once()
+pdf_tables.install()
 
 
 class RenderError(Exception):
     """xhtml2pdf reported errors while building a PDF."""
 
 
-class Column(NamedTuple):
-    title: str
-    width: int
-    right: bool = False
+#: Widest a per-type count's header gets in the PDF's unit table, and the unit column's share of it.
+TYPE_COLUMN_WIDTH = 46.0
+UNIT_COLUMN_WIDTH = 150.0
 
 
-class MonoTable(NamedTuple):
-    header: str
-    lines: list[str]
-
-
-def display_width(text: str) -> int:
-    """Monospace columns ``text`` takes: wide (CJK) characters count two, marks none."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
-
-
-def fit(text: str, width: int) -> str:
-    """``text`` cut to ``width`` columns with an ellipsis, so a cell never runs into the next."""
-    if display_width(text) <= width:
-        return text
-    kept, used = [], 0
-    for char in text:
-        step = display_width(char)
-        if used + step > width - 1:
-            break
-        kept.append(char)
-        used += step
-    return "".join(kept) + "…"
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    fill = PAD * max(0, width - display_width(text))
-    return fill + text if right else text + fill
-
-
-def mono_table(columns: Sequence[Column], rows: Sequence[Sequence[object]]) -> MonoTable:
-    """Rows as aligned monospace lines; every cell fits its column (cut with "…" if longer)."""
-    def line(cells: Sequence[object]) -> str:
-        return GAP.join(_pad(fit(str(cell), column.width), column.width, column.right)
-                        for cell, column in zip(cells, columns)).rstrip(PAD)
-
-    return MonoTable(header=line([column.title for column in columns]), lines=[line(row) for row in rows])
-
-
-def unit_table(student: StudentReport) -> MonoTable:
-    """The per-unit table of the PDF: label, unit (its name when it has one), events, per-type
-    counts, visits, time, touches."""
-    types = [Column(fit(name, TYPE_COLUMN), max(6, min(TYPE_COLUMN, display_width(name))))
-             for name in student.type_columns]
-    types = [Column(column.title, column.width, True) for column in types]
-    other = [Column("other", 5, True)] if student.has_other_types else []
-    fixed = 3 + 6 + 6 + 8 + 16 + 16 + sum(c.width for c in types) + sum(c.width for c in other)
-    gaps = 2 * (7 + len(types) + len(other) - 1)
-    unit_width = max(8, LINE_COLUMNS - fixed - gaps)
-    columns = [Column("", 3), Column("Unit", min(unit_width, UNIT_COLUMN)), Column("Events", 6, True), *types, *other,
-               Column("Visits", 6, True), Column("Time", 8, True), Column("First touch", 16), Column("Last touch", 16)]
+def unit_table(student: StudentReport) -> pdf_tables.Table:
+    """The per-unit table of the PDF: label, unit (its name when it has one), events, per-type counts, visits, time, touches."""
+    types = [Column(name, right=True, widest=TYPE_COLUMN_WIDTH) for name in student.type_columns]
+    other = [Column("other", right=True)] if student.has_other_types else []
+    columns = [Column(""), Column("Unit", flexible=True, widest=UNIT_COLUMN_WIDTH), Column("Events", right=True),
+               *types, *other, Column("Visits", right=True), Column("Time", right=True), Column("First touch"),
+               Column("Last touch")]
     rows = [
         (row.label, row.name or row.unit, row.events, *row.type_counts, *([row.other_types] if other else []),
          row.visits, row.time, row.first, row.last)
         for row in student.units
     ]
-    return mono_table(columns, rows)
+    return pdf_tables.lay_out(columns, rows)
 
 
-def shortened_names(student: StudentReport) -> list[str]:
-    """Units and event types too long for the PDF's columns, to be printed in full beneath, and
-    the ids of units the table shows by name."""
+def shortened_names(student: StudentReport, table: pdf_tables.Table) -> list[str]:
+    """Units and event types too long for the PDF's unit table, to be printed in full beneath,
+    and the ids of units the table shows by name."""
+    cut = set(table.cut)
     units = [f"{row.label} = {row.name} ({row.unit})" if row.name else f"{row.label} = {row.unit}"
-             for row in student.units if row.name or display_width(row.unit) > UNIT_COLUMN]
-    types = sorted(name for name in student.types if display_width(name) > TYPE_COLUMN)
+             for row in student.units if row.name or row.unit in cut]
+    titles = {column.title for column in table.columns}
+    types = sorted(name for name in student.type_columns if name not in titles)
     return units + [f"type: {name}" for name in types]
 
 
-def overview_table(report: ReportData) -> MonoTable:
-    columns = [Column("#", 4, True), Column("Student", 32), Column("Events", 6, True), Column("Time", 10, True),
-               Column("Revisits", 8, True), Column("Rank E/T/R", 11), Column("Flags", 27)]
+def overview_table(report: ReportData) -> pdf_tables.Table:
+    """The class table of the PDF; each student's name links to the student's first page."""
+    columns = [Column("#", right=True), Column("Student", flexible=True), Column("Events", right=True),
+               Column("Time", right=True), Column("Revisits", right=True), Column("Rank E/T/R", right=True),
+               Column("Flags", flexible=True)]
     rows = [
         (student.number, student.student_id, student.event_count, student.time_on_task, student.revisits,
          "/".join(str(student.ranks[key]) for key in ("events", "time_on_task", "revisits")),
          ", ".join(FLAG_WORDS.get(code, code) for code in student.flag_codes) or "—")
         for student in report.students
     ]
-    return mono_table(columns, rows)
+    links = [f"#student-{student.number}" for student in report.students]
+    return pdf_tables.lay_out(columns, rows, links=links, link_column=1)
 
 
 FLAG_WORDS = {"returned": "returns", "many_saves": "many saves", "low_time": "low time", "late_start": "late start"}
 
 
-def event_listing(student: StudentReport) -> MonoTable:
-    """Columns ``# time label type unit``: fixed widths first, the free-length unit last."""
-    position = max(1, len(str(student.event_count)))
-    columns = [Column("#", position, True), Column("Time (UTC)", 23), Column("Label", 5), Column("Type", TYPE_COLUMN),
-               Column("Unit", LINE_COLUMNS - position - 23 - 5 - TYPE_COLUMN - 8)]
+def event_listing(student: StudentReport) -> pdf_tables.Table:
+    """Columns ``# time label type unit``: the free-length unit last."""
+    columns = [Column("#", right=True), Column("Time (UTC)"), Column("Label"),
+               Column("Type", widest=TYPE_COLUMN_WIDTH * 1.5), Column("Unit", flexible=True)]
     rows = [(event.position, event.time.removesuffix(" UTC"), event.label, event.type or "—", event.unit)
             for event in student.events]
-    return mono_table(columns, rows)
+    return pdf_tables.lay_out(columns, rows)
 
 
 def event_rows(student: StudentReport, limit: int | None = None) -> Markup:
@@ -229,8 +184,10 @@ def event_rows(student: StudentReport, limit: int | None = None) -> Markup:
     ))
 
 
-#: Charts on a screen are scaled to the page's width (a phone's 360 px): larger text and rows.
-SCREEN_ZOOM = 1.5
+
+
+def _chart_size(pdf: bool) -> dict[str, float]:
+    return {} if pdf else {"zoom": charts.SCREEN_ZOOM, "width": charts.SCREEN_WIDTH}
 
 
 def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
@@ -238,7 +195,7 @@ def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
     description = (f"{len(student.visits)} timed visits to {student.unit_count} units between "
                    f"{student.timeline_start} and {student.timeline_end} UTC, {returns} of them returns.")
     return charts.timeline(student.unit_rows, student.visits, f"Timeline of {student.student_id}", description,
-                           zoom=1.0 if pdf else SCREEN_ZOOM)
+                           **_chart_size(pdf))
 
 
 def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
@@ -251,7 +208,21 @@ def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
     description = "; ".join(f"{measure.name}: 15th percentile {measure.p15}, median {measure.median}, "
                             f"85th percentile {measure.p85}" for measure in cohort.ranges)
     return charts.distribution([strip(measure) for measure in cohort.ranges], f"How the {cohort.students} students of {cohort.namespace or 'the upload'} spread",
-                               description, format_value=lambda value: f"{value:.0f}", zoom=1.0 if pdf else SCREEN_ZOOM)
+                               description, format_value=lambda value: f"{value:.0f}", **_chart_size(pdf))
+
+
+@jinja2.pass_context
+def isolate(context, value: object) -> Markup:
+    """A name (student, namespace) set apart from the sentence around it for the bidi
+    algorithm, when it has right-to-left text: otherwise a namespace like "مدرسة-1" turned the
+    date after it into Arabic-context numbers and the line read "10:00:00 01-07-2024 · …".
+    ``<bdi>`` in HTML. In the PDF a left-to-right mark on either side (the report's sentences
+    are left to right): xhtml2pdf honours it and does not draw it, and DejaVu has a glyph for
+    it, where xhtml2pdf would warn of a missing glyph for the isolate controls U+2068/U+2069."""
+    text = str(value)
+    if not needs_bidi(text):
+        return escape(text)
+    return Markup("\u200e%s\u200e" if context["pdf"] else "<bdi>%s</bdi>") % text
 
 
 @functools.cache
@@ -264,10 +235,12 @@ def report_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["isolate"] = isolate
     environment.globals.update(
-        event_listing=event_listing, event_rows=event_rows, unit_table=unit_table, overview_table=overview_table,
+        event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
+        pdf_destination=pdf_tables.destination, pdf_footer=pdf_tables.footer, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
-        PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES, mono_families=fonts.MONO_FAMILIES,
+        PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES,
     )
     return environment
 
@@ -281,7 +254,6 @@ def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections:
         overview=overview,
         sections=sections,
         log_piece=log_piece,
-        lines_per_band=PDF_LINES_PER_BAND,
         pdf_sequence_labels=PDF_SEQUENCE_LABELS,
         pdf_sequence_runs=PDF_SEQUENCE_RUNS,
         html_log_rows=html_log_rows or {},
@@ -406,20 +378,108 @@ def open_pdf(pdf: bytes) -> PdfReader:
     return PdfReader(io.BytesIO(pdf))
 
 
-def extract_pages(pdf: bytes | PdfReader, first: int, count: int, title: str) -> bytes:
-    """Pages ``first`` … ``first + count - 1`` of ``pdf`` (bytes, or a reader of them) as a PDF of their own."""
-    reader = pdf if isinstance(pdf, PdfReader) else open_pdf(pdf)
-    writer = PdfWriter()
-    for index in range(first, first + count):
-        writer.add_page(reader.pages[index])
+#: "page N of M": 7 pt, the footer's grey, right-aligned on the footer's baseline
+#: (templates/report/_pdf.css: the text frame ends 42 pt + 511 pt from the left).
+PAGE_NUMBER_RIGHT = 553.0
+PAGE_NUMBER_BASELINE = 25.07
+PAGE_NUMBER_FONT = NameObject("/ReportgenPageNumber")
+#: Marks the content streams :func:`number_pages` adds, so a document numbered again (a
+#: student's pages cut out of the upload's) loses the old numbers.
+_STAMP = NameObject("/ReportgenStamp")
+
+
+def _stream(data: bytes) -> DecodedStreamObject:
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    stream[_STAMP] = BooleanObject(True)
+    return stream
+
+
+def number_pages(writer: PdfWriter) -> None:
+    """Stamp "page N of M" on every page, replacing any number stamped before.
+
+    The PDF is put together from documents rendered apart (chunks, the class page, pieces), so
+    xhtml2pdf's own page numbers restarted in each; here the numbers are one small content
+    stream added to each page (the page's own content is not parsed), in Helvetica, which
+    every reader has: no font is embedded for it.
+    """
+    font = writer._add_object(DictionaryObject({  # pypdf's way to add an object; no public one
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica"), NameObject("/Encoding"): NameObject("/WinAnsiEncoding")}))
+    opening = writer._add_object(_stream(b"q\n"))
+    total = len(writer.pages)
+    for number, page in enumerate(writer.pages, start=1):
+        contents = page.get(PG.CONTENTS)
+        streams = contents.get_object() if contents is not None else ArrayObject()
+        if not isinstance(streams, ArrayObject):
+            streams = ArrayObject([contents])
+        kept = [ref for ref in streams if not ref.get_object().get(_STAMP)]
+        text = f"page {number} of {total}"
+        left = PAGE_NUMBER_RIGHT - pdfmetrics.stringWidth(text, "Helvetica", 7)
+        stamp = (f"Q q 0.396 0.427 0.463 rg BT {PAGE_NUMBER_FONT} 7 Tf {left:.2f} {PAGE_NUMBER_BASELINE} Td "
+                 f"({text}) Tj ET Q\n").encode("ascii")
+        page[NameObject(PG.CONTENTS)] = ArrayObject([opening, *kept, writer._add_object(_stream(stamp))])
+        resources = page[PG.RESOURCES].get_object()
+        if "/Font" not in resources:
+            resources[NameObject("/Font")] = DictionaryObject()
+        resources["/Font"].get_object()[PAGE_NUMBER_FONT] = font
+
+
+def _uri(annotation) -> str:
+    action = annotation.get_object().get("/A")
+    return str(action.get("/URI", "")) if action is not None else ""
+
+
+def resolve_links(writer: PdfWriter) -> None:
+    """Turn links to ``#name`` (the class table's to ``#student-N``) into links to the page
+    where :class:`reportgen.render.pdf_tables.Destination` marked ``name``, which may lie in another
+    part of the document than the link; the marks go, and so do links to no mark (a student
+    that failed)."""
+    pages = [page for page in writer.pages if page.get("/Annots") is not None]
+    targets = {}
+    for page in pages:
+        for annotation in page["/Annots"].get_object():
+            uri = _uri(annotation)
+            if uri.startswith(pdf_tables.DESTINATION_SCHEME):
+                targets.setdefault(uri.removeprefix(pdf_tables.DESTINATION_SCHEME), page.indirect_reference)
+    for page in pages:
+        kept = ArrayObject()
+        for annotation in page["/Annots"].get_object():
+            uri = _uri(annotation)
+            if uri.startswith("#"):
+                if uri[1:] not in targets:
+                    continue
+                link = annotation.get_object()
+                del link[NameObject("/A")]
+                link[NameObject("/Dest")] = ArrayObject([targets[uri[1:]], NameObject("/Fit")])
+            elif uri.startswith(pdf_tables.DESTINATION_SCHEME):
+                continue
+            kept.append(annotation)
+        page[NameObject("/Annots")] = kept
+
+
+def _write(writer: PdfWriter, title: str) -> bytes:
     writer.add_metadata({"/Title": title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
 
 
+def extract_pages(pdf: bytes | PdfReader, first: int, count: int, title: str) -> bytes:
+    """Pages ``first`` … ``first + count - 1`` of ``pdf`` (bytes, or a reader of them) as a PDF
+    of their own, numbered "page 1 of ``count``" on."""
+    reader = pdf if isinstance(pdf, PdfReader) else open_pdf(pdf)
+    writer = PdfWriter()
+    for index in range(first, first + count):
+        writer.add_page(reader.pages[index])
+    resolve_links(writer)
+    number_pages(writer)
+    return _write(writer, title)
+
+
 def merge_pdfs(parts: Sequence[bytes], title: str) -> bytes:
-    """Concatenate PDF parts with their bookmarks, without re-rendering them.
+    """Concatenate PDF parts with their bookmarks, without re-rendering them, and finish the
+    document: links resolved, pages numbered.
 
     Parts are whole chunks of students (tens of pages each), so their repeated font subsets
     are few; folding identical objects together keeps the file small at little cost.
@@ -428,8 +488,7 @@ def merge_pdfs(parts: Sequence[bytes], title: str) -> bytes:
     for part in parts:
         writer.append(io.BytesIO(part), import_outline=True)
     writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
-    writer.add_metadata({"/Title": title, "/Producer": "reportgen (xhtml2pdf, pypdf)"})
+    resolve_links(writer)
+    number_pages(writer)
     writer.page_mode = "/UseOutlines"
-    output = io.BytesIO()
-    writer.write(output)
-    return output.getvalue()
+    return _write(writer, title)

@@ -128,3 +128,11 @@ def test_characters_no_font_draws_are_a_warning_not_a_silent_done(client, run_wo
     run_worker()
     done = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()
     assert done["status"] == "SUCCESS" and done["warnings"] == status["warnings"]
+
+
+def test_a_name_or_unit_in_a_script_no_bundled_font_covers_is_a_warning(client):
+    ethiopic, tibetan = "ሰላም", "བོད"
+    task_id = submit(client, "pdf", [student(ethiopic, [event(tibetan, "2024-07-01T10:00:00Z")], "course")])
+    [warning] = client.get(f"/assignment/pdf/{task_id}").get_json()["warnings"]
+    for char in ethiopic + tibetan:
+        assert f"U+{ord(char):04X}" in warning

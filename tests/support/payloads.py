@@ -74,3 +74,22 @@ def sample_like(students: int = 19) -> list[dict]:
                                     "submission" if minute == 5 else "saved_code"))
         cohort.append({"student_id": hex_id(number * 7919 + 1), "namespace": "ns_example", "events": events})
     return cohort
+
+
+#: A name and a unit name per script the PDF must print right: right to left (Arabic, Hebrew), in
+#: fallback faces (CJK, Devanagari, Thai).
+SCRIPTS = ("Arabic", "Hebrew", "Chinese", "Japanese", "Korean", "Hindi", "Thai")
+SCRIPT_NAMES = dict(zip(SCRIPTS, ("محمد علي", "דוד כהן", "王小明", "さくら たなか", "김민준", "देवनागरी शर्मा",
+                                  "สมชาย ใจดี")))
+SCRIPT_UNITS = dict(zip(SCRIPTS, ("الجبر", "גאומטריה", "函数入门", "かんすう", "함수", "बीजगणित", "พีชคณิต")))
+
+
+def multi_script_class() -> list[dict]:
+    """A student per script (and a Latin one), each with events on every unit of every script."""
+    students = []
+    for index, name in enumerate([*SCRIPT_NAMES.values(), "Zoë Núñez"]):
+        events = [event(unit, f"2024-07-0{1 + number % 5}T1{index}:{(visit * 7 + number) % 60:02d}:00Z",
+                        "submission" if visit == 0 else "saved_code")
+                  for number, unit in enumerate(SCRIPT_UNITS.values()) for visit in range(2 + (index + number) % 3)]
+        students.append(student(name, events, "course-1"))
+    return students

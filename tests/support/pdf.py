@@ -4,8 +4,8 @@ from __future__ import annotations
 import io
 import re
 
-#: A PDF event-log line: its number, padding, then its time.
-LOG_LINE = re.compile(r"(\d+)[\ufffc ]+(2024-\d\d-\d\d \d\d:\d\d:\d\d)")
+#: A PDF event-log line: its number, then its time.
+LOG_LINE = re.compile(r"(\d+) +(2024-\d\d-\d\d \d\d:\d\d:\d\d)")
 
 
 def log_numbers(pdf: bytes) -> list[int]:

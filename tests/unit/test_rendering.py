@@ -15,6 +15,7 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import PERMISSIVE_POLICY
 
 from reportgen.render import html_pdf as rendering
+from reportgen.render import pdf_tables
 from reportgen.render.documents import render_document
 
 from ..support.payloads import report_of
@@ -122,9 +123,8 @@ def test_pdf_event_log_only_when_asked_in_time_order_in_aligned_columns():
     times = ["2024-07-21 03:00:00", "2024-07-21 03:04:55", "2024-07-21 03:04:55.939"]
     assert [listed.index(time) for time in times] == sorted(listed.index(time) for time in times)
     listing = rendering.event_listing(make_report([alice()]).students[0])
-    label_column = {line.index("Q") for line in listing.lines}
-    assert len(label_column) == 1
-    assert listing.header.index("Label") == label_column.pop()
+    assert [column.title for column in listing.columns] == ["#", "Time (UTC)", "Label", "Type", "Unit"]
+    assert {row[2] for row in listing.rows} <= {"Q1", "Q2"}
 
 
 def test_pdf_shows_markup_in_ids_as_text():
@@ -144,13 +144,31 @@ def test_pisa_errors_raise_render_error(monkeypatch):
         rendering.html_to_pdf("<p>x</p>")
 
 
-def test_mono_table_cuts_cells_to_their_columns_and_counts_wide_characters_twice():
-    table = rendering.mono_table([rendering.Column("Id", 6), rendering.Column("N", 3, True)],
-                                 [("abcdefghij", 5), ("王小明王", 12)])
-    pad = rendering.PAD
-    assert table.lines[0] == f"abcde…{pad * 2}{pad * 2}5"
-    assert table.lines[1] == f"王小…{pad}{pad * 2}{pad}12"
-    assert {rendering.display_width(line.replace(pad, " ")) for line in table.lines} == {11}
+def test_a_unit_table_with_the_most_event_types_stays_inside_the_frame():
+    types = [f"a-very-long-event-type-name-{index}" for index in range(6)]
+    alice = student("alice", [("a unit with a long name", name, f"2024-07-21T03:0{index}:00Z")
+                              for index, name in enumerate(types)])
+    table = rendering.unit_table(make_report([alice]).students[0])
+    assert len(table.columns) >= 10
+    assert sum(table.widths) + pdf_tables.GAP * (len(table.widths) - 1) + 2 * pdf_tables.MARGIN <= 511.01
+    assert table.widths[1] >= pdf_tables.MIN_FLEXIBLE - 0.01  # the unit column keeps room
+
+
+def test_capped_columns_too_many_for_the_frame_are_narrowed_and_the_flexible_one_keeps_room():
+    columns = [pdf_tables.Column("Name", flexible=True),
+               *(pdf_tables.Column(f"long column title {index}", right=True, widest=46.0) for index in range(12))]
+    table = pdf_tables.lay_out(columns, [("a long name that needs room", *range(12))])
+    assert sum(table.widths) + pdf_tables.GAP * 12 + 2 * pdf_tables.MARGIN <= pdf_tables.FRAME_WIDTH + 0.01
+    assert table.widths[0] >= pdf_tables.MIN_FLEXIBLE - 0.01
+
+
+def test_a_pdf_table_sizes_its_columns_to_their_cells_and_cuts_only_the_flexible_ones():
+    columns = [pdf_tables.Column("Id", flexible=True), pdf_tables.Column("Time", right=True)]
+    table = pdf_tables.lay_out(columns, [("abcdefghij" * 20, "1 h 50 min"), ("王小明", "5 min")], width=200)
+    assert table.rows[0][0].endswith("…") and table.rows[0][1] == "1 h 50 min"
+    assert table.rows[1] == ("王小明", "5 min")
+    assert table.cut == ("abcdefghij" * 20,)
+    assert sum(table.widths) + pdf_tables.GAP + 2 * pdf_tables.MARGIN <= 200 + 0.01
 
 
 # HTML
