@@ -38,8 +38,13 @@ migrate: $(VENV)/.runtime
 worker: $(VENV)/.runtime
 	$(BIN)/flask --app wsgi worker
 
+# Each run keeps its scratch files (the embedded PostgreSQL's data among them) in a directory of its
+# own: pytest prunes all but the newest three of /tmp/pytest-of-<user>/, so a second test session on
+# the same machine deleted the first one's running database.
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+	@scratch=$$(mktemp -d /tmp/reportgen-tests.XXXXXX); \
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --basetemp=$$scratch $(PYTEST_ARGS); \
+	status=$$?; rm -rf $$scratch; exit $$status
 
 # The unit tier: the domain, the renderer and the formats in this process, no servers.
 test-unit: $(VENV)/.dev

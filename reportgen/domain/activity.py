@@ -24,6 +24,9 @@ DAILY_UP_TO_DAYS = 31
 QUIET_DAYS = 14
 #: Reports whose events span more than this many days get the activity section.
 ACTIVITY_AFTER_DAYS = 7
+#: Nor for a span longer than this (about two years, 105 weeks): a chart of thousands of weeks
+#: (an upload from 1900 to 9999 is valid) would cost more than the report and say nothing.
+ACTIVITY_UP_TO_DAYS = 731
 
 _UTC = timezone.utc
 
@@ -141,6 +144,8 @@ def period_span(times: list[datetime]) -> tuple[datetime, datetime] | None:
         return None
     first, last = min(times).astimezone(_UTC), max(times).astimezone(_UTC)
     start = datetime.combine(first.date(), datetime.min.time(), tzinfo=_UTC)
+    if last.date() == date.max:  # no day after the last one a time can name: the span ends with it
+        return start, datetime.max.replace(tzinfo=_UTC)
     end = datetime.combine(last.date() + timedelta(days=1), datetime.min.time(), tzinfo=_UTC)
     return start, end
 
@@ -149,7 +154,8 @@ QUIET_TEXT = "Went quiet: active earlier in the period, no events in its last {s
 ACTIVITY_RULES = (
     ("Activity over time", f"events and time on task per day (spans up to {DAILY_UP_TO_DAYS} days) or per ISO week "
                            "(longer spans), beside the class median of each day or week (a student without events "
-                           f"there counts as 0); shown when the events span more than {ACTIVITY_AFTER_DAYS} days."),
+                           f"there counts as 0); shown when the events span more than {ACTIVITY_AFTER_DAYS} days and at most "
+                           f"{ACTIVITY_UP_TO_DAYS}."),
     ("Change", "a period report compares each student's events, time on task and active days with the previous "
                "period of the same length (November for December), as a percentage."),
     ("Went quiet", f"active in the period, but no events in its last {QUIET_DAYS} days (the last quarter of "
@@ -164,7 +170,8 @@ def _span_text(span: timedelta) -> str:
 
 def report_activity(students: list, window, idle_cutoff_minutes: int, zone: tzinfo = _UTC) -> list[dict | None]:
     """Per student (in order), the ``activity`` of its metrics, or None for every student when the
-    report's span (its window, else its events' days) is :data:`ACTIVITY_AFTER_DAYS` days or less.
+    report's span (its window, else its events' days) is :data:`ACTIVITY_AFTER_DAYS` days or less,
+    or longer than :data:`ACTIVITY_UP_TO_DAYS`.
     Days and weeks are those of ``zone`` (a class's, for a period report)."""
     times = [sorted(event.created_at for event in student.events if event.created_at is not None)
              for student in students]
@@ -172,7 +179,8 @@ def report_activity(students: list, window, idle_cutoff_minutes: int, zone: tzin
         span = (window.start, window.end)
     else:
         span = period_span([moment for student_times in times for moment in student_times])
-    if span is None or span[1] - span[0] <= timedelta(days=ACTIVITY_AFTER_DAYS):
+    if span is None or not timedelta(days=ACTIVITY_AFTER_DAYS) < span[1] - span[0] <= timedelta(
+            days=ACTIVITY_UP_TO_DAYS):
         return [None] * len(students)
     start, end = span
     grid = buckets(start, end, zone)
