@@ -189,3 +189,19 @@ def test_flask_render_reads_a_moodle_log_too(runner, tmp_path):
     bad = runner.invoke(args=["render", str(FIXTURES / "moodle" / "course_log.csv"), "-o", str(output),
                               "--timezone", "Mars/Olympus"])
     assert bad.exit_code == 2 and "timezone" in bad.output
+
+
+def test_a_class_history_takes_an_lrs_export_and_a_moodle_log_as_they_are(app, client):
+    """The append endpoint reads what every submit reads: xAPI statements of course PY101 go into
+    that class as they are, once however often they are sent, and a Moodle log of it adds its own."""
+    statements = class_forms.as_xapi()
+    first = post(client, f"/namespaces/{class_forms.COURSE}/events", statements)
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["added"] == len(class_forms.events()) and first.get_json()["duplicates"] == 0
+    again = post(client, f"/namespaces/{class_forms.COURSE}/events", statements).get_json()
+    assert (again["added"], again["duplicates"]) == (0, len(class_forms.events()))
+    moodle = post(client, f"/namespaces/{class_forms.COURSE}/events?timezone=Europe/Berlin", MOODLE_LOG, "text/csv")
+    assert moodle.status_code == 200, moodle.get_json()
+    assert moodle.get_json()["received"] == 10 and moodle.get_json()["added"] >= 1
+    listed = client.get(f"/namespaces/{class_forms.COURSE}").get_json()
+    assert listed["events"] == first.get_json()["added"] + moodle.get_json()["added"]
