@@ -21,6 +21,9 @@ def test_docs_page_shows_every_operation_under_the_apps_csp(live_server, page):
         ("POST", "/assignment/{report_format}"), ("POST", "/assignment/sequence"),
         ("GET", "/assignment/{report_format}/{task_id}"), ("DELETE", "/assignment/{report_format}/{task_id}"),
         ("GET", "/assignment/{report_format}/{task_id}/students/{position}"),
+        ("GET", "/namespaces"), ("GET", "/namespaces/{namespace}"), ("PUT", "/namespaces/{namespace}"),
+        ("DELETE", "/namespaces/{namespace}"), ("POST", "/namespaces/{namespace}/events"),
+        ("DELETE", "/namespaces/{namespace}/students/{student_id}"), ("GET", "/namespaces/{namespace}/summary"),
         ("GET", "/healthz"), ("GET", "/readyz"),
         ("POST", "reportFinished"),  # the webhooks section
     }
