@@ -60,17 +60,35 @@ def _split(total: int, weights: list[float], minimum: int = 1) -> list[int]:
     return [minimum + count for count in counts]
 
 
-def _sample_student(rng: random.Random, count: int) -> list[dict]:
-    """One student's ``count`` events: units in course order, some revisited, in sittings."""
-    units = sorted(rng.sample(SAMPLE_UNITS, max(1, min(count, rng.randint(4, 8), len(SAMPLE_UNITS)))))
+def _sample_student(rng: random.Random, count: int, *, unit_range: tuple[int, int] = (4, 8),
+                    return_chance: float = 0.35, pace: float = 1.0, late_days: float = 0.0,
+                    struggle: tuple[int, int] | None = None) -> list[dict]:
+    """One student's ``count`` events: units in course order, some revisited, in sittings.
+
+    The defaults make :func:`sample_shape`'s students (and its random sequence); the keywords
+    make the other kinds of :func:`mixed_class`: ``pace`` scales the time between saves,
+    ``late_days`` starts that much later, ``struggle = (visits, events)`` puts that many events
+    on one unit in that many visits, with a single submission.
+    """
+    units = sorted(rng.sample(SAMPLE_UNITS, max(1, min(count, rng.randint(*unit_range), len(SAMPLE_UNITS)))))
     per_unit = _split(count, [rng.uniform(0.3, 1.7) for _ in units])
+    hard = None
+    if struggle is not None:
+        hard = units[len(units) // 2]
+        per_unit[units.index(hard)] = struggle[1]
     # Visits in time order: each unit's first visit in course order, then for some units
     # one or two later returns (fixing an old exercise), placed anywhere after the first.
     visits: list[list] = []  # [unit, events]
     returns: list[tuple[int, int, int]] = []  # (unit, events, earliest position)
     for unit, events in zip(units, per_unit):
         parts = [events]
-        if events >= 6 and rng.random() < 0.35:
+        if unit == hard:  # back and forth: between its visits, a glance at another unit
+            parts = _split(events, [rng.uniform(0.5, 1.5) for _ in range(struggle[0])])
+            others = units[:units.index(hard)] or [other for other in units if other != hard]
+            for part in parts[:-1]:
+                visits += [[unit, part], [rng.choice(others), rng.randint(1, 2)]] if others else [[unit, part]]
+            parts = parts[-1:]
+        elif events >= 6 and rng.random() < return_chance:
             parts = _split(events, [rng.uniform(1, 4)] + [rng.uniform(0.2, 1) for _ in range(rng.randint(1, 2))])
         visits.append([unit, parts[0]])
         returns += [(unit, part, len(visits)) for part in parts[1:]]
@@ -78,8 +96,10 @@ def _sample_student(rng: random.Random, count: int) -> list[dict]:
         visits.insert(rng.randint(earliest, len(visits)), [unit, events])
     # A few submissions per unit, spread over its visits, mostly towards the end of a visit.
     submissions = {unit: min(events, rng.randint(1, 4)) for unit, events in zip(units, per_unit)}
+    if hard is not None:
+        submissions[hard] = 1
     moment = datetime(2024, 7, 15, tzinfo=timezone.utc) + timedelta(
-        days=rng.randint(0, 10), hours=rng.randint(7, 22), minutes=rng.randint(0, 59))
+        days=rng.randint(0, 10) + late_days, hours=rng.randint(7, 22), minutes=rng.randint(0, 59))
     events_out = []
     for number, (unit, events) in enumerate(visits):
         if number:  # between visits: carry on in the same sitting, or come back hours/days later
@@ -98,7 +118,7 @@ def _sample_student(rng: random.Random, count: int) -> list[dict]:
                 if rng.random() < 0.02:  # a break in the middle of a long visit
                     moment += timedelta(hours=rng.uniform(1, 20))
                 else:  # seconds to a few minutes between saves
-                    moment += timedelta(seconds=min(600.0, rng.lognormvariate(3.2, 1.0)))
+                    moment += timedelta(seconds=min(600.0, rng.lognormvariate(3.2, 1.0)) * pace)
             moment += timedelta(microseconds=rng.randint(0, 999) * 1000)
             moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
             events_out.append({
@@ -132,6 +152,41 @@ def sample_shape(students: int = 19, events_per_student: int = 147, seed: int = 
         }
         for count in counts
     ]
+
+
+#: The kinds of student in :func:`mixed_class`, their share of a class and the keywords of
+#: :func:`_sample_student` that make them; ``watch`` says whether a teacher should look at them.
+KINDS = {
+    "steady": (0.62, False, {}),
+    "quick": (0.12, False, {"unit_range": (7, 9), "return_chance": 0.0, "pace": 0.25}),
+    "struggling": (0.10, True, {"struggle": (9, 90)}),
+    "barely started": (0.06, True, {"unit_range": (1, 2)}),
+    "late": (0.05, True, {"late_days": 21}),
+    "slow": (0.05, True, {"pace": 5.0}),
+}
+
+
+def mixed_class(students: int = 30, events_per_student: int = 147, seed: int = 7) -> tuple[list[dict], list[str]]:
+    """A class of :data:`KINDS` of students in the sample's shape, and each student's kind.
+
+    Most are steady (the sample's students); some work quickly and cleanly (more units, no
+    returns, a quarter of the time between saves), some struggle on one unit (90 events in
+    9 visits, one submission), barely start (1–2 units, a tenth of the events), start three
+    weeks late or work at a fifth of the pace. Kinds are dealt by their shares (largest
+    remainders) and shuffled into the upload order. Deterministic per seed.
+    """
+    rng = random.Random(seed)
+    shares = _split(students, [share for share, _, _ in KINDS.values()], minimum=0)
+    kinds = [kind for kind, count in zip(KINDS, shares) for _ in range(count)]
+    rng.shuffle(kinds)
+    cohort = []
+    for kind in kinds:
+        count = round(events_per_student * rng.uniform(0.6, 1.4))
+        if kind == "barely started":
+            count = max(3, count // 10)
+        cohort.append({"student_id": f"{rng.getrandbits(128):032x}", "namespace": SAMPLE_NAMESPACE,
+                       "events": _sample_student(rng, count, **KINDS[kind][2])})
+    return cohort, kinds
 
 
 def main() -> None:

@@ -18,9 +18,27 @@ Definitions (the report prints :data:`FLAG_RULES`; everything else is defined he
 * **Cohort**: the students of the upload in one namespace. Percentiles interpolate linearly
   between closest ranks (numpy's default: position = p/100·(n−1)). A student's percentile
   rank is 100 × (values below + ½ × values equal, itself included) / n, halves rounded up.
-* **Active days**: distinct UTC dates with a timed event. All datetimes here are aware UTC.
+* **Active days**: distinct calendar dates with a timed event, in the report's time zone
+  (UTC unless the ``timezone`` option says otherwise). All datetimes here are aware UTC.
 
-Flags only inform: students stay in upload order.
+**Flags** (the report prints :data:`FLAG_RULES` and :data:`FENCE_RULE`) single out the students
+a teacher would look at, so they compare a student with the class, never with a fixed
+number alone: a measure flags when it is beyond the class's Tukey fence (quartile ± 1.5 × the
+interquartile range) *and* a plain multiple of the class median *and* an absolute floor.
+Quick, clean work (the class's units reached, few returns) is never a flag. The old rules
+(fixed percentiles: the bottom 15% in time, the last 15% to start, any 3 revisits) flagged
+17 of 19 students of a real class and 19 of 19 of ``examples/students.json``; these flag none
+of ``examples/students.json`` (a uniformly random class: nobody stands out), and on
+``bench/synthetic.mixed_class`` (20 seeds × 19, 30 and 120 students) every struggling student,
+99% of those who barely started and every late starter, 55–85% of the slow ones, 1–2% of the
+steady and none of the quick, clean ones: 23–26% of a class of which 26% were planted.
+Needs attention orders the flagged students by :attr:`StudentAnalysis.distance`.
+
+**Units of the class** (:class:`UnitSummary`): per unit, who reached it, the median time on it,
+who came back to it and the class's saves per submission on it; :class:`Hardest` names the
+unit with the highest mean place on those measures, among units a quarter of the class reached.
+
+Students stay in upload order everywhere; only Needs attention is ordered (by distance).
 """
 from __future__ import annotations
 
@@ -28,40 +46,77 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
 from typing import Any
 
+from .figures import UTC, format_duration, times, whole
 from .sequencing import order_events, unit_labels
 from .submission import Student
 
 DEFAULT_IDLE_CUTOFF_MINUTES = 30
 NO_TYPE = "(no type)"
+#: Flags compare a student with the class: below this size a class has no "usual".
 MIN_COHORT = 5
-RETURN_THRESHOLD = 3
-SAVES_FACTOR = 3
 LOW_PERCENTILE = 15
 HIGH_PERCENTILE = 85
+#: Tukey's fences: beyond the middle half of the class by this many times its width.
+FENCE = Fraction(3, 2)
+RETURN_MIN = 3
+RETURN_FACTOR = 2
+SAVES_MIN = 10
+SAVES_FACTOR = 3
+BEHIND_UNITS_FACTOR = Fraction(1, 2)
+BEHIND_TIME_FACTOR = Fraction(1, 4)
+LONG_TIME_FACTOR = 3
+LATE_START_MIN = timedelta(days=1)
+#: A unit must be reached by this share of the class (and 3 students) to be named the hardest.
+HARDEST_MIN_SHARE = Fraction(1, 4)
+HARDEST_MIN_STUDENTS = 3
+
+_FRACTION_WORDS = {Fraction(1, 2): "half", Fraction(1, 3): "a third", Fraction(1, 4): "a quarter"}
+
+
+def _words(fraction: Fraction) -> str:
+    return _FRACTION_WORDS[fraction]
+
 
 FLAG_RULES: dict[str, str] = {
     "returned": (
-        f"Returned to a unit {RETURN_THRESHOLD} or more times: some unit has {RETURN_THRESHOLD} or more "
-        "revisits (runs of events on it after the first)."
+        f"Kept going back to a unit: their most-revisited unit has at least {RETURN_MIN} revisits, at least "
+        f"{RETURN_FACTOR}× the class's median for its students' most-revisited units, and beyond the class's "
+        "usual range (the upper fence)."
     ),
     "many_saves": (
-        "Many saves before a submission: on some unit, saves per submission are at least "
-        f"{SAVES_FACTOR}× the class median (taken over every student and unit with a submission, "
-        f"and only when that median is above 0) (classes of {MIN_COHORT} or more, with submissions)."
+        f"Many saves per submission: at least {SAVES_MIN} saves, and saves per submission (over all their units; "
+        f"no submission counts as one) at least {SAVES_FACTOR}× the class's median and beyond the upper fence "
+        "(classes with submissions)."
     ),
-    "low_time": (
-        f"Well below the cohort in time on task: total time on task at or below the class's "
-        f"{LOW_PERCENTILE}th percentile and below its median (classes of {MIN_COHORT} or more)."
+    "behind": (
+        f"Behind the class: reached at most {_words(BEHIND_UNITS_FACTOR)} as many units as the class's median "
+        f"(and below the lower fence), or reached fewer units than the median with at most "
+        f"{_words(BEHIND_TIME_FACTOR)} of its median time on task. Quick work that reaches the class's units "
+        "is never a flag."
+    ),
+    "long_time": (
+        f"Far more time than the class: time on task at least {LONG_TIME_FACTOR}× the class's median and "
+        "beyond the upper fence."
     ),
     "late_start": (
-        f"Started late: first event after the class's {HIGH_PERCENTILE}th percentile of first events "
-        f"(classes of {MIN_COHORT} or more)."
+        "Started late: first event more than a day after the class's median first event and beyond the upper fence."
     ),
 }
+#: Each flag in a word or two, for tables and spreadsheets.
+FLAG_NAMES: dict[str, str] = {
+    "returned": "returns", "many_saves": "many saves", "behind": "behind", "long_time": "long time",
+    "late_start": "late start",
+}
+FENCE_RULE = (
+    "A flag compares a student with the other students of their namespace, and only in classes of "
+    f"{MIN_COHORT} or more. The class's usual range ends at its fences: the 75th percentile plus "
+    "1.5 times the middle half's width (the 75th minus the 25th percentile) above, the 25th percentile "
+    "minus as much below. Needs attention lists the flagged students, farthest from the class first."
+)
 
 _SECOND = timedelta(seconds=1)
 _MICROSECOND = timedelta(microseconds=1)
@@ -161,21 +216,66 @@ class Spread:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitSummary:
+    """One unit across a class: who reached it, how long they took, who came back to it."""
+
+    label: str
+    unit: str
+    students: int
+    """Students with at least one event on it."""
+    median_time_seconds: float
+    """Median time on task on it, over the students who reached it."""
+    returned: int
+    """Students who came back to it (one revisit or more)."""
+    revisits: int
+    saves: int
+    submissions: int
+
+    @property
+    def returned_share(self) -> float:
+        return self.returned / self.students if self.students else 0.0
+
+    @property
+    def saves_per_submission(self) -> float | None:
+        """The class's saves on it over its submissions; None without submissions."""
+        return self.saves / self.submissions if self.submissions else None
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} (unit {self.unit})"
+
+
+@dataclass(frozen=True, slots=True)
+class Hardest:
+    """The unit the class found hardest and why, in words."""
+
+    label: str
+    unit: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CohortMetrics:
     namespace: str
     students: int
     events: Spread
     time_on_task_seconds: Spread
     revisits: Spread
-    first_event_p85: datetime | None  # None when nobody in the class has a timed event
     saves_per_submission_median: float | None  # None when the class has no submissions
+    units: tuple[UnitSummary, ...] = ()  # in label order
+    hardest: Hardest | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict, hash=False)
+    """Where each flag starts in this class (what :data:`FLAG_RULES` says, in numbers)."""
 
 
 @dataclass(frozen=True, slots=True)
 class StudentAnalysis:
     metrics: StudentMetrics
     percentile_ranks: dict[str, int] = field(hash=False)  # "events", "time_on_task", "revisits"
-    flags: tuple[Flag, ...]
+    flags: tuple[Flag, ...]  # farthest from the class first
+    distance: float = 0.0
+    """How far the student is from the class: the root of the summed squares of each measure's
+    distance from the class median, in units of that measure's flag threshold (1 = on it)."""
 
     @property
     def student_id(self) -> str:
@@ -222,11 +322,13 @@ class _UnitTally:
 
 
 def student_metrics(
-    student: Student, labels: Mapping[str, str], idle_cutoff_minutes: int = DEFAULT_IDLE_CUTOFF_MINUTES
+    student: Student, labels: Mapping[str, str], idle_cutoff_minutes: int = DEFAULT_IDLE_CUTOFF_MINUTES,
+    where: tzinfo = UTC,
 ) -> StudentMetrics:
     """Everything measured on one student in one pass over the ordered events.
 
-    ``labels`` is the student's namespace's unit → label mapping.
+    ``labels`` is the student's namespace's unit → label mapping; active days are calendar
+    days in ``where`` (the report's time zone).
     """
     cutoff = timedelta(minutes=idle_cutoff_minutes)
     tallies: dict[str, _UnitTally] = {}
@@ -270,7 +372,7 @@ def student_metrics(
                 if gap <= cutoff:
                     tally.time += gap
             previous = moment
-            days.add(moment.date())
+            days.add(moment.date() if where is UTC else moment.astimezone(where).date())
     if unit is not None:
         visits.append(Visit(labels[unit], unit, run_start, run_end, run_events, run_position))
 
@@ -339,82 +441,277 @@ def _spread(ordered: Sequence[int]) -> Spread:
     )
 
 
-def _format_duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    hours, minutes = divmod(whole // 60, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+def _quartiles(ordered: Sequence[Any]) -> tuple[Any, Any, Any]:
+    """25th percentile, median, 75th percentile of ascending, non-empty ``ordered``."""
+    return percentile(ordered, 25), percentile(ordered, 50), percentile(ordered, 75)
 
 
-def _format_moment(moment: datetime) -> str:
-    return moment.astimezone(_UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _widened(width: Any) -> Any:
+    """``width`` × :data:`FENCE`; a timedelta exactly, to the microsecond."""
+    if isinstance(width, timedelta):
+        return _MICROSECOND * (width // _MICROSECOND * FENCE.numerator // FENCE.denominator)
+    return width * FENCE
 
 
-def _returned_flag(metrics: StudentMetrics) -> Flag | None:
-    returned = [unit for unit in metrics.units if unit.revisits >= RETURN_THRESHOLD]
-    if not returned:
-        return None
-    parts = ", ".join(f"{unit.name} {unit.revisits} times" for unit in returned)
-    return Flag("returned", f"Returned to {parts}")
+def _upper_fence(ordered: Sequence[Any]) -> Any:
+    q1, _, q3 = _quartiles(ordered)
+    return q3 + _widened(q3 - q1)
 
 
-def _many_saves_flag(metrics: StudentMetrics, median: Fraction) -> Flag | None:
-    parts = []
+def _lower_fence(ordered: Sequence[Any]) -> Any:
+    q1, _, q3 = _quartiles(ordered)
+    return q1 - _widened(q3 - q1)
+
+
+def _reach(value: Any, median: Any, threshold: Any) -> float:
+    """How far ``value`` goes from ``median`` towards ``threshold`` (0 at the median or on the
+    other side, 1 on the threshold, 2 twice as far)."""
+    span = threshold - median
+    step = value - median
+    if isinstance(span, timedelta):
+        span, step = span.total_seconds(), step.total_seconds()
+    if span == 0 or step * span <= 0:
+        return 0.0
+    return float(Fraction(step) / Fraction(span)) if not isinstance(step, float) else step / span
+
+
+def _top_unit(metrics: StudentMetrics) -> UnitMetrics | None:
+    """The unit the student revisited most (the first in label order among equals)."""
+    return max(metrics.units, key=lambda unit: unit.revisits, default=None)
+
+
+def _saves(metrics: StudentMetrics) -> tuple[int, int]:
+    return sum(unit.saves for unit in metrics.units), sum(unit.submissions for unit in metrics.units)
+
+
+def _saves_ratio(metrics: StudentMetrics) -> Fraction:
+    saves, submissions = _saves(metrics)
+    return Fraction(saves, max(submissions, 1))
+
+
+def _class_ratios(members: list[StudentMetrics]) -> dict[str, Fraction]:
+    """Per unit label, the class's saves on it over its submissions (units with both only)."""
+    totals: dict[str, list[int]] = {}
+    for m in members:
+        for unit in m.units:
+            total = totals.setdefault(unit.label, [0, 0])
+            total[0] += unit.saves
+            total[1] += unit.submissions
+    return {label: Fraction(saves, submissions) for label, (saves, submissions) in totals.items()
+            if saves and submissions}
+
+
+def _worst_saves(metrics: StudentMetrics, class_ratios: Mapping[str, Fraction]) -> tuple[Fraction, UnitMetrics | None]:
+    """The unit where the student's saves per submission (no submission counting as one) are the
+    most times the class's on it, with at least :data:`SAVES_MIN` saves; ``(0, None)`` if none."""
+    worst: tuple[Fraction, UnitMetrics | None] = (Fraction(0), None)
     for unit in metrics.units:
-        submissions = unit.submissions
-        if not submissions:
+        ratio = class_ratios.get(unit.label)
+        if ratio is None or unit.saves < SAVES_MIN:
             continue
-        ratio = Fraction(unit.saves, submissions)
-        if ratio >= SAVES_FACTOR * median:
-            parts.append(
-                f"{unit.saves} save{'s' if unit.saves != 1 else ''} over {submissions} "
-                f"submission{'s' if submissions != 1 else ''} on {unit.name} — "
-                f"{float(ratio / median):.1f}× the class median"
-            )
-    return Flag("many_saves", "; ".join(parts)) if parts else None
+        times_the_class = Fraction(unit.saves, max(unit.submissions, 1)) / ratio
+        if times_the_class > worst[0]:
+            worst = (times_the_class, unit)
+    return worst
+
+
+def _unit_summaries(members: list[StudentMetrics]) -> tuple[UnitSummary, ...]:
+    by_label: dict[str, list[UnitMetrics]] = {}
+    for m in members:
+        for unit in m.units:
+            by_label.setdefault(unit.label, []).append(unit)
+    summaries = []
+    for label in sorted(by_label, key=_label_key):
+        units = by_label[label]
+        times = sorted(unit.time_on_task_seconds for unit in units)
+        summaries.append(UnitSummary(
+            label=label, unit=units[0].unit, students=len(units),
+            median_time_seconds=float(percentile(times, 50)),
+            returned=sum(unit.revisits > 0 for unit in units),
+            revisits=sum(unit.revisits for unit in units),
+            saves=sum(unit.saves for unit in units),
+            submissions=sum(unit.submissions for unit in units),
+        ))
+    return tuple(summaries)
+
+
+def _rank_shares(values: list[float]) -> list[Fraction]:
+    """Each value's place among ``values``, 0 (the lowest) to 1 (the highest), ties sharing."""
+    ordered = sorted(values)
+    if len(ordered) < 2:
+        return [Fraction(0)] * len(values)
+    last = len(ordered) - 1
+    return [Fraction(bisect_left(ordered, v) + bisect_right(ordered, v) - 1, 2 * last) for v in values]
+
+
+def _hardest(units: tuple[UnitSummary, ...], class_size: int) -> Hardest | None:
+    """The unit with the highest mean place over median time, share who came back and (when
+    the class submits) saves per submission, among the units enough of the class reached."""
+    floor = max(HARDEST_MIN_STUDENTS, class_size * HARDEST_MIN_SHARE)
+    eligible = [unit for unit in units if unit.students >= floor]
+    if len(eligible) < 2:
+        return None
+    measures = [
+        ("median_time_seconds", [unit.median_time_seconds for unit in eligible]),
+        ("returned_share", [unit.returned_share for unit in eligible]),
+    ]
+    if all(unit.submissions for unit in eligible):
+        measures.append(("saves_per_submission", [unit.saves_per_submission for unit in eligible]))
+    places = [_rank_shares(values) for _, values in measures]
+    scores = [sum(place[index] for place in places) for index in range(len(eligible))]
+    index = max(range(len(eligible)), key=lambda i: (scores[i], -i))
+    unit = eligible[index]
+    reasons = []
+    for (name, values), place in zip(measures, places):
+        typical = percentile(sorted(values), 50)
+        value = values[index]
+        if value <= typical:
+            continue
+        top = "the highest" if place[index] == 1 else "above most units"
+        if name == "median_time_seconds":
+            reasons.append(f"median time on it {format_duration(value)} ({top}; the median unit "
+                           f"{format_duration(typical)})")
+        elif name == "returned_share":
+            reasons.append(f"{round(100 * value)}% of the {unit.students} students who reached it came back "
+                           f"to it ({top}; the median unit {round(100 * typical)}%)")
+        else:
+            reasons.append(f"{_ratio(value)} saves per submission ({top}; the median unit {_ratio(typical)})")
+    if not reasons:
+        return None
+    return Hardest(label=unit.label, unit=unit.unit, reasons=tuple(reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    """One measure a flag reads: each student's value, the class median and the threshold."""
+
+    code: str
+    values: list[Any]
+    median: Any
+    threshold: Any
+    applies: list[bool]
+
+
+def _measures(members: list[StudentMetrics]) -> tuple[list[_Measure], dict[str, Any]]:
+    """The flag measures of a class, with where each starts (``thresholds`` in the JSON)."""
+    measures: list[_Measure] = []
+    thresholds: dict[str, Any] = {}
+
+    tops = [_top_unit(m) for m in members]
+    returns = [top.revisits if top else 0 for top in tops]
+    ordered = sorted(returns)
+    median = percentile(ordered, 50)
+    threshold = max(RETURN_MIN, RETURN_FACTOR * median, _upper_fence(ordered))
+    measures.append(_Measure("returned", returns, median, threshold, [True] * len(members)))
+    thresholds["returned_revisits"] = threshold
+
+    class_ratios = _class_ratios(members)
+    if class_ratios:
+        worst = [_worst_saves(m, class_ratios) for m in members]
+        ratios = [ratio for ratio, _ in worst]
+        ordered = sorted(ratios)
+        median = percentile(ordered, 50)
+        threshold = max(SAVES_FACTOR, _upper_fence(ordered))
+        measures.append(_Measure("many_saves", ratios, median, threshold, [True] * len(members)))
+        thresholds["many_saves_times_the_class"] = threshold
+
+    units = [m.unit_count for m in members]
+    ordered = sorted(units)
+    units_median = percentile(ordered, 50)
+    threshold = min(units_median * BEHIND_UNITS_FACTOR, _lower_fence(ordered))
+    behind_units = _Measure("behind", units, units_median, threshold, [True] * len(members))
+    thresholds["behind_units"] = threshold
+
+    times = [m.time_on_task_seconds for m in members]
+    ordered = sorted(times)
+    time_median = percentile(ordered, 50)
+    threshold = time_median * BEHIND_TIME_FACTOR
+    behind_time = _Measure("behind", times, time_median, threshold, [u < units_median for u in units])
+    thresholds["behind_time_seconds"] = threshold
+    measures += [behind_units, behind_time]
+
+    threshold = max(LONG_TIME_FACTOR * time_median, _upper_fence(ordered))
+    measures.append(_Measure("long_time", times, time_median, threshold, [True] * len(members)))
+    thresholds["long_time_seconds"] = threshold
+
+    firsts = [m.first for m in members]
+    ordered = sorted(moment for moment in firsts if moment is not None)
+    if ordered:
+        median = percentile(ordered, 50)
+        threshold = max(median + LATE_START_MIN, _upper_fence(ordered))
+        measures.append(_Measure("late_start", firsts, median, threshold, [moment is not None for moment in firsts]))
+        thresholds["late_start"] = threshold
+    return measures, thresholds
+
+
+def _ratio(value: float | Fraction) -> str:
+    """Saves per submission as people read them: ``80``, ``2.5``."""
+    return f"{float(value):.0f}" if value >= 10 else f"{float(value):.1f}".removesuffix(".0")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _describe_flag(code: str, m: StudentMetrics, measures: list[_Measure],
+                   class_ratios: Mapping[str, Fraction]) -> str:
+    """A flag's reason in words, with the student's figure beside the class's."""
+    medians = {}
+    for measure in measures:
+        medians.setdefault(measure.code, []).append(measure.median)
+    median = medians[code][0]
+    if code == "returned":
+        top = _top_unit(m)
+        return (f"Returned to {top.name} {_plural(top.revisits, 'time')}; classmates' most-revisited unit: "
+                f"median {_plural(whole(median), 'return')}")
+    if code == "many_saves":
+        ratio, unit = _worst_saves(m, class_ratios)
+        return (f"{_plural(unit.saves, 'save')} for {_plural(unit.submissions, 'submission')} on {unit.name}, "
+                f"{times(float(ratio))} the class's saves per submission there ({_ratio(class_ratios[unit.label])})")
+    if code == "behind":
+        units_median, time_median = medians["behind"]
+        return (f"Reached {_plural(m.unit_count, 'unit')} with {format_duration(m.time_on_task_seconds)} on "
+                f"task; the class's median is {float(units_median):g} units and "
+                f"{format_duration(float(time_median))}")
+    if code == "long_time":
+        return (f"{format_duration(m.time_on_task_seconds)} on task, "
+                f"{times(m.time_on_task_seconds / float(median))} the class's median "
+                f"({format_duration(float(median))})")
+    return f"Started {format_duration(m.first - median)} after the class's median first event"
 
 
 def _cohort(namespace: str, members: list[StudentMetrics]) -> tuple[CohortMetrics, list[StudentAnalysis]]:
     events = sorted(m.events for m in members)
     times = sorted(m.time_on_task_seconds for m in members)
     revisits = sorted(m.revisits for m in members)
-    firsts = sorted(m.first for m in members if m.first is not None)
-    ratios = sorted(  # distinct ratios of counts never round to one float: float order is exact
-        (Fraction(unit.saves, unit.submissions) for m in members for unit in m.units if unit.submissions),
-        key=float,
-    )
-    ratio_median = percentile(ratios, 50) if ratios else None
-    first_p85 = percentile(firsts, HIGH_PERCENTILE) if firsts else None
+    with_submissions = any(_saves(m)[1] for m in members)
+    ratio_median = percentile(sorted(_saves_ratio(m) for m in members), 50) if with_submissions else None
+    class_ratios = _class_ratios(members)
+    units = _unit_summaries(members)
+    relative = len(members) >= MIN_COHORT
+    measures, thresholds = _measures(members) if relative else ([], {})
     cohort = CohortMetrics(
         namespace=namespace,
         students=len(members),
         events=_spread(events),
         time_on_task_seconds=_spread(times),
         revisits=_spread(revisits),
-        first_event_p85=first_p85,
         saves_per_submission_median=None if ratio_median is None else float(ratio_median),
+        units=units,
+        hardest=_hardest(units, len(members)),
+        thresholds=thresholds,
     )
-    relative = len(members) >= MIN_COHORT
-    time_p15 = percentile(times, LOW_PERCENTILE)
-    time_median = percentile(times, 50)
     analyses = []
-    for m in members:
-        flags = [_returned_flag(m)]
-        if relative:
-            if ratio_median is not None and ratio_median > 0:
-                flags.append(_many_saves_flag(m, ratio_median))
-            if m.time_on_task_seconds <= time_p15 and m.time_on_task_seconds < time_median:
-                flags.append(Flag("low_time", (
-                    f"{_format_duration(m.time_on_task_seconds)} on task; the class's "
-                    f"{LOW_PERCENTILE}th percentile is {_format_duration(time_p15)} "
-                    f"and its median {_format_duration(time_median)}"
-                )))
-            if m.first is not None and first_p85 is not None and m.first > first_p85:
-                flags.append(Flag("late_start", (
-                    f"First event {_format_moment(m.first)}, after the class's "
-                    f"{HIGH_PERCENTILE}th percentile ({_format_moment(first_p85)})"
-                )))
+    for index, m in enumerate(members):
+        reaches: dict[str, float] = {}
+        for measure in measures:
+            value = measure.values[index]
+            if value is None or not measure.applies[index]:
+                continue
+            reach = _reach(value, measure.median, measure.threshold)
+            reaches[measure.code] = max(reaches.get(measure.code, 0.0), reach)
+        flagged = sorted((code for code, reach in reaches.items() if reach >= 1),
+                         key=lambda code: -reaches[code])
         analyses.append(StudentAnalysis(
             metrics=m,
             percentile_ranks={
@@ -422,7 +719,8 @@ def _cohort(namespace: str, members: list[StudentMetrics]) -> tuple[CohortMetric
                 "time_on_task": percentile_rank(times, m.time_on_task_seconds),
                 "revisits": percentile_rank(revisits, m.revisits),
             },
-            flags=tuple(flag for flag in flags if flag is not None),
+            flags=tuple(Flag(code, _describe_flag(code, m, measures, class_ratios)) for code in flagged),
+            distance=math.sqrt(sum(reach * reach for reach in reaches.values())),
         ))
     return cohort, analyses
 
@@ -433,6 +731,7 @@ def analyse(
     *,
     idle_cutoff_minutes: int = DEFAULT_IDLE_CUTOFF_MINUTES,
     order: Mapping[str, Sequence[str]] | None = None,
+    where: tzinfo = UTC,
 ) -> UploadAnalysis:
     """Metrics, cohort-relative ranks and flags for every student of an upload.
 
@@ -441,7 +740,7 @@ def analyse(
     """
     if labels is None:
         labels = unit_labels(students, order)
-    measured = [student_metrics(s, labels[s.namespace], idle_cutoff_minutes) for s in students]
+    measured = [student_metrics(s, labels[s.namespace], idle_cutoff_minutes, where) for s in students]
     by_namespace: dict[str, list[int]] = {}
     for index, metrics in enumerate(measured):
         by_namespace.setdefault(metrics.namespace, []).append(index)
@@ -504,6 +803,7 @@ def student_json(analysis: StudentAnalysis) -> dict[str, Any]:
             "runs": [[label, count] for label, count in m.runs],
             "percentile_ranks": dict(analysis.percentile_ranks),
             "flags": [{"code": flag.code, "text": flag.text} for flag in analysis.flags],
+            "distance": round(analysis.distance, 2),
         },
     }
 
@@ -513,15 +813,40 @@ def _spread_json(spread: Spread, *, seconds: bool = False) -> dict[str, int | fl
     return {"p15": convert(spread.p15), "median": convert(spread.median), "p85": convert(spread.p85)}
 
 
+def _threshold_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_z(value)
+    return _number(float(value))
+
+
+def unit_summary_json(unit: UnitSummary) -> dict[str, Any]:
+    ratio = unit.saves_per_submission
+    return {
+        "label": unit.label,
+        "unit": unit.unit,
+        "students": unit.students,
+        "median_time_seconds": math.floor(unit.median_time_seconds + 0.5),
+        "returned": unit.returned,
+        "revisits": unit.revisits,
+        "saves": unit.saves,
+        "submissions": unit.submissions,
+        "saves_per_submission": None if ratio is None else _number(ratio),
+    }
+
+
 def cohort_json(cohort: CohortMetrics) -> dict[str, Any]:
     """The class figures; event and revisit percentiles to two decimals, seconds rounded (halves up)."""
     median = cohort.saves_per_submission_median
+    hardest = cohort.hardest
     return {
         "namespace": cohort.namespace,
         "students": cohort.students,
         "events": _spread_json(cohort.events),
         "time_on_task_seconds": _spread_json(cohort.time_on_task_seconds, seconds=True),
         "revisits": _spread_json(cohort.revisits),
-        "first_event_p85": iso_z(cohort.first_event_p85),
         "saves_per_submission_median": None if median is None else _number(median),
+        "units": [unit_summary_json(unit) for unit in cohort.units],
+        "hardest_unit": None if hardest is None else {
+            "label": hardest.label, "unit": hardest.unit, "reasons": list(hardest.reasons)},
+        "flag_thresholds": {name: _threshold_json(value) for name, value in cohort.thresholds.items()},
     }

@@ -8,7 +8,8 @@ An envelope ``{"students": […], "email": […], "options": {…}}`` may carry:
         "units": {"python-101": [7, 3, "intro"]},   # fixes the Q-label order of a namespace
         "window": {"from": "2024-07-01", "to": "2024-07-31"},  # only events in this range
         "unit_names": {"python-101": {"7": "Week 3 quiz"}},    # shown beside the Q labels
-        "student_names": {"python-101": {"s-042": "Amira Haddad"}}   # shown beside the ids
+        "student_names": {"python-101": {"s-042": "Amira Haddad"}},   # shown beside the ids
+        "timezone": "Europe/Berlin"             # IANA zone every time of the report is shown in
     }
 
 Rules where the format leaves a choice:
@@ -27,6 +28,10 @@ Rules where the format leaves a choice:
 * ``unit_names`` and ``student_names`` only add words to the report; a name for a unit or a
   student the upload does not have is kept and never shown. An import (xAPI, Moodle, Caliper)
   fills them from the file, and names an envelope or form gives win.
+* ``timezone``: an IANA name this machine's zone database knows (``Europe/Berlin``,
+  ``America/New_York``, ``UTC``), case as the database spells it. It changes how times read
+  (and which calendar days count as active), never what is measured: the window stays in UTC,
+  the JSON and CSV times stay ISO 8601 with their offset.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from .figures import UTC_NAME, zone_names
 from .submission import (
     Problems, Student, canonical_unit, namespace_path, parse_time, raise_if, shown, text_problem, type_name,
 )
@@ -41,7 +47,7 @@ from .submission import (
 DEFAULT_IDLE_CUTOFF_MINUTES = 30
 MIN_IDLE_CUTOFF_MINUTES = 1
 MAX_IDLE_CUTOFF_MINUTES = 1440
-KNOWN_OPTIONS = ("event_log", "idle_cutoff_minutes", "units", "window", "unit_names", "student_names")
+KNOWN_OPTIONS = ("event_log", "idle_cutoff_minutes", "units", "window", "unit_names", "student_names", "timezone")
 #: A unit's or a student's name is shown beside its label or id, cut to this many characters.
 MAX_NAME_CHARS = 200
 WINDOW_KEYS = ("from", "to")
@@ -126,6 +132,8 @@ class ReportOptions:
     window: Window | None = None
     unit_names: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     student_names: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
+    timezone: str | None = None
+    """An IANA zone name; None shows UTC."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", {ns: tuple(units) for ns, units in self.units.items()})
@@ -153,6 +161,7 @@ class ReportOptions:
             "window": None if self.window is None else self.window.to_dict(),
             "unit_names": {namespace: dict(names) for namespace, names in self.unit_names.items()},
             "student_names": {namespace: dict(names) for namespace, names in self.student_names.items()},
+            "timezone": self.timezone,
         }
 
 
@@ -296,6 +305,20 @@ def _parse_window(value: Any, path: str, errors: dict[str, str]) -> Window | Non
     return Window(start=start, end=end)
 
 
+def _parse_timezone(value: Any, path: str, errors: dict[str, str]) -> str | None:
+    if value is None:
+        return None
+    example = "an IANA time zone such as Europe/Berlin, America/New_York or UTC"
+    if not isinstance(value, str):
+        errors[path] = f"must be {example}, not {type_name(value)}"
+        return None
+    name = value.strip()
+    if name not in zone_names():
+        errors[path] = f"{value[:60]!r} is not {example}"
+        return None
+    return None if name == UTC_NAME else name
+
+
 def parse_options(raw: Any, errors: dict[str, str], path: str = "options") -> ReportOptions:
     """The options of an envelope (``None`` for none); each problem goes into ``errors`` by path.
 
@@ -314,6 +337,7 @@ def parse_options(raw: Any, errors: dict[str, str], path: str = "options") -> Re
         window=_parse_window(raw.get("window"), f"{path}.window", errors),
         unit_names=_parse_names(raw.get("unit_names"), f"{path}.unit_names", errors, units=True),
         student_names=_parse_names(raw.get("student_names"), f"{path}.student_names", errors, units=False),
+        timezone=_parse_timezone(raw.get("timezone"), f"{path}.timezone", errors),
     )
 
 

@@ -10,6 +10,7 @@ from datetime import timezone, tzinfo
 
 from .activity import quiet_flag, report_activity
 from .analytics import analyse, cohort_json, student_json
+from .figures import zone as zone_of
 from .options import DEFAULT_OPTIONS, ReportOptions, apply_window
 from .sequencing import unit_labels
 from .submission import Student
@@ -30,10 +31,13 @@ class PreparedUpload:
 
 
 def prepare(students: list[Student], options: ReportOptions = DEFAULT_OPTIONS, zone: tzinfo = timezone.utc) -> PreparedUpload:
-    """The upload ready to report on; ``zone`` is whose days and weeks the activity over time counts in."""
+    """The upload ready to report on; ``zone`` is whose days and weeks the activity over time (and
+    the active days) count in, unless the options name a ``timezone``, which then rules."""
     students, left_out = apply_window(students, options.window)
     labels = unit_labels(students, order=options.units or None)
-    analysis = analyse(students, labels, idle_cutoff_minutes=options.idle_cutoff_minutes)
+    if options.timezone is not None:
+        zone = zone_of(options.timezone)
+    analysis = analyse(students, labels, idle_cutoff_minutes=options.idle_cutoff_minutes, where=zone)
     metrics = [student_json(student)["metrics"] for student in analysis.students]
     for student_metrics, activity in zip(metrics, report_activity(students, options.window,
                                                                   options.idle_cutoff_minutes, zone)):

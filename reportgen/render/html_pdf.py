@@ -42,6 +42,7 @@ from xhtml2pdf.bidi import needs_bidi
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from ..config import ROOT_DIR
+from ..domain.analytics import FLAG_NAMES
 from ..domain.report_data import CohortReport, ReportData, StudentReport
 from . import charts, fonts, pdf_charts, pdf_tables
 from .pdf_tables import Column
@@ -152,14 +153,13 @@ def overview_table(report: ReportData) -> pdf_tables.Table:
     rows = [
         (student.number, student.student_id, student.event_count, student.time_on_task, student.revisits,
          "/".join(str(student.ranks[key]) for key in ("events", "time_on_task", "revisits")),
-         ", ".join(FLAG_WORDS.get(code, code) for code in student.flag_codes) or "—")
+         ", ".join(FLAG_NAMES.get(code, code) for code in student.flag_codes) or "—")
         for student in report.students
     ]
     links = [f"#student-{student.number}" for student in report.students]
     return pdf_tables.lay_out(columns, rows, links=links, link_column=1)
 
 
-FLAG_WORDS = {"returned": "returns", "many_saves": "many saves", "low_time": "low time", "late_start": "late start"}
 
 
 def event_listing(student: StudentReport) -> pdf_tables.Table:

@@ -89,6 +89,10 @@ def schemas() -> dict:
             "description": "Namespace → student id → the student's name, shown beside the id.",
             "examples": [{"python-101": {"s-042": "Amira Haddad"}}],
         },
+        "timezone": {"type": ["string", "null"], "default": "UTC",
+                     "description": ("An IANA time zone (e.g. `Europe/Berlin`): every time the report shows is in "
+                                     "it, and it says so. The JSON and the window stay in UTC."),
+                     "examples": ["Europe/Berlin", "America/New_York"]},
     }
     assert set(option_schemas) == set(KNOWN_OPTIONS), "document every option of domain.options"
     options = {
@@ -139,6 +143,7 @@ def schemas() -> dict:
                 "type": "object", "additionalProperties": {"type": "string"}}},
             "student_names": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": {"type": "string"}}},
+            "timezone": {"type": ["string", "null"], "description": "null: UTC"},
         },
     }
     imported_data = {
