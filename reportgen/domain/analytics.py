@@ -88,9 +88,9 @@ FLAG_RULES: dict[str, str] = {
         "usual range (the upper fence)."
     ),
     "many_saves": (
-        f"Many saves per submission: at least {SAVES_MIN} saves, and saves per submission (over all their units; "
-        f"no submission counts as one) at least {SAVES_FACTOR}× the class's median and beyond the upper fence "
-        "(classes with submissions)."
+        f"Many saves per submission: on some unit, at least {SAVES_MIN} saves, and saves per submission there "
+        f"(no submission counts as one) at least {SAVES_FACTOR}× the class's on that unit (all its saves over all "
+        "its submissions) and beyond the upper fence of the students' largest such multiples."
     ),
     "behind": (
         f"Behind the class: reached at most {_words(BEHIND_UNITS_FACTOR)} as many units as the class's median "
@@ -108,7 +108,7 @@ FLAG_RULES: dict[str, str] = {
 }
 #: Each flag in a word or two, for tables and spreadsheets.
 FLAG_NAMES: dict[str, str] = {
-    "returned": "returns", "many_saves": "many saves", "behind": "behind", "long_time": "long time",
+    "returned": "returns", "many_saves": "saves", "behind": "behind", "long_time": "long time",
     "late_start": "late start",
 }
 FENCE_RULE = (
@@ -662,17 +662,16 @@ def _describe_flag(code: str, m: StudentMetrics, measures: list[_Measure],
     median = medians[code][0]
     if code == "returned":
         top = _top_unit(m)
-        return (f"Returned to {top.name} {_plural(top.revisits, 'time')}; classmates' most-revisited unit: "
-                f"median {_plural(whole(median), 'return')}")
+        return (f"Returned to {top.name} {_plural(top.revisits, 'time')} (classmates' most-revisited unit: "
+                f"median {whole(median)})")
     if code == "many_saves":
         ratio, unit = _worst_saves(m, class_ratios)
-        return (f"{_plural(unit.saves, 'save')} for {_plural(unit.submissions, 'submission')} on {unit.name}, "
+        return (f"{_plural(unit.saves, 'save')} for {_plural(unit.submissions, 'submission')} on {unit.name}: "
                 f"{times(float(ratio))} the class's saves per submission there ({_ratio(class_ratios[unit.label])})")
     if code == "behind":
         units_median, time_median = medians["behind"]
         return (f"Reached {_plural(m.unit_count, 'unit')} with {format_duration(m.time_on_task_seconds)} on "
-                f"task; the class's median is {float(units_median):g} units and "
-                f"{format_duration(float(time_median))}")
+                f"task (class median: {float(units_median):g} units, {format_duration(float(time_median))})")
     if code == "long_time":
         return (f"{format_duration(m.time_on_task_seconds)} on task, "
                 f"{times(m.time_on_task_seconds / float(median))} the class's median "

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 from .activity import ACTIVITY_RULES
-from .analytics import FLAG_RULES
+from .analytics import FENCE_RULE, FLAG_RULES
+from .figures import UTC, format_duration, format_minute, format_time, whole, zone, zone_label
 from .importers.common import input_words
 from .options import DEFAULT_OPTIONS, ReportOptions
 from .sequencing import StudentSequence
@@ -30,10 +31,18 @@ HOW_TO_READ = (
     ("Time on task", "For each pair of consecutive timed events, the gap counts for the unit of the later "
                      "event when it is at most the idle cutoff; longer gaps (breaks) count for nothing. "
                      "Events without a time add no time."),
-    ("Active days", "Distinct calendar days (UTC) with at least one event."),
-    ("Percentile rank", "Where a student sits in their namespace: P50 is the middle of the class, P90 means "
-                        "more than about 90% of classmates."),
-    ("Class range", "The 15th percentile, median and 85th percentile of the students of one namespace."),
+    ("Active days", "Distinct calendar days (in the report's time zone) with at least one event."),
+    ("Percentile rank", "Where a student sits in their namespace, per measure (events, time on task, revisits): "
+                        "P50 is the middle of the class, P90 means more than about 90% of classmates."),
+    ("Class range", "The 15th percentile, median and 85th percentile of the students of one namespace, "
+                    "counts rounded to whole numbers."),
+    ("Units of the class", "Per unit: the students who reached it (an event on it), the median time on it among "
+                           "them, the share of them who came back to it (a revisit), and the class's saves per "
+                           "submission on it. The hardest unit has the highest mean place among the units a "
+                           "quarter of the class reached, on median time, share who came back and saves per "
+                           "submission."),
+    ("Time on task by unit", "One row per student, one column per unit; the darker, the more time on it; "
+                             "empty where the student never reached the unit."),
 )
 
 
@@ -73,6 +82,9 @@ class VisitMark:
     label: str
     unit: str
     events: int
+    spans: tuple[tuple[datetime, datetime], ...] = ()
+    """The stretches of work within the visit: it breaks where the student was idle for longer
+    than the idle cutoff (a visit over a week-long break is two bars, not one a week long)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +103,7 @@ class StudentReport:
     flags: tuple[str, ...]
     flag_codes: tuple[str, ...]
     ranks: Mapping[str, int]
+    distance: float
     cohort_size: int
     type_columns: tuple[str, ...]
     has_other_types: bool
@@ -108,6 +121,8 @@ class StudentReport:
     """Activity over time (:mod:`.activity`): per day or week, beside the class median; None for short spans."""
     change: tuple[str, ...] = ()
     """``time on task 3 h 10 min, up 40% from November 2024``: each figure against the previous period."""
+    where: tzinfo = UTC
+    """The report's time zone."""
     log_rows: tuple[int, int] | None = None
     """The event-log rows ``[start, stop)`` this document prints, when the log is cut into
     pieces that workers render apart (:func:`reportgen.domain.batching.plan_pieces`)."""
@@ -138,7 +153,8 @@ class StudentReport:
         if self.log_rows is not None:
             ordered = ordered[self.log_rows[0]:self.log_rows[1]]
         return [
-            EventRow(position=item.position, time=format_time(item.event.created_at), type=item.event.type or "",
+            EventRow(position=item.position, time=format_time(item.event.created_at, self.where),
+                     type=item.event.type or "",
                      unit=item.event.unit, label=item.label)
             for item in ordered
         ]
@@ -174,10 +190,53 @@ class Range:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitLine:
+    """One unit of a class, as its table prints it."""
+
+    label: str
+    unit: str
+    students: int
+    reached: str
+    """``12 of 19``."""
+    median_time: str
+    median_seconds: float
+    returned: str
+    """``42%``."""
+    returned_share: float
+    saves_per_submission: str
+    hardest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HeatRow:
+    """One student's time on each unit of the class (None: never reached it)."""
+
+    number: int
+    student_id: str
+    seconds: tuple[int | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CohortReport:
     namespace: str
     students: int
     ranges: tuple[Range, ...]
+    units: tuple[UnitLine, ...] = ()
+    hardest: str | None = None
+    """``Q7 (unit 11): median time on it 38 min (the highest; …); …``."""
+    heat: tuple[HeatRow, ...] = ()
+    """One row per student of the class in upload order, a column per unit of :attr:`units`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """A student of Needs attention: who, and the reasons in words."""
+
+    number: int
+    student_id: str
+    namespace: str
+    reasons: str
+    distance: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +249,15 @@ class ReportData:
     option_lines: tuple[str, ...] = ()
     events_left_out: int = 0
     flag_rules: tuple[tuple[str, str], ...] = field(default_factory=lambda: tuple(FLAG_RULES.items()))
+    fence_rule: str = FENCE_RULE
     how_to_read: tuple[tuple[str, str], ...] = HOW_TO_READ
     activity_rules: tuple[tuple[str, str], ...] = ACTIVITY_RULES
     student_total: int = 1
     """Students in the whole upload (this data may be one chunk of them)."""
+    attention: tuple[Attention, ...] = ()
+    """The flagged students, farthest from their class first (for the class page)."""
+    zone_name: str = "UTC"
+    """What the report's times are in, in words: ``UTC`` or ``Europe/Berlin``."""
 
     @property
     def event_count(self) -> int:
@@ -202,48 +266,6 @@ class ReportData:
     @property
     def flagged(self) -> int:
         return sum(bool(s.flags) for s in self.students)
-
-
-def format_time(moment: datetime | None) -> str:
-    """UTC, second precision plus milliseconds when present: ``2024-07-21 03:04:55.939 UTC``."""
-    if moment is None:
-        return "—"
-    moment = moment.astimezone(timezone.utc)
-    text = moment.strftime("%Y-%m-%d %H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond // 1000:03d}"
-    return text + " UTC"
-
-
-def format_minute(moment: datetime | None) -> str:
-    """``2024-07-21 03:04`` (UTC): first and last touches, where seconds would be noise."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if moment else "—"
-
-
-def format_span(span: timedelta | None) -> str:
-    """``3 d 04:05:06`` style duration, or ``—`` without two timed events."""
-    if span is None:
-        return "—"
-    seconds = int(span.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    return f"{days} d {clock}" if days else clock
-
-
-def format_duration(seconds: float | int | None) -> str:
-    """Time on task in words a teacher reads at a glance: ``1 h 05 min``, ``12 min``, ``40 s``."""
-    if not seconds:
-        return "0 min"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def parse_iso(value: str | None) -> datetime | None:
@@ -261,9 +283,22 @@ def _type_columns(units: Sequence[Mapping]) -> tuple[str, ...]:
     return tuple(ranked if len(ranked) <= TYPE_COLUMNS + 1 else ranked[:TYPE_COLUMNS])
 
 
+def _spans(times: Sequence[datetime], cutoff: timedelta) -> tuple[tuple[datetime, datetime], ...]:
+    """Stretches of ``times`` (in order) without a gap longer than ``cutoff``."""
+    spans, start, previous = [], times[0], times[0]
+    for moment in times[1:]:
+        if moment - previous > cutoff:
+            spans.append((start, previous))
+            start = moment
+        previous = moment
+    spans.append((start, previous))
+    return tuple(spans)
+
+
 def _visits(sequence: StudentSequence, runs: Sequence[Sequence], rows: Mapping[str, int],
-            units: Mapping[str, str]) -> tuple[tuple[VisitMark, ...], int]:
-    """Each run of the compressed sequence placed in time, from the events it covers."""
+            units: Mapping[str, str], cutoff: timedelta) -> tuple[tuple[VisitMark, ...], int]:
+    """Each run of the compressed sequence placed in time, from the events it covers, broken
+    where the student was idle longer than ``cutoff``."""
     marks, seen, position, untimed = [], set(), 0, 0
     events = sequence.events
     if not events:  # a class page's summary: no events were ordered
@@ -274,22 +309,25 @@ def _visits(sequence: StudentSequence, runs: Sequence[Sequence], rows: Mapping[s
         times = [item.event.created_at for item in covered if item.event.created_at is not None]
         untimed += len(covered) - len(times)
         if times:
-            marks.append(VisitMark(row=rows[label], start=min(times), end=max(times), returned=label in seen,
-                                   label=label, unit=units[label], events=count))
+            times.sort()
+            marks.append(VisitMark(row=rows[label], start=times[0], end=times[-1], returned=label in seen,
+                                   label=label, unit=units[label], events=count, spans=_spans(times, cutoff)))
         seen.add(label)
     return tuple(marks), untimed
 
 
 def class_page_metrics(metrics: Mapping) -> dict:
-    """What a class page prints of a student's metrics: its figures, without its units and
-    visits (the bulk of them), for an assembly that holds every student's at once."""
-    return {**metrics, "units": [], "runs": [], "sequence_compressed": ""}
+    """What a class page prints of a student's metrics: its figures and units (for the class's
+    units and heat map), without its visits (the bulk of them, one per run), for an assembly
+    that holds every student's at once."""
+    return {**metrics, "runs": [], "sequence_compressed": ""}
 
 
 def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
                    cohort_size: int = 1, options: ReportOptions = DEFAULT_OPTIONS) -> StudentReport:
     """One student's section from its sequence (for the full sequence and the event log) and
-    the metrics the analytics stored for it; names from ``options``."""
+    the metrics the analytics stored for it; names from ``options``, times in its time zone."""
+    where = zone(options.timezone)
     student = sequence.student
     names = options.unit_names.get(student.namespace, {})
     units = metrics["units"]
@@ -297,22 +335,24 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
     rows = {unit["label"]: index for index, unit in enumerate(units)}
     unit_names = {unit["label"]: unit["unit"] for unit in units}
     first, last = parse_iso(metrics["first"]), parse_iso(metrics["last"])
-    visits, untimed = _visits(sequence, metrics["runs"], rows, unit_names)
+    visits, untimed = _visits(sequence, metrics["runs"], rows, unit_names,
+                              timedelta(minutes=options.idle_cutoff_minutes))
     return StudentReport(
         number=number,
         student_id=student.student_id,
         namespace=student.namespace,
         event_count=metrics["events"],
         unit_count=metrics["unit_count"],
-        first_event=format_time(first),
-        last_event=format_time(last),
-        span=format_span(last - first) if first and last else "—",
+        first_event=format_time(first, where),
+        last_event=format_time(last, where),
+        span=format_duration(last - first) if first and last else "—",
         active_days=metrics["active_days"],
         time_on_task=format_duration(metrics["time_on_task_seconds"]),
         revisits=metrics["revisits"],
         flags=tuple(flag["text"] for flag in metrics["flags"]),
         flag_codes=tuple(flag["code"] for flag in metrics["flags"]),
         ranks=metrics["percentile_ranks"],
+        distance=metrics.get("distance", 0.0),
         cohort_size=cohort_size,
         type_columns=columns,
         has_other_types=any(name not in columns for unit in units for name in unit["types"]),
@@ -323,7 +363,8 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
                 other_types=sum(count for name, count in unit["types"].items() if name not in columns),
                 visits=unit["visits"], revisits=unit["revisits"],
                 time=format_duration(unit["time_on_task_seconds"]),
-                first=format_minute(parse_iso(unit["first"])), last=format_minute(parse_iso(unit["last"])),
+                first=format_minute(parse_iso(unit["first"]), where),
+                last=format_minute(parse_iso(unit["last"]), where),
                 name=names.get(unit["unit"], ""),
             )
             for unit in units
@@ -334,8 +375,9 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
         types=frozenset(event.type or "" for event in student.events),
         visits=visits,
         untimed_events=untimed,
-        timeline_start=format_minute(first),
-        timeline_end=format_minute(last),
+        timeline_start=format_minute(first, where),
+        timeline_end=format_minute(last, where),
+        where=where,
         activity=metrics.get("activity"),
         change=change_lines(metrics.get("activity")),
         name=options.student_name(student.namespace, student.student_id),
@@ -359,17 +401,64 @@ def change_lines(activity: Mapping | None) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def cohort_report(cohort: Mapping, students: Sequence[Mapping]) -> CohortReport:
-    """A namespace's ranges, with every student's values for the distribution chart."""
+#: Units a class's heat map shows at most (those most students reached, in label order).
+HEAT_UNITS = 40
+
+
+def _ratio_text(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
+
+
+def _unit_lines(cohort: Mapping) -> tuple[UnitLine, ...]:
+    size = cohort["students"]
+    hardest = (cohort.get("hardest_unit") or {}).get("label")
+    return tuple(
+        UnitLine(
+            label=unit["label"], unit=unit["unit"], students=unit["students"],
+            reached=f"{unit['students']} of {size}",
+            median_time=format_duration(unit["median_time_seconds"]), median_seconds=unit["median_time_seconds"],
+            returned=f"{round(100 * unit['returned'] / unit['students'])}%" if unit["students"] else "—",
+            returned_share=unit["returned"] / unit["students"] if unit["students"] else 0.0,
+            saves_per_submission=_ratio_text(unit["saves_per_submission"]),
+            hardest=unit["label"] == hardest,
+        )
+        for unit in cohort.get("units", ())
+    )
+
+
+def _heat(units: Sequence[UnitLine], students: Sequence[tuple[int, str, Mapping]]) -> tuple[HeatRow, ...]:
+    labels = [unit.label for unit in units]
+    rows = []
+    for number, student_id, metrics in students:
+        seconds = {unit["label"]: unit["time_on_task_seconds"] for unit in metrics["units"]}
+        rows.append(HeatRow(number, student_id, tuple(seconds.get(label) for label in labels)))
+    return tuple(rows)
+
+
+def heat_units(units: Sequence[UnitLine], limit: int = HEAT_UNITS) -> tuple[UnitLine, ...]:
+    """The units a heat map shows: all, or the ``limit`` most students reached, in label order."""
+    if len(units) <= limit:
+        return tuple(units)
+    kept = set(sorted(range(len(units)), key=lambda index: (-units[index].students, index))[:limit])
+    return tuple(unit for index, unit in enumerate(units) if index in kept)
+
+
+def cohort_report(cohort: Mapping, students: Sequence[tuple[int, str, Mapping]]) -> CohortReport:
+    """A namespace's ranges (every student's values for the distribution chart), its units and
+    the time each student spent on each (``students``: number, id and metrics, upload order)."""
     def measure(name: str, key: str, metric: str, fmt) -> Range:
         spread = cohort[key]
-        values = tuple(float(student[metric]) for student in students)
+        values = tuple(float(metrics[metric]) for _, _, metrics in students)
         return Range(name=name, p15=fmt(spread["p15"]), median=fmt(spread["median"]), p85=fmt(spread["p85"]),
                      values=values, raw=(spread["p15"], spread["median"], spread["p85"]))
 
     def count(value) -> str:
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return str(whole(value))
 
+    units = _unit_lines(cohort)
+    hardest = cohort.get("hardest_unit")
     return CohortReport(
         namespace=cohort["namespace"],
         students=cohort["students"],
@@ -378,7 +467,22 @@ def cohort_report(cohort: Mapping, students: Sequence[Mapping]) -> CohortReport:
             measure("Time on task", "time_on_task_seconds", "time_on_task_seconds", format_duration),
             measure("Revisits", "revisits", "revisits", count),
         ),
+        units=units,
+        hardest=None if not hardest else (
+            f"{hardest['label']} (unit {hardest['unit']}): " + "; ".join(hardest["reasons"])),
+        heat=_heat(heat_units(units), students),
     )
+
+
+def reasons(flags: Sequence[str]) -> str:
+    """A student's flags as one line: ``returned to Q2 (unit 7) 9 times; …; 3× …``."""
+    return "; ".join(text[:1].lower() + text[1:] if text[1:2].islower() else text for text in flags)
+
+
+def attention(students: Sequence[StudentReport]) -> tuple[Attention, ...]:
+    """The flagged students, farthest from their class first (upload order among equals)."""
+    flagged = sorted((s for s in students if s.flags), key=lambda s: (-s.distance, s.number))
+    return tuple(Attention(s.number, s.student_id, s.namespace, reasons(s.flags), s.distance) for s in flagged)
 
 
 #: A fixed unit order lists at most this many units in words (an xAPI course may have hundreds).
@@ -401,7 +505,17 @@ def option_lines(options: ReportOptions, events_left_out: int = 0,
         more = f", and {len(units) - UNITS_LISTED} more" if len(units) > UNITS_LISTED else ""
         lines.append(f"Unit order fixed for {namespace or '(no namespace)'}: {listed}{more}")
     lines.append("Event log: " + ("included in the PDF" if options.event_log else "in the HTML and CSV only"))
+    lines.append(f"Times: {zone_description(options.timezone)}")
     return tuple(lines)
+
+
+def zone_description(name: str | None) -> str:
+    """``UTC``, or ``Europe/Berlin (CEST, UTC+02:00 now)``: the zone every time of the report is in."""
+    if name is None:
+        return "UTC"
+    now = datetime.now(timezone.utc).astimezone(zone(name))
+    offset = now.strftime("%z")
+    return f"{name} ({zone_label(now)}, UTC{offset[:3]}:{offset[3:]} now)"
 
 
 def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping], *,
@@ -426,12 +540,13 @@ def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping
                        cohorts.get(sequence.student.namespace, {}).get("students", 1), options)
         for sequence, metric, number in zip(sequences, metrics, numbers)
     )
-    by_namespace: dict[str, list[Mapping]] = {}
-    for sequence, metric in zip(sequences, metrics):
-        by_namespace.setdefault(sequence.student.namespace, []).append(metric)
+    by_namespace: dict[str, list[tuple[int, str, Mapping]]] = {}
+    for sequence, metric, number in zip(sequences, metrics, numbers):
+        by_namespace.setdefault(sequence.student.namespace, []).append(
+            (number, sequence.student.student_id, metric))
     return ReportData(
         title=title,
-        generated_at=format_time(moment.replace(microsecond=0)),
+        generated_at=format_time(moment.replace(microsecond=0), zone(options.timezone)),
         students=students,
         cohorts=tuple(cohort_report(cohorts[namespace], members) for namespace, members in by_namespace.items()
                       if namespace in cohorts),
@@ -439,4 +554,6 @@ def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping
         option_lines=option_lines(options, events_left_out, source),
         events_left_out=events_left_out,
         student_total=total,
+        attention=attention(students),
+        zone_name=options.timezone or "UTC",
     )

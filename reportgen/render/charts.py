@@ -12,12 +12,16 @@ sub-paths, and the only separate elements are the few texts.
 from __future__ import annotations
 
 import base64
+import math
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from html import escape, unescape
 
-from ..domain.report_data import VisitMark
+from ..domain.figures import UTC, format_duration
+from ..domain.report_data import HeatRow, UnitLine, VisitMark
 from .fonts import run_width, text_width, visual_runs
 
 INK = "#1f2328"
@@ -136,16 +140,91 @@ def merge_spans(spans: list[tuple[float, float]], gap: float = 0.25) -> list[tup
     return merged
 
 
+#: Steps a timeline's axis may take, shortest first: minutes and hours, then days and weeks.
+AXIS_STEPS = tuple(timedelta(minutes=m) for m in (1, 5, 10, 15, 30, 60, 120, 180, 360, 720)) + tuple(
+    timedelta(days=d) for d in (1, 2, 7, 14, 28, 56, 91, 182, 364))
+#: At most this many ticks on a timeline's axis, and labels on them (a label is an SVG text,
+#: which svglib draws in ~0.25 ms: a 200-student PDF pays 200 × this).
+AXIS_TICKS = 6
+AXIS_LABELS = 3
+
+
+def _first_tick(start: datetime, step: timedelta, where: tzinfo) -> datetime:
+    """The first whole ``step`` at or after ``start`` in ``where``: a local midnight for steps of
+    days (and a Monday for weeks), a whole hour or minute for shorter ones."""
+    local = start.astimezone(where)
+    if step >= timedelta(days=1):
+        tick = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if step >= timedelta(days=7):
+            tick -= timedelta(days=tick.weekday())
+    else:
+        minutes = int(step.total_seconds() // 60)
+        tick = local.replace(minute=(local.minute // minutes) * minutes if minutes < 60 else 0, second=0,
+                             microsecond=0)
+        if minutes > 60:
+            tick = tick.replace(hour=(local.hour // (minutes // 60)) * (minutes // 60))
+    while tick < local:
+        tick = _advance(tick, step, where)
+    return tick
+
+
+def _advance(tick: datetime, step: timedelta, where: tzinfo) -> datetime:
+    """``tick`` + ``step`` on the wall clock of ``where`` (a day stays a calendar day across a
+    change of summer time)."""
+    if step >= timedelta(days=1):
+        naive = tick.replace(tzinfo=None) + step
+        return naive.replace(tzinfo=where) if where is not UTC else naive.replace(tzinfo=UTC)
+    return (tick.astimezone(UTC) + step).astimezone(where)
+
+
+def axis_ticks(start: datetime, end: datetime, where: tzinfo = UTC) -> list[tuple[datetime, str | None]]:
+    """The ticks of a time axis from ``start`` to ``end`` (at most :data:`AXIS_TICKS`), each with
+    its label or None: at most :data:`AXIS_LABELS` are labelled (evenly), ``Jul 21`` for a
+    whole day, else ``Jul 21 14:00`` where the day changes and ``16:00`` where it does not."""
+    span = end - start
+    if span <= timedelta(0):
+        return []
+    step = next((step for step in AXIS_STEPS if span / step <= AXIS_TICKS), None)
+    if step is None:
+        return []
+    ticks, tick = [], _first_tick(start, step, where)
+    while tick <= end and len(ticks) < AXIS_TICKS:
+        ticks.append(tick)
+        tick = _advance(tick, step, where)
+    every = max(1, -(-len(ticks) // AXIS_LABELS))
+    years = ticks[0].astimezone(where).year != ticks[-1].astimezone(where).year
+    labelled, day = [], None
+    for index, tick in enumerate(ticks):
+        if index % every:
+            labelled.append((tick, None))
+            continue
+        local = tick.astimezone(where)
+        date_text = f"{local.strftime('%b')} {local.day}" + (f", {local.year}" if years else "")
+        if local.hour == local.minute == 0:
+            text = date_text
+        elif local.date() == day:
+            text = local.strftime("%H:%M")
+        else:
+            text = f"{date_text} {local.strftime('%H:%M')}"
+        day = local.date()
+        labelled.append((tick, text))
+    return labelled
+
+
 def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, description: str, zoom: float = 1.0,
-             width: float = WIDTH) -> Chart:
+             width: float = WIDTH, where: tzinfo = UTC) -> Chart:
     """Units down the side (``rows``, e.g. ``"Q2 · 17"``), time across from the first visit
-    to the last, one bar per visit: blue for a first visit to a unit, red for a return to it.
-    The report prints the key and the time span beside the chart, which saves svglib four
-    texts per chart. ``zoom`` enlarges the text and rows and ``width`` narrows the chart for
-    screens (:data:`SCREEN_ZOOM`, :data:`SCREEN_WIDTH`); the label column is as wide as the
-    longest label needs, up to :data:`LABEL_WIDTH` zoomed."""
-    top, axis, row_height = 2.0, 3.0, ROW * zoom
-    height = top + row_height * max(1, len(rows)) + axis
+    to the last, one bar per stretch of work: blue on a first visit to a unit, red on a return
+    to it; a visit breaks where the student was idle longer than the idle cutoff (its
+    ``spans``). Under the plot, a dated axis in ``where``: ticks at whole days (or hours) and
+    labels on at most :data:`AXIS_LABELS` of them. The report prints the key beside the chart.
+    ``zoom`` enlarges the text and rows and ``width`` narrows the chart for screens
+    (:data:`SCREEN_ZOOM`, :data:`SCREEN_WIDTH`); the label column is as wide as the longest
+    label needs, up to :data:`LABEL_WIDTH` zoomed."""
+    top, row_height = 2.0, ROW * zoom
+    axis = 12.0 * zoom if visits else 3.0
+    plot_top = top + row_height * max(1, len(rows))
+    height = plot_top + axis
     labels = [shorten(row, LABEL_CHARS) for row in rows]
     plot_left = min(LABEL_WIDTH * zoom, max((text_width(label, 7 * zoom) for label in labels), default=0) + 8 * zoom)
     plot_width = width - plot_left - 4
@@ -155,22 +234,146 @@ def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, descripti
     timed = visits
     if timed:
         start = min(visit.start for visit in timed)
-        span = (max(visit.end for visit in timed) - start).total_seconds()
+        end = max(visit.end for visit in timed)
+        span = (end - start).total_seconds()
         scale = plot_width / span if span > 0 else 0.0
+
+        def place(moment: datetime) -> float:
+            return plot_left + (moment - start).total_seconds() * scale if span > 0 else plot_left + plot_width / 2
+
         bars: dict[tuple[bool, int], list[tuple[float, float]]] = {}
         for visit in timed:
-            x = plot_left + (visit.start - start).total_seconds() * scale if span > 0 else plot_left + plot_width / 2
-            length = max(MIN_MARK, (visit.end - visit.start).total_seconds() * scale)
-            x = min(x, plot_left + plot_width - length)
-            bars.setdefault((visit.returned, visit.row), []).append((x, x + length))
+            for first, last in visit.spans or ((visit.start, visit.end),):
+                width = max(MIN_MARK, (last - first).total_seconds() * scale)
+                x = min(place(first), plot_left + plot_width - width)
+                bars.setdefault((visit.returned, visit.row), []).append((x, x + width))
         marks: dict[bool, list[str]] = {False: [], True: []}
         for (returned, row), spans in bars.items():
             for x0, x1 in merge_spans(spans):
                 marks[returned].append(_rect(x0, top + row_height * row + 2.5 * zoom, x1 - x0, row_height - 5 * zoom))
-        body.append(_path([_rect(plot_left, top + row_height * index + row_height - 0.5, plot_width, 0.4)
-                           for index in range(len(rows))], LINE))  # a hairline under each unit's row
+        lines = [_rect(plot_left, top + row_height * index + row_height - 0.5, plot_width, 0.4)
+                 for index in range(len(rows))]  # a hairline under each unit's row
+        ticks = axis_ticks(start, end, where)
+        lines += [_rect(place(tick) - 0.2, plot_top, 0.4, 3 * zoom) for tick, _ in ticks]
+        body.append(_path(lines, LINE))
         body.append(_path(marks[False], FIRST_VISIT))
         body.append(_path(marks[True], RETURN_VISIT))
+        for tick, text in ticks:
+            if text is None:
+                continue
+            x = place(tick)
+            anchor = "start" if x < plot_left + 30 * zoom else "end" if x > plot_left + plot_width - 30 * zoom \
+                else "middle"
+            body.append(_text(x, plot_top + 10 * zoom, text, size=6.5 * zoom, fill=MUTED, anchor=anchor))
+    return _svg(width, height, title, description, body)
+
+
+#: The heat map's shades, from a little time to the most (a cell the student reached with no
+#: time on it is :data:`NO_TIME`, one never reached is left empty).
+HEAT_SHADES = ("#dbeafe", "#93c5fd", "#3b82f6", "#1d4ed8", "#172554")
+NO_TIME = "#eef1f4"
+#: The tallest a heat map's rows may be, and the shortest before students are left out.
+HEAT_ROW = 9.0
+HEAT_MIN_ROW = 1.6
+#: The height a heat map's rows may take together (points; a page's text frame is 752).
+HEAT_HEIGHT = 560.0
+
+
+def heat_bounds(values: Sequence[int]) -> tuple[int, ...]:
+    """Where each shade of :data:`HEAT_SHADES` ends: the 20th, 40th, 60th and 80th percentiles
+    of the times above zero (rounded to whole minutes, at least a minute apart)."""
+    ordered = sorted(value for value in values if value > 0)
+    if not ordered:
+        return ()
+    bounds: list[int] = []
+    for share in (0.2, 0.4, 0.6, 0.8):
+        value = ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+        minute = max(60, round(value / 60) * 60)
+        if not bounds or minute > bounds[-1]:
+            bounds.append(minute)
+    return tuple(bounds)
+
+
+def heat_legend(bounds: Sequence[int]) -> list[tuple[str, str]]:
+    """``(colour, "under 5 min")`` per shade in use, for the caption beside the chart."""
+    if not bounds:
+        return []
+    names = [f"under {format_duration(bounds[0])}"]
+    names += [f"{format_duration(low)}–{format_duration(high)}" for low, high in zip(bounds, bounds[1:])]
+    names.append(f"{format_duration(bounds[-1])} or more")
+    return list(zip(HEAT_SHADES[len(HEAT_SHADES) - len(names):], names))
+
+
+def heatmap(units: Sequence[UnitLine], rows: Sequence[HeatRow], title: str, description: str,
+            bounds: Sequence[int], *, width: float = WIDTH, font: float = 7.0) -> Chart:
+    """Students down the side (``#number``), units across, each cell shaded by the student's
+    time on the unit. One ``<path>`` per shade, so the cost is the texts: the unit labels
+    across the top and a student label on every row that has room (every few rows in a
+    large class). Rows shrink to fit :data:`HEAT_HEIGHT`, down to :data:`HEAT_MIN_ROW` (the
+    caller cuts a class too large for that and says so)."""
+    shown = list(rows)
+    label_width = font * 3.4
+    head = font * 1.6
+    row = max(HEAT_MIN_ROW, min(HEAT_ROW * font / 7, HEAT_HEIGHT / max(1, len(shown))))
+    column = (width - label_width - 2) / max(1, len(units))
+    height = head + row * len(shown) + 2
+    body = []
+    label_every = max(1, math.ceil(font * 1.3 / row))
+    for index, heat_row in enumerate(shown):
+        if index % label_every == 0:
+            body.append(_text(label_width - 3, head + row * index + min(row, font * 1.3) * 0.75,
+                              f"#{heat_row.number}", size=font * 0.9, fill=MUTED, anchor="end"))
+    label_step = max(1, math.ceil(font * 2.2 / column))
+    for index, unit in enumerate(units):
+        if index % label_step == 0:
+            body.append(_text(label_width + column * (index + 0.5), head - font * 0.45, unit.label,
+                              size=font * 0.9, fill=INK, anchor="middle"))
+    cells: dict[str, list[str]] = {}
+    for index, heat_row in enumerate(shown):
+        y = head + row * index
+        for column_index, seconds in enumerate(heat_row.seconds):
+            if seconds is None:
+                continue
+            colour = NO_TIME if seconds <= 0 else HEAT_SHADES[
+                len(HEAT_SHADES) - len(bounds) - 1 + bisect_right(bounds, seconds)] if bounds else HEAT_SHADES[-1]
+            cells.setdefault(colour, []).append(
+                _rect(label_width + column * column_index + 0.3, y + 0.15, max(0.4, column - 0.6),
+                      max(0.4, row - 0.3)))
+    body.append(_path([_rect(label_width, head, width - label_width - 2, row * len(shown))], "#fbfcfd"))
+    for colour in (NO_TIME, *HEAT_SHADES):
+        body.append(_path(cells.get(colour, []), colour))
+    return _svg(width, height, title, description, body)
+
+
+def units_chart(units: Sequence[UnitLine], title: str, description: str, *, width: float = WIDTH,
+                font: float = 7.0) -> Chart:
+    """Per unit a row: a bar of its median time on task (blue, scaled to the longest) and, at
+    the right, a bar of the share of its students who came back to it (red, 0–100%). The
+    hardest unit's label is bold. Texts: a label per unit and two headings."""
+    row = font * 1.45
+    label_width = font * 4.2
+    gap = font * 1.5
+    returned_width = (width - label_width - gap) * 0.32
+    time_width = width - label_width - gap - returned_width - 2
+    head = font * 1.8
+    height = head + row * len(units) + 2
+    longest = max((unit.median_seconds for unit in units), default=0) or 1
+    body = [
+        _text(label_width, head - font * 0.6, f"Median time (0–{format_duration(longest)})",
+              size=font * 0.9, fill=MUTED),
+        _text(label_width + time_width + gap, head - font * 0.6, "Came back", size=font * 0.9, fill=MUTED),
+    ]
+    times, returns, tracks = [], [], []
+    for index, unit in enumerate(units):
+        y = head + row * index
+        body.append(_text(label_width - 3, y + row * 0.68, unit.label, size=font,
+                          weight="bold" if unit.hardest else "normal", anchor="end"))
+        bar = row * 0.6
+        times.append(_rect(label_width, y + (row - bar) / 2, max(0.6, time_width * unit.median_seconds / longest), bar))
+        left = label_width + time_width + gap
+        tracks.append(_rect(left, y + (row - bar) / 2, returned_width, bar))
+        returns.append(_rect(left, y + (row - bar) / 2, max(0.0, returned_width * unit.returned_share), bar))
+    body += [_path(tracks, "#f3f4f6"), _path(times, FIRST_VISIT), _path(returns, RETURN_VISIT)]
     return _svg(width, height, title, description, body)
 
 

@@ -43,7 +43,8 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from ..config import ROOT_DIR
 from ..domain.analytics import FLAG_NAMES
-from ..domain.report_data import CohortReport, ReportData, StudentReport
+from ..domain.figures import zone_label
+from ..domain.report_data import CohortReport, ReportData, StudentReport, heat_units
 from . import charts, fonts, pdf_charts, pdf_tables
 from .pdf_tables import Column
 
@@ -146,13 +147,14 @@ def shortened_names(student: StudentReport, table: pdf_tables.Table) -> list[str
 
 
 def overview_table(report: ReportData) -> pdf_tables.Table:
-    """The class table of the PDF; each student's name links to the student's first page."""
+    """The class table of the PDF; each student's name links to the student's first page, and
+    each percentile-rank column says in words which measure it ranks."""
     columns = [Column("#", right=True), Column("Student", flexible=True), Column("Events", right=True),
-               Column("Time", right=True), Column("Revisits", right=True), Column("Rank E/T/R", right=True),
-               Column("Flags", flexible=True)]
+               Column("Time", right=True), Column("Revisits", right=True), Column("Events rank", right=True),
+               Column("Time rank", right=True), Column("Revisits rank", right=True), Column("Flags", flexible=True)]
     rows = [
         (student.number, student.student_id, student.event_count, student.time_on_task, student.revisits,
-         "/".join(str(student.ranks[key]) for key in ("events", "time_on_task", "revisits")),
+         *(f"P{student.ranks[key]}" for key in ("events", "time_on_task", "revisits")),
          ", ".join(FLAG_NAMES.get(code, code) for code in student.flag_codes) or "—")
         for student in report.students
     ]
@@ -160,13 +162,23 @@ def overview_table(report: ReportData) -> pdf_tables.Table:
     return pdf_tables.lay_out(columns, rows, links=links, link_column=1)
 
 
+def units_table(cohort: CohortReport) -> pdf_tables.Table:
+    """The PDF's table of a class's units: reached by, median time, came back, saves per
+    submission (the hardest unit marked with ◆)."""
+    columns = [Column(""), Column("Unit", flexible=True), Column("Reached by", right=True),
+               Column("Median time", right=True), Column("Came back", right=True),
+               Column("Saves per submission", right=True)]
+    rows = [(unit.label, unit.unit + (" ◆" if unit.hardest else ""), unit.reached, unit.median_time, unit.returned,
+             unit.saves_per_submission) for unit in cohort.units]
+    return pdf_tables.lay_out(columns, rows)
 
 
 def event_listing(student: StudentReport) -> pdf_tables.Table:
-    """Columns ``# time label type unit``: the free-length unit last."""
-    columns = [Column("#", right=True), Column("Time (UTC)"), Column("Label"),
+    """Columns ``# time label type unit``: the free-length unit last; times in the report's zone."""
+    zone_name = getattr(student.where, "key", "UTC")
+    columns = [Column("#", right=True), Column(f"Time ({zone_name})"), Column("Label"),
                Column("Type", widest=TYPE_COLUMN_WIDTH * 1.5), Column("Unit", flexible=True)]
-    rows = [(event.position, event.time.removesuffix(" UTC"), event.label, event.type or "—", event.unit)
+    rows = [(event.position, event.time.rsplit(" ", 1)[0], event.label, event.type or "—", event.unit)
             for event in student.events]
     return pdf_tables.lay_out(columns, rows)
 
@@ -192,10 +204,11 @@ def _chart_size(pdf: bool) -> dict[str, float]:
 
 def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
     returns = sum(mark.returned for mark in student.visits)
+    zone = zone_label(student.visits[0].start.astimezone(student.where)) if student.visits else "UTC"
     description = (f"{len(student.visits)} timed visits to {student.unit_count} units between "
-                   f"{student.timeline_start} and {student.timeline_end} UTC, {returns} of them returns.")
+                   f"{student.timeline_start} and {student.timeline_end} {zone}, {returns} of them returns.")
     return charts.timeline(student.unit_rows, student.visits, f"Timeline of {student.student_id}", description,
-                           **_chart_size(pdf))
+                           where=student.where, **_chart_size(pdf))
 
 
 def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
@@ -225,6 +238,40 @@ def isolate(context, value: object) -> Markup:
     return Markup("\u200e%s\u200e" if context["pdf"] else "<bdi>%s</bdi>") % text
 
 
+#: The class's unit charts on a screen: the screen geometry of every chart (:data:`charts.SCREEN_WIDTH`,
+#: text zoomed by :data:`charts.SCREEN_ZOOM`), so their smallest text is 11 px on a phone too.
+SCREEN_FONT = 7 * charts.SCREEN_ZOOM
+#: Students a PDF's heat map shows at most (rows of 1.6 pt); the units CSV has every one.
+PDF_HEAT_ROWS = 350
+
+
+def units_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
+    description = "; ".join(
+        f"{unit.label} (unit {unit.unit}): reached by {unit.reached}, median time {unit.median_time}, "
+        f"{unit.returned} came back" for unit in cohort.units)
+    return charts.units_chart(cohort.units, f"The units of {cohort.namespace or 'the upload'}", description,
+                              **({} if pdf else {"width": charts.SCREEN_WIDTH, "font": SCREEN_FONT}))
+
+
+class HeatMap(NamedTuple):
+    chart: charts.Chart
+    legend: list[tuple[str, str]]
+    shown: int
+    units_shown: int
+    no_time: str = charts.NO_TIME
+
+
+def heat_chart(cohort: CohortReport, pdf: bool = True) -> HeatMap:
+    units = heat_units(cohort.units)
+    bounds = charts.heat_bounds([seconds for row in cohort.heat for seconds in row.seconds if seconds])
+    rows = cohort.heat[:PDF_HEAT_ROWS] if pdf else cohort.heat
+    description = (f"Time on task of each of {len(rows)} students (rows, by number in the upload) on each of "
+                   f"{len(units)} units (columns); darker is more time, empty is never reached.")
+    chart = charts.heatmap(units, rows, f"Time on task by unit in {cohort.namespace or 'the upload'}", description,
+                           bounds, **({} if pdf else {"width": charts.SCREEN_WIDTH, "font": SCREEN_FONT}))
+    return HeatMap(chart, charts.heat_legend(bounds), len(rows), len(units))
+
+
 @functools.cache
 def report_environment() -> jinja2.Environment:
     """The report templates' own environment: escapes everything, fails on unknown names."""
@@ -240,6 +287,7 @@ def report_environment() -> jinja2.Environment:
         event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
         pdf_destination=pdf_tables.destination, pdf_footer=pdf_tables.footer, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
+        units_table=units_table, units_chart=units_chart, heat_chart=heat_chart, flag_names=FLAG_NAMES,
         PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES,
     )
     return environment

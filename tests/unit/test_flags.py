@@ -54,7 +54,7 @@ def test_kept_going_back_to_a_unit_is_a_flag_and_says_where_and_how_often():
     student = upload.student("n", "back")
     assert [flag.code for flag in student.flags] == ["returned"]
     assert student.flags[0].text == (
-        "Returned to Q2 (unit 2) 9 times; classmates' most-revisited unit: median 0 returns")
+        "Returned to Q2 (unit 2) 9 times (classmates' most-revisited unit: median 0)")
     assert flags([*steady(), work("back", returns={2: 2})]) == {}  # under the floor of 3
 
 
@@ -63,7 +63,7 @@ def test_many_saves_compares_a_unit_with_the_class_on_that_unit():
     student = upload.student("n", "saver")
     assert "many_saves" in [flag.code for flag in student.flags]
     text = next(flag.text for flag in student.flags if flag.code == "many_saves")
-    assert text.startswith("30 saves for 1 submission on Q1 (unit 1), ")
+    assert text.startswith("30 saves for 1 submission on Q1 (unit 1): ")
     assert "the class's saves per submission there" in text
     assert flags([*steady(), work("few", saves=9)]) == {}  # fewer than 10 saves is never a flag
 
@@ -78,7 +78,7 @@ def test_barely_starting_is_behind_the_class():
     student = upload.student("n", "starter")
     assert [flag.code for flag in student.flags] == ["behind"]
     assert student.flags[0].text.startswith("Reached 1 unit with ")
-    assert "the class's median is 6 units" in student.flags[0].text
+    assert "(class median: 6 units, " in student.flags[0].text
 
 
 def test_fewer_units_in_little_time_is_behind_but_fewer_units_at_the_usual_pace_is_not():

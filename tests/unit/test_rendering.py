@@ -187,7 +187,7 @@ def test_html_shows_metrics_units_sequence_and_an_event_log_in_time_order():
     assert events_table_times(html, "alice") == [
         "2024-07-21 03:00:00 UTC", "2024-07-21 03:04:55 UTC", "2024-07-21 03:04:55.939 UTC",
     ]
-    assert "span 00:04:55" in html and "3 events on 2 units" in html
+    assert "span 4 min" in html and "3 events on 2 units" in html
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in html and "<title>Timeline of alice</title>" in html
 
 
