@@ -13,8 +13,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth.clients import current_client, idempotency_scope
 from ..delivery import webhooks
+from ..domain.csv_export import TABLES, render_table
 from ..domain.csv_import import parse_csv
+from ..domain.figures import zone
 from ..domain.filenames import content_disposition, download_name, student_download_name
+from ..domain.options import options_from_dict
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
 from ..domain.importers import FORMATS as IMPORT_FORMATS
@@ -236,6 +239,47 @@ def _wants_bom(report: Report) -> bool:
     return bom == "1"
 
 
+def _wanted_table(report: Report, *, whole: bool = True) -> str:
+    """``?table=``: a CSV report's event log (``events``, the default) or one of its summary
+    tables (``students``, ``units``); a 400 naming ``table`` for anything else."""
+    table = request.args.get("table", "events")
+    if table not in TABLES:
+        abort(error_response(400, f"table must be one of {', '.join(TABLES)}", {"table": f"unknown table {table[:40]!r}"}))
+    if table != "events" and report.format != "csv":
+        abort(error_response(400, "table is for CSV reports only", {"table": f"not for a {report.format} report"}))
+    if table != "events" and not whole:
+        abort(error_response(400, "a summary table is of the whole report",
+                             {"table": "ask the report's own URL, not a student's"}))
+    return table
+
+
+def summary_table(report: Report, table: str, bom: bool) -> Response:
+    """A CSV report's ``students`` or ``units`` table, made now from the figures stored for
+    its students that succeeded (read a hundred at a time), times in the report's zone."""
+    rows = db.session.execute(
+        select(ReportItem.position, ReportItem.student_id, ReportItem.namespace, ReportItem.metrics)
+        .where(ReportItem.report_id == report.id, ReportItem.status == Status.SUCCESS.value)
+        .order_by(ReportItem.position).execution_options(yield_per=100))
+    where = zone(options_from_dict(report.options).timezone)
+    content = render_table(table, ((position + 1, student_id, namespace, metrics)
+                                   for position, student_id, namespace, metrics in rows), where)
+    return download(report, content, hashlib.sha256(content).hexdigest(),
+                    table_download_name(report, table, bom), bom=bom)
+
+
+def excel_name(name: str, bom: bool) -> str:
+    """``name`` with ``-excel`` before its extension when the file is for Excel (``bom``), so the
+    two downloads of one report do not land under the same name."""
+    stem, dot, extension = name.rpartition(".")
+    return f"{stem}-excel{dot}{extension}" if bom else name
+
+
+def table_download_name(report: Report, table: str, bom: bool) -> str:
+    """``report-19-students-3f0c1a2b-units-excel.csv``: which table, and whether it is for Excel."""
+    stem, _, extension = download_name(report).rpartition(".")
+    return excel_name(f"{stem}{'' if table == 'events' else '-' + table}.{extension}", bom)
+
+
 def find_report(report_format: str, task_id: str) -> Report:
     report = find_task(task_id)
     if report is None or report.format != report_format:
@@ -251,6 +295,10 @@ def report_status(report_format: str, task_id: str):
     if bundle is not None and bundle != "zip":
         abort(400, description="bundle must be 'zip'")
     bom = _wants_bom(report)
+    table = _wanted_table(report)
+    if table != "events" and bundle is not None:
+        abort(error_response(400, "a ZIP bundle holds the students' event logs",
+                             {"table": "not with bundle=zip"}))
     if report.status in (Status.PENDING.value, Status.STARTED.value):
         response = jsonify(report_status_body(report))
         response.status_code = 202
@@ -266,7 +314,9 @@ def report_status(report_format: str, task_id: str):
         return zip_bundle(report, bom)
     if _wants_metadata(report):
         return jsonify(report_metadata(report))
-    return download(report, bom=bom)
+    if table != "events":
+        return summary_table(report, table, bom)
+    return download(report, filename=table_download_name(report, table, bom) if bom else None, bom=bom)
 
 
 @bp.delete("/<report_format>/<task_id>")
@@ -288,6 +338,7 @@ def student_document(report_format: str, task_id: str, position: int):
     if report.status == Status.CANCELED.value:
         abort(410, description=report.error)
     bom = _wants_bom(report)
+    _wanted_table(report, whole=False)
     item = db.session.scalar(
         select(ReportItem).where(ReportItem.report_id == report.id, ReportItem.position == position)
     ) if position <= MAX_POSITION else None
@@ -299,7 +350,7 @@ def student_document(report_format: str, task_id: str, position: int):
         return jsonify(body), 500 if item.status == Status.FAILURE.value else 202
     content = stored_student_document(report, item)
     return download(report, content, item.sha256 or hashlib.sha256(content).hexdigest(),
-                    student_download_name(report, position, item.student_id), bom=bom)
+                    excel_name(student_download_name(report, position, item.student_id), bom), bom=bom)
 
 
 class _Sink:
@@ -347,7 +398,7 @@ def zip_bundle(report: Report, bom: bool = False) -> Response:
                 yield sink.drain()
         yield sink.drain()
 
-    name = download_name(report).rsplit(".", 1)[0] + f"-{report.format}.zip"
+    name = excel_name(download_name(report).rsplit(".", 1)[0] + f"-{report.format}.zip", bom)
     response = Response(stream_with_context(generate()), content_type="application/zip")
     response.headers["Content-Disposition"] = content_disposition("attachment", name)
     return response

@@ -305,7 +305,8 @@ def _parse_window(value: Any, path: str, errors: dict[str, str]) -> Window | Non
     return Window(start=start, end=end)
 
 
-def _parse_timezone(value: Any, path: str, errors: dict[str, str]) -> str | None:
+def parse_timezone(value: Any, path: str, errors: dict[str, str]) -> str | None:
+    """An IANA zone name (``None`` for UTC); a problem goes into ``errors`` under ``path``."""
     if value is None:
         return None
     example = "an IANA time zone such as Europe/Berlin, America/New_York or UTC"
@@ -337,7 +338,7 @@ def parse_options(raw: Any, errors: dict[str, str], path: str = "options") -> Re
         window=_parse_window(raw.get("window"), f"{path}.window", errors),
         unit_names=_parse_names(raw.get("unit_names"), f"{path}.unit_names", errors, units=True),
         student_names=_parse_names(raw.get("student_names"), f"{path}.student_names", errors, units=False),
-        timezone=_parse_timezone(raw.get("timezone"), f"{path}.timezone", errors),
+        timezone=parse_timezone(raw.get("timezone"), f"{path}.timezone", errors),
     )
 
 

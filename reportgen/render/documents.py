@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from ..domain.batching import piece_rows, plan_chunks, plan_pieces
 from ..domain.csv_export import HEADER, render_csv
 from ..domain.importers import DEFAULT_IMPORT_OPTIONS, ImportOptions, choose, own_input, read_import
+from ..domain.figures import zone
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions
 from ..domain.preparation import PreparedUpload, prepare
 from ..domain.report_data import ReportData, build_report
@@ -182,7 +183,8 @@ class CsvDocuments(Documents):
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        return _one_by_one(inputs, lambda item: render_csv([item.student], context.labels), "CSV")
+        where = zone(context.options.timezone)
+        return _one_by_one(inputs, lambda item: render_csv([item.student], context.labels, where), "CSV")
 
     @staticmethod
     def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:

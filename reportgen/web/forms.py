@@ -21,6 +21,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain.csv_import import MalformedCSV, looks_like_csv, read_csv
 from ..domain.importers import ImportOptions, choose, own_input, parse_import_options, read_import
+from ..domain.options import parse_timezone
 from ..domain.plain_words import in_plain_words
 from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, check_object_count,
                                  is_blank, is_envelope, loads, text_problem)
@@ -180,6 +181,10 @@ class UploadForm(FlaskForm):
     )
     window_from = DateField("From (date, optional)", validators=[Optional()])
     window_to = DateField("To (date, optional)", validators=[Optional()])
+    report_timezone = StringField(
+        "Show times in (time zone, optional)", filters=[_strip], validators=[Optional(), Length(max=64)],
+        render_kw={"placeholder": "e.g. Europe/Berlin (UTC if empty)", "autocomplete": "off", "spellcheck": "false"},
+    )
     unit_order = StringField(
         "Unit order (optional)", filters=[_strip], validators=[Optional(), storable, Length(max=2000)],
         render_kw={"placeholder": "e.g. 5, 6, 7, 8", "autocomplete": "off", "spellcheck": "false"},
@@ -289,6 +294,13 @@ class UploadForm(FlaskForm):
             "exclude_users": None if self.exclude_users.errors else self.exclude_users.data,
         })
 
+    def validate_report_timezone(self, field) -> None:
+        """The API's rule and words for ``options.timezone``."""
+        problems: dict[str, str] = {}
+        parse_timezone(field.data, "timezone", problems)
+        if problems:
+            raise ValidationError(problems["timezone"][:1].upper() + problems["timezone"][1:] + ".")
+
     def validate_window_to(self, field) -> None:
         if field.data and self.window_from.data and field.data < self.window_from.data:
             raise ValidationError("The end date is before the start date.")
@@ -303,6 +315,8 @@ class UploadForm(FlaskForm):
                   if field.data and not self.window_to.errors and not field.errors}
         if window:
             options["window"] = window
+        if self.report_timezone.data and not self.report_timezone.errors:
+            options["timezone"] = self.report_timezone.data
         return options
 
     def upload_options(self, document) -> dict:

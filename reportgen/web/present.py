@@ -90,10 +90,12 @@ def action_label(report: Report) -> str:
     return "View HTML" if report.format == "html" else f"Download {report.format.upper()}"
 
 
-def download_url(report: Report, bom: bool = False) -> str:
+def download_url(report: Report, bom: bool = False, table: str | None = None) -> str:
     """Where the report's file is; ``bom``: a CSV with a byte-order mark, which Excel needs to
-    read UTF-8 (without it, names in other scripts come out garbled)."""
-    return status_url(report) + ("?bom=1" if bom else "")
+    read UTF-8 (without it, names in other scripts come out garbled); ``table``: a CSV
+    report's summary table (``students``, ``units``) instead of its event log."""
+    query = [*([f"table={table}"] if table else []), *(["bom=1"] if bom else [])]
+    return status_url(report) + ("?" + "&".join(query) if query else "")
 
 
 def bundle_url(report: Report) -> str:

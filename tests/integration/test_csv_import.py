@@ -231,7 +231,7 @@ def test_bom_1_prepends_a_byte_order_mark_to_every_csv_download_and_the_stored_o
     excel = client.get(f"/assignment/csv/{task_id}?bom=1")
     assert excel.status_code == 200 and excel.data == BOM + plain.data
     assert excel.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert excel.headers["Content-Disposition"] == plain.headers["Content-Disposition"]
+    assert excel.headers["Content-Disposition"] == plain.headers["Content-Disposition"].replace(".csv", "-excel.csv")
     assert excel.headers["ETag"] != plain.headers["ETag"]
     assert client.get(f"/assignment/csv/{task_id}?bom=0").data == plain.data
     assert client.get(f"/assignment/csv/{task_id}").data == plain.data  # stored as it was

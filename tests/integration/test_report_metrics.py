@@ -107,6 +107,8 @@ def test_unit_order_fixes_the_labels(client):
     ({"units": {"course": []}}, "options.units.course"),
     ({"colour": "red"}, "options.colour"),
     ({"event_log": "yes"}, "options.event_log"),
+    ({"timezone": "Mars/Olympus_Mons"}, "options.timezone"),
+    ({"timezone": ["Europe/Berlin"]}, "options.timezone"),
 ])
 def test_bad_options_are_a_400_naming_the_field_and_store_nothing(client, app, options, path):
     from sqlalchemy import func, select

@@ -64,6 +64,7 @@ def test_to_dict_is_normalised_and_round_trips():
         "idle_cutoff_minutes": 45,
         "units": {"n": [5, "a"]},
         "window": {"from": "2024-07-01T10:00:00+02:00", "to": "2024-07-31"},
+        "timezone": " Asia/Kolkata ",
     })
     assert options.to_dict() == {
         "event_log": True,
@@ -72,10 +73,12 @@ def test_to_dict_is_normalised_and_round_trips():
         "window": {"from": "2024-07-01T08:00:00Z", "to": "2024-07-31"},
         "unit_names": {},
         "student_names": {},
+        "timezone": "Asia/Kolkata",
     }
     assert options_from_dict(options.to_dict()) == options
     assert DEFAULT_OPTIONS.to_dict() == {"event_log": False, "idle_cutoff_minutes": 30, "units": {}, "window": None,
-                                         "unit_names": {}, "student_names": {}}
+                                         "unit_names": {}, "student_names": {}, "timezone": None}
+    assert options_from_dict({"timezone": "UTC"}) == DEFAULT_OPTIONS  # UTC is the default, not an option
     assert options_from_dict(DEFAULT_OPTIONS.to_dict()) == DEFAULT_OPTIONS
     assert options_from_dict(None) is DEFAULT_OPTIONS
 
@@ -98,7 +101,7 @@ def test_options_from_dict_refuses_invalid_stored_options():
     ({"idle_cutoff_minutes": "30"}, "options.idle_cutoff_minutes", "must be an integer from 1 to 1440, not a string"),
     ({"colour": "red"}, "options.colour",
      "unknown option 'colour'; known options are event_log, idle_cutoff_minutes, units, window, "
-     "unit_names, student_names"),
+     "unit_names, student_names, timezone"),
     ({"units": [1, 2]}, "options.units", "must be an object mapping a namespace to its units, not an array"),
     ({"units": {"python-101": []}}, "options.units.python-101", "must list at least one unit"),
     ({"units": {"python-101": 5}}, "options.units.python-101", "must be an array of units, not a number"),
@@ -125,6 +128,14 @@ def test_options_from_dict_refuses_invalid_stored_options():
      "'last week' is not an ISO 8601 date or date-time (e.g. 2024-07-01 or 2024-07-01T08:00:00Z)"),
     ({"window": {"to": 20240701}}, "options.window.to", "must be an ISO 8601 date or date-time string, not a number"),
     ({"window": {"to": "9999-12-31"}}, "options.window.to", "'9999-12-31' is out of range"),
+    ({"timezone": "Mars/Olympus_Mons"}, "options.timezone",
+     "'Mars/Olympus_Mons' is not an IANA time zone such as Europe/Berlin, America/New_York or UTC"),
+    ({"timezone": "../../etc/passwd"}, "options.timezone",
+     "'../../etc/passwd' is not an IANA time zone such as Europe/Berlin, America/New_York or UTC"),
+    ({"timezone": "europe/berlin"}, "options.timezone",
+     "'europe/berlin' is not an IANA time zone such as Europe/Berlin, America/New_York or UTC"),
+    ({"timezone": 2}, "options.timezone",
+     "must be an IANA time zone such as Europe/Berlin, America/New_York or UTC, not a number"),
 ])
 def test_each_rule_names_its_path(raw, path, reason):
     assert errors_of(raw) == {path: reason}
@@ -142,7 +153,7 @@ def test_all_option_problems_are_collected_at_once():
         "window": {"from": "x"}, "extra": 1,
     }) == {
         "options.extra": "unknown option 'extra'; known options are event_log, idle_cutoff_minutes, units, window, "
-                         "unit_names, student_names",
+                         "unit_names, student_names, timezone",
         "options.event_log": "must be true or false, not a string",
         "options.idle_cutoff_minutes": "must be an integer from 1 to 1440, not a boolean",
         "options.units.a[1]": "duplicates options.units.a[0] (unit 1); list each unit once",

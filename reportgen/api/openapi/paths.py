@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...domain.csv_export import HEADER as CSV_EXPORT_HEADER
+from ...domain.csv_export import STUDENT_HEADER, TABLES, UNIT_HEADER
 from ...domain.csv_import import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from ...render import formats
 from .shapes import JSON, ZIP, document_content, error, header, json_content, param, ref, response
@@ -177,12 +178,23 @@ def paths(config: Mapping[str, Any]) -> dict:
                     {"name": "bundle", "in": "query", "schema": {"type": "string", "enum": ["zip"]},
                      "description": "`zip`: every student's own document in one ZIP."},
                     param("bom"),
+                    {"name": "table", "in": "query", "schema": {"type": "string", "enum": list(TABLES),
+                                                                 "default": TABLES[0]},
+                     "description": (
+                         "CSV reports only: `events` is the event log (the stored document, one row per event); "
+                         "`students` one row per student (columns " + ", ".join(f"`{c}`" for c in STUDENT_HEADER)
+                         + "); `units` one row per student and unit they reached (columns "
+                         + ", ".join(f"`{c}`" for c in UNIT_HEADER) + "). Made from the stored figures of the "
+                         "students that succeeded; times ISO 8601 in the report's `timezone` (UTC: `Z`); cells "
+                         "that a spreadsheet would run as a formula start with an apostrophe. With `bom=1` the "
+                         "file name ends in `-excel.csv`.")},
                 ],
                 "responses": {
                     "200": status_200,
                     "202": pending,
                     **download_extras,
-                    "400": error("A bad `bundle` or `bom` value."),
+                    "400": error("A bad `bundle`, `bom` or `table` value, or `table` on another format than CSV "
+                                 "or with `bundle`; `details.table` says which."),
                     **COMMON_ERRORS,
                     "404": response("NotFound"),
                     "410": {"description": ("CANCELED: the status, with `error` saying so; or the report's stored "
@@ -218,7 +230,9 @@ def paths(config: Mapping[str, Any]) -> dict:
                 "operationId": "getStudentDocument",
                 "summary": "One student's own document",
                 "tags": ["reports"],
-                "parameters": [param("bom")],
+                "parameters": [param("bom"),
+                               {"name": "table", "in": "query", "schema": {"type": "string", "enum": ["events"]},
+                                "description": "Only `events`: the summary tables are of the whole report."}],
                 "responses": {
                     "200": {"description": "The student's document.",
                             "headers": {"ETag": header("ETag"), "Content-Disposition": header("ContentDisposition")},
@@ -226,7 +240,7 @@ def paths(config: Mapping[str, Any]) -> dict:
                     "202": {"description": "This student's document is still being made.",
                             "content": json_content(ref("StudentDocumentStatus"))},
                     **download_extras,
-                    "400": error("A bad `bom` value."),
+                    "400": error("A bad `bom` value, or a summary `table`."),
                     **COMMON_ERRORS,
                     "404": response("NotFound"),
                     "500": {"description": "This student's document failed; `error` says why.",
