@@ -143,8 +143,7 @@ def merge_spans(spans: list[tuple[float, float]], gap: float = 0.25) -> list[tup
 #: Steps a timeline's axis may take, shortest first: minutes and hours, then days and weeks.
 AXIS_STEPS = tuple(timedelta(minutes=m) for m in (1, 5, 10, 15, 30, 60, 120, 180, 360, 720)) + tuple(
     timedelta(days=d) for d in (1, 2, 7, 14, 28, 56, 91, 182, 364))
-#: At most this many ticks on a timeline's axis, and labels on them (a label is an SVG text,
-#: which svglib draws in ~0.25 ms: a 200-student PDF pays 200 × this).
+#: At most this many ticks on a timeline's axis, and labels on them.
 AXIS_TICKS = 6
 AXIS_LABELS = 3
 
@@ -177,10 +176,12 @@ def _advance(tick: datetime, step: timedelta, where: tzinfo) -> datetime:
     return (tick.astimezone(UTC) + step).astimezone(where)
 
 
-def axis_ticks(start: datetime, end: datetime, where: tzinfo = UTC) -> list[tuple[datetime, str | None]]:
+def axis_ticks(start: datetime, end: datetime, where: tzinfo = UTC,
+               labels: int = AXIS_LABELS) -> list[tuple[datetime, str | None]]:
     """The ticks of a time axis from ``start`` to ``end`` (at most :data:`AXIS_TICKS`), each with
-    its label or None: at most :data:`AXIS_LABELS` are labelled (evenly), ``Jul 21`` for a
-    whole day, else ``Jul 21 14:00`` where the day changes and ``16:00`` where it does not."""
+    its label or None: ``labels`` of them are labelled (evenly, the first and the last when 2),
+    ``Jul 21`` for a whole day, else ``Jul 21 14:00`` where the day changes and ``16:00``
+    where it does not."""
     span = end - start
     if span <= timedelta(0):
         return []
@@ -191,11 +192,14 @@ def axis_ticks(start: datetime, end: datetime, where: tzinfo = UTC) -> list[tupl
     while tick <= end and len(ticks) < AXIS_TICKS:
         ticks.append(tick)
         tick = _advance(tick, step, where)
-    every = max(1, -(-len(ticks) // AXIS_LABELS))
+    if labels == 2:
+        chosen = {0, len(ticks) - 1}
+    else:
+        chosen = set(range(0, len(ticks), max(1, -(-len(ticks) // labels))))
     years = ticks[0].astimezone(where).year != ticks[-1].astimezone(where).year
     labelled, day = [], None
     for index, tick in enumerate(ticks):
-        if index % every:
+        if index not in chosen:
             labelled.append((tick, None))
             continue
         local = tick.astimezone(where)
@@ -305,11 +309,11 @@ def heat_legend(bounds: Sequence[int]) -> list[tuple[str, str]]:
 
 
 def heatmap(units: Sequence[UnitLine], rows: Sequence[HeatRow], title: str, description: str,
-            bounds: Sequence[int], *, width: float = WIDTH, font: float = 7.0) -> Chart:
+            bounds: Sequence[int], *, width: float = WIDTH, font: float = 7.0, row_labels: int = 40) -> Chart:
     """Students down the side (``#number``), units across, each cell shaded by the student's
     time on the unit. One ``<path>`` per shade, so the cost is the texts: the unit labels
-    across the top and a student label on every row that has room (every few rows in a
-    large class). Rows shrink to fit :data:`HEAT_HEIGHT`, down to :data:`HEAT_MIN_ROW` (the
+    across the top and a student label on every row that has room, at most ``row_labels``
+    of them (every few rows in a large class). Rows shrink to fit :data:`HEAT_HEIGHT`, down to :data:`HEAT_MIN_ROW` (the
     caller cuts a class too large for that and says so)."""
     shown = list(rows)
     label_width = font * 3.4
@@ -318,7 +322,7 @@ def heatmap(units: Sequence[UnitLine], rows: Sequence[HeatRow], title: str, desc
     column = (width - label_width - 2) / max(1, len(units))
     height = head + row * len(shown) + 2
     body = []
-    label_every = max(1, math.ceil(font * 1.3 / row))
+    label_every = max(1, math.ceil(font * 1.3 / row), math.ceil(len(shown) / row_labels))
     for index, heat_row in enumerate(shown):
         if index % label_every == 0:
             body.append(_text(label_width - 3, head + row * index + min(row, font * 1.3) * 0.75,

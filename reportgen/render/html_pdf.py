@@ -243,6 +243,8 @@ def isolate(context, value: object) -> Markup:
 SCREEN_FONT = 7 * charts.SCREEN_ZOOM
 #: Students a PDF's heat map shows at most (rows of 1.6 pt); the units CSV has every one.
 PDF_HEAT_ROWS = 350
+#: Row labels (``#12``) a PDF's heat map prints at most, so they stay legible on rows of 2 pt.
+PDF_HEAT_ROW_LABELS = 10
 
 
 def units_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
@@ -268,7 +270,8 @@ def heat_chart(cohort: CohortReport, pdf: bool = True) -> HeatMap:
     description = (f"Time on task of each of {len(rows)} students (rows, by number in the upload) on each of "
                    f"{len(units)} units (columns); darker is more time, empty is never reached.")
     chart = charts.heatmap(units, rows, f"Time on task by unit in {cohort.namespace or 'the upload'}", description,
-                           bounds, **({} if pdf else {"width": charts.SCREEN_WIDTH, "font": SCREEN_FONT}))
+                           bounds, **({"row_labels": PDF_HEAT_ROW_LABELS} if pdf else
+                                      {"width": charts.SCREEN_WIDTH, "font": SCREEN_FONT}))
     return HeatMap(chart, charts.heat_legend(bounds), len(rows), len(units))
 
 
