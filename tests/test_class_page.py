@@ -113,10 +113,10 @@ def test_a_time_zone_shows_every_time_in_it_and_the_report_says_so():
         {"unit": 6, "type": "submission", "created_time": "2024-07-01T10:20:00Z"}]} for name in SCRIPT_NAMES]
     options = {"timezone": "Asia/Kolkata"}
     html = html_text(render_document("html", json.dumps(students), options))
-    assert "Times: Asia/Kolkata (IST, UTC+05:30 now)" in html
+    assert "Times: Asia/Kolkata (times marked IST)" in html
     assert "2024-07-01 15:30:00 IST" in html and "10:00:00 UTC" not in html
     pdf = render_document("pdf", json.dumps(students), options)
     text = squeeze(pdf_text(pdf))
     assert "Times: Asia/Kolkata" in text and "2024-07-01 15:30:00 IST" in text
-    assert "UTC " not in text.replace("UTC+05:30", "")
+    assert "UTC" not in text
     assert_readable(pdf)

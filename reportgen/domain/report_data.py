@@ -510,12 +510,15 @@ def option_lines(options: ReportOptions, events_left_out: int = 0,
 
 
 def zone_description(name: str | None) -> str:
-    """``UTC``, or ``Europe/Berlin (CEST, UTC+02:00 now)``: the zone every time of the report is in."""
+    """``UTC``, or ``Europe/Berlin (times marked CEST or CET)``: the zone every time of the
+    report is in, and the abbreviations its times carry (summer and winter, where it has both)."""
     if name is None:
         return "UTC"
-    now = datetime.now(timezone.utc).astimezone(zone(name))
-    offset = now.strftime("%z")
-    return f"{name} ({zone_label(now)}, UTC{offset[:3]}:{offset[3:]} now)"
+    where = zone(name)
+    year = datetime.now(timezone.utc).year
+    marks = dict.fromkeys(zone_label(datetime(year, month, 1, 12, tzinfo=timezone.utc).astimezone(where))
+                          for month in (7, 1))
+    return f"{name} (times marked {' or '.join(marks)})"
 
 
 def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping], *,
