@@ -424,25 +424,28 @@ def test_an_uploaded_envelope_brings_its_own_recipients(mail_client):
 
 def test_the_form_sets_the_report_options_and_the_status_page_shows_them(app, client):
     options = [("event_log", "y"), ("idle_cutoff_minutes", "20"), ("window_from", "2024-07-21"),
-               ("window_to", "2024-07-21"), ("unit_order", "17, 5")]
+               ("window_to", "2024-07-21"), ("unit_order", "17, 5"), ("report_timezone", "America/New_York")]
     response = submit_form(client, text=json.dumps(sample_students()), formats=("pdf",), options=options)
     assert response.status_code == 303
     [report] = all_reports(app)
     assert report.options == {"event_log": True, "idle_cutoff_minutes": 20, "units": {"course-1": ["17", "5"]},
                               "window": {"from": "2024-07-21", "to": "2024-07-21"}, "unit_names": {},
-                              "student_names": {}}
+                              "student_names": {}, "timezone": "America/New_York"}
     assert report.events_left_out == 2  # the second student's events are on 2024-07-22
     assert report.labels["course-1"] == {"17": "Q1", "5": "Q2"}
     page = html.unescape(client.get(response.headers["Location"]).get_data(as_text=True))
     assert "Idle cutoff: 20 min" in page and "Window: 2024-07-21 to 2024-07-21 (UTC); 2 events outside it left out" in page
     assert "Event log: included in the PDF" in page and "Unit order fixed for course-1: 17, 5" in page
+    assert "Times: America/New_York (times marked EDT or EST)" in page
 
 
 def test_bad_form_options_are_shown_next_to_their_fields_and_nothing_is_stored(app, client):
-    options = [("idle_cutoff_minutes", "0"), ("window_from", "2024-07-31"), ("window_to", "2024-07-01")]
+    options = [("idle_cutoff_minutes", "0"), ("window_from", "2024-07-31"), ("window_to", "2024-07-01"),
+               ("report_timezone", "Mars/Olympus_Mons")]
     response = submit_form(client, text=json.dumps(sample_students()), options=options)
     assert response.status_code == 400
     page = html.unescape(response.get_data(as_text=True))
     assert "Choose a whole number of minutes from 1 to 1440." in page
     assert "The end date is before the start date." in page
+    assert "'Mars/Olympus_Mons' is not an IANA time zone such as Europe/Berlin" in page
     assert all_reports(app) == []
