@@ -50,7 +50,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
 from typing import Any
 
-from .figures import UTC, format_duration, times, whole
+from .figures import UTC, format_duration, format_multiple, format_ratio, plural, whole
 from .sequencing import order_events, unit_labels
 from .submission import Student
 
@@ -567,15 +567,16 @@ def _hardest(units: tuple[UnitSummary, ...], class_size: int) -> Hardest | None:
         value = values[index]
         if value <= typical:
             continue
-        top = "the highest" if place[index] == 1 else "above most units"
+        top = "the highest; " if place[index] == 1 else ""
         if name == "median_time_seconds":
-            reasons.append(f"median time on it {format_duration(value)} ({top}; the median unit "
+            reasons.append(f"median time on it {format_duration(value)} ({top}the median unit: "
                            f"{format_duration(typical)})")
         elif name == "returned_share":
             reasons.append(f"{round(100 * value)}% of the {unit.students} students who reached it came back "
-                           f"to it ({top}; the median unit {round(100 * typical)}%)")
+                           f"to it ({top}the median unit: {round(100 * typical)}%)")
         else:
-            reasons.append(f"{_ratio(value)} saves per submission ({top}; the median unit {_ratio(typical)})")
+            reasons.append(f"{format_ratio(value)} saves per submission ({top}the median unit: "
+                           f"{format_ratio(typical)})")
     if not reasons:
         return None
     return Hardest(label=unit.label, unit=unit.unit, reasons=tuple(reasons))
@@ -644,15 +645,6 @@ def _measures(members: list[StudentMetrics]) -> tuple[list[_Measure], dict[str, 
     return measures, thresholds
 
 
-def _ratio(value: float | Fraction) -> str:
-    """Saves per submission as people read them: ``80``, ``2.5``."""
-    return f"{float(value):.0f}" if value >= 10 else f"{float(value):.1f}".removesuffix(".0")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _describe_flag(code: str, m: StudentMetrics, measures: list[_Measure],
                    class_ratios: Mapping[str, Fraction]) -> str:
     """A flag's reason in words, with the student's figure beside the class's."""
@@ -662,19 +654,20 @@ def _describe_flag(code: str, m: StudentMetrics, measures: list[_Measure],
     median = medians[code][0]
     if code == "returned":
         top = _top_unit(m)
-        return (f"Returned to {top.name} {_plural(top.revisits, 'time')} (classmates' most-revisited unit: "
+        return (f"Returned to {top.name} {plural(top.revisits, 'time')} (classmates' most-revisited unit: "
                 f"median {whole(median)})")
     if code == "many_saves":
         ratio, unit = _worst_saves(m, class_ratios)
-        return (f"{_plural(unit.saves, 'save')} for {_plural(unit.submissions, 'submission')} on {unit.name}: "
-                f"{times(float(ratio))} the class's saves per submission there ({_ratio(class_ratios[unit.label])})")
+        return (f"{plural(unit.saves, 'save')} for {plural(unit.submissions, 'submission')} on {unit.name}: "
+                f"{format_multiple(float(ratio))} the class's saves per submission there "
+                f"({format_ratio(class_ratios[unit.label])})")
     if code == "behind":
         units_median, time_median = medians["behind"]
-        return (f"Reached {_plural(m.unit_count, 'unit')} with {format_duration(m.time_on_task_seconds)} on "
+        return (f"Reached {plural(m.unit_count, 'unit')} with {format_duration(m.time_on_task_seconds)} on "
                 f"task (class median: {float(units_median):g} units, {format_duration(float(time_median))})")
     if code == "long_time":
         return (f"{format_duration(m.time_on_task_seconds)} on task, "
-                f"{times(m.time_on_task_seconds / float(median))} the class's median "
+                f"{format_multiple(m.time_on_task_seconds / float(median))} the class's median "
                 f"({format_duration(float(median))})")
     return f"Started {format_duration(m.first - median)} after the class's median first event"
 

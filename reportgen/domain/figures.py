@@ -83,10 +83,17 @@ def format_day(moment: datetime, where: tzinfo = UTC) -> str:
     return f"{local.strftime('%b')} {local.day}"
 
 
-def times(count: float) -> str:
+def format_multiple(count: float) -> str:
     """A ratio in words: ``3×``, ``2.5×`` (one decimal under 10)."""
     shown = round(count) if count >= 10 else round(count, 1)
     return f"{shown:g}×"
+
+
+def format_ratio(value: float | None) -> str:
+    """Saves per submission as people read them: ``80``, ``2.5``, ``—`` for none."""
+    if value is None:
+        return "—"
+    return f"{float(value):.0f}" if value >= 10 else f"{float(value):.1f}".removesuffix(".0")
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

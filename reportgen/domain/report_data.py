@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 
 from .activity import ACTIVITY_RULES
 from .analytics import FENCE_RULE, FLAG_RULES
-from .figures import UTC, format_duration, format_minute, format_time, whole, zone, zone_label
+from .figures import UTC, format_duration, format_minute, format_ratio, format_time, whole, zone, zone_label
 from .importers.common import input_words
 from .options import DEFAULT_OPTIONS, ReportOptions
 from .sequencing import StudentSequence
@@ -405,12 +405,6 @@ def change_lines(activity: Mapping | None) -> tuple[str, ...]:
 HEAT_UNITS = 40
 
 
-def _ratio_text(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
-
-
 def _unit_lines(cohort: Mapping) -> tuple[UnitLine, ...]:
     size = cohort["students"]
     hardest = (cohort.get("hardest_unit") or {}).get("label")
@@ -421,7 +415,7 @@ def _unit_lines(cohort: Mapping) -> tuple[UnitLine, ...]:
             median_time=format_duration(unit["median_time_seconds"]), median_seconds=unit["median_time_seconds"],
             returned=f"{round(100 * unit['returned'] / unit['students'])}%" if unit["students"] else "—",
             returned_share=unit["returned"] / unit["students"] if unit["students"] else 0.0,
-            saves_per_submission=_ratio_text(unit["saves_per_submission"]),
+            saves_per_submission=format_ratio(unit["saves_per_submission"]),
             hardest=unit["label"] == hardest,
         )
         for unit in cohort.get("units", ())

@@ -138,3 +138,24 @@ def test_a_name_or_unit_in_a_script_no_bundled_font_covers_is_a_warning(client):
     [warning] = client.get(f"/assignment/pdf/{task_id}").get_json()["warnings"]
     for char in ethiopic + tibetan:
         assert f"U+{ord(char):04X}" in warning
+
+
+def test_a_pdf_of_several_chunks_puts_needs_attention_and_the_units_on_its_class_page(client, run_worker):
+    """Two chunks of 50 and 10 students: the class page is made at assembly, from the figures
+    stored per student, and still lists who needs attention and the class's units."""
+    from bench.synthetic import mixed_class
+
+    students, _ = mixed_class(60, seed=6)
+    task_id = submit(client, "pdf", students)
+    run_worker()
+    metadata = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()
+    flagged = [s for s in metadata["students"] if s["metrics"]["flags"]]
+    assert 0 < len(flagged) <= 0.3 * len(students)
+    with pdfplumber.open(io.BytesIO(client.get(f"/assignment/pdf/{task_id}").data)) as document:
+        text = " ".join(page.extract_text() for page in document.pages[:4]).replace("\n", " ")
+    assert f"Needs attention ({len(flagged)} of 60 students)" in text
+    for entry in flagged:
+        assert f"#{metadata['students'].index(entry) + 1} " in text
+    hardest = metadata["cohort"]["ns_example"]["hardest_unit"]
+    assert f"Hardest unit: {hardest['label']} (unit {hardest['unit']})" in text
+    assert "Time on task by unit" in text and "Units of the class" in text

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from reportgen import charts
-from reportgen.domain.figures import format_duration, format_minute, format_time, times, whole
+from reportgen.domain.figures import format_duration, format_minute, format_multiple, format_time, whole
 from reportgen.domain.report_data import VisitMark, build_report
 from reportgen.domain.options import ReportOptions
 from reportgen.domain.preparation import prepare
@@ -23,7 +23,7 @@ def test_one_duration_format_from_seconds_to_days():
 
 def test_counts_are_whole_numbers_halves_up_and_ratios_read_plainly():
     assert [whole(v) for v in (105.8, 105.5, 105.4, 0.15)] == [106, 106, 105, 0]
-    assert [times(v) for v in (3, 2.96, 2.5, 12.4)] == ["3×", "3×", "2.5×", "12×"]
+    assert [format_multiple(v) for v in (3, 2.96, 2.5, 12.4)] == ["3×", "3×", "2.5×", "12×"]
 
 
 def test_times_read_in_the_report_zone_with_its_name():
