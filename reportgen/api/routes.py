@@ -16,7 +16,8 @@ from ..delivery import webhooks
 from ..domain.csv_export import TABLES, render_table
 from ..domain.csv_import import parse_csv
 from ..domain.figures import zone
-from ..domain.filenames import content_disposition, download_name, student_download_name
+from ..domain.filenames import (content_disposition, download_name, excel_name, student_download_name,
+                                table_download_name)
 from ..domain.options import options_from_dict
 from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
@@ -265,19 +266,6 @@ def summary_table(report: Report, table: str, bom: bool) -> Response:
                                    for position, student_id, namespace, metrics in rows), where)
     return download(report, content, hashlib.sha256(content).hexdigest(),
                     table_download_name(report, table, bom), bom=bom)
-
-
-def excel_name(name: str, bom: bool) -> str:
-    """``name`` with ``-excel`` before its extension when the file is for Excel (``bom``), so the
-    two downloads of one report do not land under the same name."""
-    stem, dot, extension = name.rpartition(".")
-    return f"{stem}-excel{dot}{extension}" if bom else name
-
-
-def table_download_name(report: Report, table: str, bom: bool) -> str:
-    """``report-19-students-3f0c1a2b-units-excel.csv``: which table, and whether it is for Excel."""
-    stem, _, extension = download_name(report).rpartition(".")
-    return excel_name(f"{stem}{'' if table == 'events' else '-' + table}.{extension}", bom)
 
 
 def find_report(report_format: str, task_id: str) -> Report:

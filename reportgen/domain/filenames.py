@@ -72,3 +72,18 @@ def student_download_name(report, position: int, student_id: str) -> str:
     keeps the same student's documents of two reports apart in one downloads folder."""
     return f"{position + 1:04d}-{file_name(student_id)}-{report.id[:8]}.{report.format}"
 
+
+
+def excel_name(name: str, bom: bool) -> str:
+    """``name`` with ``-excel`` before its extension when the file is for Excel (``bom``: it starts
+    with a byte-order mark), so the plain and the Excel download of one report do not land under
+    the same name."""
+    stem, dot, extension = name.rpartition(".")
+    return f"{stem}-excel{dot}{extension}" if bom else name
+
+
+def table_download_name(report, table: str, bom: bool) -> str:
+    """A CSV report's table: ``report-19-students-3f0c1a2b-units.csv`` (the event log, ``events``,
+    keeps :func:`download_name`), ``…-excel.csv`` for Excel."""
+    stem, _, extension = download_name(report).rpartition(".")
+    return excel_name(f"{stem}{'' if table == 'events' else '-' + table}.{extension}", bom)

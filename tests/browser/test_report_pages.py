@@ -81,7 +81,7 @@ def smallest_chart_text(page, selector: str) -> float:
 
 def test_needs_attention_and_the_units_of_the_class_read_well_on_a_desktop_and_a_phone(
         client, live_server, run_worker, page, artifacts):
-    task_id = submit(client, "html", many_scripts_class(), {"timezone": "Europe/Berlin"})
+    task_id = submit(client, "html", many_scripts_class(), options={"timezone": "Europe/Berlin"})
     run_worker()
 
     for size, suffix in ((None, ""), (PHONE, "-phone")):
@@ -108,7 +108,7 @@ def test_needs_attention_and_the_units_of_the_class_read_well_on_a_desktop_and_a
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
 def test_the_class_pages_of_the_pdf_as_pictures(client, run_worker, artifacts, tmp_path):
-    task_id = submit(client, "pdf", many_scripts_class(), {"timezone": "Europe/Berlin"})
+    task_id = submit(client, "pdf", many_scripts_class(), options={"timezone": "Europe/Berlin"})
     run_worker()
     pdf = tmp_path / "class.pdf"
     pdf.write_bytes(client.get(f"/assignment/pdf/{task_id}").data)

@@ -3,7 +3,7 @@ timeline's dated axis and its breaks at idle gaps."""
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from reportgen import charts
+from reportgen.render import charts
 from reportgen.domain.figures import format_duration, format_minute, format_multiple, format_time, whole
 from reportgen.domain.report_data import VisitMark, build_report
 from reportgen.domain.options import ReportOptions

@@ -9,7 +9,10 @@ import json
 from bench.synthetic import mixed_class
 from reportgen.domain.csv_export import STUDENT_HEADER, UNIT_HEADER
 
-from .helpers import all_reports, event, student, submit, submit_form
+from ..support.api import submit
+from ..support.database import all_reports
+from ..support.pages import submit_form
+from ..support.payloads import event, student
 
 BOM = codecs.BOM_UTF8
 
@@ -23,7 +26,7 @@ def read(data: bytes) -> tuple[list[str], list[dict]]:
 def test_the_students_and_units_tables_round_trip_through_the_csv_module(client, run_worker):
     students, kinds = mixed_class(30, seed=3)
     students[0]["student_id"] = "=cmd|' /C calc'!A0"
-    task_id = submit(client, "csv", students, {"timezone": "Europe/Berlin"})
+    task_id = submit(client, "csv", students, options={"timezone": "Europe/Berlin"})
     run_worker()
 
     response = client.get(f"/assignment/csv/{task_id}?table=students")

@@ -10,11 +10,11 @@ from html import unescape
 import pdfplumber
 
 from bench.synthetic import mixed_class
-from reportgen.documents import render_document
+from reportgen.render.documents import render_document
 from reportgen.domain.preparation import prepare
 from reportgen.domain.submission import parse_submission, parse_text
 
-from .helpers import ROOT
+from ..support.processes import ROOT
 from .test_report_pdf import assert_readable
 
 EXAMPLE = ROOT / "examples" / "students.json"
