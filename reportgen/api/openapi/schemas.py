@@ -256,7 +256,9 @@ def schemas() -> dict:
         "properties": status_properties,
         "description": "What a polling client needs: state, progress and where to look next.",
     }
-    metrics = {"type": "object", "description": "A student's activity metrics, as the report prints them."}
+    metrics = {"type": "object", "description": ("A student's activity metrics, as the report prints them; `flags` "
+                                                 "farthest from the class first, `distance` from the class (1 = on "
+                                                 "a flag's threshold).")}
     report_metadata = {
         "allOf": [ref("ReportStatus")],
         "type": "object",
@@ -278,7 +280,10 @@ def schemas() -> dict:
                 "type": "object", "required": ["student_id", "namespace", "metrics"],
                 "properties": {"student_id": {"type": "string"}, "namespace": {"type": "string"},
                                "metrics": {"type": ["object", "null"]}}}},
-            "cohort": {"type": "object", "description": "Each class's ranges of the metrics."},
+            "cohort": {"type": "object", "description": ("Per namespace: the class's ranges of the metrics, its "
+                                                         "`units` (reached by, median time, came back, saves per "
+                                                         "submission), the `hardest_unit` and why, and the "
+                                                         "`flag_thresholds` of this class.")},
         },
         "description": "A report described instead of downloaded (`Accept: application/json`).",
     }
