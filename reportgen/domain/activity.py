@@ -12,7 +12,11 @@ Rules (the report's "How to read" says them in words):
 * **Change**: events, time on task and active days (distinct local dates) of the period against
   the previous period of the same length, as a whole percentage (none when the previous was 0).
 * **Went quiet**: active in the period, but nothing in its last :data:`QUIET_DAYS` days (the last
-  quarter of the period, for periods of :data:`QUIET_DAYS` × 2 days or fewer).
+  quarter of the period, for periods of :data:`QUIET_DAYS` × 2 days or fewer), while at least
+  :data:`QUIET_CLASS_SHARE` of the class was active then. Without that, an upload whose students
+  worked at different times (most of them done when a few late starters began) called nearly
+  every student quiet: 27 of 30 of ``bench/synthetic.mixed_class``; a class that stopped as a
+  whole (the course ended) is not a student gone quiet.
 """
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from statistics import median
 
 DAILY_UP_TO_DAYS = 31
 QUIET_DAYS = 14
+#: The share of a class active in the quiet span for its silent students to have gone quiet.
+QUIET_CLASS_SHARE = 0.5
 #: Reports whose events span more than this many days get the activity section.
 ACTIVITY_AFTER_DAYS = 7
 #: Nor for a span longer than this (about two years, 105 weeks): a chart of thousands of weeks
@@ -159,7 +165,7 @@ ACTIVITY_RULES = (
     ("Change", "a period report compares each student's events, time on task and active days with the previous "
                "period of the same length (November for December), as a percentage."),
     ("Went quiet", f"active in the period, but no events in its last {QUIET_DAYS} days (the last quarter of "
-                   f"periods of {2 * QUIET_DAYS} days or fewer)."),
+                   f"periods of {2 * QUIET_DAYS} days or fewer) while at least half the class had events then."),
 )
 
 
@@ -189,12 +195,15 @@ def report_activity(students: list, window, idle_cutoff_minutes: int, zone: tzin
     for student, activity in zip(students, activities):
         by_namespace.setdefault(student.namespace, []).append(activity)
     medians = {namespace: class_medians(members) for namespace, members in by_namespace.items()}
+    quiet_from = end - quiet_span(start, end)
+    busy = {namespace: sum(1 for member in members if member.last_event is not None and member.last_event >= quiet_from)
+            >= QUIET_CLASS_SHARE * len(members) for namespace, members in by_namespace.items()}
     return [{
         "per": grid.per, "starts": grid.labels(), "events": list(activity.events), "seconds": list(activity.seconds),
         "class_median_events": medians[student.namespace]["events"],
         "class_median_seconds": medians[student.namespace]["seconds"],
         "active_days": activity.active_days,
-        "went_quiet": went_quiet(activity.last_event, start, end),
+        "went_quiet": busy[student.namespace] and went_quiet(activity.last_event, start, end),
         "quiet_span": _span_text(quiet_span(start, end)),
     } for student, activity in zip(students, activities)]
 

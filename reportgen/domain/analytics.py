@@ -110,6 +110,7 @@ FLAG_RULES: dict[str, str] = {
 FLAG_NAMES: dict[str, str] = {
     "returned": "returns", "many_saves": "saves", "behind": "behind", "long_time": "long time",
     "late_start": "late start",
+    "went_quiet": "went quiet",  # raised by .activity over a period, not by these rules
 }
 FENCE_RULE = (
     "A flag compares a student with the other students of their namespace, and only in classes of "

@@ -90,10 +90,12 @@ def format_multiple(count: float) -> str:
 
 
 def format_ratio(value: float | None) -> str:
-    """Saves per submission as people read them: ``80``, ``2.5``, ``—`` for none."""
+    """Saves per submission as people read them: ``80``, ``2.5``, ``0.64``, ``—`` for none."""
     if value is None:
         return "—"
-    return f"{float(value):.0f}" if value >= 10 else f"{float(value):.1f}".removesuffix(".0")
+    if value >= 10:
+        return f"{float(value):.0f}"
+    return f"{float(value):.{1 if value >= 1 else 2}f}".rstrip("0").rstrip(".")
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

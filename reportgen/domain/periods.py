@@ -15,13 +15,13 @@ starts: what "up 40% from November" compares with.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
 from typing import Any
 
 from .dates import MONTHS
+from .figures import zone
+from .figures import zone_names as known_zones
 from .options import Window
 from .submission import SubmissionError, text_problem, type_name
 
@@ -48,9 +48,8 @@ class PeriodError(SubmissionError):
         self.reason = reason
 
 
-@lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones()) | {DEFAULT_TIMEZONE}
+    return known_zones() | {DEFAULT_TIMEZONE}
 
 
 def zone_names() -> list[str]:
@@ -69,8 +68,6 @@ def parse_timezone(value: Any, path: str = "timezone") -> str:
     return value
 
 
-def zone(name: str) -> zoneinfo.ZoneInfo | timezone:
-    return _UTC if name == DEFAULT_TIMEZONE else zoneinfo.ZoneInfo(name)
 
 
 @dataclass(frozen=True, slots=True)

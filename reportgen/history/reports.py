@@ -80,6 +80,8 @@ def submit_period(document: dict, report_format: str, idempotency: Idempotency |
         message = f"{who} has no events in {period.name} ({found.timezone})"
         raise EmptyPeriod(message, {"period" if "period" in document else "window": message})
     options = _with_window(report_options, period)
+    if options.timezone is None and found.timezone != "UTC":  # the class's times, unless asked otherwise
+        options = replace(options, timezone=found.timezone)
     prepared = prepare(students, options, zone(found.timezone))
     _add_changes(found, period, prepared)
     report = create_report(students, report_format, options=options, recipients=recipients, prepared=prepared,

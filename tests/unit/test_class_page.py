@@ -104,7 +104,7 @@ def test_counts_are_whole_numbers_durations_have_one_format_and_ranks_say_what_t
     assert not re.search(r"span \d+ d \d\d:|span \d\d:\d\d:\d\d", text)  # no "01:03:49" durations
     assert re.search(r"span (\d+ d )?(\d+ h )?\d+ min", text)
     assert "Rank E/T/R" not in text
-    assert "Events rank" in html and "Percentile rank in class" in text
+    assert "Events rank" in html and "Revisits rank" in text
 
 
 def test_a_time_zone_shows_every_time_in_it_and_the_report_says_so():

@@ -36,6 +36,13 @@ def without_unit_ids(metrics: dict) -> dict:
             "flags": [flag["code"] for flag in metrics["flags"]]}
 
 
+def without_cohort_unit_ids(cohort: dict) -> dict:
+    """A class's figures as a teacher compares them: its units by label, not by id."""
+    hardest = cohort["hardest_unit"]
+    return {**cohort, "units": [{key: value for key, value in unit.items() if key != "unit"} for unit in cohort["units"]],
+            "hardest_unit": hardest and {key: value for key, value in hardest.items() if key != "unit"}}
+
+
 def report(form: str) -> dict:
     upload, names = read(form)
     prepared = prepare(upload.students, upload.options)
@@ -44,7 +51,7 @@ def report(form: str) -> dict:
     return {
         "students": {login[seq.student.student_id]: (seq.student.namespace, seq.labels, without_unit_ids(metrics))
                      for seq, metrics in zip(sequences, prepared.metrics)},
-        "cohorts": prepared.cohorts,
+        "cohorts": {namespace: without_cohort_unit_ids(cohort) for namespace, cohort in prepared.cohorts.items()},
         "labels": {namespace: list(mapping.values()) for namespace, mapping in prepared.labels.items()},
     }
 

@@ -165,7 +165,7 @@ def test_a_long_event_log_cut_into_pieces_reads_on_across_the_cut():
     reader = PdfReader(io.BytesIO(document))
     texts = [page.extract_text() for page in reader.pages]
     cuts = [number for number, text in enumerate(texts) if ", continued (events" in text]
-    assert len(cuts) == 2 and "How to read this report" in texts[-1]
+    assert len(cuts) == 2 and "How to read this report" in texts[-2] + texts[-1]  # it may run on a page
     around = PdfWriter()
     for number in (cuts[0] - 1, cuts[0], cuts[1] - 1, cuts[1], len(texts) - 1):
         around.add_page(reader.pages[number])

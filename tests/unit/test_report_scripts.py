@@ -21,6 +21,7 @@ import pytest
 from pypdf import PdfReader
 
 from reportgen.render.documents import render_document
+from reportgen.render.html_pdf import page_ranges
 
 from ..support.payloads import SCRIPT_NAMES as NAMES
 from ..support.payloads import SCRIPT_UNITS as UNITS
@@ -32,7 +33,7 @@ FACES = {"Chinese": "DroidSansFallback", "Japanese": "DroidSansFallback", "Korea
          "Hindi": "NotoSansDevanagari", "Thai": "NotoSansThai"}
 #: The class table's columns and whether each is right-aligned.
 COLUMNS = (("#", True), ("Student", False), ("Events", True), ("Time", True), ("Revisits", True),
-           ("Rank E/T/R", True), ("Flags", False))
+           ("Events rank", True), ("Time rank", True), ("Revisits rank", True), ("Flags", False))
 #: Bidi embedding controls pdftotext puts around the right-to-left runs it reorders.
 EMBEDDINGS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e"))
 
@@ -69,23 +70,36 @@ def class_pdf() -> bytes:
     return render_document("pdf", json.dumps(multi_script_class()))
 
 
+def class_table_page(pdf: bytes) -> int:
+    """The index of the page with the class table (after Needs attention and the units)."""
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        return next(index for index, page in enumerate(document.pages)
+                    if "Students (upload order)" in page.extract_text())
+
+
+def first_student_page(pdf: bytes, students: int) -> int:
+    """The index of the first student's first page (after the class pages), from the bookmarks."""
+    return page_ranges(pdf, students)[0][0]
+
+
 @needs_pdftotext
 def test_the_class_table_reads_back_row_by_row_in_logical_order_as_given(class_pdf):
-    lines = logical_lines(class_pdf, 1)
+    lines = logical_lines(class_pdf, class_table_page(class_pdf) + 1)
     header = next(index for index, line in enumerate(lines) if line.startswith("# "))
     assert cells_of(lines[header]) == [title for title, _ in COLUMNS]
     for number, name in enumerate([*NAMES.values(), "Zoë Núñez"], start=1):
         row = cells_of(lines[header + number])
         assert len(row) == len(COLUMNS), row
         assert row[:2] == [str(number), name]
-        assert row[2].isdigit() and row[4].isdigit() and re.fullmatch(r"\d+/\d+/\d+", row[5])
+        assert row[2].isdigit() and row[4].isdigit() and all(re.fullmatch(r"P\d+", rank) for rank in row[5:8])
         assert re.fullmatch(r"(\d+ h )?\d+ min", row[3]), row[3]  # never cut ("1 h 50 …")
 
 
 def test_every_class_table_cell_stays_in_its_column(class_pdf):
+    table_page = class_table_page(class_pdf)
     with pdfplumber.open(io.BytesIO(class_pdf)) as document:
-        page = document.pages[0]
-        header_top = next(match for match in page.search("Rank E/T/R"))["top"]
+        page = document.pages[table_page]
+        header_top = next(match for match in page.search("Revisits rank"))["top"]
         lines: dict[int, list[dict]] = {}
         for char in page.chars:
             if header_top - 1 <= char["top"] and char["text"] != " ":
@@ -105,7 +119,8 @@ def test_every_class_table_cell_stays_in_its_column(class_pdf):
 
 @needs_pdftotext
 def test_each_students_page_lists_its_units_in_logical_order_and_the_timeline_draws_them(class_pdf):
-    for page_number, name in enumerate(NAMES.values(), start=2):
+    first = first_student_page(class_pdf, len(NAMES) + 1) + 1
+    for page_number, name in enumerate(NAMES.values(), start=first):
         lines = logical_lines(class_pdf, page_number)
         assert lines[0] == name
         header = next(index for index, line in enumerate(lines) if line.startswith("Unit "))
@@ -116,8 +131,9 @@ def test_each_students_page_lists_its_units_in_logical_order_and_the_timeline_dr
 
 
 def test_every_script_is_drawn_in_a_face_that_has_it_in_tables_and_charts(class_pdf):
+    last = first_student_page(class_pdf, len(NAMES) + 1) + len(NAMES)
     with pdfplumber.open(io.BytesIO(class_pdf)) as document:
-        chars = [char for page in document.pages[:1 + len(NAMES)] for char in page.chars]
+        chars = [char for page in document.pages[:last] for char in page.chars]
     for script, face in FACES.items():
         letters = set(NAMES[script].replace(" ", "") + UNITS[script])
         drawn = [char for char in chars if char["text"] in letters]
@@ -157,9 +173,10 @@ def test_each_class_table_name_links_to_that_students_first_page(big_pdf):
     reader = PdfReader(io.BytesIO(big_pdf))
     pages = {page.indirect_reference.idnum: index for index, page in enumerate(reader.pages)}
     ids = [item["student_id"] for item in sample_like(120)]
+    students_start = first_student_page(big_pdf, len(ids))
     with pdfplumber.open(io.BytesIO(big_pdf)) as document:
         linked = []
-        for page_index, page in enumerate(document.pages[:6]):
+        for page_index, page in enumerate(document.pages[:students_start]):
             for annotation in reader.pages[page_index].get("/Annots", ()):
                 annotation = annotation.get_object()
                 x0, y0, x1, y1 = (float(value) for value in annotation["/Rect"])
