@@ -117,10 +117,64 @@ def signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
+#: IPv4 ranges that are not the public Internet, from IANA's special-purpose address registry,
+#: with what the refusal calls them; checked after the ``is_…`` flags, which Python 3.11 does
+#: not keep up to date with the registry (it calls ``192.0.0.192`` global).
+SPECIAL_IPV4 = tuple((ipaddress.IPv4Network(network), words) for network, words in (
+    ("0.0.0.0/8", "a 'this network' address"),
+    ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+    ("192.0.0.0/24", "an IETF protocol assignment (special-purpose) address"),
+    ("192.0.2.0/24", "a documentation address"),
+    ("192.31.196.0/24", "an AS112 (special-purpose) address"),
+    ("192.52.193.0/24", "an AMT (special-purpose) address"),
+    ("192.88.99.0/24", "a 6to4 relay (special-purpose) address"),
+    ("192.175.48.0/24", "an AS112 (special-purpose) address"),
+    ("198.18.0.0/15", "a benchmarking address"),
+    ("198.51.100.0/24", "a documentation address"),
+    ("203.0.113.0/24", "a documentation address"),
+    ("240.0.0.0/4", "a reserved address"),
+))
+#: The only IPv6 addresses that are the public Internet: global unicast, less its special ranges.
+GLOBAL_UNICAST_IPV6 = ipaddress.IPv6Network("2000::/3")
+SPECIAL_IPV6 = tuple((ipaddress.IPv6Network(network), words) for network, words in (
+    ("2001::/23", "an IETF protocol assignment (special-purpose) address"),
+    ("2001:db8::/32", "a documentation address"),
+    ("2620:4f:8000::/48", "an AS112 (special-purpose) address"),
+    ("3fff::/20", "a documentation address"),
+))
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address, bool] | None:
+    """The IPv4 address an IPv6 one carries, what carries it, and whether it stands for that
+    address (IPv4-mapped and NAT64 reach exactly it) or is a deprecated tunnel to it (6to4,
+    Teredo: refused whatever it carries); None for an IPv6 address that carries none."""
+    if address.ipv4_mapped is not None:
+        return "an IPv4-mapped address", address.ipv4_mapped, True
+    if address in NAT64:
+        return "a NAT64 address", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), True
+    if address.sixtofour is not None:
+        return "a 6to4 address", address.sixtofour, False
+    if address.teredo is not None:
+        return "a Teredo address", address.teredo[1], False
+    return None
+
+
 def _refusal(address: Address) -> str | None:
-    """Why an address may not be a webhook's target, or None for a public one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why an address may not be a webhook's target, or None for a public one.
+
+    Only what is plainly the public Internet passes: an IPv4 address outside every
+    special-purpose range, or an IPv6 global unicast address (``2000::/3``) outside its special
+    ranges. An IPv6 address that carries an IPv4 one is judged as that address where it stands
+    for it (IPv4-mapped, NAT64: ``[64:ff9b::7f00:1]`` is 127.0.0.1 behind the gateway), and refused
+    where it tunnels to it (6to4, Teredo: ``[2002:7f00:1::]`` is 127.0.0.1 through a relay), so
+    no IPv4 address is reached around its own check."""
+    if isinstance(address, ipaddress.IPv6Address) and (carried := _carried_ipv4(address)):
+        what, inner, stands_for = carried
+        if not stands_for:
+            return f"is {what}, a tunnel to the IPv4 address {inner}; use a native address"
+        why = _refusal(inner)
+        return None if why is None else f"is {what} of {inner}, which {why}"
     if address == ipaddress.ip_address("169.254.169.254"):
         return "is the cloud metadata address"
     for flag, words in (("is_loopback", "a loopback"), ("is_unspecified", "the unspecified"),
@@ -128,6 +182,15 @@ def _refusal(address: Address) -> str | None:
                         ("is_private", "a private"), ("is_reserved", "a reserved")):
         if getattr(address, flag):
             return f"is {words} address"
+    if isinstance(address, ipaddress.IPv4Address):
+        special = SPECIAL_IPV4
+    elif address not in GLOBAL_UNICAST_IPV6:
+        return "is not a global unicast address (2000::/3)"
+    else:
+        special = SPECIAL_IPV6
+    for network, words in special:
+        if address in network:
+            return f"is {words} ({network})"
     if not address.is_global:
         return "is not a public address"
     return None

@@ -80,6 +80,8 @@ def parse_callback_url(value: Any) -> str:
         raise ValueError(f"must be an http or https URL, not {parts.scheme + ':' if parts.scheme else 'a relative one'}")
     if not parts.hostname:
         raise ValueError("must name a host")
+    if parts.port == 0:
+        raise ValueError("port 0 is no server's port; give the receiver's port (1 to 65535), or none")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not hold a user name or password; authenticate the request by its signature")
     return value

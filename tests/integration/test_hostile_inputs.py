@@ -18,6 +18,7 @@ from reportgen import create_app
 from reportgen.config import MiB
 from reportgen.extensions import db
 
+from ..support.fakes import WEBHOOK_SECRET
 from ..support.pages import csrf_token
 from ..support.processes import TEST_QUEUE
 
@@ -70,6 +71,26 @@ LOW_SURROGATE = '"x\\udfff"'
 NUL = '"a\\u0000b"'
 TIME_ERROR = "outside the times reports can show"
 PAD_TO_LIMIT = 20 * MiB
+
+#: Callback URLs that reach no public receiver, and what the refusal says.
+REFUSED_TARGETS = [
+    ("http://192.0.0.192/hook", "192.0.0.192 is an IETF protocol assignment (special-purpose) address"),
+    ("http://100.64.0.1/hook", "100.64.0.1 is a shared (carrier-grade NAT) address"),
+    ("http://198.18.0.1/hook", "198.18.0.1 is a private address"),
+    ("http://192.88.99.1/hook", "192.88.99.1 is a 6to4 relay (special-purpose) address"),
+    ("http://[2002:7f00:1::]/hook", "is a 6to4 address, a tunnel to the IPv4 address 127.0.0.1"),
+    ("http://[2002:808:808::]/hook", "is a 6to4 address, a tunnel to the IPv4 address 8.8.8.8"),
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "is a Teredo address, a tunnel to the IPv4 address"),
+    ("http://[64:ff9b::7f00:1]/hook", "is a NAT64 address of 127.0.0.1, which is a loopback address"),
+    ("http://[64:ff9b::a00:1]/hook", "is a NAT64 address of 10.0.0.1, which is a private address"),
+    ("http://[::ffff:a9fe:a9fe]/hook", "is an IPv4-mapped address of 169.254.169.254, which is the cloud metadata"),
+    ("http://[::127.0.0.1]/hook", "is a reserved address"),
+    ("http://[fec0::1]/hook", "is not a global unicast address (2000::/3)"),
+    ("http://[2001:db8::1]/hook", "is a private address"),
+    ("http://[3fff::1]/hook", "is a documentation address (3fff::/20)"),
+    ("http://example.com:0/hook", "port 0 is no server's port"),
+    ("http://8.8.8.8:0/hook", "port 0 is no server's port"),
+]
 
 CASES: list[Case] = [
     # Parsing
@@ -172,6 +193,13 @@ CASES: list[Case] = [
              400, "[0].events[99].unit"),
     *submits("a thousand duplicate megabyte units",
              envelope(options={"units": {"ns": ["u" * 20_000] * 1000}}), 400, "options.units.ns[1]"),
+    # Webhook targets that are not the public Internet, however written (the server has a secret)
+    *(Case(f"callback_url {url}", "POST", "/assignment/html", 400, reason, envelope(callback_url=url))
+      for url, reason in REFUSED_TARGETS),
+    Case("two Idempotency-Key headers (joined by the server)", "POST", "/assignment/html", 400, "send it once",
+         at(one()).encode(), headers={"Idempotency-Key": "first, second"}),
+    Case("two quoted Idempotency-Key headers", "POST", "/assignment/html", 400, "send it once", at(one()).encode(),
+         headers={"Idempotency-Key": '"first", "second"'}),
     # Content types and sizes of the body
     Case("text/plain", "POST", "/assignment/pdf", 415, "Content-Type", at(one()).encode(), "text/plain"),
     Case("no content type", "POST", "/assignment/csv", 415, "Content-Type", at(one()).encode(), ""),
@@ -260,7 +288,7 @@ def hostile_app(request, database_url, redis_url, tmp_path_factory):
     config = {
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url, "REPORTGEN_QUEUE": TEST_QUEUE, "REPORTGEN_RETRY_INTERVALS": [1, 1],
-        "REPORTGEN_RATE_LIMIT": "", "REPORTGEN_SUBMIT_RATE_LIMIT": "",
+        "REPORTGEN_RATE_LIMIT": "", "REPORTGEN_SUBMIT_RATE_LIMIT": "", "REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     if request.param == "sqlite":
         app = sqlite_app(config, tmp_path_factory.mktemp("hostile") / "hostile.sqlite3")
