@@ -22,7 +22,7 @@ from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
 from ..domain.importers import FORMATS as IMPORT_FORMATS
 from ..domain.importers import ImportOptions, choose, own_input, parse_import_options, read_import
-from ..domain.submission import EmptySubmission, SubmissionError, check_object_count, is_blank, loads
+from ..domain.submission import EmptySubmission, SubmissionError, check_upload_size, is_blank, loads
 from ..domain.upload import Upload, parse_upload
 from ..errors import error_response
 from ..history.reports import UnknownClass, is_period_request, submit_period
@@ -101,12 +101,12 @@ def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
         return read_import(body, input_format, import_options, object_limit=limit,
                            email_available=bool(current_app.config["SMTP_HOST"]))
     if _is_json_type(request.mimetype):
-        check_object_count(body, limit)
+        check_upload_size(body, limit)
         upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]),
                               check_callback_url=functools.partial(webhooks.check_submitted,
                                                                    config=current_app.config))
     else:
-        check_object_count(body, limit, csv=True)
+        check_upload_size(body, limit, csv=True)
         upload = parse_csv(body)
     return upload, own_input(upload)
 

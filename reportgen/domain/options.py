@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from .limits import too_long
 from .submission import (
     Problems, Student, canonical_unit, namespace_path, parse_time, raise_if, shown, text_problem, type_name,
 )
@@ -190,6 +191,9 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
     order: dict[str, tuple[str, ...]] = {}
     for namespace, listed in value.items():
         list_path = namespace_path(path, namespace)
+        if problem := too_long(namespace, "namespace"):
+            errors[list_path] = f"names a namespace that {problem}"
+            continue
         if not isinstance(listed, list):
             errors[list_path] = f"must be an array of units, not {type_name(listed)}"
             continue
@@ -203,6 +207,8 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
                 errors[f"{list_path}[{index}]"] = (
                     f"must be a non-empty string or an integer, not {type_name(raw)}"
                 )
+            elif problem := too_long(unit, "unit"):
+                errors[f"{list_path}[{index}]"] = problem
             elif unit in seen:
                 errors[f"{list_path}[{index}]"] = (
                     f"duplicates {list_path}[{seen[unit]}] (unit {unit}); list each unit once"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from .options import DEFAULT_OPTIONS, ReportOptions, parse_options
-from .submission import Problems, Student, is_envelope, parse_students, raise_if, type_name
+from .submission import Problems, Student, check_distinct_units, is_envelope, parse_students, raise_if, type_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,5 +149,6 @@ def parse_upload(document: Any, recipients: Any = None, options: Any = None, *,
     options = parse_options(options, errors)
     parsed_recipients = _parse_recipients(recipients, errors) if email_available else _no_email(recipients, errors)
     raise_if(errors)
+    check_distinct_units(students, options.units)
     return Upload(students=students, recipients=parsed_recipients, options=options, callback_url=callback_url,
                   keep=keep)

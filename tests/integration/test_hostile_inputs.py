@@ -200,6 +200,45 @@ CASES: list[Case] = [
          at(one()).encode(), headers={"Idempotency-Key": "first, second"}),
     Case("two quoted Idempotency-Key headers", "POST", "/assignment/html", 400, "send it once", at(one()).encode(),
          headers={"Idempotency-Key": '"first", "second"'}),
+    # The size model: what the parser makes of a body is counted before it is parsed
+    *submits("6 million empty arrays", b'{"student_id": "s", "events": [], "x": [' + b"[]," * 6_000_000 + b"[]]}",
+             413, "at most 2,000,000 values"),
+    *submits("4 million two-letter strings", b'{"student_id": "s", "events": [], "x": [' + b'"ab",' * 4_000_000
+             + b'"ab"]}', 413, "at most 2,000,000 values"),
+    *submits("2.1 million numbers", b'{"student_id": "s", "events": [], "x": [' + b"1000," * 2_100_000 + b"1]}",
+             413, "at most 2,000,000 values"),
+    *(case for ending in (b"\n", b"\r\n", b"\r") for case in submits(
+        f"CSV of 250,001 rows ended by {ending!r}", b"student_id,unit" + ending + (b"s,1" + ending) * 250_000,
+        413, "at most 250,000 rows", content_type="text/csv")),
+    *submits("CSV of a row of 3 million cells", b"student_id,unit\ns,1," + b"ab," * 3_000_000 + b"\n", 413,
+             "at most 2,000,000 cells", content_type="text/csv"),
+    # Long strings: each field has a bound, named with the field
+    *submits("a 2 MB student_id", at(one(student_id="x" * 2_000_000)).encode(), 400,
+             "[0].student_id\": \"has 2,000,000 characters; a student id may have at most 256"),
+    *submits("a 100 KB student_id", at(one(student_id="é" * 100_000)).encode(), 400,
+             "a student id may have at most 256"),
+    *submits("a 257-character student_id", at(one(student_id="s" * 257)).encode(), 400, "[0].student_id"),
+    *submits("a 256-character student_id is fine", at(one(student_id="s" * 256)).encode(), 202),
+    *submits("a 1 MB namespace", at(one(namespace="n" * MiB)).encode(), 400,
+             "a namespace may have at most 256"),
+    *submits("a 1 MB unit", at(one(event={"unit": "u" * MiB})).encode(), 400,
+             "[0].events[0].unit\": \"has 1,048,576 characters; a unit may have at most 256"),
+    *submits("a 1 MB type", at(one(event={"type": "t" * MiB})).encode(), 400,
+             "a type may have at most 128"),
+    *submits("a 1 MB unit in options.units", envelope(options={"units": {"ns": ["u" * MiB]}}), 400,
+             "options.units.ns[0]"),
+    *submits("a 1 MB CSV student_id", b"student_id,unit\n" + b"x" * 100_000 + b",1\n", 400,
+             "row 2, column student_id", content_type="text/csv"),
+    # Distinct units: per student and per upload
+    *submits("a student on 1,001 distinct units", at([{"student_id": "s", "events": [{"unit": n} for n in range(1001)]}])
+             .encode(), 400, "[0].events\": \"are on 1,001 distinct units; a student may have at most 1,000"),
+    *submits("a student on 1,000 distinct units is fine",
+             at([{"student_id": "s", "events": [{"unit": n} for n in range(1000)]}]).encode(), 202),
+    *submits("21 students on 1,000 units each, 21,000 in all",
+             at([{"student_id": f"s{s}", "events": [{"unit": s * 1000 + n} for n in range(1000)]} for s in range(21)])
+             .encode(), 413, "at most 20,000 distinct units in one upload"),
+    *submits("options.units listing 20,001 units", envelope(options={"units": {"ns": list(range(20_001))}}), 413,
+             "at most 20,000 distinct units"),
     # Content types and sizes of the body
     Case("text/plain", "POST", "/assignment/pdf", 415, "Content-Type", at(one()).encode(), "text/plain"),
     Case("no content type", "POST", "/assignment/csv", 415, "Content-Type", at(one()).encode(), ""),
@@ -271,6 +310,17 @@ CASES: list[Case] = [
     Case("form: many empty events", "POST", "/", 400, "the unit is missing (100 times)</li><li>… and 19,900 more problems",
          form={"text": at([{"student_id": "s", "events": [{}] * 20_000}])}),
     Case("form: a binary file", "POST", "/", 400, "Not UTF-8", form={"file": ("x.json", b"\xff\xfe\x00")}),
+    Case("form: a 100 KB student_id", "POST", "/", 400,
+         "the student id has 100,000 characters; a student id may have at most 256",
+         form={"text": at(one(student_id="x" * 100_000))}),
+    Case("form: a 1 MB unit in CSV", "POST", "/", 400, "a unit may have at most 256",
+         form={"text": "student_id,unit\ns," + "u" * 100_000 + "\n"}),
+    Case("form: a student on 1,001 units", "POST", "/", 400, "a student may have at most 1,000",
+         form={"text": at([{"student_id": "s", "events": [{"unit": n} for n in range(1001)]}])}),
+    Case("form: CR-only CSV over the cap", "POST", "/", 400, "at most 250,000 rows",
+         form={"text": "student_id,unit\r" + "s,1\r" * 250_000}),
+    Case("form: a 201-character label", "POST", "/", 400, "Keep the label to 200 characters at most",
+         form={"text": at(one()), "label": "l" * 201}),
 ]
 
 

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..options import MAX_NAME_CHARS
 from ..submission import (
-    ROOT, TIME_RANGE, Problems, SubmissionError, TooLarge, check_object_count, in_time_range, is_blank, loads,
+    ROOT, TIME_RANGE, Problems, SubmissionError, TooLarge, check_upload_size, in_time_range, is_blank, loads,
     parse_time, raise_if, text_problem, type_name,
 )
 from ..upload import Upload, parse_upload
@@ -314,7 +314,7 @@ def check_import_size(raw: str | bytes, format_name: str, limit: int) -> None:
     process should: a Moodle log's rows as reportgen's CSV rows; the JSON objects of xAPI and
     Caliper up to :data:`IMPORT_OBJECTS_FACTOR` times ``limit``."""
     if format_name == "moodle":
-        check_object_count(raw, limit, csv=True)
+        check_upload_size(raw, limit, csv=True)
         return
     cap = IMPORT_OBJECTS_FACTOR * limit
     count = raw.count(b"{" if isinstance(raw, bytes) else "{")
