@@ -102,7 +102,9 @@ def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
                            email_available=bool(current_app.config["SMTP_HOST"]))
     if _is_json_type(request.mimetype):
         check_upload_size(body, limit)
-        upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]),
+        document = loads(body)
+        del body  # not held while the document is validated: one body less at the parse's peak
+        upload = parse_upload(document, email_available=bool(current_app.config["SMTP_HOST"]),
                               check_callback_url=functools.partial(webhooks.check_submitted,
                                                                    config=current_app.config))
     else:

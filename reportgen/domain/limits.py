@@ -21,12 +21,13 @@ from __future__ import annotations
 
 #: Characters a stored string may have, by field (a 400 naming the field and the bound past
 #: them). Ids and namespaces are names, units names or numbers, types a word; 256 holds an
-#: e-mail address or a URL-like unit name, and no report has room for more.
+#: e-mail address or a URL-like unit name (the PDF wraps 200 characters of any of them inside
+#: its page: tests/unit/test_report_pdf.py), and no report has room for more.
 MAX_CHARS = {
     "student_id": 256,
     "namespace": 256,
     "unit": 256,
-    "type": 128,
+    "type": 256,
     "label": 200,
 }
 

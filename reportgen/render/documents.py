@@ -193,6 +193,12 @@ class CsvDocuments(Documents):
         return bytes(output)
 
 
+#: A student whose PDF rendered without the bookmark that finds its pages: the pages cannot be
+#: cut out for its own download, so it fails, saying so (rendering it again would not help).
+LOST_PAGES = ("The student's PDF was made, but its pages could not be found in it (xhtml2pdf left out its "
+              "bookmark), so it could not be stored.")
+
+
 class PdfDocuments(Documents):
     """One xhtml2pdf document per chunk; the upload's PDF is the overview plus the chunks."""
 
@@ -207,14 +213,20 @@ class PdfDocuments(Documents):
         except Exception:
             log.exception("a chunk of %d students failed as a whole; rendering them one by one", len(inputs))
         else:
-            return ChunkResult([StudentResult(pages=pages) for pages in part.pages], whole=part.content,
-                               complete=whole_report)
+            if len(part.pages) == len(data.students):
+                return ChunkResult([StudentResult(pages=pages) for pages in part.pages], whole=part.content,
+                                   complete=whole_report)
+            log.warning("a chunk's PDF has %d of its %d students' bookmarks; rendering them one by one",
+                        len(part.pages), len(data.students))
         results, documents, offset = [], [], 0
         for student in data.students:
             try:
                 part = render_pdf(data, overview=False, sections=[student])
             except Exception as exc:
                 results.append(StudentResult(error=_describe(exc)))
+                continue
+            if not part.pages:
+                results.append(StudentResult(error=LOST_PAGES))
                 continue
             first, count = part.pages[0]
             results.append(StudentResult(pages=(offset + first, count)))

@@ -224,7 +224,7 @@ CASES: list[Case] = [
     *submits("a 1 MB unit", at(one(event={"unit": "u" * MiB})).encode(), 400,
              "[0].events[0].unit\": \"has 1,048,576 characters; a unit may have at most 256"),
     *submits("a 1 MB type", at(one(event={"type": "t" * MiB})).encode(), 400,
-             "a type may have at most 128"),
+             "a type may have at most 256"),
     *submits("a 1 MB unit in options.units", envelope(options={"units": {"ns": ["u" * MiB]}}), 400,
              "options.units.ns[0]"),
     *submits("a 1 MB CSV student_id", b"student_id,unit\n" + b"x" * 100_000 + b",1\n", 400,
