@@ -330,7 +330,8 @@ def student_document(report_format: str, task_id: str, position: int):
                 "status": item.status, "error": item.error}
         return jsonify(body), 500 if item.status == Status.FAILURE.value else 202
     content = stored_student_document(report, item)
-    return download(report, content, item.sha256 or hashlib.sha256(content).hexdigest(),
+    stored_digest = item.sha256 if item.content is not None else None  # else rendered now: its own digest
+    return download(report, content, stored_digest or hashlib.sha256(content).hexdigest(),
                     student_download_name(report, position, item.student_id), bom=bom)
 
 

@@ -26,7 +26,7 @@ from . import assembly, state
 from .reads import chunk_items, unfinished_item
 from .runtime import JobFailed, OutOfTime, TransientFailure, cause_name, describe, rollback_and_classify
 from .state import ACTIVE
-from .stored import report_context
+from .stored import is_stored, report_context
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ def _store(report_id: str, chunk: int, result, rows: list, claimed: set[int]) ->
             continue
         content = outcome.content
         if content is not None:
-            values.update(content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
+            values.update(size=len(content), sha256=hashlib.sha256(content).hexdigest())
+            if is_stored(row.event_count):
+                values.update(content=content)
         state.finish_item(item_id, report_id, status=Status.SUCCESS.value, error=None, **values)
 
 

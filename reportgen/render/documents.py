@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..domain.batching import piece_rows, plan_chunks, plan_pieces
-from ..domain.csv_export import HEADER, render_csv
+from ..domain.csv_export import render_csv
 from ..domain.importers import DEFAULT_IMPORT_OPTIONS, ImportOptions, choose, own_input, read_import
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions
 from ..domain.preparation import PreparedUpload, prepare
@@ -48,8 +48,6 @@ from ..domain.upload import parse_upload
 from . import fonts, formats
 
 log = logging.getLogger(__name__)
-
-CSV_LINE_END = b"\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +144,13 @@ def _one_by_one(inputs: Sequence[StudentInput], render, what: str) -> ChunkResul
 
 
 class Documents:
-    """What every format does alike: a student's download is the document stored for it."""
+    """What every format does alike: a student's download is the document stored for it, or
+    (``renders_students``) one rendered again on request when none was stored."""
 
     combines_events = False
     """Whether ``combine`` needs every student's events (else their figures suffice)."""
+    renders_students = False
+    """Whether ``render_student`` makes a student's own document by itself (HTML, CSV)."""
 
     @staticmethod
     def student_document(stored: bytes | None, chunk_documents: Sequence[bytes], pages, title: str) -> bytes:
@@ -160,37 +161,46 @@ class HtmlDocuments(Documents):
     """One self-contained page per student; the upload's page is rendered from all of them."""
 
     combines_events = True
+    renders_students = True
+
+    @staticmethod
+    def render_student(context: ReportContext, item: StudentInput) -> bytes:
+        from .html_pdf import render_html
+
+        return render_html(report_data(context, [item])).encode("utf-8")
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        from .html_pdf import render_html
-
-        return _one_by_one(inputs, lambda item: render_html(report_data(context, [item])).encode("utf-8"), "HTML")
+        return _one_by_one(inputs, lambda item: HtmlDocuments.render_student(context, item), "HTML")
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:
-        """All students on one page; a one-student upload's page is that student's own."""
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes | None]) -> bytes:
+        """All students on one page; a one-student upload's page is that student's own, if stored."""
         from .html_pdf import render_html
 
-        if len(inputs) == 1 == context.student_total:
-            return next(iter(parts))
+        if len(inputs) == 1 == context.student_total and (own := next(iter(parts), None)) is not None:
+            return own
         return render_html(report_data(context, inputs)).encode("utf-8")
 
 
 class CsvDocuments(Documents):
     """The raw event log, one row per event; the upload's file is the students' rows in order."""
 
-    @staticmethod
-    def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        return _one_by_one(inputs, lambda item: render_csv([item.student], context.labels), "CSV")
+    combines_events = True
+    renders_students = True
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:
+    def render_student(context: ReportContext, item: StudentInput) -> bytes:
+        return render_csv([item.student], context.labels)
+
+    @staticmethod
+    def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
+        return _one_by_one(inputs, lambda item: CsvDocuments.render_student(context, item), "CSV")
+
+    @staticmethod
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes | None]) -> bytes:
         """The header once, then every student's rows in upload order."""
-        output = bytearray((",".join(HEADER) + "\r\n").encode())
-        for part in parts:
-            output += memoryview(part)[part.index(CSV_LINE_END) + 2:]
-        return bytes(output)
+        return render_csv([item.student for item in inputs], context.labels)
 
 
 #: A student whose PDF rendered without the bookmark that finds its pages: the pages cannot be

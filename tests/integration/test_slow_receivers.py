@@ -64,6 +64,8 @@ def test_a_receiver_that_trickles_its_headers_holds_no_report_worker(any_databas
         assert delivery["error"] == ("Gave up after 3 attempts. Last error: Attempt 3 failed: "
                                      f"no answer within {ATTEMPT_SECONDS} s")
     held = [closed - opened for opened, closed in receiver.connections]
+    print(f"another client's report: {alone:.1f} s alone, {beside_them:.1f} s beside two trickling receivers; "
+          f"each attempt held for {', '.join(f'{seconds:.1f}' for seconds in held)} s", flush=True)
     assert len(held) == 6, held  # two webhooks, three attempts each
     assert all(ATTEMPT_SECONDS - 0.5 <= seconds <= ATTEMPT_SECONDS + 1 for seconds in held), held
     for log in [*logs, tmp_path / "deliveries.log"]:
