@@ -20,15 +20,18 @@ Measured on the 2-core development machine (``bench/units_bench.py``, BENCHMARKS
 from __future__ import annotations
 
 #: Characters a stored string may have, by field (a 400 naming the field and the bound past
-#: them). Ids and namespaces are names, units names or numbers, types a word; 256 holds an
-#: e-mail address or a URL-like unit name (the PDF wraps 200 characters of any of them inside
-#: its page: tests/unit/test_report_pdf.py), and no report has room for more.
+#: them; ``label`` is the form's label of an upload, ``name`` a unit's or a student's name in
+#: ``options.unit_names`` and ``student_names``). Ids and namespaces are names, units names or
+#: numbers, types a word; 256 holds an e-mail address or a URL-like unit name (the PDF wraps
+#: 200 characters of any of them inside its page: tests/unit/test_report_pdf.py), and no report
+#: has room for more.
 MAX_CHARS = {
     "student_id": 256,
     "namespace": 256,
     "unit": 256,
     "type": 256,
     "label": 200,
+    "name": 200,
 }
 
 #: Distinct units of one student (a 400 naming ``….events``) and of one upload, the units

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from .limits import too_long
+from .limits import MAX_CHARS, too_long
 from .submission import (
     Problems, Student, canonical_unit, namespace_path, parse_time, raise_if, shown, text_problem, type_name,
 )
@@ -44,7 +44,7 @@ MIN_IDLE_CUTOFF_MINUTES = 1
 MAX_IDLE_CUTOFF_MINUTES = 1440
 KNOWN_OPTIONS = ("event_log", "idle_cutoff_minutes", "units", "window", "unit_names", "student_names")
 #: A unit's or a student's name is shown beside its label or id, cut to this many characters.
-MAX_NAME_CHARS = 200
+MAX_NAME_CHARS = MAX_CHARS["name"]
 WINDOW_KEYS = ("from", "to")
 
 _ONE_DAY = timedelta(days=1)
@@ -238,6 +238,8 @@ def _parse_names(value: Any, path: str, errors: dict[str, str], *, units: bool) 
             name_path = namespace_path(named_path, key)
             if not isinstance(name, str) or not name.strip():
                 errors[name_path] = f"must be a non-empty string, not {type_name(name)}"
+            elif key_problem := too_long(key, "unit" if units else "student_id"):
+                errors[name_path] = f"names a {'unit' if units else 'student'} that {key_problem}"
             elif len(name) > MAX_NAME_CHARS:
                 errors[name_path] = f"must be at most {MAX_NAME_CHARS} characters"
             elif text_problem(name) or text_problem(key):

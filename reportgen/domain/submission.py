@@ -116,6 +116,12 @@ def check_upload_size(body: bytes | str, limit: int, *, csv: bool = False) -> No
         raise TooLarge(f"too many {what}", {ROOT: (
             f"at most {limit:,} {what} in one upload (REPORTGEN_MAX_UPLOAD_OBJECTS); this one has up to "
             f"{objects:,}: split it into several uploads")})
+    check_values(values, limit, csv=csv)
+
+
+def check_values(values: int, limit: int, *, csv: bool = False) -> None:
+    """Refuse (:class:`TooLarge`) an upload of more than ``VALUES_PER_OBJECT`` times ``limit``
+    values (:func:`upload_size`), whatever its format: another platform's file too."""
     if values > limit * VALUES_PER_OBJECT:
         what = "cells" if csv else "values (objects, arrays, strings, numbers)"
         raise TooLarge(f"too many {what.split(' ')[0]}", {ROOT: (

@@ -212,6 +212,12 @@ CASES: list[Case] = [
         413, "at most 250,000 rows", content_type="text/csv")),
     *submits("CSV of a row of 3 million cells", b"student_id,unit\ns,1," + b"ab," * 3_000_000 + b"\n", 413,
              "at most 2,000,000 cells", content_type="text/csv"),
+    *submits("xAPI with 6 million empty arrays", b'[{"actor": {"mbox": "mailto:a@example.org"}, "x": ['
+             + b"[]," * 6_000_000 + b"[]]}]", 413, "at most 2,000,000 values",
+             urls=("/assignment/html?input=xapi", "/assignment/sequence?input=xapi")),
+    *submits("a Moodle log of 250,001 rows ended by \\r", b"Time,User full name,Event context,Event name\r"
+             + b"1/07/24 08:00,A,Quiz: Q1,Quiz attempt submitted\r" * 250_001, 413, "at most 250,000 rows",
+             content_type="text/csv", urls=("/assignment/html?input=moodle", "/assignment/sequence?input=moodle")),
     # Long strings: each field has a bound, named with the field
     *submits("a 2 MB student_id", at(one(student_id="x" * 2_000_000)).encode(), 400,
              "[0].student_id\": \"has 2,000,000 characters; a student id may have at most 256"),
@@ -227,6 +233,10 @@ CASES: list[Case] = [
              "a type may have at most 256"),
     *submits("a 1 MB unit in options.units", envelope(options={"units": {"ns": ["u" * MiB]}}), 400,
              "options.units.ns[0]"),
+    *submits("a 1 MB unit named in options.unit_names", envelope(options={"unit_names": {"ns": {"u" * MiB: "Quiz"}}}),
+             400, "names a unit that has 1,048,576 characters"),
+    *submits("a 201-character unit name", envelope(options={"unit_names": {"ns": {"5": "n" * 201}}}), 400,
+             "options.unit_names.ns.5"),
     *submits("a 1 MB CSV student_id", b"student_id,unit\n" + b"x" * 100_000 + b",1\n", 400,
              "row 2, column student_id", content_type="text/csv"),
     # Distinct units: per student and per upload
