@@ -1,8 +1,9 @@
 """A web process's budget for the request bodies it parses at once.
 
 Parsing an upload holds it several times over (the body, its text, the parsed values, the
-students): one submit at the cap (``REPORTGEN_MAX_UPLOAD_OBJECTS``, a 20 MiB body) peaks at ~320
-MiB in a web process, so a second one beside it would pass the 400 MiB a web process may take;
+students): one submit at the cap (``REPORTGEN_MAX_UPLOAD_OBJECTS``, an 18.5 MiB body) peaks at
+~265 MiB in a web process of a real gunicorn, so a second one beside it would pass the 400 MiB a
+web process may take;
 eight uploads of 17.8 MiB sent at once to ``/assignment/sequence`` took two processes to 880 and
 655 MiB. The count of objects bounds one parse, not how many run side by side.
 
@@ -11,11 +12,13 @@ body counts as ``MAX_CONTENT_LENGTH``) up to ``MAX_CONTENT_LENGTH`` bytes at a t
 anything reads or parses them (the hook runs before the upload form's CSRF check, which is the
 first to read a form). A body of ``SMALL_BODY`` or less passes at once, uncounted (a form post,
 a poll, a class's upload). A larger one waits for room, up to ``WAIT_SECONDS`` (one at a time:
-a waiting request holds a thread), else is answered ``503`` with ``Retry-After``, and its
-client sends it again. gunicorn's buffering
-worker holds at most two bodies at the cap beside it (``serving.gunicorn_worker``). Measured
-with 8 and 32 concurrent uploads at the cap (``tests/integration/test_concurrent_uploads.py``,
-BENCHMARKS.md): every web process stays under 400 MiB.
+a waiting request holds a thread), else is answered ``503`` with ``Retry-After`` (its body read
+and dropped, so that a client still sending reads the answer), and its client sends it again.
+Once a large body is done with, the memory its parse freed is handed back to the system before
+the next one is admitted (``pipeline.memory``). gunicorn's buffering worker holds one body at the
+cap besides (``serving.gunicorn_worker``). Measured with 8 and 32 concurrent uploads at the cap
+(``tests/integration/test_concurrent_uploads.py``, BENCHMARKS.md): every web process stayed
+under 320 MiB.
 """
 from __future__ import annotations
 
