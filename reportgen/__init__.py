@@ -12,6 +12,7 @@ from . import auth, cli, dashboard, errors, logs, ratelimit, security, sqlite_wr
 from .config import ROOT_DIR, from_environment, instance_dir
 from .extensions import csrf, db, migrate
 from .pipeline import queue
+from .serving import body_budget
 
 #: After a checkpoint the WAL is cut back to this size: a large report's commit can grow it to
 #: hundreds of MB, which SQLite would otherwise keep on disk for ever.
@@ -75,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
     from .ops import metrics
     from .web import bp as web_bp
 
+    body_budget.init_app(app)  # before every hook that reads a body (the form limit, CSRF)
     app.register_blueprint(api_bp)
     app.register_blueprint(classes_bp)
     app.register_blueprint(class_pages_bp)

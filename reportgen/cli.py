@@ -51,20 +51,23 @@ def render_command(input_file, report_format: str, output: Path, input_format: s
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
               help="Run RQ's scheduler, which re-queues retries.")
 @click.option("--max-jobs", type=click.IntRange(min=1), help="Exit after this many jobs (to recycle workers).")
+@click.option("--deliveries", is_flag=True,
+              help="Send emails and webhooks (the delivery queue) instead of rendering reports.")
 @with_appcontext
-def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None) -> None:
-    """Run an RQ worker for the report queue; it also sweeps for lost work
-    (every ``REPORTGEN_SWEEP_INTERVAL`` seconds)."""
+def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None, deliveries: bool) -> None:
+    """Run an RQ worker for the report queues (or, with ``--deliveries``, for emails and
+    webhooks); it also sweeps for lost work (every ``REPORTGEN_SWEEP_INTERVAL`` seconds)."""
     # The pipeline loads the renderer: not with the app, which the web process builds too.
     from .pipeline.queue import redis_connection, worker_queues
     from .pipeline.sweeper import sweep
     from .pipeline.worker import ReportWorker, heartbeat_interval, prepare_horses
 
     config = current_app.config
-    worker = ReportWorker(worker_queues(), connection=redis_connection(), sweep=sweep,
+    worker = ReportWorker(worker_queues(deliveries), connection=redis_connection(), sweep=sweep,
                           sweep_interval=config["REPORTGEN_SWEEP_INTERVAL"],
                           job_monitoring_interval=heartbeat_interval(config["REPORTGEN_STALE_AFTER"]))
-    prepare_horses()
+    if not deliveries:  # a delivery's horse renders nothing
+        prepare_horses()
     # Logging is configured by create_app (reportgen.logs): RQ sees the root handler and adds none.
     worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
 

@@ -42,12 +42,15 @@ def _describe(exc: HTTPException) -> str:
 
 def handle_http_exception(exc: HTTPException):
     message = _describe(exc)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if wants_json_response():
         response = error_response(exc.code or 500, message)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
+        response.headers.update(headers)
         return response
-    return render_template("error.html", code=exc.code, **_for_people(exc, message)), exc.code
+    return render_template("error.html", code=exc.code, **_for_people(exc, message)), exc.code, headers
 
 
 def _megabytes(size: int) -> str:

@@ -21,24 +21,54 @@ from .extensions import db
 #: Marks a compressed value; no document or JSON starts with a NUL byte.
 COMPRESSED = b"\x00rgz1"
 
+#: Preset dictionaries for values too small for zlib to find anything to share within one
+#: (a one-event student's input is ~140 bytes, its metrics ~450): deflate starts from the text
+#: that every such value repeats (keys, common types and the shape of a time), so a one-event
+#: student's input stores in ~30 bytes instead of 115 and its metrics in ~40 instead of 216
+#: (measured on 2,000 one-event students). A preset is never changed once values use it: a new
+#: one gets a marker of its own, and the old stays to read what was written with it.
+PRESETS = {
+    "input": (b"\x00di", b'[{"student_id":"","namespace":"","events":[{"unit":"","type":null,"created_time":null},'
+              b'{"unit":"","type":"submitted","created_time":"2025-01-01T00:00:00.000000+00:00"},{"unit":"",'
+              b'"type":"saved_code","created_time":"2024-07-01T00:00:00+00:00"}]}]'),
+    "metrics": (b"\x00dm", b'{"code":"returned","text":"Returned to "},{"code":"many_saves","text":" saves per '
+                b'submission"},{"code":"low_time","text":" on task; the class\'s 15th percentile is "},{"code":'
+                b'"late_start","text":"First event , after the class\'s 85th percentile ()"}{"events":1,"units":['
+                b'{"label":"Q1","unit":"1","events":1,"types":{"(no type)":1,"submitted":1,"saved_code":1},'
+                b'"visits":1,"revisits":0,"time_on_task_seconds":0,"first":"2024-07-01T00:00:00Z","last":'
+                b'"2024-07-01T00:00:00Z"}],"unit_count":1,"time_on_task_seconds":0,"active_days":1,"first":'
+                b'"2024-07-01T00:00:00Z","last":"2024-07-01T00:00:00Z","revisits":0,"sequence_compressed":"Q1",'
+                b'"runs":[["Q1",1]],"percentile_ranks":{"events":50,"time_on_task":50,"revisits":50},"flags":[]}'),
+}
+_PRESET_BY_MARKER = dict(PRESETS.values())
+#: Values up to this size use their preset; a larger one has enough of its own to share.
+PRESET_UP_TO = 4096
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
 class Compressed(TypeDecorator):
-    """Bytes stored zlib-compressed when that saves a tenth or more, else as they are."""
+    """Bytes stored zlib-compressed when that saves a tenth or more, else as they are; with a
+    ``preset`` (a key of ``PRESETS``), a small value is deflated from that preset dictionary."""
 
     impl = LargeBinary
     cache_ok = True
 
-    def __init__(self, level: int = 6):
+    def __init__(self, level: int = 6, preset: str | None = None):
         super().__init__()
         self.level = level
+        self.preset = preset
 
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
+        if self.preset is not None and len(value) <= PRESET_UP_TO:
+            marker, dictionary = PRESETS[self.preset]
+            deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=dictionary)
+            packed = marker + deflate.compress(value) + deflate.flush()
+            return packed if len(packed) < len(value) else value
         packed = zlib.compress(value, self.level)
         return COMPRESSED + packed if len(packed) + len(COMPRESSED) < 0.9 * len(value) else value
 
@@ -48,7 +78,13 @@ class Compressed(TypeDecorator):
         if isinstance(value, str):  # text from before compression, as SQLite keeps it
             return value.encode("utf-8")
         value = bytes(value)
-        return zlib.decompress(value[len(COMPRESSED):]) if value.startswith(COMPRESSED) else value
+        if value.startswith(COMPRESSED):
+            return zlib.decompress(value[len(COMPRESSED):])
+        dictionary = _PRESET_BY_MARKER.get(value[:3])
+        if dictionary is not None:
+            inflate = zlib.decompressobj(-15, zdict=dictionary)
+            return inflate.decompress(value[3:]) + inflate.flush()
+        return value
 
 
 class CompressedJSON(Compressed):
@@ -183,7 +219,7 @@ class ReportItem(db.Model):
     student_id = db.Column(db.Text, nullable=False)
     namespace = db.Column(db.Text, nullable=False)
     event_count = db.Column(db.Integer, nullable=False)
-    input_json = orm.deferred(db.Column(CompressedText(level=1), nullable=False))
+    input_json = orm.deferred(db.Column(CompressedText(level=1, preset="input"), nullable=False))
     status = db.Column(db.String(16), nullable=False, default=Status.PENDING.value)
     attempts = db.Column(db.Integer, nullable=False, default=0)
     error = db.Column(db.Text)
@@ -192,7 +228,7 @@ class ReportItem(db.Model):
     sha256 = db.Column(db.String(64))
     started_at = db.Column(db.DateTime(timezone=True))
     finished_at = db.Column(db.DateTime(timezone=True))
-    metrics = orm.deferred(db.Column(CompressedJSON()))
+    metrics = orm.deferred(db.Column(CompressedJSON(preset="metrics")))
     first_page = db.Column(db.Integer)
     page_count = db.Column(db.Integer)
     pieces = db.Column(db.Integer, nullable=False, default=1, server_default="1")

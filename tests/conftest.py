@@ -18,7 +18,8 @@ from reportgen.serving.devstack import stop_embedded_redis
 
 from .support.fakes import Mailbox
 from .support.openapi import openapi_problems
-from .support.processes import ROOT, TEST_QUEUE, WORKER_COMMAND, free_port, worker_env, worker_processes
+from .support.processes import (ROOT, TEST_QUEUE, WORKER_COMMAND, free_port, run_burst_deliveries, worker_env,
+                                worker_processes)
 
 
 def _pgserver_url(base: Path) -> tuple[str, object]:
@@ -122,15 +123,16 @@ def runner(app):
 
 @pytest.fixture
 def run_worker(config, tmp_path):
-    """Run a real ``flask worker --burst`` process until the queue is empty."""
+    """Run a real ``flask worker --burst`` process until the report queues are empty, then a
+    delivery worker until the emails and webhooks the reports queued are sent; the report
+    worker's result."""
 
     def run(timeout: float = 180, **overrides: str) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [*WORKER_COMMAND, "--burst"],
-            cwd=ROOT, env=worker_env(config, tmp_path, **overrides),
-            capture_output=True, text=True, timeout=timeout,
-        )
+        env = worker_env(config, tmp_path, **overrides)
+        result = subprocess.run([*WORKER_COMMAND, "--burst"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=timeout)
         assert result.returncode == 0, result.stderr[-4000:]
+        run_burst_deliveries(env, timeout)
         return result
 
     return run
@@ -188,9 +190,11 @@ def make_app(app, config):
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def any_database_app(request, config, tmp_path):
-    """The same filters on both databases; SQLite is built by the migrations (batch mode)."""
+    """The same test on both databases (PostgreSQL emptied, or a new SQLite file built by the
+    migrations in batch mode), with Redis emptied; workers reach it with ``worker_env(app.config, …)``."""
+    emptied = request.getfixturevalue("app")
     if request.param == "postgresql":
-        yield request.getfixturevalue("app")
+        yield emptied
         return
     app = create_app({**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'history.sqlite3'}"})
     with app.app_context():

@@ -5,6 +5,9 @@ import codecs
 import functools
 import hashlib
 import io
+import logging
+import re
+import struct
 import zipfile
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file, stream_with_context
@@ -23,7 +26,7 @@ from ..domain.preparation import prepare
 from ..domain.sequencing import sequence_response
 from ..domain.importers import FORMATS as IMPORT_FORMATS
 from ..domain.importers import ImportOptions, choose, own_input, parse_import_options, read_import
-from ..domain.submission import EmptySubmission, SubmissionError, check_object_count, is_blank, loads
+from ..domain.submission import EmptySubmission, SubmissionError, check_upload_size, is_blank, loads
 from ..domain.upload import Upload, parse_upload
 from ..errors import error_response
 from ..history.reports import UnknownClass, is_period_request, submit_period
@@ -42,6 +45,8 @@ from ..render import formats
 from ..security import sandbox_report
 
 bp = Blueprint("api", __name__, url_prefix="/assignment")
+
+log = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json",)
 CSV_TYPES = ("text/csv",)
@@ -100,12 +105,14 @@ def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
         return read_import(body, input_format, import_options, object_limit=limit,
                            email_available=bool(current_app.config["SMTP_HOST"]))
     if _is_json_type(request.mimetype):
-        check_object_count(body, limit)
-        upload = parse_upload(loads(body), email_available=bool(current_app.config["SMTP_HOST"]),
+        check_upload_size(body, limit)
+        document = loads(body)
+        del body  # not held while the document is validated: one body less at the parse's peak
+        upload = parse_upload(document, email_available=bool(current_app.config["SMTP_HOST"]),
                               check_callback_url=functools.partial(webhooks.check_submitted,
                                                                    config=current_app.config))
     else:
-        check_object_count(body, limit, csv=True)
+        check_upload_size(body, limit, csv=True)
         upload = parse_csv(body)
     return upload, own_input(upload)
 
@@ -184,20 +191,45 @@ def accepted(report: Report) -> Response:
     return response
 
 
+#: The draft's value: a Structured Fields string (quoted, ``\"`` and ``\\`` escaped) or, leniently, bare text.
+QUOTED_KEY = re.compile(r'"((?:[^"\\]|\\["\\])*)"')
+MORE_THAN_ONE = ("send it once: the request has more than one (a server joins repeated headers with a comma; "
+                 "quote a key that holds one)")
+
+
+def _idempotency_key(values: list[str]) -> tuple[str, str | None]:
+    """The key of the header's values and what is wrong with them (None if nothing). Repeated
+    headers arrive joined by commas (gunicorn, Werkzeug), so a comma outside quotes is a second key."""
+    if len(values) > 1:
+        return "", MORE_THAN_ONE
+    value = values[0].strip()
+    if value.startswith('"'):
+        quoted = QUOTED_KEY.match(value)
+        if quoted is None:
+            return "", 'a quoted key must end with its closing quote (and escape " and \\ inside)'
+        if quoted.end() != len(value):
+            return "", MORE_THAN_ONE if value[quoted.end():].lstrip().startswith(",") else (
+                "nothing may follow the closing quote")
+        key = quoted.group(1)
+    elif "," in value:
+        return "", MORE_THAN_ONE
+    else:
+        key = value
+    problem = ("it is empty" if not key
+               else f"it is longer than {MAX_IDEMPOTENCY_KEY} characters" if len(key) > MAX_IDEMPOTENCY_KEY
+               else "use printable ASCII characters only" if not all(" " <= char <= "~" for char in key) else None)
+    return key, problem
+
+
 def idempotency_from_request(report_format: str) -> Idempotency | None:
     """The submit's ``Idempotency-Key`` (IETF httpapi draft; a Structured Fields string, quoted or
     not), scoped to the client, with the SHA-256 of the format, content type, how to read the body
     (the import parameters) and the raw body (kept in ``g.submitted_body``); None without the
-    header; 400 for a malformed one."""
+    header; 400 for a malformed one or more than one."""
     values = request.headers.getlist(IDEMPOTENCY_HEADER)
     if not values:
         return None
-    key = values[0].strip()
-    if len(key) >= 2 and key[0] == key[-1] == '"':
-        key = key[1:-1]
-    problem = ("send it once" if len(values) > 1 else "it is empty" if not key
-               else f"it is longer than {MAX_IDEMPOTENCY_KEY} characters" if len(key) > MAX_IDEMPOTENCY_KEY
-               else "use printable ASCII characters only" if not all(" " <= char <= "~" for char in key) else None)
+    key, problem = _idempotency_key(values)
     if problem:
         abort(error_response(400, f"the {IDEMPOTENCY_HEADER} header is not valid: {problem}",
                              {IDEMPOTENCY_HEADER: problem}))
@@ -337,7 +369,8 @@ def student_document(report_format: str, task_id: str, position: int):
                 "status": item.status, "error": item.error}
         return jsonify(body), 500 if item.status == Status.FAILURE.value else 202
     content = stored_student_document(report, item)
-    return download(report, content, item.sha256 or hashlib.sha256(content).hexdigest(),
+    stored_digest = item.sha256 if item.content is not None else None  # else rendered now: its own digest
+    return download(report, content, stored_digest or hashlib.sha256(content).hexdigest(),
                     excel_name(student_download_name(report, position, item.student_id), bom), bom=bom)
 
 
@@ -364,9 +397,32 @@ class _Sink:
         return data
 
 
+#: The name of the entry a ZIP ends on when its report is deleted while it streams.
+CUT_OFF_ENTRY = b"INCOMPLETE-the-report-was-deleted-while-this-archive-was-sent"
+
+
+def damaged_ending() -> bytes:
+    """What ends a ZIP whose report was deleted while it streamed: the local header of one more
+    entry that promises a mebibyte and never sends it. A reader of the central directory finds
+    none (Python's ``zipfile``, Info-ZIP ``unzip``, 7-Zip, Windows, macOS); a reader of the
+    entries in order (Java's ``ZipInputStream``, libarchive) runs out of data inside this one.
+    Either way the archive says it is damaged instead of passing for a smaller complete one."""
+    promised = 1 << 20
+    return struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, promised, promised,
+                       len(CUT_OFF_ENTRY), 0) + CUT_OFF_ENTRY
+
+
+def _deleted(report_id: str) -> bool:
+    """Whether a report's input and documents were deleted (or it was canceled) since it was read."""
+    db.session.rollback()
+    row = db.session.execute(select(Report.purged_at, Report.status).where(Report.id == report_id)).first()
+    return row is None or row.purged_at is not None or row.status == Status.CANCELED.value
+
+
 def zip_bundle(report: Report, bom: bool = False) -> Response:
     """Every student's document in one ZIP, streamed one student at a time (each with a
-    byte-order mark when ``bom``)."""
+    byte-order mark when ``bom``). If the report is deleted meanwhile, the archive ends
+    damaged (:func:`damaged_ending`), and a line in the log says so."""
     item_ids = db.session.scalars(
         select(ReportItem.id).where(ReportItem.report_id == report.id, ReportItem.status == Status.SUCCESS.value)
         .order_by(ReportItem.position)
@@ -374,16 +430,34 @@ def zip_bundle(report: Report, bom: bool = False) -> Response:
 
     report_id = report.id
 
+    def student_entry(streamed: Report, item_id: int, parts: dict) -> tuple[str, bytes] | None:
+        """One student's name and document, or None when the report was deleted meanwhile."""
+        try:
+            item = db.session.get(ReportItem, item_id)
+            if item is None:
+                return None
+            entry = (student_download_name(streamed, item.position, item.student_id),
+                     (BOM if bom else b"") + stored_student_document(streamed, item, parts))
+            db.session.expunge(item)
+            return entry
+        except Exception:
+            if _deleted(report_id):
+                return None
+            raise
+
     def generate():
         sink, parts = _Sink(), {}
         streamed = db.session.get(Report, report_id)  # this response outlives the request's session
-        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for item_id in item_ids:
-                item = db.session.get(ReportItem, item_id)
-                archive.writestr(student_download_name(streamed, item.position, item.student_id),
-                                 (BOM if bom else b"") + stored_student_document(streamed, item, parts))
-                db.session.expunge(item)
-                yield sink.drain()
+        archive = zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED)
+        for item_id in item_ids:
+            entry = student_entry(streamed, item_id, parts)
+            if entry is None:
+                log.info("the ZIP of report %s was cut off: the report was deleted while it was sent", report_id)
+                yield sink.drain() + damaged_ending()
+                return
+            archive.writestr(*entry)
+            yield sink.drain()
+        archive.close()
         yield sink.drain()
 
     name = excel_name(download_name(report).rsplit(".", 1)[0] + f"-{report.format}.zip", bom)

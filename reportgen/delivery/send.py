@@ -18,7 +18,7 @@ from ..logs import current_request_id, request_context, task_context
 from ..models import Delivery, DeliveryStatus, Report, utcnow
 from ..ops.metrics import job_timer
 from ..pipeline import state
-from ..pipeline.runtime import TransientFailure, cause_name
+from ..pipeline.runtime import OutOfTime, TransientFailure, cause_name
 from ..pipeline.status import report_outcome
 from . import mail, webhooks
 
@@ -51,7 +51,10 @@ def _send_webhook(delivery: Delivery) -> str:
     except ValueError as exc:
         state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value, error=_sentence(str(exc)))
         return "failed"
-    outcome = webhooks.deliver(url, body, message_id, settings, request_id=current_request_id.get())
+    try:
+        outcome = webhooks.deliver(url, body, message_id, settings, request_id=current_request_id.get())
+    except OutOfTime as exc:  # the job's own time, past the attempt's deadline (a lookup that hung)
+        outcome = webhooks.Outcome(False, retry=True, error=str(exc))
     if outcome.delivered:
         state.record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
                               status_code=outcome.status_code)
@@ -95,6 +98,9 @@ def _send_email(delivery: Delivery) -> str:
         return "failed"
     try:
         mail.send(message, config)
+    except OutOfTime as exc:
+        state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {exc}")
+        raise TransientFailure(exc) from None
     except mail.PermanentDeliveryError as exc:
         state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value,
                               error=f"The mail server refused the message: {exc}")

@@ -7,8 +7,15 @@ every attempt, because what a name resolves to can change in between. Only ``htt
 private, link-local with the cloud metadata address, shared, reserved, unspecified or
 multicast) unless ``REPORTGEN_WEBHOOK_ALLOW`` lists the host or a range holding the address,
 and the connection then goes to the address that was checked, so a second lookup (DNS
-rebinding) cannot switch it. Redirects are never followed (a 3xx is a failed delivery), an
-attempt has a short timeout, and no more than ``MAX_RESPONSE_BYTES`` of the answer is read.
+rebinding) cannot switch it. Redirects are never followed (a 3xx is a failed delivery), and no
+more than ``MAX_RESPONSE_BYTES`` of the answer is read.
+
+An attempt has one deadline for all of it (connecting, sending, the answer's status and
+headers), not a timeout per read: a receiver that answers ``200 OK`` and then a header byte every
+3 s never lets a 10 s read timeout expire, and held a worker for the job's whole half hour
+(measured before this: two such receivers held both workers, and another client's 2-student
+report took 97 s instead of 2 s). At the deadline the socket is shut down, which ends any read
+or write waiting on it, TLS included; the attempt is then retried like a lost connection.
 
 Signing is the Standard Webhooks scheme (``webhook-id``, ``webhook-timestamp``,
 ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``) done with :mod:`hmac`:
@@ -27,6 +34,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -109,10 +117,64 @@ def signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
+#: IPv4 ranges that are not the public Internet, from IANA's special-purpose address registry,
+#: with what the refusal calls them; checked after the ``is_…`` flags, which Python 3.11 does
+#: not keep up to date with the registry (it calls ``192.0.0.192`` global).
+SPECIAL_IPV4 = tuple((ipaddress.IPv4Network(network), words) for network, words in (
+    ("0.0.0.0/8", "a 'this network' address"),
+    ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+    ("192.0.0.0/24", "an IETF protocol assignment (special-purpose) address"),
+    ("192.0.2.0/24", "a documentation address"),
+    ("192.31.196.0/24", "an AS112 (special-purpose) address"),
+    ("192.52.193.0/24", "an AMT (special-purpose) address"),
+    ("192.88.99.0/24", "a 6to4 relay (special-purpose) address"),
+    ("192.175.48.0/24", "an AS112 (special-purpose) address"),
+    ("198.18.0.0/15", "a benchmarking address"),
+    ("198.51.100.0/24", "a documentation address"),
+    ("203.0.113.0/24", "a documentation address"),
+    ("240.0.0.0/4", "a reserved address"),
+))
+#: The only IPv6 addresses that are the public Internet: global unicast, less its special ranges.
+GLOBAL_UNICAST_IPV6 = ipaddress.IPv6Network("2000::/3")
+SPECIAL_IPV6 = tuple((ipaddress.IPv6Network(network), words) for network, words in (
+    ("2001::/23", "an IETF protocol assignment (special-purpose) address"),
+    ("2001:db8::/32", "a documentation address"),
+    ("2620:4f:8000::/48", "an AS112 (special-purpose) address"),
+    ("3fff::/20", "a documentation address"),
+))
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address, bool] | None:
+    """The IPv4 address an IPv6 one carries, what carries it, and whether it stands for that
+    address (IPv4-mapped and NAT64 reach exactly it) or is a deprecated tunnel to it (6to4,
+    Teredo: refused whatever it carries); None for an IPv6 address that carries none."""
+    if address.ipv4_mapped is not None:
+        return "an IPv4-mapped address", address.ipv4_mapped, True
+    if address in NAT64:
+        return "a NAT64 address", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), True
+    if address.sixtofour is not None:
+        return "a 6to4 address", address.sixtofour, False
+    if address.teredo is not None:
+        return "a Teredo address", address.teredo[1], False
+    return None
+
+
 def _refusal(address: Address) -> str | None:
-    """Why an address may not be a webhook's target, or None for a public one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Why an address may not be a webhook's target, or None for a public one.
+
+    Only what is plainly the public Internet passes: an IPv4 address outside every
+    special-purpose range, or an IPv6 global unicast address (``2000::/3``) outside its special
+    ranges. An IPv6 address that carries an IPv4 one is judged as that address where it stands
+    for it (IPv4-mapped, NAT64: ``[64:ff9b::7f00:1]`` is 127.0.0.1 behind the gateway), and refused
+    where it tunnels to it (6to4, Teredo: ``[2002:7f00:1::]`` is 127.0.0.1 through a relay), so
+    no IPv4 address is reached around its own check."""
+    if isinstance(address, ipaddress.IPv6Address) and (carried := _carried_ipv4(address)):
+        what, inner, stands_for = carried
+        if not stands_for:
+            return f"is {what}, a tunnel to the IPv4 address {inner}; use a native address"
+        why = _refusal(inner)
+        return None if why is None else f"is {what} of {inner}, which {why}"
     if address == ipaddress.ip_address("169.254.169.254"):
         return "is the cloud metadata address"
     for flag, words in (("is_loopback", "a loopback"), ("is_unspecified", "the unspecified"),
@@ -120,6 +182,15 @@ def _refusal(address: Address) -> str | None:
                         ("is_private", "a private"), ("is_reserved", "a reserved")):
         if getattr(address, flag):
             return f"is {words} address"
+    if isinstance(address, ipaddress.IPv4Address):
+        special = SPECIAL_IPV4
+    elif address not in GLOBAL_UNICAST_IPV6:
+        return "is not a global unicast address (2000::/3)"
+    else:
+        special = SPECIAL_IPV6
+    for network, words in special:
+        if address in network:
+            return f"is {words} ({network})"
     if not address.is_global:
         return "is not a public address"
     return None
@@ -164,27 +235,84 @@ def resolve(url: str, allow: AllowList) -> Target:
     return Target(parts.scheme, host, port, path, addresses)
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
-    """HTTP to one checked address, with the URL's host in ``Host``."""
+class _Deadline:
+    """One attempt's whole time: the connection it is given is shut down when the time is up,
+    which ends whatever read or write is waiting on it (a socket timeout alone bounds each
+    read, and a receiver that trickles a byte every few seconds would never trip it)."""
 
-    def __init__(self, host: str, port: int, address: Address, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self) -> float:
+        """Seconds left; TimeoutError when none are."""
+        left = self.ends_at - time.monotonic()
+        if left <= 0 or self.expired:
+            raise TimeoutError
+        return left
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                self._cut()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._cut()
+
+    def _cut(self) -> None:
+        if self._sock is not None:
+            try:  # the descriptor's own shutdown, also under TLS (whose shutdown would drop its state)
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def release(self, sock: socket.socket | None) -> None:
+        """Stop watching ``sock`` before it is closed (its descriptor may then be reused)."""
+        with self._lock:
+            if self._sock is sock:
+                self._sock = None
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to one checked address, with the URL's host in ``Host``, within the attempt's deadline."""
+
+    def __init__(self, host: str, port: int, address: Address, deadline: _Deadline):
+        super().__init__(host, port, timeout=deadline.left())
+        self.address, self.deadline = address, deadline
+
+    def _open(self) -> socket.socket:
+        sock = socket.create_connection((str(self.address), self.port), self.deadline.left())
+        self.deadline.watch(sock)
+        return sock
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((str(self.address), self.port), self.timeout)
+        self.sock = self._open()
+
+    def close(self) -> None:
+        self.deadline.release(self.sock)
+        super().close()
 
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
+class _PinnedHTTPS(_PinnedHTTP):
     """HTTPS to one checked address; the certificate is checked against the URL's host (SNI)."""
 
-    def __init__(self, host: str, port: int, address: Address, timeout: float):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self.address = address
-
     def connect(self) -> None:
-        sock = socket.create_connection((str(self.address), self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = ssl.create_default_context().wrap_socket(self._open(), server_hostname=self.host,
+                                                            do_handshake_on_connect=False)
+        self.deadline.watch(self.sock)  # the wrapped socket owns the descriptor now
+        self.sock.do_handshake()
 
 
 @dataclass(frozen=True)
@@ -199,22 +327,32 @@ class Outcome:
     error: str | None = None
 
 
-def _answer(connection: http.client.HTTPConnection, target: Target, headers: dict, body: bytes,
-            deadline: float) -> int:
+def _answer(connection: _PinnedHTTP, target: Target, headers: dict, body: bytes) -> int:
+    """The receiver's status; then at most ``MAX_RESPONSE_BYTES`` of its body are read while the
+    deadline lasts (the status is the answer; the rest is not waited for)."""
     connection.request("POST", target.path, body=body, headers=headers)
     response = connection.getresponse()
+    if connection.deadline.expired:  # cut while the status line or headers were still coming
+        raise TimeoutError
     left = MAX_RESPONSE_BYTES
-    while left > 0 and time.monotonic() < deadline:
-        chunk = response.read1(min(left, 16 * 1024))
-        if not chunk:
-            break
-        left -= len(chunk)
+    try:
+        while left > 0 and not connection.deadline.expired:
+            chunk = response.read1(min(left, 16 * 1024))
+            if not chunk:
+                break
+            left -= len(chunk)
+    except (OSError, http.client.HTTPException):
+        pass
     return response.status
 
 
 def deliver(url: str, body: bytes, message_id: str, settings: Settings, request_id: str | None = None) -> Outcome:
     """POST ``body`` (JSON) to ``url``, signed, once; see the module docstring for the checks.
-    ``request_id`` (the submitting request's, reportgen.logs) goes along as ``X-Request-ID``."""
+    ``request_id`` (the submitting request's, reportgen.logs) goes along as ``X-Request-ID``.
+
+    The attempt has ``settings.timeout`` seconds in all, from the first connection to the
+    answer's headers, for every address of the host together, however slowly the receiver
+    sends them; an attempt that runs out of them is retried like any connection error."""
     try:
         target = resolve(url, settings.allow)
     except RefusedURL as exc:
@@ -228,22 +366,31 @@ def deliver(url: str, body: bytes, message_id: str, settings: Settings, request_
     if request_id:
         headers["X-Request-ID"] = request_id
     connection_class = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
-    deadline = time.monotonic() + settings.timeout
+    deadline = _Deadline(settings.timeout)
     status = None
     last_error = "no address to connect to"
-    for address in target.addresses:
-        connection = connection_class(target.host, target.port, address, settings.timeout)
-        try:
-            status = _answer(connection, target, headers, body, deadline)
-            break
-        except ssl.SSLError as exc:
-            return Outcome(False, error=f"the TLS connection failed: {exc.reason or exc}")
-        except TimeoutError:
-            return Outcome(False, retry=True, error=f"no answer within {settings.timeout:g} s")
-        except (OSError, http.client.HTTPException) as exc:
-            last_error = f"could not connect: {type(exc).__name__}: {exc}"
-        finally:
-            connection.close()
+    try:
+        for address in target.addresses:
+            connection = None
+            try:
+                connection = connection_class(target.host, target.port, address, deadline)
+                status = _answer(connection, target, headers, body)
+                break
+            except ssl.SSLError as exc:
+                if deadline.expired:
+                    return _timed_out(settings)
+                return Outcome(False, error=f"the TLS connection failed: {exc.reason or exc}")
+            except TimeoutError:
+                return _timed_out(settings)
+            except (OSError, http.client.HTTPException) as exc:
+                if deadline.expired:
+                    return _timed_out(settings)
+                last_error = f"could not connect: {type(exc).__name__}: {exc}"
+            finally:
+                if connection is not None:
+                    connection.close()
+    finally:
+        deadline.cancel()
     if status is None:
         return Outcome(False, retry=True, error=last_error)
     reason = f"HTTP {status} {http.client.responses.get(status, '')}".rstrip()
@@ -254,6 +401,10 @@ def deliver(url: str, body: bytes, message_id: str, settings: Settings, request_
     if status == 429 or status >= 500:
         return Outcome(False, retry=True, status_code=status, error=f"the receiver answered {reason}")
     return Outcome(False, status_code=status, error=f"the receiver answered {reason}")
+
+
+def _timed_out(settings: Settings) -> Outcome:
+    return Outcome(False, retry=True, error=f"no answer within {settings.timeout:g} s")
 
 
 class AttemptFailed(Exception):

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .csv_export import FORMULA_PREFIXES
-from .submission import ROOT, SubmissionError, check_storable
+from .submission import ROOT, SubmissionError, TooLarge, check_storable
 from .upload import Upload, parse_upload
 
 REQUIRED_COLUMNS = ("student_id", "unit")
@@ -178,6 +178,8 @@ class CSVDocument:
         """A :class:`SubmissionError` raised inside, its problems named by row and column."""
         try:
             yield
+        except TooLarge:
+            raise  # about the whole upload, not a row
         except SubmissionError as exc:
             details = {self.where(path): reason for path, reason in exc.details.items()}
             raise SubmissionError(exc.message, details, exc.not_shown) from None

@@ -40,6 +40,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from .figures import UTC_NAME, zone_names
+from .limits import MAX_CHARS, too_long
 from .submission import (
     Problems, Student, canonical_unit, namespace_path, parse_time, raise_if, shown, text_problem, type_name,
 )
@@ -49,7 +50,7 @@ MIN_IDLE_CUTOFF_MINUTES = 1
 MAX_IDLE_CUTOFF_MINUTES = 1440
 KNOWN_OPTIONS = ("event_log", "idle_cutoff_minutes", "units", "window", "unit_names", "student_names", "timezone")
 #: A unit's or a student's name is shown beside its label or id, cut to this many characters.
-MAX_NAME_CHARS = 200
+MAX_NAME_CHARS = MAX_CHARS["name"]
 WINDOW_KEYS = ("from", "to")
 
 _ONE_DAY = timedelta(days=1)
@@ -199,6 +200,9 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
     order: dict[str, tuple[str, ...]] = {}
     for namespace, listed in value.items():
         list_path = namespace_path(path, namespace)
+        if problem := too_long(namespace, "namespace"):
+            errors[list_path] = f"names a namespace that {problem}"
+            continue
         if not isinstance(listed, list):
             errors[list_path] = f"must be an array of units, not {type_name(listed)}"
             continue
@@ -212,6 +216,8 @@ def _parse_units(value: Any, path: str, errors: dict[str, str]) -> dict[str, tup
                 errors[f"{list_path}[{index}]"] = (
                     f"must be a non-empty string or an integer, not {type_name(raw)}"
                 )
+            elif problem := too_long(unit, "unit"):
+                errors[f"{list_path}[{index}]"] = problem
             elif unit in seen:
                 errors[f"{list_path}[{index}]"] = (
                     f"duplicates {list_path}[{seen[unit]}] (unit {unit}); list each unit once"
@@ -241,6 +247,8 @@ def _parse_names(value: Any, path: str, errors: dict[str, str], *, units: bool) 
             name_path = namespace_path(named_path, key)
             if not isinstance(name, str) or not name.strip():
                 errors[name_path] = f"must be a non-empty string, not {type_name(name)}"
+            elif key_problem := too_long(key, "unit" if units else "student_id"):
+                errors[name_path] = f"names a {'unit' if units else 'student'} that {key_problem}"
             elif len(name) > MAX_NAME_CHARS:
                 errors[name_path] = f"must be at most {MAX_NAME_CHARS} characters"
             elif text_problem(name) or text_problem(key):

@@ -104,7 +104,7 @@ def _sentence(subject: str | None, reason: str, value: str | None = None, *, cel
         return f"{subject} {'are' if plural else 'is'} empty"
     if value is not None:
         return f"{value} {reason}" if cell else f"{subject} {value} {reason}"
-    if reason.startswith(("must ", "is ", "contains ", "duplicates ")):
+    if reason.startswith(("must ", "is ", "contains ", "duplicates ", "has ", "are ")):
         return f"{subject} {reason}"
     return f"{subject}: {reason}"
 

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .json_syntax import constant, culprit
+from .limits import MAX_CHARS, MAX_UNITS_PER_STUDENT, MAX_UNITS_PER_UPLOAD, VALUES_PER_OBJECT, too_long
 
 ROOT = "$"
 _BLANK_BYTES = re.compile(rb"(?:\xef\xbb\xbf)?\s*")
@@ -83,18 +84,62 @@ class TooLarge(SubmissionError):
     status = 413
 
 
-def check_object_count(body: bytes | str, limit: int, *, csv: bool = False) -> None:
-    """Refuse, before parsing, an upload with more than ``limit`` students and events: JSON
-    objects (counted as ``{``, an upper bound) or CSV lines. Parsing holds every object at once
-    (a 20 MiB body of minimal events is 1.9 million of them and over 350 MiB), so the count
-    is what bounds a web process's memory, not the body's size."""
-    mark = "\n" if csv else "{"
-    count = body.count(mark.encode() if isinstance(body, bytes) else mark)
-    if count > limit:
+def upload_size(body: bytes | str, *, csv: bool = False) -> tuple[int, int]:
+    """``(objects, values)`` an upload holds at most, counted in its raw text before it is parsed.
+
+    JSON: objects are its ``{`` (students and events, and the envelope); values are what the
+    parser makes of it — every value but the first of an array or object follows a comma, and
+    every array and object opens with a bracket — so commas plus brackets count them all (keys
+    with their values). CSV: objects are its rows, ended by ``\n``, ``\r\n`` or a lone ``\r``
+    alike, as the reader splits them; values its cells, one more per row than its delimiters.
+    Each count is an upper bound (a mark inside a string counts too), found by ``bytes.count``
+    without copying the body."""
+    def count(mark: str) -> int:
+        return body.count(mark.encode() if isinstance(body, bytes) else mark)
+
+    if csv:
+        rows = count("\n") + count("\r") - count("\r\n")
+        return rows, rows + count(",") + count(";") + count("\t") + 1
+    objects = count("{")
+    return objects, objects + count("[") + count(",") + 1
+
+
+def check_upload_size(body: bytes | str, limit: int, *, csv: bool = False) -> None:
+    """Refuse (:class:`TooLarge`), before parsing, an upload with more than ``limit`` students
+    and events (JSON objects, CSV rows) or more than ``VALUES_PER_OBJECT`` times as many values
+    (:func:`upload_size`). Parsing holds every value at once (a 20 MiB body of minimal events is
+    1.9 million objects and over 350 MiB), so these counts, not the body's size, bound a web
+    process's memory."""
+    objects, values = upload_size(body, csv=csv)
+    if objects > limit:
         what = "rows" if csv else "students and events"
         raise TooLarge(f"too many {what}", {ROOT: (
             f"at most {limit:,} {what} in one upload (REPORTGEN_MAX_UPLOAD_OBJECTS); this one has up to "
-            f"{count:,}: split it into several uploads")})
+            f"{objects:,}: split it into several uploads")})
+    check_values(values, limit, csv=csv)
+
+
+def check_values(values: int, limit: int, *, csv: bool = False) -> None:
+    """Refuse (:class:`TooLarge`) an upload of more than ``VALUES_PER_OBJECT`` times ``limit``
+    values (:func:`upload_size`), whatever its format: another platform's file too."""
+    if values > limit * VALUES_PER_OBJECT:
+        what = "cells" if csv else "values (objects, arrays, strings, numbers)"
+        raise TooLarge(f"too many {what.split(' ')[0]}", {ROOT: (
+            f"at most {limit * VALUES_PER_OBJECT:,} {what} in one upload ({VALUES_PER_OBJECT} per student or event "
+            f"of REPORTGEN_MAX_UPLOAD_OBJECTS); this one has up to {values:,}: split it into several uploads, "
+            "or leave out columns and fields reportgen does not read")})
+
+
+def check_distinct_units(students: list[Student], listed: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Refuse (:class:`TooLarge`) an upload with more than ``MAX_UNITS_PER_UPLOAD`` distinct
+    units across its namespaces, those ``options.units`` lists included: every job of its report
+    loads their labels."""
+    units = {(student.namespace, event.unit) for student in students for event in student.events}
+    units.update((namespace, unit) for namespace, order in (listed or {}).items() for unit in order)
+    if len(units) > MAX_UNITS_PER_UPLOAD:
+        raise TooLarge("too many units", {ROOT: (
+            f"at most {MAX_UNITS_PER_UPLOAD:,} distinct units in one upload (those options.units lists "
+            f"included); this one has {len(units):,}: split it into several uploads")})
 
 
 class MalformedJSON(SubmissionError):
@@ -403,9 +448,15 @@ def _parse_event(raw: Any, path: str, index: int, errors: dict[str, str]) -> Eve
             f"must be a non-empty string or an integer, not {type_name(raw['unit'])}"
         )
         ok = False
+    elif problem := too_long(unit, "unit"):
+        errors[f"{path}.unit"] = problem
+        ok = False
     event_type = raw.get("type")
     if event_type is not None and not isinstance(event_type, str):
         errors[f"{path}.type"] = f"must be a string, not {type_name(event_type)}"
+        ok = False
+    elif event_type is not None and (problem := too_long(event_type, "type")):
+        errors[f"{path}.type"] = problem
         ok = False
     created_at = None
     raw_time = raw.get("created_time")
@@ -455,6 +506,7 @@ def _parse_events(raw_events: list, path: str, errors: dict[str, str], events: l
     first_year, last_year = FIRST_YEAR, LAST_YEAR
     new = object.__new__
     set_unit, set_type, set_created_at, set_index = _EVENT_SETTERS
+    max_unit, max_type = MAX_CHARS["unit"], MAX_CHARS["type"]
     for index, raw in enumerate(raw_events):
         if type(raw) is dict:
             value = raw.get("unit")
@@ -464,10 +516,12 @@ def _parse_events(raw_events: list, path: str, errors: dict[str, str], events: l
                 unit = units.get(value)
                 if unit is None:
                     unit = canonical_unit(value)
-                    if unit is not None:
+                    if unit is not None and len(unit) <= max_unit:
                         units[value] = unit
+                    else:
+                        unit = None
             event_type = raw.get("type")
-            if unit is not None and (event_type is None or type(event_type) is str):
+            if unit is not None and (event_type is None or (type(event_type) is str and len(event_type) <= max_type)):
                 raw_time = raw.get("created_time")
                 if raw_time is None:
                     created_at = None
@@ -516,9 +570,15 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str],
     elif not student_id.strip():
         errors[f"{prefix}student_id"] = "must not be empty"
         ok = False
+    elif problem := too_long(student_id, "student_id"):
+        errors[f"{prefix}student_id"] = problem
+        ok = False
     namespace = raw.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         errors[f"{prefix}namespace"] = f"must be a string, not {type_name(namespace)}"
+        ok = False
+    elif namespace is not None and (problem := too_long(namespace, "namespace")):
+        errors[f"{prefix}namespace"] = problem
         ok = False
     raw_events = raw.get("events")
     events: list[Event] = []
@@ -529,6 +589,11 @@ def _parse_student(raw: Any, path: str, errors: dict[str, str],
         errors[f"{prefix}events"] = f"must be an array, not {type_name(raw_events)}"
         ok = False
     elif not _parse_events(raw_events, f"{prefix}events", errors, events, units if units is not None else {}):
+        ok = False
+    elif len(distinct := {event.unit for event in events}) > MAX_UNITS_PER_STUDENT:
+        errors[f"{prefix}events"] = (
+            f"are on {len(distinct):,} distinct units; a student may have at most {MAX_UNITS_PER_STUDENT:,} "
+            "(each is a row of the student's per-unit table and timeline): split the units into several uploads")
         ok = False
     if not ok:
         return None
@@ -577,6 +642,7 @@ def parse_submission(document: Any) -> list[Student]:
     errors = Problems()
     students = parse_students(document, "", errors)
     raise_if(errors)
+    check_distinct_units(students)
     return students
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from .options import DEFAULT_OPTIONS, ReportOptions, parse_options
-from .submission import Problems, Student, is_envelope, parse_students, raise_if, type_name
+from .submission import Problems, Student, check_distinct_units, is_envelope, parse_students, raise_if, type_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,8 @@ def parse_callback_url(value: Any) -> str:
         raise ValueError(f"must be an http or https URL, not {parts.scheme + ':' if parts.scheme else 'a relative one'}")
     if not parts.hostname:
         raise ValueError("must name a host")
+    if parts.port == 0:
+        raise ValueError("port 0 is no server's port; give the receiver's port (1 to 65535), or none")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not hold a user name or password; authenticate the request by its signature")
     return value
@@ -147,5 +149,6 @@ def parse_upload(document: Any, recipients: Any = None, options: Any = None, *,
     options = parse_options(options, errors)
     parsed_recipients = _parse_recipients(recipients, errors) if email_available else _no_email(recipients, errors)
     raise_if(errors)
+    check_distinct_units(students, options.units)
     return Upload(students=students, recipients=parsed_recipients, options=options, callback_url=callback_url,
                   keep=keep)

@@ -20,7 +20,7 @@ from ..render.documents import ChunkResult, StudentInput
 from . import memory, state
 from .endings import fail_report, report_ended
 from .reads import item_states, part_content, part_ids, succeeded
-from .runtime import cause_name, describe, rollback_and_classify
+from .runtime import OutOfTime, cause_name, describe, rollback_and_classify
 from .stored import report_context
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,10 @@ def _combine(report: Report, report_format) -> tuple[bytes, dict]:
 
 
 def give_up_assembly(report_id: str, exc_type, exc_value) -> None:
-    """Once the assembly's retries are used up: record the outage on the report."""
+    """Once the assembly's retries (or its time) are used up: record why on the report."""
+    if isinstance(exc_value, OutOfTime):
+        fail_report(report_id, f"Putting the report together took longer than the {exc_value.seconds:g} s a job may "
+                               "take (REPORTGEN_JOB_TIMEOUT).")
+        return
     fail_report(report_id, f"Gave up assembling the report after repeated errors "
                            f"({cause_name(exc_type, exc_value)}); please try again.")

@@ -24,9 +24,9 @@ from ..render import documents, formats
 from ..render.documents import ReportContext, StudentInput, log_rows
 from . import assembly, state
 from .reads import chunk_items, unfinished_item
-from .runtime import JobFailed, TransientFailure, cause_name, describe, rollback_and_classify
+from .runtime import JobFailed, OutOfTime, TransientFailure, cause_name, describe, rollback_and_classify
 from .state import ACTIVE
-from .stored import report_context
+from .stored import is_stored, report_context
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,40 @@ def _fail_item(report_id: str, item_id: int, exc: BaseException) -> None:
 
 def _render_inputs(report_id: str, report_format, context: ReportContext, chunk: int, inputs: list[StudentInput],
                    rows: list, claimed: set[int], *, whole_report: bool) -> None:
-    """Render the students, store the chunk's document (if any), then finish each student (one
-    cut into pieces once its further pieces are stored too)."""
+    """Render the students and store them (:func:`_store`). A chunk that renders but cannot be
+    stored fails its students saying so: it is no worker's death, and is not retried as one."""
     try:
         result = documents.of(report_format).render_chunk(context, inputs, whole_report=whole_report)
     except Exception as exc:
         rollback_and_classify(exc)
         raise
+    if len(result.students) != len(rows):  # never finish some and leave the rest to look lost
+        _fail_claimed(report_id, rows, claimed, f"The chunk was rendered with {len(result.students)} of its "
+                                                f"{len(rows)} students, so it could not be stored.")
+        return
+    try:
+        _store(report_id, chunk, result, rows, claimed)
+    except Exception as exc:
+        rollback_and_classify(exc)
+        log.exception("report %s: chunk %d was rendered but could not be stored", report_id, chunk)
+        _fail_claimed(report_id, rows, claimed, f"The student's document was made but could not be stored "
+                                                f"({type(exc).__name__}); the operator can find why in the worker's log.")
+
+
+def _fail_claimed(report_id: str, rows: list, claimed: set[int], message: str) -> None:
+    """Fail the unfinished students this job claimed, with ``message``: not a worker's death,
+    so not retried as one."""
+    for row in rows:
+        if row.id in claimed:
+            state.finish_item(row.id, report_id, status=Status.FAILURE.value, error=message)
+
+
+def _store(report_id: str, chunk: int, result, rows: list, claimed: set[int]) -> None:
+    """Store the chunk's document (if any), then finish each student (one cut into pieces once
+    its further pieces are stored too)."""
     if result.whole is not None and not state.store_chunk_document(report_id, chunk, result.whole, result.complete):
         return
-    for row, outcome in zip(rows, result.students):
+    for row, outcome in zip(rows, result.students, strict=True):
         item_id = row.id
         if outcome.error is not None:
             if item_id in claimed:
@@ -98,7 +122,9 @@ def _render_inputs(report_id: str, report_format, context: ReportContext, chunk:
             continue
         content = outcome.content
         if content is not None:
-            values.update(content=content, size=len(content), sha256=hashlib.sha256(content).hexdigest())
+            values.update(size=len(content), sha256=hashlib.sha256(content).hexdigest())
+            if is_stored(row.event_count):
+                values.update(content=content)
         state.finish_item(item_id, report_id, status=Status.SUCCESS.value, error=None, **values)
 
 
@@ -150,7 +176,10 @@ def _finish_if_complete(report_id: str, *, assemble_here: bool) -> None:
 def give_up_chunk(report_id: str, chunk: int, exc_type, exc_value) -> None:
     """Once a chunk's (or a piece's) retries are used up: fail its unfinished students (the rest
     of the batch goes on) and let the report finish."""
-    if isinstance(exc_value, AbandonedJobError):
+    if isinstance(exc_value, OutOfTime):
+        message = (f"Rendering this student took longer than the {exc_value.seconds:g} s a job may take "
+                   "(REPORTGEN_JOB_TIMEOUT); it was not tried again, since it would take as long again.")
+    elif isinstance(exc_value, AbandonedJobError):
         message = ("The worker rendering this student stopped unexpectedly and the retries are used up; "
                    "it may have run out of memory.")
     elif isinstance(exc_value, JobFailed):

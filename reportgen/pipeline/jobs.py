@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..delivery import send
 from ..ops.metrics import job_timer
 from . import assembly, chunks
-from .runtime import fixed_text_errors, job_scope
+from .runtime import fixed_text_errors, is_final_failure, job_scope
 
 
 @fixed_text_errors
@@ -45,9 +45,9 @@ def send_delivery(delivery_id: int) -> str:
 
 
 def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ failure callback of a chunk (or a piece of one): once its retries are used up, fail its
-    unfinished students (the rest of the batch goes on) and let the report finish."""
-    if job.should_retry:
+    """RQ failure callback of a chunk (or a piece of one): once its retries are used up (or its
+    time), fail its unfinished students (the rest of the batch goes on) and let the report finish."""
+    if not is_final_failure(job, exc_value):
         return
     report_id, chunk = job.args[:2]
     with job_scope(report_id):
@@ -55,8 +55,8 @@ def chunk_failed(job, connection, exc_type, exc_value, traceback) -> None:
 
 
 def assembly_failed(job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ failure callback of the assembly: record the outage once retries are used up."""
-    if job.should_retry:
+    """RQ failure callback of the assembly: record the outage once retries (or its time) are used up."""
+    if not is_final_failure(job, exc_value):
         return
     with job_scope(job.args[0]):
         assembly.give_up_assembly(job.args[0], exc_type, exc_value)

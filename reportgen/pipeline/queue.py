@@ -1,9 +1,15 @@
-"""Redis and RQ plumbing: one connection per app, two queues, job ids derived from report ids.
+"""Redis and RQ plumbing: one connection per app, three queues, job ids derived from report ids.
 
-Chunks wait on the report queue (``REPORTGEN_QUEUE``), first come first served. Work that
-finishes something already started — an assembly, an email — waits on the finishing queue
-(``<REPORTGEN_QUEUE>-finish``), which every worker takes before the report queue, so a report
-that has started is not kept waiting behind every chunk submitted after it.
+Chunks wait on the report queue (``REPORTGEN_QUEUE``), first come first served. An assembly,
+which finishes a report already started, waits on the finishing queue
+(``<REPORTGEN_QUEUE>-finish``), which every report worker takes before the report queue, so a
+report that has started is not kept waiting behind every chunk submitted after it.
+
+Emails and webhooks wait on the delivery queue (``<REPORTGEN_QUEUE>-deliver``), which only
+delivery workers take (``flask worker --deliveries``; ``make run`` and compose start one): a
+delivery waits on somebody else's server, and a receiver that answers slowly on purpose must
+not hold the workers that render everybody's reports. Each delivery job has a time of its own, a
+small multiple of what one attempt may take (``delivery_timeout``), not a render's half hour.
 
 Job descriptions are fixed text: rq-dashboard shows them unescaped, so no user data.
 """
@@ -56,9 +62,18 @@ def finish_queue() -> Queue:
     return Queue(current_app.config["REPORTGEN_QUEUE"] + "-finish", connection=redis_connection(), job_class=ReportJob)
 
 
-def worker_queues() -> list[Queue]:
-    """What a worker listens to, in order: finishing work before new chunks."""
-    return [finish_queue(), report_queue()]
+def delivery_queue() -> Queue:
+    return Queue(current_app.config["REPORTGEN_QUEUE"] + "-deliver", connection=redis_connection())
+
+
+def worker_queues(deliveries: bool = False) -> list[Queue]:
+    """What a worker listens to, in order: a report worker finishing work before new chunks; a
+    delivery worker (``deliveries``) the emails and webhooks."""
+    return [delivery_queue()] if deliveries else [finish_queue(), report_queue()]
+
+
+def all_queues() -> list[Queue]:
+    return [*worker_queues(), delivery_queue()]
 
 
 def chunk_job_id(report_id: str, chunk: int) -> str:
@@ -100,13 +115,14 @@ def delivery_job_id(delivery_id: int) -> str:
     return f"delivery-{delivery_id}"
 
 
-def _job_options(on_failure: str, task_id: str, retry_setting: str = "REPORTGEN_RETRY_INTERVALS") -> dict:
+def _job_options(on_failure: str, task_id: str, retry_setting: str = "REPORTGEN_RETRY_INTERVALS",
+                 timeout: int | None = None) -> dict:
     config = current_app.config
     intervals = config[retry_setting]
     return {
         # The request id rides in the meta, not the arguments: jobs take ids only (reportgen.logs).
         "meta": {"task_id": task_id, "request_id": current_request_id.get()},
-        "timeout": config["REPORTGEN_JOB_TIMEOUT"],
+        "timeout": timeout or config["REPORTGEN_JOB_TIMEOUT"],
         "result_ttl": config["REPORTGEN_RESULT_TTL"],
         "failure_ttl": config["REPORTGEN_RESULT_TTL"],
         "retry": Retry(max=len(intervals), interval=intervals) if intervals else None,
@@ -151,13 +167,27 @@ def enqueue_assembly(report_id: str) -> None:
 #: Each kind of delivery's backoff setting and its job's (fixed) description.
 DELIVERY_RETRIES = {"email": "REPORTGEN_MAIL_RETRY_INTERVALS", "webhook": "REPORTGEN_WEBHOOK_RETRY_INTERVALS"}
 _DELIVERY_DESCRIPTIONS = {"email": "send report email", "webhook": "send report webhook"}
+#: What bounds one attempt of each kind: a webhook's whole attempt, each of an SMTP exchange's steps.
+_ATTEMPT_TIMEOUTS = {"email": "SMTP_TIMEOUT", "webhook": "REPORTGEN_WEBHOOK_TIMEOUT"}
+#: A delivery job may take this many times its attempt's bound (the rest: reading the report,
+#: building the message), and never less than ``MIN_DELIVERY_TIMEOUT`` seconds.
+DELIVERY_TIMEOUT_FACTOR = 3
+MIN_DELIVERY_TIMEOUT = 30
+
+
+def delivery_timeout(kind: str) -> int:
+    """Seconds RQ lets a delivery job of ``kind`` run before it stops it (and retries it)."""
+    attempt = current_app.config[_ATTEMPT_TIMEOUTS[kind]]
+    return max(MIN_DELIVERY_TIMEOUT, int(DELIVERY_TIMEOUT_FACTOR * attempt))
 
 
 def enqueue_delivery(delivery_id: int, report_id: str, kind: str = "email") -> None:
-    """Queue one email or webhook, retried with its kind's backoff (``DELIVERY_RETRIES``)."""
-    finish_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=delivery_job_id(delivery_id),
-                                description=_DELIVERY_DESCRIPTIONS[kind],
-                                **_job_options(DELIVERY_FAILED, report_id, DELIVERY_RETRIES[kind]))
+    """Queue one email or webhook on the delivery queue, retried with its kind's backoff
+    (``DELIVERY_RETRIES``) and stopped after ``delivery_timeout``."""
+    delivery_queue().enqueue_call(SEND_DELIVERY, args=(delivery_id,), job_id=delivery_job_id(delivery_id),
+                                  description=_DELIVERY_DESCRIPTIONS[kind],
+                                  **_job_options(DELIVERY_FAILED, report_id, DELIVERY_RETRIES[kind],
+                                                 delivery_timeout(kind)))
 
 
 def discard_job(job_id: str) -> None:
@@ -169,7 +199,7 @@ def discard_job(job_id: str) -> None:
     """
     connection = redis_connection()
     with connection.pipeline() as pipeline:
-        for queue in worker_queues():
+        for queue in all_queues():
             started = queue.started_job_registry
             executions = [member for member in connection.zrange(started.key, 0, -1)
                           if parse_composite_key(as_text(member))[0] == job_id]

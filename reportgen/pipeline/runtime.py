@@ -1,8 +1,14 @@
-"""What every RQ job of reportgen runs inside: its database session and log tag, and the two
+"""What every RQ job of reportgen runs inside: its database session and log tag, and the
 exceptions it may hand to RQ, whose texts are fixed (rq-dashboard shows exceptions unescaped,
 and database or SMTP errors can quote user data). A lost database or Redis connection is
 transient: the job is rolled back and RQ retries it with backoff; anything else fails the work
 it was doing for good, with the original in the worker's log.
+
+A job that runs out of its time (``REPORTGEN_JOB_TIMEOUT``, a delivery's own) is stopped by
+:class:`OutOfTime`, which is not an ``Exception``: no ``except Exception`` on the way (a PDF
+chunk that falls back to rendering its students one by one, a student's own failure) can take
+it for an ordinary error and carry on past the time. A render that ran out of time would run
+out of it again, so it is not retried; the students fail saying so.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from flask import has_app_context
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import get_current_job
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
@@ -71,6 +78,37 @@ class JobFailed(Exception):
     def __init__(self, cause: BaseException):
         self.cause_name = type(cause).__name__
         super().__init__(f"unexpected {self.cause_name}; the details are in the worker's log")
+
+
+class OutOfTime(BaseException):
+    """A job ran past its time; raised by :class:`JobDeathPenalty` in the work horse."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__(f"the job took longer than the {seconds:g} s it may take")
+
+
+class JobDeathPenalty(UnixSignalDeathPenalty):
+    """RQ's alarm, raising :class:`OutOfTime` when a job's time is up (its other uses, such as
+    the worker's wait for its horse, raise what RQ asks for)."""
+
+    def handle_death_penalty(self, signum, frame):
+        if self._exception is JobTimeoutException:
+            raise OutOfTime(self._timeout)
+        super().handle_death_penalty(signum, frame)
+
+
+#: What a job hands RQ on purpose, with fixed text and its cause logged already (or none to
+#: log): the worker logs each in one line, without a traceback.
+EXPECTED_FAILURES = (TransientFailure, JobFailed, OutOfTime)
+
+
+def is_final_failure(job, exc_value: BaseException) -> bool:
+    """In a failure callback: whether this failure is the job's last. Its retries are used up,
+    or it ran out of time, which it would do again: RQ then retries it no more."""
+    if isinstance(exc_value, OutOfTime):
+        job.retries_left = 0
+    return not job.should_retry
 
 
 def fixed_text_errors(job: Callable[..., str]) -> Callable[..., str]:

@@ -32,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker, worker_registration
 from rq.exceptions import StopRequested
+from rq.job_lifecycle import call_exception_handlers
 from rq.utils import now
 
 from ..extensions import db
@@ -40,6 +41,7 @@ from ..render import documents
 from . import jobs  # noqa: F401  (loaded here, before the first fork, not in every work horse)
 from .job_names import ReportJob
 from .reads import compile_statements
+from .runtime import EXPECTED_FAILURES, JobDeathPenalty
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ class ReportWorker(Worker):
 
     queue_class = OutageReportingQueue
     job_class = ReportJob  # finds each job by its stable name (:mod:`.job_names`)
+    death_penalty_class = JobDeathPenalty  # a job out of time raises OutOfTime, which no ``except Exception`` hides
 
     def __init__(self, queues, *args, sweep: Callable[[], object] | None = None, sweep_interval: int = 30,
                  **kwargs):
@@ -219,6 +222,15 @@ class ReportWorker(Worker):
     def _execute_afresh(self, job, queue):
         self.executions.clear()  # one job at a time: only an attempt that lost Redis can have left one
         return super().execute_job(job, queue)
+
+    def handle_exception(self, job, *exc_info) -> None:
+        """A failure a job raised on purpose (retried, or failed with its reason already logged)
+        is one line in the log, not a traceback; RQ logs anything else as it does."""
+        if not isinstance(exc_info[1], EXPECTED_FAILURES):
+            super().handle_exception(job, *exc_info)
+            return
+        log.warning("job %s (%s): %s", job.id, job.description, exc_info[1])
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
 
     def main_work_horse(self, job, queue):
         db.engine.dispose(close=False)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..domain.batching import piece_rows, plan_chunks, plan_pieces
-from ..domain.csv_export import HEADER, render_csv
+from ..domain.csv_export import render_csv
 from ..domain.importers import DEFAULT_IMPORT_OPTIONS, ImportOptions, choose, own_input, read_import
 from ..domain.figures import zone
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions
@@ -49,8 +49,6 @@ from ..domain.upload import parse_upload
 from . import fonts, formats
 
 log = logging.getLogger(__name__)
-
-CSV_LINE_END = b"\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +145,13 @@ def _one_by_one(inputs: Sequence[StudentInput], render, what: str) -> ChunkResul
 
 
 class Documents:
-    """What every format does alike: a student's download is the document stored for it."""
+    """What every format does alike: a student's download is the document stored for it, or
+    (``renders_students``) one rendered again on request when none was stored."""
 
     combines_events = False
     """Whether ``combine`` needs every student's events (else their figures suffice)."""
+    renders_students = False
+    """Whether ``render_student`` makes a student's own document by itself (HTML, CSV)."""
 
     @staticmethod
     def student_document(stored: bytes | None, chunk_documents: Sequence[bytes], pages, title: str) -> bytes:
@@ -161,38 +162,52 @@ class HtmlDocuments(Documents):
     """One self-contained page per student; the upload's page is rendered from all of them."""
 
     combines_events = True
+    renders_students = True
+
+    @staticmethod
+    def render_student(context: ReportContext, item: StudentInput) -> bytes:
+        from .html_pdf import render_html
+
+        return render_html(report_data(context, [item])).encode("utf-8")
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        from .html_pdf import render_html
-
-        return _one_by_one(inputs, lambda item: render_html(report_data(context, [item])).encode("utf-8"), "HTML")
+        return _one_by_one(inputs, lambda item: HtmlDocuments.render_student(context, item), "HTML")
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:
-        """All students on one page; a one-student upload's page is that student's own."""
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes | None]) -> bytes:
+        """All students on one page; a one-student upload's page is that student's own, if stored."""
         from .html_pdf import render_html
 
-        if len(inputs) == 1 == context.student_total:
-            return next(iter(parts))
+        if len(inputs) == 1 == context.student_total and (own := next(iter(parts), None)) is not None:
+            return own
         return render_html(report_data(context, inputs)).encode("utf-8")
 
 
 class CsvDocuments(Documents):
     """The raw event log, one row per event; the upload's file is the students' rows in order."""
 
-    @staticmethod
-    def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
-        where = zone(context.options.timezone)
-        return _one_by_one(inputs, lambda item: render_csv([item.student], context.labels, where), "CSV")
+    combines_events = True
+    renders_students = True
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes]) -> bytes:
+    def render_student(context: ReportContext, item: StudentInput) -> bytes:
+        return render_csv([item.student], context.labels, zone(context.options.timezone))
+
+    @staticmethod
+    def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
+        return _one_by_one(inputs, lambda item: CsvDocuments.render_student(context, item), "CSV")
+
+    @staticmethod
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes | None]) -> bytes:
         """The header once, then every student's rows in upload order."""
-        output = bytearray((",".join(HEADER) + "\r\n").encode())
-        for part in parts:
-            output += memoryview(part)[part.index(CSV_LINE_END) + 2:]
-        return bytes(output)
+        return render_csv([item.student for item in inputs], context.labels, zone(context.options.timezone))
+
+
+#: A student whose PDF rendered without the bookmark that finds its pages: the pages cannot be
+#: cut out for its own download, so it fails, saying so (rendering it again would not help).
+LOST_PAGES = ("The student's PDF was made, but its pages could not be found in it (xhtml2pdf left out its "
+              "bookmark), so it could not be stored.")
 
 
 class PdfDocuments(Documents):
@@ -209,14 +224,20 @@ class PdfDocuments(Documents):
         except Exception:
             log.exception("a chunk of %d students failed as a whole; rendering them one by one", len(inputs))
         else:
-            return ChunkResult([StudentResult(pages=pages) for pages in part.pages], whole=part.content,
-                               complete=whole_report)
+            if len(part.pages) == len(data.students):
+                return ChunkResult([StudentResult(pages=pages) for pages in part.pages], whole=part.content,
+                                   complete=whole_report)
+            log.warning("a chunk's PDF has %d of its %d students' bookmarks; rendering them one by one",
+                        len(part.pages), len(data.students))
         results, documents, offset = [], [], 0
         for student in data.students:
             try:
                 part = render_pdf(data, overview=False, sections=[student])
             except Exception as exc:
                 results.append(StudentResult(error=_describe(exc)))
+                continue
+            if not part.pages:
+                results.append(StudentResult(error=LOST_PAGES))
                 continue
             first, count = part.pages[0]
             results.append(StudentResult(pages=(offset + first, count)))

@@ -12,16 +12,19 @@ buffered bytes, not a thread.
 
 Bounds: the head must arrive within ``HEAD_TIMEOUT`` seconds and the body at ``MIN_UPLOAD_RATE``
 on average (plus the head's time), else the connection gets ``408`` and is closed. A worker
-buffers at most ``BUFFER_BUDGET`` bytes of bodies at once; a body that does not fit, a body over
-``MAX_CONTENT_LENGTH`` (the app answers 413 without reading it) and chunked bodies go to a thread
-as before, as does writing a response to a client that reads slowly. In compose, nginx in front
-buffers all of these.
+holds buffered bodies of at most ``MAX_CONTENT_LENGTH`` bytes in all, counted until the thread
+that took the request is done with it, not only while they arrive: a complete request waits
+for a thread with its body, and 32 uploads at the cap would otherwise all wait in memory (the
+app parses one at a time: :mod:`.body_budget`). A body that does not fit, a body over ``MAX_CONTENT_LENGTH`` (the app
+answers 413 without reading it) and chunked bodies go to a thread unread, as does writing a
+response to a client that reads slowly. In compose, nginx in front buffers all of these.
 """
 from __future__ import annotations
 
 import io
 import re
 import selectors
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,10 +32,10 @@ from functools import partial
 from gunicorn.workers.gthread import ThreadWorker
 
 from ..config import settings_or_exit
+from ..pipeline import memory
 
 HEAD_TIMEOUT = 10.0
 MIN_UPLOAD_RATE = 32 * 1024
-BUFFER_BUDGET = 256 * 1024 * 1024
 READ_SIZE = 256 * 1024
 HEAD_END = b"\r\n\r\n"
 _TIMEOUT_TEXT = b"The request did not arrive in time.\r\n"
@@ -50,7 +53,7 @@ class _Reading:
     deadline: float
     data: bytearray = field(default_factory=bytearray)
     wanted: int | None = None  # head plus body, once the head is in
-    reserved: int = 0  # bytes of BUFFER_BUDGET held for the body
+    reserved: int = 0  # bytes of the buffer budget held for the body
 
 
 class BufferingThreadWorker(ThreadWorker):
@@ -60,12 +63,22 @@ class BufferingThreadWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self.reading: dict[object, _Reading] = {}
         self.ready: dict[object, bytes] = {}
-        self.buffered_bodies = 0
+        self.buffered_bodies = 0  # held by requests arriving, waiting for a thread, or in one
+        self.held: dict[object, int] = {}  # what each dispatched request holds until its thread is done
+        self.budget_lock = threading.Lock()
         self.max_head = (self.cfg.limit_request_line or 8190) + 4 + \
             (self.cfg.limit_request_fields or 100) * ((self.cfg.limit_request_field_size or 8190) + 2)
         # ``MAX_CONTENT_LENGTH``: the app refuses larger bodies, and this never buffers more.
         # Made in gunicorn's master, so bad settings stop it before any worker forks.
         self.max_body = settings_or_exit().MAX_CONTENT_LENGTH
+        # One body at the cap at once (beside the one being parsed, a second pushed a web process
+        # past 400 MiB).
+        self.buffer_budget = self.max_body
+
+    def init_process(self):
+        """In the forked worker, before its threads start: one heap for them all (pipeline.memory)."""
+        memory.single_heap()
+        super().init_process()
 
     def enqueue_req(self, conn):
         """Every way into the thread pool (new, kept-alive, pipelined) passes here first."""
@@ -102,10 +115,13 @@ class BufferingThreadWorker(ThreadWorker):
                 return self._dispatch(conn, reading)  # the parser answers the oversized head
             head_length = end + len(HEAD_END)
             body = self._declared_body(reading.data[:head_length])
-            if body is None or body > self.max_body or body > BUFFER_BUDGET - self.buffered_bodies:
+            with self.budget_lock:
+                fits = body is not None and body <= self.max_body and body <= self.buffer_budget - self.buffered_bodies
+                if fits:
+                    self.buffered_bodies += body
+            if not fits:
                 return self._dispatch(conn, reading)
             reading.reserved, reading.wanted = body, head_length + body
-            self.buffered_bodies += body
             reading.deadline += body / MIN_UPLOAD_RATE
             if len(reading.data) < reading.wanted:
                 self._continue(conn, reading, end)
@@ -139,7 +155,6 @@ class BufferingThreadWorker(ThreadWorker):
 
     def _forget(self, conn) -> _Reading:
         reading = self.reading.pop(conn)
-        self.buffered_bodies -= reading.reserved
         try:
             self.poller.unregister(conn.sock)
         except (KeyError, ValueError, OSError):
@@ -149,11 +164,16 @@ class BufferingThreadWorker(ThreadWorker):
     def _dispatch(self, conn, reading: _Reading) -> bool:
         self._forget(conn)
         self.ready[conn] = bytes(reading.data)
+        self.held[conn] = reading.reserved
         super().enqueue_req(conn)
         return True
 
+    def _give_back(self, amount: int) -> None:
+        with self.budget_lock:
+            self.buffered_bodies -= amount
+
     def _drop(self, conn, answer: bool) -> None:
-        self._forget(conn)
+        self._give_back(self._forget(conn).reserved)
         if answer:
             try:
                 conn.sock.send(TIMEOUT_RESPONSE)
@@ -171,11 +191,16 @@ class BufferingThreadWorker(ThreadWorker):
                 self._drop(conn, answer=bool(reading.data))
 
     def handle(self, conn):
-        """Runs in a thread: the parser reads the buffered request before the socket."""
+        """Runs in a thread: the parser reads the buffered request before the socket; the body's
+        share of the buffer budget is given back once the request is done."""
         buffered = self.ready.pop(conn, b"")
         conn.data_ready = True
         conn.sock.setblocking(True)
         conn.init()
         if buffered:
             conn.parser.unreader.unread(buffered)
-        return super().handle(conn)
+        del buffered  # the parser holds its own copy: one less body in memory while the app runs
+        try:
+            return super().handle(conn)
+        finally:
+            self._give_back(self.held.pop(conn, 0))

@@ -22,15 +22,16 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..domain.csv_import import MalformedCSV, looks_like_csv, read_csv
 from ..domain.importers import ImportOptions, choose, own_input, parse_import_options, read_import
 from ..domain.options import parse_timezone
+from ..domain.limits import MAX_CHARS
 from ..domain.plain_words import in_plain_words
-from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, check_object_count,
+from ..domain.submission import (EmptySubmission, MalformedJSON, SubmissionError, TooLarge, check_upload_size,
                                  is_blank, is_envelope, loads, text_problem)
 from ..domain.upload import Upload, parse_recipients, parse_upload
 from ..models import Status
 from ..render.formats import FORMATS
 
 DEFAULT_FORMATS = ("html", "pdf")
-LABEL_MAX = 200
+LABEL_MAX = MAX_CHARS["label"]
 MAX_LISTED_PROBLEMS = 50
 SNIPPET_WIDTH = 80
 #: What "Try it with example data" fills in (relative to the project, beside ``reportgen/``).
@@ -163,7 +164,7 @@ class UploadForm(FlaskForm):
         "Label (optional)",
         filters=[_strip],
         validators=[Optional(), storable,
-                    Length(max=LABEL_MAX, message=f"Keep the label under {LABEL_MAX} characters.")],
+                    Length(max=LABEL_MAX, message=f"Keep the label to {LABEL_MAX} characters at most.")],
         render_kw={"maxlength": LABEL_MAX, "placeholder": "e.g. Week 3, group B"},
     )
     email = StringField(
@@ -369,7 +370,7 @@ class UploadForm(FlaskForm):
                     object_limit=current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], recipients=recipients,
                     options=self.options(), unit_order=order, email_available=self.email_available)
                 return self._upload
-            check_object_count(raw, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], csv=is_csv)
+            check_upload_size(raw, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"], csv=is_csv)
             table = read_csv(raw) if is_csv else None
             document = table.students if table else loads(raw)
             options = self.upload_options(document)

@@ -2,8 +2,6 @@
 one message per recipient per upload, with every format that succeeded."""
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 
@@ -23,7 +21,7 @@ from ..support.database import corrupt_student
 from ..support.fakes import WEBHOOK_SECRET
 from ..support.pages import submit_form
 from ..support.payloads import sample_students
-from ..support.processes import ROOT, listening_workers, wait_until, worker_env
+from ..support.processes import listening_workers, wait_until
 
 #: A time as a message shows it.
 READABLE_TIME = re.compile(r"\b\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}, \d\d:\d\d UTC\b")
@@ -83,17 +81,11 @@ def test_a_refusing_server_is_retried_then_the_failure_is_visible_and_the_report
     box.refusal = "451 4.3.0 Mailbox busy, try again later"
     client = mail_app.test_client()
     task_id = submit(client, "pdf", email=["teacher@school.example"])
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT,
-                              env=worker_env(config, tmp_path, **mail_app.smtp_env),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with listening_workers(config, tmp_path, 1, **mail_app.smtp_env):
         deadline = time.monotonic() + 120
         while (delivery := (status(client, "pdf", task_id).get("deliveries") or [{}])[0]).get("status") != "FAILED":
             assert time.monotonic() < deadline, delivery
             time.sleep(0.5)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
     assert delivery["attempts"] == 3 and box.rcpt_attempts == 3
     assert delivery["error"].startswith("Gave up after 3 attempts. Last error: Attempt 3 failed: ")
     assert "451" in delivery["error"] and "Mailbox busy" in delivery["error"]

@@ -18,6 +18,7 @@ from reportgen import create_app
 from reportgen.config import MiB
 from reportgen.extensions import db
 
+from ..support.fakes import WEBHOOK_SECRET
 from ..support.pages import csrf_token
 from ..support.processes import TEST_QUEUE
 
@@ -70,6 +71,26 @@ LOW_SURROGATE = '"x\\udfff"'
 NUL = '"a\\u0000b"'
 TIME_ERROR = "outside the times reports can show"
 PAD_TO_LIMIT = 20 * MiB
+
+#: Callback URLs that reach no public receiver, and what the refusal says.
+REFUSED_TARGETS = [
+    ("http://192.0.0.192/hook", "192.0.0.192 is an IETF protocol assignment (special-purpose) address"),
+    ("http://100.64.0.1/hook", "100.64.0.1 is a shared (carrier-grade NAT) address"),
+    ("http://198.18.0.1/hook", "198.18.0.1 is a private address"),
+    ("http://192.88.99.1/hook", "192.88.99.1 is a 6to4 relay (special-purpose) address"),
+    ("http://[2002:7f00:1::]/hook", "is a 6to4 address, a tunnel to the IPv4 address 127.0.0.1"),
+    ("http://[2002:808:808::]/hook", "is a 6to4 address, a tunnel to the IPv4 address 8.8.8.8"),
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hook", "is a Teredo address, a tunnel to the IPv4 address"),
+    ("http://[64:ff9b::7f00:1]/hook", "is a NAT64 address of 127.0.0.1, which is a loopback address"),
+    ("http://[64:ff9b::a00:1]/hook", "is a NAT64 address of 10.0.0.1, which is a private address"),
+    ("http://[::ffff:a9fe:a9fe]/hook", "is an IPv4-mapped address of 169.254.169.254, which is the cloud metadata"),
+    ("http://[::127.0.0.1]/hook", "is a reserved address"),
+    ("http://[fec0::1]/hook", "is not a global unicast address (2000::/3)"),
+    ("http://[2001:db8::1]/hook", "is a private address"),
+    ("http://[3fff::1]/hook", "is a documentation address (3fff::/20)"),
+    ("http://example.com:0/hook", "port 0 is no server's port"),
+    ("http://8.8.8.8:0/hook", "port 0 is no server's port"),
+]
 
 CASES: list[Case] = [
     # Parsing
@@ -172,6 +193,62 @@ CASES: list[Case] = [
              400, "[0].events[99].unit"),
     *submits("a thousand duplicate megabyte units",
              envelope(options={"units": {"ns": ["u" * 20_000] * 1000}}), 400, "options.units.ns[1]"),
+    # Webhook targets that are not the public Internet, however written (the server has a secret)
+    *(Case(f"callback_url {url}", "POST", "/assignment/html", 400, reason, envelope(callback_url=url))
+      for url, reason in REFUSED_TARGETS),
+    Case("two Idempotency-Key headers (joined by the server)", "POST", "/assignment/html", 400, "send it once",
+         at(one()).encode(), headers={"Idempotency-Key": "first, second"}),
+    Case("two quoted Idempotency-Key headers", "POST", "/assignment/html", 400, "send it once", at(one()).encode(),
+         headers={"Idempotency-Key": '"first", "second"'}),
+    # The size model: what the parser makes of a body is counted before it is parsed
+    *submits("6 million empty arrays", b'{"student_id": "s", "events": [], "x": [' + b"[]," * 6_000_000 + b"[]]}",
+             413, "at most 2,000,000 values"),
+    *submits("4 million two-letter strings", b'{"student_id": "s", "events": [], "x": [' + b'"ab",' * 4_000_000
+             + b'"ab"]}', 413, "at most 2,000,000 values"),
+    *submits("2.1 million numbers", b'{"student_id": "s", "events": [], "x": [' + b"1000," * 2_100_000 + b"1]}",
+             413, "at most 2,000,000 values"),
+    *(case for ending in (b"\n", b"\r\n", b"\r") for case in submits(
+        f"CSV of 250,001 rows ended by {ending!r}", b"student_id,unit" + ending + (b"s,1" + ending) * 250_000,
+        413, "at most 250,000 rows", content_type="text/csv")),
+    *submits("CSV of a row of 3 million cells", b"student_id,unit\ns,1," + b"ab," * 3_000_000 + b"\n", 413,
+             "at most 2,000,000 cells", content_type="text/csv"),
+    *submits("xAPI with 6 million empty arrays", b'[{"actor": {"mbox": "mailto:a@example.org"}, "x": ['
+             + b"[]," * 6_000_000 + b"[]]}]", 413, "at most 2,000,000 values",
+             urls=("/assignment/html?input=xapi", "/assignment/sequence?input=xapi")),
+    *submits("a Moodle log of 250,001 rows ended by \\r", b"Time,User full name,Event context,Event name\r"
+             + b"1/07/24 08:00,A,Quiz: Q1,Quiz attempt submitted\r" * 250_001, 413, "at most 250,000 rows",
+             content_type="text/csv", urls=("/assignment/html?input=moodle", "/assignment/sequence?input=moodle")),
+    # Long strings: each field has a bound, named with the field
+    *submits("a 2 MB student_id", at(one(student_id="x" * 2_000_000)).encode(), 400,
+             "[0].student_id\": \"has 2,000,000 characters; a student id may have at most 256"),
+    *submits("a 100 KB student_id", at(one(student_id="é" * 100_000)).encode(), 400,
+             "a student id may have at most 256"),
+    *submits("a 257-character student_id", at(one(student_id="s" * 257)).encode(), 400, "[0].student_id"),
+    *submits("a 256-character student_id is fine", at(one(student_id="s" * 256)).encode(), 202),
+    *submits("a 1 MB namespace", at(one(namespace="n" * MiB)).encode(), 400,
+             "a namespace may have at most 256"),
+    *submits("a 1 MB unit", at(one(event={"unit": "u" * MiB})).encode(), 400,
+             "[0].events[0].unit\": \"has 1,048,576 characters; a unit may have at most 256"),
+    *submits("a 1 MB type", at(one(event={"type": "t" * MiB})).encode(), 400,
+             "a type may have at most 256"),
+    *submits("a 1 MB unit in options.units", envelope(options={"units": {"ns": ["u" * MiB]}}), 400,
+             "options.units.ns[0]"),
+    *submits("a 1 MB unit named in options.unit_names", envelope(options={"unit_names": {"ns": {"u" * MiB: "Quiz"}}}),
+             400, "names a unit that has 1,048,576 characters"),
+    *submits("a 201-character unit name", envelope(options={"unit_names": {"ns": {"5": "n" * 201}}}), 400,
+             "options.unit_names.ns.5"),
+    *submits("a 1 MB CSV student_id", b"student_id,unit\n" + b"x" * 100_000 + b",1\n", 400,
+             "row 2, column student_id", content_type="text/csv"),
+    # Distinct units: per student and per upload
+    *submits("a student on 1,001 distinct units", at([{"student_id": "s", "events": [{"unit": n} for n in range(1001)]}])
+             .encode(), 400, "[0].events\": \"are on 1,001 distinct units; a student may have at most 1,000"),
+    *submits("a student on 1,000 distinct units is fine",
+             at([{"student_id": "s", "events": [{"unit": n} for n in range(1000)]}]).encode(), 202),
+    *submits("21 students on 1,000 units each, 21,000 in all",
+             at([{"student_id": f"s{s}", "events": [{"unit": s * 1000 + n} for n in range(1000)]} for s in range(21)])
+             .encode(), 413, "at most 20,000 distinct units in one upload"),
+    *submits("options.units listing 20,001 units", envelope(options={"units": {"ns": list(range(20_001))}}), 413,
+             "at most 20,000 distinct units"),
     # Content types and sizes of the body
     Case("text/plain", "POST", "/assignment/pdf", 415, "Content-Type", at(one()).encode(), "text/plain"),
     Case("no content type", "POST", "/assignment/csv", 415, "Content-Type", at(one()).encode(), ""),
@@ -243,6 +320,17 @@ CASES: list[Case] = [
     Case("form: many empty events", "POST", "/", 400, "the unit is missing (100 times)</li><li>… and 19,900 more problems",
          form={"text": at([{"student_id": "s", "events": [{}] * 20_000}])}),
     Case("form: a binary file", "POST", "/", 400, "Not UTF-8", form={"file": ("x.json", b"\xff\xfe\x00")}),
+    Case("form: a 100 KB student_id", "POST", "/", 400,
+         "the student id has 100,000 characters; a student id may have at most 256",
+         form={"text": at(one(student_id="x" * 100_000))}),
+    Case("form: a 1 MB unit in CSV", "POST", "/", 400, "a unit may have at most 256",
+         form={"text": "student_id,unit\ns," + "u" * 100_000 + "\n"}),
+    Case("form: a student on 1,001 units", "POST", "/", 400, "a student may have at most 1,000",
+         form={"text": at([{"student_id": "s", "events": [{"unit": n} for n in range(1001)]}])}),
+    Case("form: CR-only CSV over the cap", "POST", "/", 400, "at most 250,000 rows",
+         form={"text": "student_id,unit\r" + "s,1\r" * 250_000}),
+    Case("form: a 201-character label", "POST", "/", 400, "Keep the label to 200 characters at most",
+         form={"text": at(one()), "label": "l" * 201}),
 ]
 
 
@@ -260,7 +348,7 @@ def hostile_app(request, database_url, redis_url, tmp_path_factory):
     config = {
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url, "REPORTGEN_QUEUE": TEST_QUEUE, "REPORTGEN_RETRY_INTERVALS": [1, 1],
-        "REPORTGEN_RATE_LIMIT": "", "REPORTGEN_SUBMIT_RATE_LIMIT": "",
+        "REPORTGEN_RATE_LIMIT": "", "REPORTGEN_SUBMIT_RATE_LIMIT": "", "REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     if request.param == "sqlite":
         app = sqlite_app(config, tmp_path_factory.mktemp("hostile") / "hostile.sqlite3")

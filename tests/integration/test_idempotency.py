@@ -57,6 +57,42 @@ def test_a_malformed_key_is_400_and_stores_nothing(app, client, key):
     assert report_count(app) == 0
 
 
+@pytest.mark.parametrize("values", [["a", "b"], ["a", "a"], ["a, b"], ['"a", "b"'], ['"a",b']])
+def test_more_than_one_key_is_400_and_stores_nothing(app, client, values):
+    """Repeated headers reach the app joined by a comma; their merge is not a key of its own."""
+    response = client.post("/assignment/html", data=BODY, content_type="application/json",
+                           headers=[("Idempotency-Key", value) for value in values])
+    assert response.status_code == 400, values
+    assert response.get_json()["details"]["Idempotency-Key"].startswith("send it once")
+    assert report_count(app) == 0
+
+
+def test_a_quoted_key_may_hold_a_comma_but_not_trailing_text(app, client):
+    assert post_submission(client, idempotency_key='"a,b"').status_code == 202
+    assert post_submission(client, idempotency_key='"a,b"').headers["Idempotent-Replayed"] == "true"
+    for malformed in ('"a', '"a" b', '"a\\"'):
+        assert post_submission(client, idempotency_key=malformed).status_code == 400, malformed
+    assert report_count(app) == 1
+
+
+def test_two_keys_through_a_real_gunicorn_are_400(app, config, tmp_path):
+    import http.client
+
+    with gunicorn(config, tmp_path) as (host, port):
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection.putrequest("POST", "/assignment/html")
+        for header, value in (("Content-Type", "application/json"), ("Content-Length", str(len(BODY))),
+                              ("Idempotency-Key", "first"), ("Idempotency-Key", "second")):
+            connection.putheader(header, value)
+        connection.endheaders(BODY.encode())
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+    assert response.status == 400, answer
+    assert answer["details"]["Idempotency-Key"].startswith("send it once")
+    assert report_count(app) == 0
+
+
 def test_a_key_of_255_printable_characters_is_fine(app, client):
     key = ("~ !" * 85)
     assert len(key) == 255 and post_submission(client, idempotency_key=key).status_code == 202

@@ -51,3 +51,27 @@ def test_the_form_says_so_in_plain_words(capped, client):
     text = page.get_data(as_text=True)
     assert "at most 10 students and events" in text
     assert report_count(capped) == 0
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_csv_rows_count_the_same_whatever_ends_them(capped, client, ending):
+    """The reader splits a row at a lone carriage return as at a line feed: so does the count."""
+    def table(rows: int) -> bytes:
+        return ending.join(["student_id,unit,created_time",
+                            *(f"s1,{n % 3},2024-07-01T08:00:00Z" for n in range(rows)), ""]).encode()
+
+    accepted = client.post("/assignment/sequence", data=table(9), content_type="text/csv")  # the header and 9 rows
+    assert accepted.status_code == 200, accepted.get_json()
+    assert len(accepted.get_json()["students"][0]["sequence"]) == 9
+    refused = client.post("/assignment/html", data=table(10), content_type="text/csv")
+    assert refused.status_code == 413
+    assert "at most 10 rows" in refused.get_json()["details"]["$"] and "up to 11" in refused.get_json()["details"]["$"]
+    assert report_count(capped) == 0
+
+
+def test_values_beyond_eight_per_object_are_413_naming_the_cap(capped, client):
+    """Arrays, strings and numbers cost memory as objects do: 8 per student or event on average."""
+    response = post_json(client, "/assignment/sequence", {"student_id": "s", "events": [], "x": [[]] * 40})
+    assert response.status_code == 413  # each empty array counts as an array and as an element of x
+    assert "at most 80 values" in response.get_json()["details"]["$"]
+    assert post_json(client, "/assignment/sequence", {"student_id": "s", "events": [], "x": [[]] * 30}).status_code == 200

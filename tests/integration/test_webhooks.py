@@ -176,6 +176,16 @@ def test_refused_callback_urls_are_400_naming_the_field(app, config, callback_ur
     assert report_count(app) == 0
 
 
+@pytest.mark.parametrize("callback_url", ["http://8.8.8.8/hook", "http://[2001:4860:4860::8888]/hook",
+                                          "http://[::ffff:8.8.8.8]/hook", "http://[64:ff9b::808:808]/hook",
+                                          "https://8.8.8.8:443/hook"])
+def test_public_addresses_are_taken_also_ipv4_mapped_and_nat64_ones(app, config, callback_url):
+    """An IPv6 address that stands for a public IPv4 one (how an IPv6-only network reaches it) is public."""
+    client = create_app({**config, "REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET}).test_client()
+    response = post_json(client, "/assignment/csv", {"students": sample_students(), "callback_url": callback_url})
+    assert response.status_code == 202, response.get_json()
+
+
 def test_the_allow_list_takes_hosts_and_ranges(app, config):
     for allow in (["127.0.0.0/8"], ["localhost"], ["::1", "127.0.0.1"]):
         client = create_app({**config, "REPORTGEN_WEBHOOK_SECRET": WEBHOOK_SECRET,

@@ -1,9 +1,11 @@
 """Real servers on loopback that stand in for the outside world: an SMTP mailbox (the handler
-of an aiosmtpd server) and a webhook receiver."""
+of an aiosmtpd server), a webhook receiver, and a hostile one that trickles its answer."""
 from __future__ import annotations
 
 import email
 import email.policy
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,3 +93,64 @@ class WebhookReceiver:
         self.server.shutdown()
         self.server.server_close()
 
+
+class TricklingReceiver:
+    """A hostile webhook receiver on 127.0.0.1: it reads the request, answers ``HTTP/1.1 200 OK``
+    and then one more header byte every ``every`` seconds, for as long as the sender stays.
+    ``connections`` holds each connection's ``(opened, closed)`` monotonic times (``closed``
+    None while it is open)."""
+
+    def __init__(self, every: float = 3.0):
+        self.every = every
+        self.connections: list[list[float | None]] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stopped = threading.Event()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}{path}"
+
+    @property
+    def open_connections(self) -> int:
+        return sum(closed is None for _, closed in self.connections)
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            record = [time.monotonic(), None]
+            self.connections.append(record)
+            threading.Thread(target=self._trickle, args=(connection, record), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket, record: list) -> None:
+        with connection:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    record[1] = time.monotonic()
+                    return
+                received += chunk
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self.stopped.is_set():
+                    readable, _, _ = select.select([connection], [], [], self.every)
+                    if readable and not connection.recv(65536):
+                        break  # the sender gave up
+                    if not readable:
+                        connection.sendall(b"X")
+            except OSError:
+                pass
+            record[1] = time.monotonic()
+
+    def __enter__(self) -> TricklingReceiver:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.listener.close()

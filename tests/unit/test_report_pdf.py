@@ -181,3 +181,25 @@ def test_a_long_sequence_is_cut_in_the_pdf_with_a_note_and_whole_in_the_html():
     assert "1901–2000:" in text and "2001–" not in text
     html = render_document("html", json.dumps(long)).decode()
     assert "2501–2600:" in html and "The first 2000" not in html
+
+
+def test_a_student_whose_pages_cannot_be_found_fails_saying_so_and_the_others_keep_theirs():
+    """xhtml2pdf leaves out the bookmark of a 3,000-character student id (longer than ids may be
+    now, but stored by older versions): that student fails with the reason, in one result per
+    student, instead of the chunk's students going unfinished and being rendered again and again."""
+    import dataclasses
+
+    from reportgen.domain.preparation import prepare
+    from reportgen.domain.upload import parse_upload
+    from reportgen.render.documents import LOST_PAGES, PdfDocuments, ReportContext, StudentInput
+
+    upload = parse_upload([{"student_id": "kept", "namespace": "ns", "events": [{"unit": 1}]},
+                           {"student_id": "long", "namespace": "ns", "events": [{"unit": 1}]}])
+    prepared = prepare(upload.students, upload.options)
+    context = ReportContext.of(prepared)
+    students = [prepared.students[0], dataclasses.replace(prepared.students[1], student_id="x" * 3000)]
+    inputs = [StudentInput(number, student, metrics)
+              for number, (student, metrics) in enumerate(zip(students, prepared.metrics), start=1)]
+    result = PdfDocuments.render_chunk(context, inputs)
+    assert [outcome.error for outcome in result.students] == [None, LOST_PAGES]
+    assert result.students[0].pages == (0, 1) and result.whole.startswith(b"%PDF")

@@ -47,7 +47,8 @@ def components() -> dict:
                 "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
                 "description": ("Makes a retried submit safe: the same key with the same body answers the original "
                                 "report (202, `Idempotent-Replayed: true`) for 24 hours per client; with another body, "
-                                "422; a malformed key, 400."),
+                                "422; a malformed key, or more than one, 400 (repeated headers arrive joined by a "
+                                "comma, so quote a key that holds one)."),
                 "example": "4f1c2a9e-6b1d-4a53-9d0a-1f8e7c3b2a10",
             },
         },

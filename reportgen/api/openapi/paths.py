@@ -86,6 +86,8 @@ def paths(config: Mapping[str, Any]) -> dict:
         "400": response("BadSubmission"),
         "413": response("TooLarge"),
         "415": response("UnsupportedMediaType"),
+        "503": error("The server is parsing other large uploads (over 1 MiB); nothing was stored. Send it again "
+                     "after Retry-After.", headers={"Retry-After": header("RetryAfterRequired")}),
     }
     status_200 = {
         "description": ("SUCCESS: the document itself (HTML inline, the others as attachments, with an ETag of its "
@@ -142,8 +144,9 @@ def paths(config: Mapping[str, Any]) -> dict:
                     "422": error("The Idempotency-Key was used in the last 24 hours for a different request "
                                   "(another format or body); or a period report's class has no events in the "
                                   "period (`python-101 has no events in December 2024 (Europe/Berlin)`)."),
-                    "503": error("The job queue is unavailable; the report was stored as FAILURE "
-                                  "(`details.task_id`). Submit again after Retry-After.",
+                    "503": error("The job queue is unavailable: the report was stored as FAILURE "
+                                  "(`details.task_id`); or the server is parsing other large uploads (over 1 MiB): "
+                                  "nothing was stored. Either way, submit again after Retry-After.",
                                   headers={"Retry-After": header("RetryAfterRequired")}),
                 },
             },
