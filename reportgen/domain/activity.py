@@ -20,6 +20,7 @@ Rules (the report's "How to read" says them in words):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from statistics import median
@@ -206,6 +207,17 @@ def report_activity(students: list, window, idle_cutoff_minutes: int, zone: tzin
         "went_quiet": busy[student.namespace] and went_quiet(activity.last_event, start, end),
         "quiet_span": _span_text(quiet_span(start, end)),
     } for student, activity in zip(students, activities)]
+
+
+def class_activity(activities: list[Mapping | None]) -> dict | None:
+    """A class's own activity from its students' (one period, one grid): per day or week, the
+    events of the whole class and how many students had any; None without activity."""
+    shown = [activity for activity in activities if activity]
+    if not shown:
+        return None
+    columns = list(zip(*(activity["events"] for activity in shown)))
+    return {"per": shown[0]["per"], "starts": shown[0]["starts"], "events": [sum(column) for column in columns],
+            "students": [sum(1 for value in column if value) for column in columns]}
 
 
 def add_change(activity: dict, now: tuple[int, int, int], before: tuple[int, int, int] | None,

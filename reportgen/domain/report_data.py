@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from .activity import ACTIVITY_RULES
+from .activity import ACTIVITY_RULES, class_activity
 from .analytics import FENCE_RULE, FLAG_RULES
 from .figures import UTC, format_duration, format_minute, format_ratio, format_time, whole, zone, zone_label
 from .importers.common import input_words
@@ -226,6 +226,8 @@ class CohortReport:
     """``Q7 (unit 11): median time on it 38 min (the highest; …); …``."""
     heat: tuple[HeatRow, ...] = ()
     """One row per student of the class in upload order, a column per unit of :attr:`units`."""
+    activity: Mapping | None = None
+    """The class's events and active students per day or week (:func:`.activity.class_activity`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +467,7 @@ def cohort_report(cohort: Mapping, students: Sequence[tuple[int, str, Mapping]])
         hardest=None if not hardest else (
             f"{hardest['label']} (unit {hardest['unit']}): " + "; ".join(hardest["reasons"])),
         heat=_heat(heat_units(units), students),
+        activity=class_activity([metrics.get("activity") for _, _, metrics in students]),
     )
 
 

@@ -43,7 +43,7 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from ..config import ROOT_DIR
 from ..domain.analytics import FLAG_NAMES
-from ..domain.figures import zone_label
+from ..domain.figures import format_duration, zone_label
 from ..domain.report_data import CohortReport, ReportData, StudentReport, heat_units
 from . import charts, fonts, pdf_charts, pdf_tables
 from .pdf_tables import Column
@@ -211,6 +211,32 @@ def timeline_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
                            where=student.where, **_chart_size(pdf))
 
 
+def _duration(seconds: float) -> str:
+    return format_duration(int(seconds))
+
+
+def activity_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
+    """A student's events and time on task per day or week, the class median beside them."""
+    activity = student.activity
+    description = (f"Events and time on task of {student.student_id} per {activity['per']} over "
+                   f"{len(activity['starts'])} {activity['per']}s from {activity['starts'][0]}, beside the class median.")
+    panels = (charts.ActivityPanel("Events", activity["events"], activity["class_median_events"]),
+              charts.ActivityPanel("Time on task", activity["seconds"], activity["class_median_seconds"], _duration))
+    return charts.activity(activity["starts"], activity["per"], panels, f"Activity of {student.student_id}",
+                           description, **_chart_size(pdf))
+
+
+def class_activity_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
+    """A class's events and active students per day or week."""
+    activity = cohort.activity
+    description = (f"Events of the class and students with events per {activity['per']} over "
+                   f"{len(activity['starts'])} {activity['per']}s from {activity['starts'][0]}.")
+    panels = (charts.ActivityPanel("Events of the class", activity["events"]),
+              charts.ActivityPanel("Students active", activity["students"]))
+    return charts.activity(activity["starts"], activity["per"], panels,
+                           f"Activity of {cohort.namespace or 'the upload'}", description, **_chart_size(pdf))
+
+
 def distribution_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
     def strip(measure) -> charts.Strip:
         scale, unit_text = (60, "minutes") if measure.name == "Time on task" else (1, "per student")
@@ -289,7 +315,8 @@ def report_environment() -> jinja2.Environment:
     environment.globals.update(
         event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
         pdf_destination=pdf_tables.destination, pdf_footer=pdf_tables.footer, unit_table=unit_table, overview_table=overview_table,
-        shortened_names=shortened_names, timeline_chart=timeline_chart, distribution_chart=distribution_chart,
+        shortened_names=shortened_names, timeline_chart=timeline_chart, activity_chart=activity_chart,
+        class_activity_chart=class_activity_chart, distribution_chart=distribution_chart,
         units_table=units_table, units_chart=units_chart, heat_chart=heat_chart, flag_names=FLAG_NAMES,
         PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES,
     )
