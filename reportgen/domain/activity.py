@@ -211,12 +211,14 @@ def report_activity(students: list, window, idle_cutoff_minutes: int, zone: tzin
 
 def class_activity(activities: list[Mapping | None]) -> dict | None:
     """A class's own activity from its students' (one period, one grid): per day or week, the
-    events of the whole class and how many students had any; None without activity."""
+    events and time on task of the whole class and how many students had any; None without
+    activity."""
     shown = [activity for activity in activities if activity]
     if not shown:
         return None
     columns = list(zip(*(activity["events"] for activity in shown)))
     return {"per": shown[0]["per"], "starts": shown[0]["starts"], "events": [sum(column) for column in columns],
+            "seconds": [sum(column) for column in zip(*(activity["seconds"] for activity in shown))],
             "students": [sum(1 for value in column if value) for column in columns]}
 
 

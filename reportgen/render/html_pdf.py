@@ -227,11 +227,12 @@ def activity_chart(student: StudentReport, pdf: bool = True) -> charts.Chart:
 
 
 def class_activity_chart(cohort: CohortReport, pdf: bool = True) -> charts.Chart:
-    """A class's events and active students per day or week."""
+    """A class's events, time on task and active students per day or week."""
     activity = cohort.activity
-    description = (f"Events of the class and students with events per {activity['per']} over "
+    description = (f"Events and time on task of the class and students with events per {activity['per']} over "
                    f"{len(activity['starts'])} {activity['per']}s from {activity['starts'][0]}.")
     panels = (charts.ActivityPanel("Events of the class", activity["events"]),
+              charts.ActivityPanel("Time on task of the class", activity["seconds"], format_value=_duration),
               charts.ActivityPanel("Students active", activity["students"]))
     return charts.activity(activity["starts"], activity["per"], panels,
                            f"Activity of {cohort.namespace or 'the upload'}", description, **_chart_size(pdf))

@@ -44,10 +44,11 @@ def test_a_student_page_draws_events_and_time_per_day_with_their_scale(daily):
     assert "class median" in page and "minutes on task" not in page
 
 
-def test_the_class_page_draws_the_class_events_and_active_students_per_day(daily):
+def test_the_class_page_draws_the_class_events_time_and_active_students_per_day(daily):
     pdf, html = daily
     first = pdf_pages(pdf)[0]
     assert "Events of the class per day (0–20)" in first and "Students active per day (0–5)" in first
+    assert "Time on task of the class per day (0–2 h 30 min)" in first
     assert "Activity of the class per day" in html
 
 
