@@ -2,7 +2,6 @@
 zones, ownership, summaries, period reports and retention, on PostgreSQL and SQLite."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from reportgen.extensions import db
 from reportgen.models import ClassEvent, ClassStudent, utcnow
 from reportgen.pipeline.sweeper import sweep
 
-from ..support.api import bearer, post_json, status
+from ..support.api import bearer, post_json
 from ..support.payloads import event, student
 
 TOKENS = ["first-token-" + "a" * 30, "second-token-" + "b" * 30]

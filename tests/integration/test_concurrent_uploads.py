@@ -8,44 +8,16 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import json
-import threading
 import time
 
-import psutil
 import pytest
 
 from ..support.payloads import sample_students
+from ..support.processes import PeakRss
 from ..support.webserver import gunicorn
 from .test_memory import largest_accepted_upload
 
 WEB_BUDGET = 400 * 2**20
-
-
-class PeakRss:
-    """The largest RSS each gunicorn process of this test reached, sampled every 50 ms."""
-
-    def __init__(self):
-        self.peaks: dict[int, int] = {}
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.sample, daemon=True)
-
-    def sample(self) -> None:
-        while not self.stopped.is_set():
-            for process in psutil.Process().children(recursive=True):
-                try:
-                    if "gunicorn" in " ".join(process.cmdline()):
-                        self.peaks[process.pid] = max(self.peaks.get(process.pid, 0), process.memory_info().rss)
-                except psutil.Error:
-                    pass
-            time.sleep(0.05)
-
-    def __enter__(self) -> PeakRss:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopped.set()
-        self.thread.join()
 
 
 def post(host: str, port: int, path: str, body: bytes) -> tuple[int, dict, float]:
@@ -96,8 +68,8 @@ def test_uploads_at_the_cap_at_once_keep_every_web_process_within_400_mib(web_da
     answers = [status for attempts in statuses for status in attempts]
     print(f"{clients} uploads of {len(body) / 2**20:.1f} MiB: {answers.count(200)} answered 200, "
           f"{answers.count(503)} times 503 first; a small request took {small_seconds:.1f} s; peak RSS per "
-          f"process (MiB): {sorted(round(peak / 2**20) for peak in memory.peaks.values())}")
+          f"process (MiB): {sorted(round(peak / 2**20) for peak in memory.peaks['web'].values())}")
     assert set(answers) <= {200, 503}, answers
     assert all(attempts[-1] == 200 for attempts in statuses), statuses
     assert small_status == 200
-    assert max(memory.peaks.values()) <= WEB_BUDGET, {pid: peak >> 20 for pid, peak in memory.peaks.items()}
+    assert max(memory.peaks['web'].values()) <= WEB_BUDGET, {pid: peak >> 20 for pid, peak in memory.peaks['web'].items()}

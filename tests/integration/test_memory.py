@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-import psutil
 import pytest
 
-from ..support.processes import listening_workers
+from ..support.processes import PeakRss, listening_workers
 from ..support.webserver import gunicorn
 
 WEB_BUDGET = 400 * 2**20
@@ -58,37 +56,6 @@ def csv_at_the_cap(ending: str) -> bytes:
     return ending.join(["student_id,namespace,created_time,type,unit", *rows, ""]).encode()
 
 
-class Peaks:
-    """The largest RSS of any gunicorn process and of any worker process (or horse) of this test,
-    sampled every 50 ms."""
-
-    def __init__(self):
-        self.web = self.worker = 0
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.sample, daemon=True)
-
-    def sample(self) -> None:
-        while not self.stopped.is_set():
-            for process in psutil.Process().children(recursive=True):
-                try:
-                    command, rss = " ".join(process.cmdline()), process.memory_info().rss
-                except psutil.Error:
-                    continue
-                if "gunicorn" in command:
-                    self.web = max(self.web, rss)
-                elif "flask" in command and "worker" in command:
-                    self.worker = max(self.worker, rss)
-            time.sleep(0.05)
-
-    def __enter__(self) -> Peaks:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopped.set()
-        self.thread.join()
-
-
 def request(host: str, port: int, method: str, path: str, body: bytes | None = None,
             content_type: str = "application/json") -> tuple[int, dict]:
     connection = http.client.HTTPConnection(host, port, timeout=300)
@@ -103,7 +70,7 @@ def through_the_stack(app, tmp_path, report_format: str, body: bytes, content_ty
     """Submit ``body`` to a real gunicorn with two workers and a delivery worker: ``(status of the
     submit, final status JSON or the refusal, peaks)``."""
     with gunicorn(app.config, tmp_path, REPORTGEN_RATE_LIMIT="", REPORTGEN_SUBMIT_RATE_LIMIT="") as (host, port), \
-            listening_workers(app.config, tmp_path, 2), Peaks() as peaks:
+            listening_workers(app.config, tmp_path, 2), PeakRss() as peaks:
         code, answer = request(host, port, "POST", f"/assignment/{report_format}", body, content_type)
         if code == 202:
             deadline = time.monotonic() + 300
@@ -116,7 +83,7 @@ def through_the_stack(app, tmp_path, report_format: str, body: bytes, content_ty
     return code, answer, peaks
 
 
-def assert_within_budgets(peaks: Peaks) -> None:
+def assert_within_budgets(peaks: PeakRss) -> None:
     assert peaks.web <= WEB_BUDGET, f"a web process reached {peaks.web >> 20} MiB"
     assert peaks.worker <= WORKER_BUDGET, f"a worker reached {peaks.worker >> 20} MiB"
 

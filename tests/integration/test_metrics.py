@@ -66,7 +66,7 @@ def test_a_live_stack_counts_requests_reports_jobs_and_deliveries_across_its_pro
     # Queued before the stack starts, so the failing one can be made to fail first.
     failing = submit(client, "html", [student("only", [event(1)])])
     corrupt_student(app, failing, 0)
-    emailed = submit(client, "csv", email=["teacher@school.example"])
+    submit(client, "csv", email=["teacher@school.example"])
     hooked = post_json(client, "/assignment/pdf", {"students": sample_students(), "callback_url": receiver.url()})
     assert hooked.status_code == 202
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -300,3 +301,43 @@ def worker_processes() -> list:
             pass
     return found
 
+
+class PeakRss:
+    """The largest RSS of each process this test started, by kind: ``"web"`` (gunicorn) and
+    ``"worker"`` (an RQ worker or its work horse), sampled every 50 ms while in the ``with``."""
+
+    def __init__(self):
+        self.peaks: dict[str, dict[int, int]] = {"web": {}, "worker": {}}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self) -> None:
+        import psutil
+
+        while not self.stopped.is_set():
+            for process in psutil.Process().children(recursive=True):
+                try:
+                    command, rss = " ".join(process.cmdline()), process.memory_info().rss
+                except psutil.Error:
+                    continue
+                kind = "web" if "gunicorn" in command else "worker" if "flask" in command and "worker" in command \
+                    else None
+                if kind:
+                    self.peaks[kind][process.pid] = max(self.peaks[kind].get(process.pid, 0), rss)
+            time.sleep(0.05)
+
+    @property
+    def web(self) -> int:
+        return max(self.peaks["web"].values(), default=0)
+
+    @property
+    def worker(self) -> int:
+        return max(self.peaks["worker"].values(), default=0)
+
+    def __enter__(self) -> PeakRss:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join()

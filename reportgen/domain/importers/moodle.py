@@ -44,7 +44,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from ..csv_import import MalformedCSV, location
 from ..submission import FIRST_YEAR, LAST_YEAR, Problems, raise_if, text_problem
-from .common import DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions, shown_name
+from .common import DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions
 
 HEADER_ROW = 1
 #: Moodle's columns in its order (``Course`` only in site-wide logs), by their English names.
