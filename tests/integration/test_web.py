@@ -114,7 +114,7 @@ def test_exactly_one_source_is_required(app, client, sources, message):
 def test_at_least_one_format_and_a_short_label(app, client):
     page = submit_form(client, text=json.dumps(sample_students()), formats=[], label="x" * 201).get_data(as_text=True)
     assert "Choose at least one format." in block(page, "formats-errors")
-    assert "under 200 characters" in block(page, "label-errors")
+    assert "Keep the label to 200 characters at most." in block(page, "label-errors")
     assert report_count(app) == 0
 
 
