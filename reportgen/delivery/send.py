@@ -62,8 +62,8 @@ def _send_webhook(delivery: Delivery) -> str:
     if outcome.retry:
         state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {outcome.error}",
                               status_code=outcome.status_code)
-        log.warning("webhook %s attempt %d failed: %s", delivery_id, attempt, outcome.error)
-        raise TransientFailure(webhooks.AttemptFailed())
+        # An expected retry: the worker logs it in one line, with this reason (no traceback).
+        raise TransientFailure(webhooks.AttemptFailed(), f"webhook attempt {attempt} failed: {outcome.error}")
     state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value, error=_sentence(outcome.error),
                           status_code=outcome.status_code)
     return "failed"
@@ -107,9 +107,9 @@ def _send_email(delivery: Delivery) -> str:
         return "failed"
     except Exception as exc:
         db.session.rollback()
-        state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {mail.describe_smtp_error(exc)}")
-        log.warning("delivery %s attempt %d failed: %r", delivery_id, attempt, exc)
-        raise TransientFailure(exc) from None
+        reason = mail.describe_smtp_error(exc)
+        state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {reason}")
+        raise TransientFailure(exc, f"email attempt {attempt} failed: {reason}") from None
     state.record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
                           message_id=message["Message-ID"])
     return "sent"
