@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth.clients import current_client, idempotency_scope
 from ..delivery import webhooks
+from ..domain.canonical_json import canonical_pieces
 from ..domain.csv_export import TABLES, render_table
 from ..domain.csv_import import parse_csv
 from ..domain.figures import zone
@@ -105,8 +106,10 @@ def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
         return read_import(body, input_format, import_options, object_limit=limit,
                            email_available=bool(current_app.config["SMTP_HOST"]))
     if _is_json_type(request.mimetype):
-        check_upload_size(body, limit)
-        document = loads(body)
+        document = g.pop("submitted_document", None)  # parsed for its Idempotency-Key
+        if document is None:
+            check_upload_size(body, limit)
+            document = loads(body)
         del body  # not held while the document is validated: one body less at the parse's peak
         upload = parse_upload(document, email_available=bool(current_app.config["SMTP_HOST"]),
                               check_callback_url=functools.partial(webhooks.check_submitted,
@@ -224,8 +227,10 @@ def _idempotency_key(values: list[str]) -> tuple[str, str | None]:
 def idempotency_from_request(report_format: str) -> Idempotency | None:
     """The submit's ``Idempotency-Key`` (IETF httpapi draft; a Structured Fields string, quoted or
     not), scoped to the client, with the SHA-256 of the format, content type, how to read the body
-    (the import parameters) and the raw body (kept in ``g.submitted_body``); None without the
-    header; 400 for a malformed one or more than one."""
+    (the import parameters) and the body (kept in ``g.submitted_body``): a JSON body's parsed
+    content, so that the same JSON sent again with other whitespace or key order is the same
+    request (kept parsed in ``g.submitted_document`` for the upload), any other body's bytes.
+    None without the header; 400 for a malformed one or more than one."""
     values = request.headers.getlist(IDEMPOTENCY_HEADER)
     if not values:
         return None
@@ -235,8 +240,28 @@ def idempotency_from_request(report_format: str) -> Idempotency | None:
                              {IDEMPOTENCY_HEADER: problem}))
     g.submitted_body = request_body()
     how = "&".join(f"{name}={request.args.get(name, '')}" for name in IMPORT_PARAMETERS).encode()
-    digest = hashlib.sha256(b"\0".join([report_format.encode(), request.mimetype.encode(), how, g.submitted_body]))
+    digest = hashlib.sha256(b"\0".join([report_format.encode(), request.mimetype.encode(), how, b""]))
+    document = _parsed_json(g.submitted_body)
+    if document is None:
+        digest.update(g.submitted_body)
+    else:  # the content, not its spelling: whitespace and key order aside, streamed into the hash
+        g.submitted_document = document
+        for piece in canonical_pieces(document):
+            digest.update(piece.encode("utf-8"))
     return Idempotency(idempotency_scope(), key, digest.hexdigest())
+
+
+def _parsed_json(body: bytes) -> object | None:
+    """A JSON body parsed (within the upload's bounds, which are checked first), or None for
+    one that is not JSON, too large or malformed: that one is hashed as it is, and refused
+    with its own error when it is read as an upload."""
+    if not _is_json_type(request.mimetype) or is_blank(body):
+        return None
+    try:
+        check_upload_size(body, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"])
+        return loads(body)
+    except SubmissionError:
+        return None
 
 
 def replay(earlier: Report | None, idempotency: Idempotency) -> Response:
