@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from ..extensions import db
@@ -43,7 +43,10 @@ def _send_webhook(delivery: Delivery) -> str:
     message_id = delivery.message_id or f"msg_{uuid.uuid4().hex}"
     attempt = delivery.attempts + 1
     report = db.session.get(Report, delivery.report_id)
-    with current_app.test_request_context():  # the links of the status JSON, built outside a request
+    # The links of the status JSON, built outside a request: under REPORTGEN_PUBLIC_URL when it is
+    # set, else under the address the report was submitted to (relative for a report without one).
+    with current_app.test_request_context():
+        g.link_base = report.base_url or ""
         body = current_app.json.dumps(report_outcome(report)).encode("utf-8")
     state.record_delivery(delivery_id, attempts=attempt, message_id=message_id)
     try:

@@ -25,6 +25,7 @@ from ..render.documents import plan
 from ..render.fonts import missing_glyphs
 from . import state
 from .queue import enqueue_report
+from .status import public_base
 from .stored import stored_upload
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,13 @@ def glyph_warnings(students: list[Student], options: ReportOptions = DEFAULT_OPT
             f"PDF's fonts and will show as blanks: {shown}{more}."]
 
 
+def _submitted_to() -> str | None:
+    """Where the submit came to, for a worker's links (``Report.base_url``): None outside a request
+    (the CLI), or for an address longer than the column holds."""
+    base = public_base()
+    return base if 0 < len(base) <= 2000 else None
+
+
 def _commit_keeping(report: Report) -> None:
     """Commit without expiring what was just written: the answer to the submit is built from
     these very values, and reading them back would be one more query on the hot path."""
@@ -163,6 +171,7 @@ def create_report(
         label=label,
         submission_id=submission_id,
         request_id=current_request_id.get(),
+        base_url=_submitted_to(),
         labels=prepared.labels,
         options=prepared.options.to_dict(),
         input=source,

@@ -51,7 +51,7 @@ def test_a_finished_report_is_pushed_signed_with_its_status_metadata(hook_app, r
     del metadata["deliveries"]
     assert payload == metadata
     assert (payload["task_id"], payload["format"], payload["status"]) == (task_id, "csv", "SUCCESS")
-    assert payload["download_url"] == f"/assignment/csv/{task_id}"
+    assert payload["download_url"] == f"http://localhost/assignment/csv/{task_id}"
     assert payload["summary"]["succeeded"] == 2 and payload["students"][0]["metrics"]
     with pytest.raises(WebhookVerificationError):  # the signature is the secret's, not any
         Webhook("whsec_" + "b3RoZXItc2VjcmV0LW9mLWF0LWxlYXN0LTMyLWJ5dGVzIQ==").verify(request["body"],

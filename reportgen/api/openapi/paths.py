@@ -124,7 +124,7 @@ def paths(config: Mapping[str, Any]) -> dict:
                 "responses": {
                     "202": {
                         "description": ("Queued (or, with a replayed Idempotency-Key, the original report's "
-                                        "status). Poll `status_url`."),
+                                        "status). Poll `status_url` (absolute, as every link of a status)."),
                         "headers": {"Location": {"description": "The status URL.", "required": True,
                                                  "schema": {"type": "string"}},
                                     "Idempotent-Replayed": {"description": "`true` when this answers an earlier "

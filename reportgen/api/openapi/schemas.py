@@ -15,6 +15,10 @@ from .shapes import nullable, ref
 STATUSES = tuple(status.value for status in Status)
 FINISHED = DONE
 PURGE_REASONS = ("expired", "deleted")
+#: What every link of a status says about itself.
+ABSOLUTE = ("Absolute: under REPORTGEN_PUBLIC_URL when the server sets it, else under the scheme and host the "
+            "report was submitted to (a webhook's body too); relative only for a report submitted outside a request "
+            "(the CLI) to a server without REPORTGEN_PUBLIC_URL.")
 
 
 def schemas() -> dict:
@@ -201,7 +205,8 @@ def schemas() -> dict:
             "status": {"type": "string", "enum": list(STATUSES)},
             "error": {"type": ["string", "null"]},
             "size": {"type": ["integer", "null"], "minimum": 0},
-            "download_url": {"type": ["string", "null"], "description": "This student's own document, when it succeeded."},
+            "download_url": {"type": ["string", "null"],
+                             "description": "This student's own document, when it succeeded. " + ABSOLUTE},
         },
     }
     status_properties = {
@@ -271,9 +276,9 @@ def schemas() -> dict:
             "size": {"type": ["integer", "null"], "minimum": 0},
             "sha256": {"type": ["string", "null"], "pattern": "^([0-9a-f]{64})?$"},
             "filename": {"type": "string"},
-            "download_url": {"type": "string", "format": "uri-reference"},
+            "download_url": {"type": "string", "format": "uri-reference", "description": ABSOLUTE},
             "bundle_url": {"type": "string", "format": "uri-reference",
-                           "description": "Every student's own document in one ZIP."},
+                           "description": "Every student's own document in one ZIP. " + ABSOLUTE},
             "sequences": {"type": ["object", "null"], "description": "The labels and each student's sequence, "
                                                                      "as POST /assignment/sequence answers."},
             "students": {"type": "array", "items": {
