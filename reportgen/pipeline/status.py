@@ -98,6 +98,7 @@ def report_status(report: Report) -> dict:
         "request_id": report.request_id,
         "format": report.format,
         "status": report.status,
+        "label": report.label,
         "progress": {
             "current": report.progress_current or 0,
             "total": total,

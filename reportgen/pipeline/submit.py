@@ -231,10 +231,13 @@ def create_report(
 
 def submit_upload(students: list[Student], report_formats: list[str], label: str | None,
                   recipients: tuple[str, ...] = (), options: ReportOptions = DEFAULT_OPTIONS,
-                  owner: str | None = None, source: dict | None = None) -> list[Report]:
+                  owner: str | None = None, source: dict | None = None, callback_url: str | None = None,
+                  idempotency: Idempotency | None = None) -> list[Report]:
     """One report per format, grouped under one submission id, the upload prepared (window,
     labels, analytics) once for all of them. The recipients go with the last report created,
-    the upload's lead: each gets one email with every format, once all of them have ended.
+    the upload's lead: each gets one email with every format, once all of them have ended. Each
+    report gets its own webhook to ``callback_url``. The first report holds ``idempotency``
+    (a concurrent submit of the key raises :class:`KeyInUse` before anything is stored).
 
     If the queue is down, each report is still stored (as ``FAILURE``, by :func:`create_report`)
     so the status page can say so and offer to try again.
@@ -246,7 +249,8 @@ def submit_upload(students: list[Student], report_formats: list[str], label: str
         try:
             reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
                                          recipients=recipients if number == len(report_formats) else (),
-                                         prepared=prepared, owner=owner, source=source))
+                                         callback_url=callback_url, prepared=prepared, owner=owner,
+                                         source=source, idempotency=idempotency if number == 1 else None))
         except QueueUnavailable as exc:
             reports.append(exc.report)
     return reports

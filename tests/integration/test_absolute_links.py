@@ -12,6 +12,9 @@ def test_links_are_under_reportgen_public_url_when_it_is_set(make_app):
     client = make_app(REPORTGEN_PUBLIC_URL="https://reports.school.example/rg").test_client()
     one = post_submission(client, "csv").get_json()
     assert one["status_url"] == f"https://reports.school.example/rg/assignment/csv/{one['task_id']}"
+    several = post_json(client, "/assignment", {"students": sample_students(), "formats": ["csv", "html"]}).get_json()
+    assert several["status_page_url"] == f"https://reports.school.example/rg/reports/{several['task_ids'][0]}"
+    assert several["reports"][1]["status_url"].startswith("https://reports.school.example/rg/assignment/")
 
 
 def test_links_are_under_the_requests_host_without_the_setting_and_so_are_the_webhooks(hook_app, receiver,
