@@ -171,6 +171,10 @@ class Report(db.Model):
     #: The ``X-Request-ID`` of the request that submitted it (reportgen.logs), carried into its
     #: jobs, webhook and email.
     request_id = db.Column(db.String(128))
+    base_url = db.Column(db.String(2000))
+    """The scheme, host and path prefix the report was submitted to (``https://reports.example``),
+    under which a worker builds its webhook's absolute links when ``REPORTGEN_PUBLIC_URL`` is unset
+    (:mod:`reportgen.pipeline.status`); NULL when submitted outside a request (the CLI) or before 0016."""
     options = db.Column(db.JSON)
     input = db.Column(db.JSON)
     """What the upload was read as (:meth:`reportgen.domain.importers.common.Imported.summary`):

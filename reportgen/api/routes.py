@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth.clients import current_client, idempotency_scope
 from ..delivery import webhooks
+from ..domain.canonical_json import canonical_pieces
 from ..domain.csv_export import TABLES, render_table
 from ..domain.csv_import import parse_csv
 from ..domain.figures import zone
@@ -35,12 +36,13 @@ from ..extensions import db
 from ..logs import current_task_id
 from ..models import Report, ReportItem, Status
 from ..pipeline.cancel import discard_report
-from ..pipeline.status import gone_message, report_metadata
+from ..pipeline.status import gone_message, report_metadata, status_page_url
 from ..pipeline.status import report_status as report_status_body
 from ..pipeline.stored import find_report as find_task
+from ..pipeline.stored import submission_reports
 from ..pipeline.stored import student_document as stored_student_document
 from ..pipeline.submit import (IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, Idempotency, KeyInUse, QueueUnavailable,
-                               create_report, idempotent_report)
+                               create_report, idempotent_report, submit_upload)
 from ..render import formats
 from ..security import sandbox_report
 
@@ -84,12 +86,13 @@ def import_query() -> tuple[str | None, ImportOptions]:
     return requested, parse_import_options({name: request.args.get(name) for name in IMPORT_PARAMETERS[1:]})
 
 
-def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
+def upload_from_request(body: bytes | None = None, *, several: bool = False) -> tuple[Upload, dict]:
     """Validate the body (read here unless given): 415 unless JSON or CSV, 413 if too large, 400
     with field paths (rows and columns for CSV; statements, events or rows of another platform's
     file) if invalid; and what it was read as. The format is detected from the body unless
     ``?input=`` names it; xAPI, Moodle and Caliper files are read by the importers. A CSV and
-    another platform's file have no envelope, so no email or options."""
+    another platform's file have no envelope, so no email or options; nor ``formats``, which
+    ``several`` (``POST /assignment``) requires."""
     limit = current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"]
     if not _is_json_type(request.mimetype) and request.mimetype not in CSV_TYPES:
         abort(415, description=(
@@ -101,16 +104,23 @@ def upload_from_request(body: bytes | None = None) -> tuple[Upload, dict]:
     if is_blank(body):
         raise EmptySubmission("request body")
     input_format = choose(body, requested)
+    if several and (input_format != "reportgen" or not _is_json_type(request.mimetype)):
+        raise SubmissionError("invalid submission", {"formats": (
+            'is required, and only a JSON envelope {"students": [...], "formats": [...]} has it; '
+            "POST a CSV or another platform's file to /assignment/<format>, once per format")})
     if input_format != "reportgen":
         return read_import(body, input_format, import_options, object_limit=limit,
                            email_available=bool(current_app.config["SMTP_HOST"]))
     if _is_json_type(request.mimetype):
-        check_upload_size(body, limit)
-        document = loads(body)
+        document = g.pop("submitted_document", None)  # parsed for its Idempotency-Key
+        if document is None:
+            check_upload_size(body, limit)
+            document = loads(body)
         del body  # not held while the document is validated: one body less at the parse's peak
         upload = parse_upload(document, email_available=bool(current_app.config["SMTP_HOST"]),
                               check_callback_url=functools.partial(webhooks.check_submitted,
-                                                                   config=current_app.config))
+                                                                   config=current_app.config),
+                              known_formats=formats.NAMES if several else None)
     else:
         check_upload_size(body, limit, csv=True)
         upload = parse_csv(body)
@@ -153,7 +163,7 @@ def submit(report_format: str):
             upload, source = upload_from_request(body)
             if upload.keep:
                 keep_upload(upload.students)
-            report = create_report(upload.students, report_format, recipients=upload.recipients,
+            report = create_report(upload.students, report_format, label=upload.label, recipients=upload.recipients,
                                    callback_url=upload.callback_url, options=upload.options,
                                    owner=current_client(), idempotency=idempotency, source=source)
     except UnknownClass:
@@ -165,6 +175,57 @@ def submit(report_format: str):
     except KeyInUse:
         return replay(idempotent_report(idempotency), idempotency)
     return accepted(report)
+
+
+@bp.post("")
+def submit_formats():
+    """One upload, one report per format of its envelope's ``formats``: the upload is read and
+    prepared once, the reports share one submission (one status page, one email to each
+    recipient with every format, as the upload form makes them), each has its own webhook. The
+    ``Idempotency-Key`` covers the whole submit: the first report holds it, and a replay answers
+    with every report of its submission."""
+    idempotency = idempotency_from_request(SEVERAL)
+    if idempotency is not None and (earlier := idempotent_report(idempotency)) is not None:
+        return replay(earlier, idempotency)
+    upload, source = upload_from_request(g.get("submitted_body"), several=True)
+    if upload.keep:
+        keep_upload(upload.students)
+    try:
+        reports = submit_upload(upload.students, list(upload.formats), upload.label, upload.recipients,
+                                upload.options, owner=current_client(), source=source,
+                                callback_url=upload.callback_url, idempotency=idempotency)
+    except KeyInUse:
+        return replay(idempotent_report(idempotency), idempotency)
+    if any(report.status == Status.FAILURE.value for report in reports):  # only the queue fails a new report
+        response = error_response(503, str(QueueUnavailable(reports[0])),
+                                  {"task_ids": ", ".join(report.id for report in reports)})
+        response.headers["Retry-After"] = "30"
+        return response
+    return accepted_upload(reports)
+
+
+#: What an ``Idempotency-Key``'s digest names as the format of a submit of several (``POST /assignment``).
+SEVERAL = "*"
+
+
+def accepted_upload(reports: list[Report]) -> Response:
+    """The answer to a submit of several formats: every report's status, their task ids and the
+    one status page that lists them, in the order that page lists them (the registry's order of
+    formats, whatever order the request gave), the same in a replay."""
+    reports = formats.in_format_order(reports)
+    lead = reports[0]
+    page = status_page_url(lead)
+    response = jsonify({
+        "submission_id": lead.submission_id,
+        "label": lead.label,
+        "task_ids": [report.id for report in reports],
+        "formats": [report.format for report in reports],
+        "status_page_url": page,
+        "reports": [report_status_body(report) for report in reports],
+    })
+    response.status_code = 202
+    response.headers["Location"] = page
+    return response
 
 
 #: A period report's request is a small JSON object; a body larger than this is an upload.
@@ -224,8 +285,10 @@ def _idempotency_key(values: list[str]) -> tuple[str, str | None]:
 def idempotency_from_request(report_format: str) -> Idempotency | None:
     """The submit's ``Idempotency-Key`` (IETF httpapi draft; a Structured Fields string, quoted or
     not), scoped to the client, with the SHA-256 of the format, content type, how to read the body
-    (the import parameters) and the raw body (kept in ``g.submitted_body``); None without the
-    header; 400 for a malformed one or more than one."""
+    (the import parameters) and the body (kept in ``g.submitted_body``): a JSON body's parsed
+    content, so that the same JSON sent again with other whitespace or key order is the same
+    request (kept parsed in ``g.submitted_document`` for the upload), any other body's bytes.
+    None without the header; 400 for a malformed one or more than one."""
     values = request.headers.getlist(IDEMPOTENCY_HEADER)
     if not values:
         return None
@@ -235,8 +298,28 @@ def idempotency_from_request(report_format: str) -> Idempotency | None:
                              {IDEMPOTENCY_HEADER: problem}))
     g.submitted_body = request_body()
     how = "&".join(f"{name}={request.args.get(name, '')}" for name in IMPORT_PARAMETERS).encode()
-    digest = hashlib.sha256(b"\0".join([report_format.encode(), request.mimetype.encode(), how, g.submitted_body]))
+    digest = hashlib.sha256(b"\0".join([report_format.encode(), request.mimetype.encode(), how, b""]))
+    document = _parsed_json(g.submitted_body)
+    if document is None:
+        digest.update(g.submitted_body)
+    else:  # the content, not its spelling: whitespace and key order aside, streamed into the hash
+        g.submitted_document = document
+        for piece in canonical_pieces(document):
+            digest.update(piece.encode("utf-8"))
     return Idempotency(idempotency_scope(), key, digest.hexdigest())
+
+
+def _parsed_json(body: bytes) -> object | None:
+    """A JSON body parsed (within the upload's bounds, which are checked first), or None for
+    one that is not JSON, too large or malformed: that one is hashed as it is, and refused
+    with its own error when it is read as an upload."""
+    if not _is_json_type(request.mimetype) or is_blank(body):
+        return None
+    try:
+        check_upload_size(body, current_app.config["REPORTGEN_MAX_UPLOAD_OBJECTS"])
+        return loads(body)
+    except SubmissionError:
+        return None
 
 
 def replay(earlier: Report | None, idempotency: Idempotency) -> Response:
@@ -250,7 +333,7 @@ def replay(earlier: Report | None, idempotency: Idempotency) -> Response:
                                    "(another format or body) in the last 24 hours; use a new key",
                               {IDEMPOTENCY_HEADER: "already used for a different request"})
     current_task_id.set(earlier.id)
-    response = accepted(earlier)
+    response = accepted(earlier) if earlier.submission_id is None else accepted_upload(submission_reports(earlier))
     response.headers["Idempotent-Replayed"] = "true"
     return response
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 
 from ..extensions import db
@@ -43,7 +43,10 @@ def _send_webhook(delivery: Delivery) -> str:
     message_id = delivery.message_id or f"msg_{uuid.uuid4().hex}"
     attempt = delivery.attempts + 1
     report = db.session.get(Report, delivery.report_id)
-    with current_app.test_request_context():  # the links of the status JSON, built outside a request
+    # The links of the status JSON, built outside a request: under REPORTGEN_PUBLIC_URL when it is
+    # set, else under the address the report was submitted to (relative for a report without one).
+    with current_app.test_request_context():
+        g.link_base = report.base_url or ""
         body = current_app.json.dumps(report_outcome(report)).encode("utf-8")
     state.record_delivery(delivery_id, attempts=attempt, message_id=message_id)
     try:
@@ -62,8 +65,8 @@ def _send_webhook(delivery: Delivery) -> str:
     if outcome.retry:
         state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {outcome.error}",
                               status_code=outcome.status_code)
-        log.warning("webhook %s attempt %d failed: %s", delivery_id, attempt, outcome.error)
-        raise TransientFailure(webhooks.AttemptFailed())
+        # An expected retry: the worker logs it in one line, with this reason (no traceback).
+        raise TransientFailure(webhooks.AttemptFailed(), f"webhook attempt {attempt} failed: {outcome.error}")
     state.record_delivery(delivery_id, status=DeliveryStatus.FAILED.value, error=_sentence(outcome.error),
                           status_code=outcome.status_code)
     return "failed"
@@ -107,9 +110,9 @@ def _send_email(delivery: Delivery) -> str:
         return "failed"
     except Exception as exc:
         db.session.rollback()
-        state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {mail.describe_smtp_error(exc)}")
-        log.warning("delivery %s attempt %d failed: %r", delivery_id, attempt, exc)
-        raise TransientFailure(exc) from None
+        reason = mail.describe_smtp_error(exc)
+        state.record_delivery(delivery_id, error=f"Attempt {attempt} failed: {reason}")
+        raise TransientFailure(exc, f"email attempt {attempt} failed: {reason}") from None
     state.record_delivery(delivery_id, status=DeliveryStatus.SENT.value, sent_at=utcnow(), error=None,
                           message_id=message["Message-ID"])
     return "sent"

@@ -64,10 +64,13 @@ def job_request_id(task_id: str | None) -> str | None:
 
 class TransientFailure(Exception):
     """Raised to RQ for a retry. Its text is fixed: rq-dashboard shows exceptions unescaped,
-    and database or SMTP errors can quote user data."""
+    and database or SMTP errors can quote user data. ``reason`` (never shown there) is what the
+    worker's one log line says went wrong, in words without personal data (a webhook's
+    ``the receiver answered HTTP 503 Service Unavailable``)."""
 
-    def __init__(self, cause: BaseException):
+    def __init__(self, cause: BaseException, reason: str | None = None):
         self.cause_name = type(cause).__name__
+        self.reason = reason
         super().__init__(f"temporary {self.cause_name}; the job will be retried")
 
 

@@ -1,9 +1,17 @@
-"""JSON views of a report row, shared by the API, the status page and the webhook's body."""
+"""JSON views of a report row, shared by the API, the status page and the webhook's body.
+
+Their links are absolute, so that an integrator can follow one as it is (also from a webhook's
+body, which has no request to resolve it against): ``REPORTGEN_PUBLIC_URL`` when it is set (the
+address people reach this server at, behind whatever proxy), else the submit's own host and path
+prefix. A worker has no request: it builds a webhook's links under the setting if it has one, else
+under the address the report was submitted to, which the submit records (``Report.base_url``).
+Pages link relatively (:func:`status_path`, :func:`student_path`).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app, g, has_request_context, request, url_for
 from sqlalchemy import select
 
 from ..domain.dates import iso, when
@@ -12,12 +20,44 @@ from ..extensions import db
 from ..models import Delivery, Report, ReportItem, Status
 
 
-def student_url(report: Report, position: int) -> str:
+def public_base() -> str:
+    """Where absolute links start (no trailing slash): ``REPORTGEN_PUBLIC_URL``, else the request's
+    scheme, host and path prefix; in a worker (``g.link_base``, set by the webhook's sender) the
+    address the report was submitted to; empty (links stay relative) when there is none."""
+    configured = current_app.config["REPORTGEN_PUBLIC_URL"]
+    if configured or not has_request_context():
+        return configured
+    if "link_base" in g:
+        return g.link_base
+    return request.url_root.rstrip("/")
+
+
+def absolute(path: str) -> str:
+    """``path`` (as ``url_for`` makes it, under the request's path prefix) under :func:`public_base`."""
+    if has_request_context() and request.script_root and path.startswith(request.script_root):
+        path = path[len(request.script_root):]
+    return public_base() + path
+
+
+def student_path(report: Report, position: int) -> str:
     return url_for("api.student_document", report_format=report.format, task_id=report.id, position=position)
 
 
-def status_url(report: Report) -> str:
+def status_path(report: Report) -> str:
     return url_for("api.report_status", report_format=report.format, task_id=report.id)
+
+
+def student_url(report: Report, position: int) -> str:
+    return absolute(student_path(report, position))
+
+
+def status_url(report: Report) -> str:
+    return absolute(status_path(report))
+
+
+def status_page_url(report: Report) -> str:
+    """The status page of the upload ``report`` belongs to (every report of one submit on it)."""
+    return absolute(url_for("web.status", task_id=report.id))
 
 
 def expires_at(report: Report) -> datetime | None:
@@ -58,6 +98,7 @@ def report_status(report: Report) -> dict:
         "request_id": report.request_id,
         "format": report.format,
         "status": report.status,
+        "label": report.label,
         "progress": {
             "current": report.progress_current or 0,
             "total": total,

@@ -35,6 +35,15 @@ def find_report(task_id: str, *loader_options) -> Report | None:
                              .options(*loader_options))
 
 
+def submission_reports(report: Report) -> list[Report]:
+    """The reports one submission created (the form's, or ``POST /assignment``'s: one per format),
+    in the registry's order of formats, or just this one."""
+    if not report.submission_id:
+        return [report]
+    return formats.in_format_order(db.session.scalars(
+        select(Report).where(Report.submission_id == report.submission_id, visible_to_client(Report))).all())
+
+
 def report_context(report: Report) -> ReportContext:
     """What every part of the report's documents shares, as stored when it was submitted."""
     return ReportContext(labels=report.labels, cohorts=report.cohorts or {}, student_total=report.student_count,

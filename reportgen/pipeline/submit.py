@@ -25,6 +25,7 @@ from ..render.documents import plan
 from ..render.fonts import missing_glyphs
 from . import state
 from .queue import enqueue_report
+from .status import public_base
 from .stored import stored_upload
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,13 @@ def glyph_warnings(students: list[Student], options: ReportOptions = DEFAULT_OPT
             f"PDF's fonts and will show as blanks: {shown}{more}."]
 
 
+def _submitted_to() -> str | None:
+    """Where the submit came to, for a worker's links (``Report.base_url``): None outside a request
+    (the CLI), or for an address longer than the column holds."""
+    base = public_base()
+    return base if 0 < len(base) <= 2000 else None
+
+
 def _commit_keeping(report: Report) -> None:
     """Commit without expiring what was just written: the answer to the submit is built from
     these very values, and reading them back would be one more query on the hot path."""
@@ -163,6 +171,7 @@ def create_report(
         label=label,
         submission_id=submission_id,
         request_id=current_request_id.get(),
+        base_url=_submitted_to(),
         labels=prepared.labels,
         options=prepared.options.to_dict(),
         input=source,
@@ -222,10 +231,13 @@ def create_report(
 
 def submit_upload(students: list[Student], report_formats: list[str], label: str | None,
                   recipients: tuple[str, ...] = (), options: ReportOptions = DEFAULT_OPTIONS,
-                  owner: str | None = None, source: dict | None = None) -> list[Report]:
+                  owner: str | None = None, source: dict | None = None, callback_url: str | None = None,
+                  idempotency: Idempotency | None = None) -> list[Report]:
     """One report per format, grouped under one submission id, the upload prepared (window,
     labels, analytics) once for all of them. The recipients go with the last report created,
-    the upload's lead: each gets one email with every format, once all of them have ended.
+    the upload's lead: each gets one email with every format, once all of them have ended. Each
+    report gets its own webhook to ``callback_url``. The first report holds ``idempotency``
+    (a concurrent submit of the key raises :class:`KeyInUse` before anything is stored).
 
     If the queue is down, each report is still stored (as ``FAILURE``, by :func:`create_report`)
     so the status page can say so and offer to try again.
@@ -237,7 +249,8 @@ def submit_upload(students: list[Student], report_formats: list[str], label: str
         try:
             reports.append(create_report(students, report_format, label=label, submission_id=submission_id,
                                          recipients=recipients if number == len(report_formats) else (),
-                                         prepared=prepared, owner=owner, source=source))
+                                         callback_url=callback_url, prepared=prepared, owner=owner,
+                                         source=source, idempotency=idempotency if number == 1 else None))
         except QueueUnavailable as exc:
             reports.append(exc.report)
     return reports

@@ -41,7 +41,7 @@ from ..render import documents
 from . import jobs  # noqa: F401  (loaded here, before the first fork, not in every work horse)
 from .job_names import ReportJob
 from .reads import compile_statements
-from .runtime import EXPECTED_FAILURES, JobDeathPenalty
+from .runtime import EXPECTED_FAILURES, JobDeathPenalty, TransientFailure
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,15 @@ class ReportWorker(Worker):
         if not isinstance(exc_info[1], EXPECTED_FAILURES):
             super().handle_exception(job, *exc_info)
             return
-        log.warning("job %s (%s): %s", job.id, job.description, exc_info[1])
+        failure = exc_info[1]
+        if isinstance(failure, TransientFailure):  # called before RQ counts the retry: retries_left includes it
+            left = job.retries_left or 0
+            log.warning("job %s (%s): %s; %s", job.id, job.description,
+                        failure.reason or f"temporary {failure.cause_name}",
+                        f"retrying, up to {left} more attempt{'s' if left != 1 else ''}" if left
+                        else "no retries left")
+        else:
+            log.warning("job %s (%s): %s", job.id, job.description, failure)
         call_exception_handlers(self._exc_handlers, job, *exc_info)
 
     def main_work_horse(self, job, queue):

@@ -8,7 +8,7 @@ from ..domain.options import options_from_dict
 from ..domain.periods import from_microseconds, zone
 from ..domain.report_data import option_lines as describe_options
 from ..models import Delivery, DeliveryStatus, Report, Status
-from ..pipeline.status import expires_at, gone_message, status_url, student_url
+from ..pipeline.status import expires_at, gone_message, status_path, student_path
 
 STATE_WORDS = {
     Status.PENDING.value: "Queued",
@@ -95,12 +95,12 @@ def download_url(report: Report, bom: bool = False, table: str | None = None) ->
     read UTF-8 (without it, names in other scripts come out garbled); ``table``: a CSV
     report's summary table (``students``, ``units``) instead of its event log."""
     query = [*([f"table={table}"] if table else []), *(["bom=1"] if bom else [])]
-    return status_url(report) + ("?" + "&".join(query) if query else "")
+    return status_path(report) + ("?" + "&".join(query) if query else "")
 
 
 def bundle_url(report: Report) -> str:
     """Every student's own document of the report in one ZIP."""
-    return status_url(report) + "?bundle=zip"
+    return status_path(report) + "?bundle=zip"
 
 
 def student_documents(reports: list[Report]) -> tuple[Report | None, set[int]]:
@@ -116,7 +116,7 @@ def student_documents(reports: list[Report]) -> tuple[Report | None, set[int]]:
 
 def student_link(report: Report, position: int) -> str:
     """Where one student's own document of the report is (the API's per-student download)."""
-    return student_url(report, position)
+    return student_path(report, position)
 
 
 def percent(report: Report) -> int:

@@ -15,14 +15,6 @@ LIKE_ESCAPE = "!"
 NAMESPACE_SUGGESTIONS_FROM = 200
 
 
-def submission_reports(report: Report) -> list[Report]:
-    """The reports one form submission created (one per format), or just this one."""
-    if not report.submission_id:
-        return [report]
-    return in_format_order(db.session.scalars(select(Report).where(Report.submission_id == report.submission_id,
-                                                                    visible_to_client(Report))).all())
-
-
 def _like_escape(text: str) -> str:
     return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace(
         "_", LIKE_ESCAPE + "_")

@@ -19,11 +19,11 @@ from ..models import Report, Status, utcnow
 from ..pipeline.cancel import discard_report
 from ..pipeline.queue import redis_connection, report_queue
 from ..pipeline.status import report_status
-from ..pipeline.stored import find_report
+from ..pipeline.stored import find_report, submission_reports
 from ..pipeline.submit import retry_report, submit_upload
 from . import present
 from .forms import HistoryFilterForm, UploadForm
-from .queries import history_query, recent_namespaces, submission_reports, upload_rows
+from .queries import history_query, recent_namespaces, upload_rows
 
 bp = Blueprint("web", __name__)
 
@@ -73,7 +73,7 @@ def upload():
             if form.problem is None:
                 form.refuse(exc)
         else:
-            reports = submit_upload(upload.students, form.selected_formats(), form.label.data or None,
+            reports = submit_upload(upload.students, form.selected_formats(), form.label.data or upload.label,
                                     upload.recipients, upload.options, owner=current_client(), source=form.source)
             return redirect(url_for(".status", task_id=reports[0].id), code=303)
     return render_template("web/upload.html", form=form), 400

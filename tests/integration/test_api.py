@@ -26,7 +26,7 @@ def test_submit_answers_202_stores_pending_rows_and_enqueues_jobs_by_id(app, cli
     assert response.status_code == 202
     body = response.get_json()
     assert body["status"] == "PENDING"
-    assert body["status_url"] == f"/assignment/{report_format}/{body['task_id']}"
+    assert body["status_url"] == f"http://localhost/assignment/{report_format}/{body['task_id']}"
     assert response.headers["Location"] == body["status_url"]
     assert body["progress"] == {"current": 0, "total": 2, "percent": 0}
     with app.app_context():
@@ -46,11 +46,11 @@ def test_submit_answers_202_stores_pending_rows_and_enqueues_jobs_by_id(app, cli
 
 def test_poll_while_pending_and_started_answers_202_with_progress(app, client):
     task_id = post_json(client, "/assignment/pdf", sample_students()).get_json()["task_id"]
-    pending = client.get(f"/assignment/pdf/{task_id}")
+    pending = client.get(f"http://localhost/assignment/pdf/{task_id}")
     assert pending.status_code == 202 and pending.get_json()["status"] == "PENDING"
     assert pending.headers["Retry-After"] == "1"
     set_state(app, task_id, status="STARTED", progress_current=1)
-    started = client.get(f"/assignment/pdf/{task_id}")
+    started = client.get(f"http://localhost/assignment/pdf/{task_id}")
     assert started.status_code == 202
     assert started.get_json()["status"] == "STARTED"
     assert started.get_json()["progress"] == {"current": 1, "total": 2, "percent": 50}
@@ -91,7 +91,7 @@ def test_accept_json_gives_metadata_instead_of_bytes(app, client):
     body = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()
     assert body["status"] == "SUCCESS"
     assert body["student_ids"] == ["alice", "Zoë Дмитрий Ωμέγα"]
-    assert (body["size"], body["sha256"], body["download_url"]) == (8, "c" * 64, f"/assignment/pdf/{task_id}")
+    assert (body["size"], body["sha256"], body["download_url"]) == (8, "c" * 64, f"http://localhost/assignment/pdf/{task_id}")
     assert body["sequences"] == {"students": []}
     assert body["created_at"].endswith("Z")
 

@@ -155,3 +155,18 @@ def test_concurrent_duplicates_make_one_report(app, config, tmp_path):
     assert sum(replayed is None for _, replayed, _ in answers) == 1, answers
     with app.app_context():
         assert db.session.scalars(select(Report.id)).all() == [answers[0][2]]
+
+
+def test_the_same_json_with_other_whitespace_and_key_order_replays_the_first_answer(app, client):
+    students = sample_students()
+    compact = json.dumps({"students": students, "options": {"idle_cutoff_minutes": 20}}, separators=(",", ":"))
+    spaced = json.dumps({"options": {"idle_cutoff_minutes": 20},
+                         "students": [dict(reversed(list(student.items()))) for student in students]}, indent=4)
+    first = post_submission(client, "pdf", body=compact, idempotency_key="k-ws")
+    again = post_submission(client, "pdf", body="\n" + spaced + "\n", idempotency_key="k-ws")
+    assert again.status_code == 202, again.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["task_id"] == first.get_json()["task_id"]
+    changed = post_submission(client, "pdf", body=compact.replace("20", "25"), idempotency_key="k-ws")
+    assert changed.status_code == 422
+    assert report_count(app) == 1

@@ -6,9 +6,11 @@ rules, and this test holds it to them:
 
 - A ```` ```sh ```` block is what a reader types against ``make run``: each is run here, in README
   order, by ``bash`` with ``set -euo pipefail`` in a directory holding a copy of ``examples/``,
-  against the ``make run`` stack (SQLite, embedded Redis, real workers) on a free port. The only
-  change is that port: ``127.0.0.1:8000`` / ``localhost:8000`` become the live one (and
-  ``127.0.0.1:9000``, the webhook example's receiver, a real receiver's).
+  against the ``make run`` stack (SQLite, embedded Redis, real workers) on a free port. Every
+  example reaches the server at ``$BASE``, which the README tells the reader to export once
+  (``$ export BASE=http://127.0.0.1:8000``); here it is exported as the live stack's address,
+  and no example names the server's address itself. The only change to the code is the webhook
+  example's receiver: ``127.0.0.1:9000`` becomes a real receiver's.
 - Blocks under one ``##`` heading share a shell: the variables they set carry over (``$task``).
 - Commands that set things up (``make run``, ``docker compose``, ``flask …``) are ```` ```console ````
   with ``$ `` prompts; output samples and snippets have their own fences. None of them is run, and
@@ -47,11 +49,13 @@ from ..support.processes import ROOT, make_run_stack, readyz, wait_until
 README = ROOT / "README.md"
 #: The port the README's examples use, and the one of the webhook example's receiver.
 README_PORT, README_RECEIVER_PORT = 8000, 9000
+#: What the README tells a reader to set once: the server's address, which every example uses.
+BASE_EXPORT = re.compile(r"^\$ export BASE=(\S+)$", re.M)
 #: ``##`` sections that run on the stack with API tokens; the rest run on the first one.
 TOKEN_SECTIONS = ("Operators",)
 TOKEN, OTHER_TOKEN = "readme-example-token-of-the-ci-job", "readme-example-token-of-another-client"
 #: Headings (their start) that must each hold at least one ``sh`` example: what the README shows of the API.
-COVERED = ("API", "Submit a report", "Poll and download", "Retrying a submit safely", "Batches",
+COVERED = ("API", "Submit a report", "Several formats at once", "Poll and download", "Retrying a submit safely", "Batches",
            "Cancel or delete", "CSV", "Uploading CSV", "Email", "Webhooks", "Sequence only", "Classes over time", "Operators")
 CSV_HEADER = b"student_id,namespace,position,created_time,type,unit,label"
 #: The first line of each CSV a README example may save: the event log or a summary table.
@@ -150,8 +154,7 @@ def check_saved(path: Path, block: Block) -> None:
 
 def run_block(block: Block, stack: Stack, receiver_port: int, workdir: Path, state: Path,
               env: dict[str, str]) -> subprocess.CompletedProcess:
-    code = re.sub(rf"\b(127\.0\.0\.1|localhost):{README_PORT}\b", rf"\g<1>:{stack.port}", block.code)
-    code = code.replace(f"127.0.0.1:{README_RECEIVER_PORT}", f"127.0.0.1:{receiver_port}")
+    code = block.code.replace(f"127.0.0.1:{README_RECEIVER_PORT}", f"127.0.0.1:{receiver_port}")
     names = sorted(set(re.findall(r"^\s*(?:export\s+)?([A-Za-z_]\w*)=", block.code, re.M)))
     script = "\n".join([
         "set -euo pipefail",
@@ -205,6 +208,15 @@ def test_readme_fences_say_what_runs():
     assert not missing, f"README headings without an sh example: {missing}"
 
 
+def test_every_example_reaches_the_server_at_base_which_the_readme_says_to_export_once():
+    text = README.read_text(encoding="utf-8")
+    assert BASE_EXPORT.findall(text) == [f"http://127.0.0.1:{README_PORT}"]
+    for block in readme_blocks(text):
+        if block.lang == "sh":
+            assert not re.search(rf"(127\.0\.0\.1|localhost):{README_PORT}", block.code), block.code
+            assert "curl" not in block.code or "$BASE" in block.code, block.code
+
+
 def test_every_sh_example_in_the_readme_runs_as_written(tmp_path, mailbox):
     box, smtp_port = mailbox
     blocks = [block for block in readme_blocks(README.read_text(encoding="utf-8")) if block.lang == "sh"]
@@ -226,12 +238,13 @@ def test_every_sh_example_in_the_readme_runs_as_written(tmp_path, mailbox):
         for block in blocks:
             tokens = block.section.startswith(TOKEN_SECTIONS)
             stack = token_stack if tokens else open_stack
-            env = {**base_env, **({"TOKEN": TOKEN, "OTHER_TOKEN": OTHER_TOKEN} if tokens else {})}
+            env = {**base_env, "BASE": f"http://127.0.0.1:{stack.port}",
+                   **({"TOKEN": TOKEN, "OTHER_TOKEN": OTHER_TOKEN} if tokens else {})}
             state = tmp_path / ("shell-" + re.sub(r"\W+", "-", block.section) + ".sh")
             result = run_block(block, stack, receiver.server.server_port, workdir, state, env)
             checked.add(check_what_the_reader_sees(block, result, box, receiver))
 
-        assert checked >= {"idempotent", "cancel", "email", "webhook", "secret", "tokens"}, checked
+        assert checked >= {"idempotent", "several", "cancel", "email", "webhook", "secret", "tokens"}, checked
         for stack in (open_stack, token_stack):
             assert not stack.server_errors(), "the server answered 5xx:\n" + "".join(stack.server_errors())
 
@@ -244,6 +257,14 @@ def check_what_the_reader_sees(block: Block, result, box, receiver) -> str | Non
         assert first["task_id"] == second["task_id"], stdout
         assert "idempotent-replayed: true" in responses(stdout)[1][1].lower(), stdout
         return "idempotent"
+    if heading.startswith("Several formats"):
+        [answer] = json_bodies(stdout)
+        assert answer["formats"] == ["html", "pdf", "csv"] and len(set(answer["task_ids"])) == 3, stdout
+        assert answer["label"] == "Week 3, group B", stdout
+        page = answer["status_page_url"]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/reports/[0-9a-f-]{36}", page), page
+        assert f"location: {page}" in responses(stdout)[0][1].lower(), stdout
+        return "several"
     if heading.startswith("Cancel or delete"):
         deleted, gone, canceled = responses(stdout)
         assert json.loads(canceled[2])["status"] == "CANCELED", stdout

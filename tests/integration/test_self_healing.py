@@ -99,7 +99,7 @@ def test_make_run_starts_a_killed_worker_again_and_reports_still_get_done(tmp_pa
             status_url = json.load(reply)["status_url"]
 
         def report_status() -> str:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}{status_url}", headers={"Accept": "application/json"})
+            request = urllib.request.Request(status_url, headers={"Accept": "application/json"})
             with urllib.request.urlopen(request, timeout=10) as reply:
                 return json.load(reply)["status"]
 

@@ -34,8 +34,8 @@ def post(port: int, path: str, body) -> dict:
         return json.load(reply)
 
 
-def report_status(port: int, status_url: str) -> str:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{status_url}", headers={"Accept": "application/json"})
+def report_status(status_url: str) -> str:
+    request = urllib.request.Request(status_url, headers={"Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as reply:
         return json.load(reply)["status"]
 
@@ -49,7 +49,7 @@ def busy_horse(stack, port: int):
     """Submit a report that keeps a work horse busy for a while; the horse, once it runs."""
     status_url = post(port, "/assignment/pdf", {"students": [minutely_student("long", 30_000)],
                                                 "options": {"event_log": True}})["status_url"]
-    wait_until(lambda: report_status(port, status_url) == "STARTED", 60, "a worker to start the report")
+    wait_until(lambda: report_status(status_url) == "STARTED", 60, "a worker to start the report")
     return wait_until(lambda: [child for worker in stack_workers(stack) for child in worker.children()
                                if os.getpgid(child.pid) == child.pid], 30,  # RQ's horse leads a group of its own
                       "the work horse")
@@ -101,7 +101,7 @@ def test_a_redis_a_dead_run_left_behind_is_stopped_at_the_next_start(tmp_path, s
         ready(stack, port, workers=1)
         assert not still_running([redis])
         status_url = post(port, "/assignment/csv", {"students": [minutely_student("s", 3)]})["status_url"]
-        wait_until(lambda: report_status(port, status_url) == "SUCCESS", 60, "a report on the new Redis")
+        wait_until(lambda: report_status(status_url) == "SUCCESS", 60, "a report on the new Redis")
         stack.send_signal(signal.SIGINT)
         output, _ = stack.communicate(timeout=30)
     assert f"reportgen: stopped the embedded Redis (pid {redis.pid}) that a run which died left behind" in output

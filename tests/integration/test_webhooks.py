@@ -1,6 +1,8 @@
 """Webhooks pushed by a real worker to a real receiver on loopback, which checks every signature
 with the standardwebhooks library; retries, final failures and refused targets as a client sees
 them in the status JSON."""
+import json
+
 import pytest
 from redis import Redis
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -49,7 +51,7 @@ def test_a_finished_report_is_pushed_signed_with_its_status_metadata(hook_app, r
     del metadata["deliveries"]
     assert payload == metadata
     assert (payload["task_id"], payload["format"], payload["status"]) == (task_id, "csv", "SUCCESS")
-    assert payload["download_url"] == f"/assignment/csv/{task_id}"
+    assert payload["download_url"] == f"http://localhost/assignment/csv/{task_id}"
     assert payload["summary"]["succeeded"] == 2 and payload["students"][0]["metrics"]
     with pytest.raises(WebhookVerificationError):  # the signature is the secret's, not any
         Webhook("whsec_" + "b3RoZXItc2VjcmV0LW9mLWF0LWxlYXN0LTMyLWJ5dGVzIQ==").verify(request["body"],
@@ -230,3 +232,22 @@ def test_a_refused_callback_url_is_one_problem_among_the_datas(app, config):
     details = response.get_json()["details"]
     assert set(details) == {"students[0].events", "callback_url"}, details
     assert report_count(app) == 0
+
+
+def test_a_webhook_retry_that_goes_as_planned_logs_one_line_and_no_traceback(hook_app, receiver, config, tmp_path):
+    receiver.answers = [503, 204]
+    client = hook_app.test_client()
+    task_id = post_json(client, "/assignment/csv", {"students": sample_students(),
+                                                    "callback_url": receiver.url()}).get_json()["task_id"]
+    with listening_workers(config, tmp_path, 1, **WEBHOOK_WORKER_ENV):
+        wait_until(lambda: [d for d in status(client, "csv", task_id)["deliveries"] if d["status"] == "SENT"], 120,
+                   "the webhook to be delivered on its second attempt")
+    log = (tmp_path / "deliveries.log").read_text()
+    assert "Traceback" not in log, log
+    failed = [line for line in log.splitlines() if "503" in line]
+    assert len(failed) == 1, log
+    line = json.loads(failed[0])
+    assert (line["level"], line["task_id"]) == ("WARNING", task_id)
+    assert line["message"].startswith("job delivery-") and line["message"].endswith(
+        " (send report webhook): webhook attempt 1 failed: the receiver answered HTTP 503 Service Unavailable; "
+        "retrying, up to 2 more attempts")

@@ -77,7 +77,7 @@ def test_a_bad_student_fails_alone_once_and_the_batch_succeeds(app, client, conf
     failed, ok = summary["students"]
     assert (failed["student_id"], failed["status"], failed["download_url"]) == ("alice", "FAILURE", None)
     assert "student_id" in failed["error"]
-    assert ok["download_url"] == f"/assignment/pdf/{task_id}/students/1"
+    assert ok["download_url"] == f"http://localhost/assignment/pdf/{task_id}/students/1"
     assert client.get(f"/assignment/pdf/{task_id}/students/0").status_code == 500
     registry = ScheduledJobRegistry(config["REPORTGEN_QUEUE"], connection=Redis.from_url(config["REDIS_URL"]))
     assert registry.get_job_ids() == []

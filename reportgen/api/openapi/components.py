@@ -113,7 +113,9 @@ def webhooks() -> dict:
                 "summary": "A report ended: SUCCESS, FAILURE or CANCELED",
                 "description": ("POSTed to the submission's `callback_url` once the report ends. Retried with backoff "
                                 "on connection errors, timeouts, 429 and 5xx; redirects are not followed. Its state "
-                                "shows in the report's `deliveries`."),
+                                "shows in the report's `deliveries`. Its links are absolute: under "
+                                "REPORTGEN_PUBLIC_URL as the worker has it, else under the scheme and host the report "
+                                "was submitted to. A submit of several formats sends one per report."),
                 "parameters": [{"name": name, "in": "header", **header} for name, header in signed.items()],
                 "requestBody": {"required": True,
                                 "description": ("A SUCCESS report's metadata (as `Accept: application/json` answers "

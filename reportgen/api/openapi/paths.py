@@ -117,14 +117,16 @@ def paths(config: Mapping[str, Any]) -> dict:
                 "summary": "Submit students for a report",
                 "description": ("Validates the whole upload at once (every problem by path), stores it and queues "
                                 "the report. Send `Idempotency-Key` to retry safely: the same key with the same "
-                                "body answers the original report again (`Idempotent-Replayed: true`)."),
+                                "body answers the original report again (`Idempotent-Replayed: true`); a JSON body "
+                                "is compared by its content, so other whitespace or key order is the same body. "
+                                "Several formats of one upload: POST /assignment."),
                 "tags": ["reports"],
                 "parameters": [param("report_format"), param("Idempotency-Key"), *IMPORT_PARAMETERS],
                 "requestBody": period_or_submission(submission_body(config)),
                 "responses": {
                     "202": {
                         "description": ("Queued (or, with a replayed Idempotency-Key, the original report's "
-                                        "status). Poll `status_url`."),
+                                        "status). Poll `status_url` (absolute, as every link of a status)."),
                         "headers": {"Location": {"description": "The status URL.", "required": True,
                                                  "schema": {"type": "string"}},
                                     "Idempotent-Replayed": {"description": "`true` when this answers an earlier "
@@ -146,6 +148,51 @@ def paths(config: Mapping[str, Any]) -> dict:
                                   "period (`python-101 has no events in December 2024 (Europe/Berlin)`)."),
                     "503": error("The job queue is unavailable: the report was stored as FAILURE "
                                   "(`details.task_id`); or the server is parsing other large uploads (over 1 MiB): "
+                                  "nothing was stored. Either way, submit again after Retry-After.",
+                                  headers={"Retry-After": header("RetryAfterRequired")}),
+                },
+            },
+        },
+        "/assignment": {
+            "post": {
+                "operationId": "submitReports",
+                "summary": "Submit one upload for several formats at once",
+                "description": (
+                    "An envelope with `formats` (e.g. `[\"pdf\", \"html\", \"csv\"]`): the upload is read and "
+                    "prepared once and makes one report per format, grouped as one submission with one status page "
+                    "(`status_page_url`). Each report sends its own webhook to `callback_url`; each address in "
+                    "`email` gets one email with every format once all have ended, as from the upload form. An "
+                    "`Idempotency-Key` covers the whole submit: the same key with the same content (whitespace and "
+                    "key order aside) answers every report again (`Idempotent-Replayed: true`). Only a JSON envelope "
+                    "has `formats`; send a CSV or another platform's file to /assignment/{report_format}."),
+                "tags": ["reports"],
+                "parameters": [param("Idempotency-Key")],
+                "requestBody": {"required": True, "content": {JSON: {
+                    "schema": ref("Envelope"),
+                    "example": {"students": [{"student_id": "alice", "namespace": "python-101",
+                                              "events": [{"unit": 17, "created_time": "2024-07-21T03:04:55Z"}]}],
+                                "formats": ["pdf", "html", "csv"], "label": "Week 3, group B",
+                                "callback_url": "https://lms.example.org/hooks/reportgen"}}}},
+                "responses": {
+                    "202": {
+                        "description": "Queued (or, with a replayed Idempotency-Key, the original reports' status).",
+                        "headers": {"Location": {"description": "The status page (`status_page_url`).",
+                                                 "required": True, "schema": {"type": "string"}},
+                                    "Idempotent-Replayed": {"description": "`true` when this answers an earlier "
+                                                            "submit with the same Idempotency-Key.",
+                                                            "schema": {"type": "string", "enum": ["true"]}}},
+                        "content": json_content(ref("UploadAccepted")),
+                    },
+                    "400": response("BadSubmission"),
+                    **COMMON_ERRORS,
+                    "409": error("A submit with the same Idempotency-Key was refused a moment ago; send it again.",
+                                  headers={"Retry-After": header("RetryAfterRequired")}),
+                    "413": response("TooLarge"),
+                    "415": response("UnsupportedMediaType"),
+                    "422": error("The Idempotency-Key was used in the last 24 hours for a different request "
+                                 "(another path, format or content)."),
+                    "503": error("The job queue is unavailable: the reports were stored as FAILURE "
+                                  "(`details.task_ids`); or the server is parsing other large uploads (over 1 MiB): "
                                   "nothing was stored. Either way, submit again after Retry-After.",
                                   headers={"Retry-After": header("RetryAfterRequired")}),
                 },

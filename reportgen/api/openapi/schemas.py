@@ -3,6 +3,7 @@ code names (statuses, formats, option ranges, caps, CSV columns) are read from i
 from __future__ import annotations
 
 from ...domain.importers import FORMATS as IMPORT_FORMATS
+from ...domain.limits import MAX_CHARS
 from ...domain.options import (DEFAULT_IDLE_CUTOFF_MINUTES, KNOWN_OPTIONS, MAX_IDLE_CUTOFF_MINUTES, MAX_NAME_CHARS,
                                MIN_IDLE_CUTOFF_MINUTES, WINDOW_KEYS)
 from ...domain.submission import MAX_PROBLEMS, TIME_RANGE
@@ -15,6 +16,10 @@ from .shapes import nullable, ref
 STATUSES = tuple(status.value for status in Status)
 FINISHED = DONE
 PURGE_REASONS = ("expired", "deleted")
+#: What every link of a status says about itself.
+ABSOLUTE = ("Absolute: under REPORTGEN_PUBLIC_URL when the server sets it, else under the scheme and host the "
+            "report was submitted to (a webhook's body too); relative only for a report submitted outside a request "
+            "(the CLI) to a server without REPORTGEN_PUBLIC_URL.")
 
 
 def schemas() -> dict:
@@ -121,6 +126,17 @@ def schemas() -> dict:
                                 "a loopback, private, link-local or metadata address not in REPORTGEN_WEBHOOK_ALLOW."),
                 "examples": ["https://lms.example.org/hooks/reportgen"],
             },
+            "label": {"type": ["string", "null"], "maxLength": MAX_CHARS["label"],
+                      "description": ("The report's title (the document's heading), the status page's and the "
+                                      "emails' subject and attachment names, and `label` in the status JSON, as "
+                                      f"the upload form's label field; at most {MAX_CHARS['label']} characters "
+                                      "after trimming (else 400 naming `label`); blank is none."),
+                      "examples": ["Week 3, group B"]},
+            "formats": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string", "enum": names},
+                        "description": ("POST /assignment only, and required there: one report of each format from "
+                                        "this one upload. An unknown, repeated or missing name is 400 naming "
+                                        "`formats[i]` (or `formats`); on /assignment/{report_format} it is 400."),
+                        "examples": [["pdf", "html", "csv"]]},
             "keep": {"type": ["boolean", "null"], "default": False,
                      "description": ("true: also store the events in the history of each of the upload's namespaces "
                                      "(see /namespaces); every student needs a namespace and every event a "
@@ -201,7 +217,8 @@ def schemas() -> dict:
             "status": {"type": "string", "enum": list(STATUSES)},
             "error": {"type": ["string", "null"]},
             "size": {"type": ["integer", "null"], "minimum": 0},
-            "download_url": {"type": ["string", "null"], "description": "This student's own document, when it succeeded."},
+            "download_url": {"type": ["string", "null"],
+                             "description": "This student's own document, when it succeeded. " + ABSOLUTE},
         },
     }
     status_properties = {
@@ -218,7 +235,8 @@ def schemas() -> dict:
             "properties": {"current": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0},
                            "percent": {"type": "integer", "minimum": 0, "maximum": 100}},
         },
-        "status_url": {"type": "string", "format": "uri-reference"},
+        "label": {"type": ["string", "null"], "description": "The submit's `label` (or the upload form's); null without one."},
+        "status_url": {"type": "string", "format": "uri-reference", "description": ABSOLUTE},
         "student_count": {"type": "integer", "minimum": 0},
         "event_count": {"type": "integer", "minimum": 0},
         "attempts": {"type": ["integer", "null"], "minimum": 0},
@@ -271,9 +289,9 @@ def schemas() -> dict:
             "size": {"type": ["integer", "null"], "minimum": 0},
             "sha256": {"type": ["string", "null"], "pattern": "^([0-9a-f]{64})?$"},
             "filename": {"type": "string"},
-            "download_url": {"type": "string", "format": "uri-reference"},
+            "download_url": {"type": "string", "format": "uri-reference", "description": ABSOLUTE},
             "bundle_url": {"type": "string", "format": "uri-reference",
-                           "description": "Every student's own document in one ZIP."},
+                           "description": "Every student's own document in one ZIP. " + ABSOLUTE},
             "sequences": {"type": ["object", "null"], "description": "The labels and each student's sequence, "
                                                                      "as POST /assignment/sequence answers."},
             "students": {"type": "array", "items": {
@@ -338,6 +356,23 @@ def schemas() -> dict:
                                  "description": f"How many problems past the first {MAX_PROBLEMS} were left out."},
         },
     }
+    upload_accepted = {
+        "type": "object",
+        "required": ["submission_id", "label", "task_ids", "formats", "status_page_url", "reports"],
+        "properties": {
+            "submission_id": {"type": "string", "description": "What the reports of this one upload share."},
+            "label": {"type": ["string", "null"]},
+            "task_ids": {"type": "array", "items": {"type": "string"},
+                         "description": "Every report's task id, in the order of `formats` and `reports`."},
+            "formats": {"type": "array", "items": {"type": "string", "enum": names},
+                        "description": "The formats asked for, in the server's order (" + ", ".join(names) + ")."},
+            "status_page_url": {"type": "string", "format": "uri-reference",
+                                "description": "The one page that lists every report of the upload. " + ABSOLUTE},
+            "reports": {"type": "array", "items": ref("ReportStatus"),
+                        "description": "Each report's status; poll each one's `status_url`."},
+        },
+        "description": "A submit of several formats (POST /assignment): one report per format, one status page.",
+    }
     health = {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}
     check = {"type": "string", "description": "`ok`, or what is wrong."}
     readiness = {
@@ -356,5 +391,5 @@ def schemas() -> dict:
                        "description": "Students alone, or an envelope with email, options and callback_url."},
         "ReportOptions": report_options, "Input": read_input, "ImportedData": imported_data, "Delivery": delivery, "SummaryStudent": summary_student,
         "ReportStatus": report_status, "ReportMetadata": report_metadata, "StudentDocumentStatus": item_status,
-        "Sequence": sequence, "Error": error, "Health": health, "Readiness": readiness,
+        "UploadAccepted": upload_accepted, "Sequence": sequence, "Error": error, "Health": health, "Readiness": readiness,
     }
