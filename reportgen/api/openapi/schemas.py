@@ -3,6 +3,7 @@ code names (statuses, formats, option ranges, caps, CSV columns) are read from i
 from __future__ import annotations
 
 from ...domain.importers import FORMATS as IMPORT_FORMATS
+from ...domain.limits import MAX_CHARS
 from ...domain.options import (DEFAULT_IDLE_CUTOFF_MINUTES, KNOWN_OPTIONS, MAX_IDLE_CUTOFF_MINUTES, MAX_NAME_CHARS,
                                MIN_IDLE_CUTOFF_MINUTES, WINDOW_KEYS)
 from ...domain.submission import MAX_PROBLEMS, TIME_RANGE
@@ -33,6 +34,15 @@ def schemas() -> dict:
                 "description": ("ISO 8601 with `T` or a space, any fraction, any offset or `Z`; naive means UTC. "
                                 f"Must lie in {TIME_RANGE}. An event without one is untimed."),
                 "examples": ["2024-07-21 03:04:55.939000+00:00", "2024-07-21T03:04:55Z"],
+            },
+            "id": {
+                "oneOf": [{"type": "string", "minLength": 1, "maxLength": MAX_CHARS["id"], "pattern": r"\S"},
+                          {"type": "integer"}],
+                "description": ("The event's own id, where the data has one (7 and \"7\" are one id). Reports do not "
+                                "read it; a class's history takes an event whose id that student's history holds "
+                                "already for a duplicate, whatever its time or unit. xAPI statement ids and "
+                                "Caliper event ids are read as this."),
+                "examples": ["5f0e4bd2-7c34-4f0a-9b1f-3f7a2c6b9d10", 81723],
             },
         },
     }
