@@ -16,9 +16,9 @@ apart), and its id is remembered as well. Ids are per student, not per class (tw
 never meet: a statement is one actor's), and stored as 8 bytes of BLAKE2b (:func:`id_hash`) with
 the day, keyed ``(student, hash)`` in ``class_event_ids``: two different ids of one student
 would have to collide in 64 bits (for a student of a million ids, a chance of about 3 in 10⁸)
-for an event to be taken for a duplicate wrongly. The append reads the stored hashes of the
-students whose events carry ids and decides in memory; appends to one class are serialised
-(below), so nothing slips in between.
+for an event to be taken for a duplicate wrongly. The append looks up the hashes of the ids it
+was sent (by key, so what it reads grows with the request, not with the history) and decides in
+memory; appends to one class are serialised (below), so nothing slips in between.
 
 Appends to one class are serialised: the class's row is written first (PostgreSQL locks it;
 SQLite's one writer is :mod:`reportgen.sqlite_writes`' lock), so the running counts on the
@@ -54,7 +54,7 @@ UNIT, TYPE = 0, 1
 PG_BATCH = 50_000
 #: Students whose expired events one sweep deletes at most; the next sweep goes on.
 PURGE_BATCH = 200
-#: Students whose stored event ids one query reads.
+#: Event ids of one student that one SQLite query looks up.
 ID_READ_BATCH = 500
 
 
@@ -165,13 +165,26 @@ def _numbers(class_id: int, kind: int, names: Iterable[str]) -> dict[str, int]:
     return known
 
 
-def _known_ids(numbers: list[int]) -> dict[int, set[int]]:
-    """The stored id hashes of these students, by student number."""
-    known: dict[int, set[int]] = {number: set() for number in numbers}
-    for start in range(0, len(numbers), ID_READ_BATCH):
-        for student, key in db.session.execute(select(ClassEventId.student, ClassEventId.hash).where(
-                ClassEventId.student.in_(numbers[start:start + ID_READ_BATCH]))):
-            known[student].add(key)
+def _stored_ids(wanted: dict[int, list[int]]) -> dict[int, set[int]]:
+    """Which of these id hashes (student number → hashes) the students' histories hold already,
+    each looked up by its key: what an append reads grows with its events, not with the history."""
+    known: dict[int, set[int]] = {number: set() for number in wanted}
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        pairs = [(number, key) for number, keys in wanted.items() for key in keys]
+        for start in range(0, len(pairs), PG_BATCH):
+            numbers, keys = zip(*pairs[start:start + PG_BATCH])
+            for number, key in connection.exec_driver_sql(
+                    "SELECT i.student, i.hash FROM class_event_ids i JOIN unnest(%s::integer[], %s::bigint[]) "
+                    "AS w(student, hash) ON i.student = w.student AND i.hash = w.hash", (list(numbers), list(keys))):
+                known[number].add(key)
+        return known
+    for number, keys in wanted.items():
+        for start in range(0, len(keys), ID_READ_BATCH):
+            chunk = keys[start:start + ID_READ_BATCH]
+            known[number].update(key for (key,) in connection.exec_driver_sql(
+                f"SELECT hash FROM class_event_ids WHERE student = ? AND hash IN ({', '.join('?' * len(chunk))})",
+                (number, *chunk)))
     return known
 
 
@@ -236,8 +249,10 @@ def append(namespace: str, students: list[Student]) -> Appended:
             select(ClassStudent).where(ClassStudent.class_id == class_id,
                                        ClassStudent.student_id.in_({s.student_id for s in students})))}
     today = epoch_day(utcnow())
-    known = _known_ids([existing[student.student_id].id for student in students
-                        if any(event.id is not None for event in student.events)])
+    wanted = {existing[student.student_id].id: [id_hash(event.id) for event in student.events if event.id is not None]
+              for student in students}
+    wanted = {number: keys for number, keys in wanted.items() if keys}
+    known = _stored_ids(wanted)
     rows_by_student: dict[int, list[tuple]] = {}
     id_rows: list[tuple[int, int, int]] = []
     span: dict[int, tuple[int, int]] = {}
@@ -246,12 +261,13 @@ def append(namespace: str, students: list[Student]) -> Appended:
         number = existing[student.student_id].id
         rows = rows_by_student.setdefault(number, [])
         ids = known.get(number)
+        keys = iter(wanted.get(number, ()))
         times = []
         for event in student.events:
             at = to_microseconds(event.created_at)
             times.append(at)
             if event.id is not None:
-                key = id_hash(event.id)
+                key = next(keys)
                 if key in ids:
                     continue  # its id was stored before: a duplicate, whatever its time and unit
                 ids.add(key)
