@@ -259,25 +259,28 @@ def append(namespace: str, students: list[Student]) -> Appended:
     received_span: list[int] = []
     for student in students:
         number = existing[student.student_id].id
-        rows = rows_by_student.setdefault(number, [])
         ids = known.get(number)
-        keys = iter(wanted.get(number, ()))
-        times = []
-        for event in student.events:
-            at = to_microseconds(event.created_at)
-            times.append(at)
-            if event.id is not None:
-                key = next(keys)
-                if key in ids:
-                    continue  # its id was stored before: a duplicate, whatever its time and unit
-                ids.add(key)
-                id_rows.append((number, key, today))
-            rows.append((number, at, units[event.unit], 0 if event.type is None else types[event.type], today))
-        if times:
-            received_span += (min(times), max(times))
+        if ids is None:  # no event of this student has an id: the four fields decide alone
+            rows = [(number, to_microseconds(event.created_at), units[event.unit],
+                     0 if event.type is None else types[event.type], today) for event in student.events]
+        else:
+            rows = []
+            keys = iter(wanted[number])
+            for event in student.events:
+                at = to_microseconds(event.created_at)
+                if event.id is not None:
+                    key = next(keys)
+                    if key in ids:  # its id was stored before: a duplicate, whatever its time and unit
+                        received_span.append(at)
+                        continue
+                    ids.add(key)
+                    id_rows.append((number, key, today))
+                rows.append((number, at, units[event.unit], 0 if event.type is None else types[event.type], today))
+        rows_by_student[number] = rows
         if rows:
             kept = [row[1] for row in rows]
             span[number] = (min(kept), max(kept))
+            received_span += span[number]
     added = _insert_events(rows_by_student)
     _insert_ids(id_rows)
     rollup.after_append(school_class, {number: rows for number, rows in rows_by_student.items() if added[number]},
