@@ -179,6 +179,13 @@ def main() -> None:
           f"(target 0 added, ≤ 15 s)  {load()}")
     json_bytes = sum(len(compact(event)) for body in timed for student in json.loads(body) for event in student["events"])
     with_students = sum(len(body) for body in timed)
+    if "postgresql" in url:
+        with app.app_context():
+            sizes = db.session.connection().exec_driver_sql(
+                "SELECT c, pg_total_relation_size(c) FROM unnest(ARRAY['class_events', 'class_days', "
+                "'class_event_ids']::regclass[]) AS c").all()
+            db.session.rollback()
+        print("  relations (indexes included): " + ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in sizes))
     print(f"storage:                   {grown / 2**20:6.1f} MiB for {json_bytes / 2**20:.1f} MiB of compact event JSON "
           f"= {grown / json_bytes:.2f}×  ({grown / with_students:.2f}× the request bodies; target ≤ 1.5×)  {load()}")
     if later:
