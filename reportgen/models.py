@@ -375,6 +375,21 @@ class ClassEvent(db.Model):
     """The day it was stored (days since 1970 UTC): retention counts from here, not from its time."""
 
 
+class ClassEventId(db.Model):
+    """The id of a stored event, where the data carried one (an xAPI statement's, a Caliper
+    event's, JSON ``id``), so that the same id appended again is a duplicate whatever its time
+    or unit. Kept per student as an 8-byte hash of the id (:func:`reportgen.history.store.id_hash`),
+    the key being the table on SQLite (``WITHOUT ROWID``); ``added_day`` as an event's, for
+    retention. Deleted with the student (``ON DELETE CASCADE``) and by the sweeper with its events."""
+
+    __tablename__ = "class_event_ids"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    student = db.Column(db.Integer, db.ForeignKey("class_students.id", ondelete="CASCADE"), primary_key=True)
+    hash = db.Column(db.BigInteger, primary_key=True, autoincrement=False)
+    added_day = db.Column(db.Integer, nullable=False)
+
+
 class ClassDay(db.Model):
     """One student's events of one local day (days since 1970-01-01 in the class's zone): how
     many, the time on task between them, the first and last. Kept by

@@ -15,6 +15,8 @@ What the CSV layout itself decides:
 * A header row is required and must name ``student_id`` and ``unit``; ``namespace``,
   ``created_time`` and ``type`` are optional; other columns (``position``, ``label``, anything
   a teacher adds) are ignored. Names are matched without regard to case or surrounding spaces.
+  An ``id`` column is ignored too, not read as the events' ids (which a class's history would
+  take for duplicates): a spreadsheet's ``id`` is as often the student's or the row's number.
 * UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one). The delimiter is
   whichever of comma, semicolon (Excel in many European locales) or tab (cells pasted from a
   spreadsheet) the header line has most of.

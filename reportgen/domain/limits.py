@@ -21,8 +21,9 @@ from __future__ import annotations
 
 #: Characters a stored string may have, by field (a 400 naming the field and the bound past
 #: them; ``label`` is the form's label of an upload, ``name`` a unit's or a student's name in
-#: ``options.unit_names`` and ``student_names``). Ids and namespaces are names, units names or
-#: numbers, types a word; 256 holds an e-mail address or a URL-like unit name (the PDF wraps
+#: ``options.unit_names`` and ``student_names``; ``id`` an event's own id, as xAPI and Caliper
+#: give one). Ids and namespaces are names, units names or numbers, types a word, event ids a
+#: UUID or an IRI; 256 holds an e-mail address or a URL-like unit name (the PDF wraps
 #: 200 characters of any of them inside its page: tests/unit/test_report_pdf.py), and no report
 #: has room for more.
 MAX_CHARS = {
@@ -30,6 +31,7 @@ MAX_CHARS = {
     "namespace": 256,
     "unit": 256,
     "type": 256,
+    "id": 256,
     "label": 200,
     "name": 200,
 }
@@ -52,4 +54,5 @@ def too_long(value: str, field: str) -> str | None:
     limit = MAX_CHARS[field]
     if len(value) <= limit:
         return None
-    return f"has {len(value):,} characters; a {field.replace('_', ' ')} may have at most {limit:,}"
+    what = "an event id" if field == "id" else f"a {field.replace('_', ' ')}"
+    return f"has {len(value):,} characters; {what} may have at most {limit:,}"

@@ -175,12 +175,15 @@ def is_blank(body: str | bytes) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One completed activity; ``unit`` is canonical text, ``index`` its input position."""
+    """One completed activity; ``unit`` is canonical text, ``index`` its input position, ``id``
+    the event's own id where the data carries one (JSON ``id``, an xAPI statement's, a Caliper
+    event's): a class's history takes a known id for a duplicate, reports do not read it."""
 
     unit: str
     type: str | None
     created_at: datetime | None
     index: int
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +390,7 @@ def check_storable(document: Any) -> None:
         events = student.get("events")
         for number, event in enumerate(events if isinstance(events, list) else ()):
             if isinstance(event, dict):
-                for name in ("unit", "type", "created_time"):
+                for name in ("unit", "type", "created_time", "id"):
                     _check_text(event.get(name), f"{dot}events[{number}].{name}", errors)
     raise_if(errors)
 
@@ -417,6 +420,18 @@ def canonical_unit(value: Any) -> str | None:
         return str(value)
     if isinstance(value, str) and value.strip():
         return value.strip()
+    return None
+
+
+def canonical_id(value: Any) -> str | None:
+    """An event id as text (``7`` and ``"7"`` are one id); ``None`` if not an id. Unlike a
+    unit's, it is kept as given: ids are compared, never shown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value
     return None
 
 
@@ -458,6 +473,17 @@ def _parse_event(raw: Any, path: str, index: int, errors: dict[str, str]) -> Eve
     elif event_type is not None and (problem := too_long(event_type, "type")):
         errors[f"{path}.type"] = problem
         ok = False
+    event_id = raw.get("id")
+    if event_id is not None:
+        event_id = canonical_id(event_id)
+        if event_id is None:
+            errors[f"{path}.id"] = ("must not be empty (leave it out if the event has no id)"
+                                    if isinstance(raw["id"], str) else
+                                    f"must be a string or an integer, not {type_name(raw['id'])}")
+            ok = False
+        elif problem := too_long(event_id, "id"):
+            errors[f"{path}.id"] = problem
+            ok = False
     created_at = None
     raw_time = raw.get("created_time")
     if raw_time is not None:
@@ -483,7 +509,7 @@ def _parse_event(raw: Any, path: str, index: int, errors: dict[str, str]) -> Eve
                     ok = False
     if not ok:
         return None
-    return Event(unit=unit, type=event_type, created_at=created_at, index=index)
+    return Event(unit=unit, type=event_type, created_at=created_at, index=index, id=event_id)
 
 
 _INVALID = object()
@@ -505,8 +531,8 @@ def _parse_events(raw_events: list, path: str, errors: dict[str, str], events: l
     utc = timezone.utc
     first_year, last_year = FIRST_YEAR, LAST_YEAR
     new = object.__new__
-    set_unit, set_type, set_created_at, set_index = _EVENT_SETTERS
-    max_unit, max_type = MAX_CHARS["unit"], MAX_CHARS["type"]
+    set_unit, set_type, set_created_at, set_index, set_id = _EVENT_SETTERS
+    max_unit, max_type, max_id = MAX_CHARS["unit"], MAX_CHARS["type"], MAX_CHARS["id"]
     for index, raw in enumerate(raw_events):
         if type(raw) is dict:
             value = raw.get("unit")
@@ -521,7 +547,10 @@ def _parse_events(raw_events: list, path: str, errors: dict[str, str], events: l
                     else:
                         unit = None
             event_type = raw.get("type")
-            if unit is not None and (event_type is None or (type(event_type) is str and len(event_type) <= max_type)):
+            event_id = raw.get("id")
+            if unit is not None and (event_type is None or (type(event_type) is str and len(event_type) <= max_type)) \
+                    and (event_id is None or (type(event_id) is str and 0 < len(event_id) <= max_id
+                                              and not event_id.isspace())):
                 raw_time = raw.get("created_time")
                 if raw_time is None:
                     created_at = None
@@ -538,11 +567,12 @@ def _parse_events(raw_events: list, path: str, errors: dict[str, str], events: l
                 else:
                     created_at = _INVALID
                 if created_at is not _INVALID:
-                    event = new(Event)  # Event(unit, event_type, created_at, index), faster
+                    event = new(Event)  # Event(unit, event_type, created_at, index, event_id), faster
                     set_unit(event, unit)
                     set_type(event, event_type)
                     set_created_at(event, created_at)
                     set_index(event, index)
+                    set_id(event, event_id)
                     append(event)
                     continue
         event = _parse_event(raw, f"{path}[{index}]", index, errors)

@@ -6,6 +6,21 @@ primary key is the rule for duplicates, so the database decides them: ``INSERT O
 SQLite, ``ON CONFLICT DO NOTHING`` on PostgreSQL, and what was really inserted is counted per
 student from the database's own answer (rowcount, ``RETURNING``), never guessed.
 
+Where the data carries an event id (JSON ``id``, an xAPI statement's, a Caliper event's), that
+id decides too: an event whose id the student's history holds already (stored before, or earlier
+in the same request) is a duplicate even if its time or unit differs, as when an LRS re-export
+re-times its statements. The four-field rule still holds for every event, with an id or without:
+two events of one student at the same moment on the same unit with the same type are one event
+whatever their ids (the history stores four numbers an event, and no report could tell the two
+apart), and both ids are remembered. Ids are per student, not per class (two students' ids never
+meet: a statement is one actor's), stored as 8 bytes of BLAKE2b (:func:`id_hash`) with the day,
+keyed ``(student, hash)`` in ``class_event_ids``: about 20 bytes an id on SQLite, 99 on
+PostgreSQL, where a heap and its index hold it (``bench/history_bench.py --ids``). Two ids of one
+student would have to collide in 64 bits (for a student of a million ids, a chance of about 3 in
+10⁸) for an event to be taken for a duplicate wrongly. The append looks up the hashes of the ids
+it was sent (by key, so what it reads grows with the request, not with the history) and decides
+in memory; appends to one class are serialised (below), so nothing slips in between.
+
 Appends to one class are serialised: the class's row is written first (PostgreSQL locks it;
 SQLite's one writer is :mod:`reportgen.sqlite_writes`' lock), so the running counts on the
 class and student rows stay exact under concurrent appends. Everything of one append is one
@@ -22,6 +37,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import blake2b
 
 from sqlalchemy import delete, func, insert, select, text, update
 
@@ -30,7 +46,7 @@ from ..domain.dates import iso
 from ..domain.periods import Period, epoch_day, from_microseconds, months_between, to_microseconds
 from ..domain.submission import Event, Problems, Student, raise_if, shown, text_problem
 from ..extensions import db
-from ..models import ClassEvent, ClassName, ClassStudent, SchoolClass, utcnow
+from ..models import ClassEvent, ClassEventId, ClassName, ClassStudent, SchoolClass, utcnow
 from . import rollup
 
 MAX_NAMESPACE_CHARS = 200
@@ -39,6 +55,14 @@ UNIT, TYPE = 0, 1
 PG_BATCH = 50_000
 #: Students whose expired events one sweep deletes at most; the next sweep goes on.
 PURGE_BATCH = 200
+#: Event ids of one student that one SQLite query looks up.
+ID_READ_BATCH = 500
+
+
+def id_hash(event_id: str) -> int:
+    """What ``class_event_ids`` keeps of an event id: 8 bytes of its BLAKE2b, as a signed 64-bit
+    integer (a ``BIGINT`` on both databases)."""
+    return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def check_namespace(namespace: str, path: str = "namespace") -> None:
@@ -142,6 +166,45 @@ def _numbers(class_id: int, kind: int, names: Iterable[str]) -> dict[str, int]:
     return known
 
 
+def _stored_ids(wanted: dict[int, list[int]]) -> dict[int, set[int]]:
+    """Which of these id hashes (student number → hashes) the students' histories hold already,
+    each looked up by its key: what an append reads grows with its events, not with the history."""
+    known: dict[int, set[int]] = {number: set() for number in wanted}
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        pairs = [(number, key) for number, keys in wanted.items() for key in keys]
+        for start in range(0, len(pairs), PG_BATCH):
+            numbers, keys = zip(*pairs[start:start + PG_BATCH])
+            for number, key in connection.exec_driver_sql(
+                    "SELECT i.student, i.hash FROM class_event_ids i JOIN unnest(%s::integer[], %s::bigint[]) "
+                    "AS w(student, hash) ON i.student = w.student AND i.hash = w.hash", (list(numbers), list(keys))):
+                known[number].add(key)
+        return known
+    for number, keys in wanted.items():
+        for start in range(0, len(keys), ID_READ_BATCH):
+            chunk = keys[start:start + ID_READ_BATCH]
+            known[number].update(key for (key,) in connection.exec_driver_sql(
+                f"SELECT hash FROM class_event_ids WHERE student = ? AND hash IN ({', '.join('?' * len(chunk))})",
+                (number, *chunk)))
+    return known
+
+
+def _insert_ids(rows: list[tuple[int, int, int]]) -> None:
+    """Store new ids ``(student, hash, day)``, none of them stored yet (decided by the caller)."""
+    if not rows:
+        return
+    rows.sort()
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        for start in range(0, len(rows), PG_BATCH):
+            connection.exec_driver_sql(
+                "INSERT INTO class_event_ids (student, hash, added_day) "
+                "SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::integer[])",
+                tuple(list(column) for column in zip(*rows[start:start + PG_BATCH])))
+        return
+    connection.exec_driver_sql("INSERT INTO class_event_ids (student, hash, added_day) VALUES (?, ?, ?)", rows)
+
+
 def _insert_events(rows_by_student: dict[int, list[tuple]]) -> Counter:
     """Insert, ignoring duplicates; how many each student really gained."""
     added: Counter = Counter()
@@ -158,6 +221,8 @@ def _insert_events(rows_by_student: dict[int, list[tuple]]) -> Counter:
             added.update(student for (student,) in result)
         return added
     for student, rows in rows_by_student.items():
+        if not rows:
+            continue
         result = connection.exec_driver_sql("INSERT OR IGNORE INTO class_events (student, at, unit, type, added_day) "
                                             "VALUES (?, ?, ?, ?, ?)", rows)
         added[student] = result.rowcount
@@ -166,7 +231,8 @@ def _insert_events(rows_by_student: dict[int, list[tuple]]) -> Counter:
 
 def append(namespace: str, students: list[Student]) -> Appended:
     """Store the students' events in the class of ``namespace`` (checked by :func:`check_storable`
-    first); duplicates are left out and counted. Not committed: the caller commits."""
+    first); duplicates (by the four fields, or by an event id stored before) are left out and
+    counted. Not committed: the caller commits."""
     received = sum(len(student.events) for student in students)
     school_class = _class_for_append(namespace)
     class_id = school_class.id
@@ -184,18 +250,40 @@ def append(namespace: str, students: list[Student]) -> Appended:
             select(ClassStudent).where(ClassStudent.class_id == class_id,
                                        ClassStudent.student_id.in_({s.student_id for s in students})))}
     today = epoch_day(utcnow())
+    wanted = {existing[student.student_id].id: [id_hash(event.id) for event in student.events if event.id is not None]
+              for student in students}
+    wanted = {number: keys for number, keys in wanted.items() if keys}
+    known = _stored_ids(wanted)
     rows_by_student: dict[int, list[tuple]] = {}
+    id_rows: list[tuple[int, int, int]] = []
     span: dict[int, tuple[int, int]] = {}
+    received_span: list[int] = []
     for student in students:
         number = existing[student.student_id].id
-        rows = rows_by_student.setdefault(number, [])
-        for event in student.events:
-            rows.append((number, to_microseconds(event.created_at), units[event.unit],
-                         0 if event.type is None else types[event.type], today))
+        ids = known.get(number)
+        if ids is None:  # no event of this student has an id: the four fields decide alone
+            rows = [(number, to_microseconds(event.created_at), units[event.unit],
+                     0 if event.type is None else types[event.type], today) for event in student.events]
+        else:
+            rows = []
+            keys = iter(wanted[number])
+            for event in student.events:
+                at = to_microseconds(event.created_at)
+                if event.id is not None:
+                    key = next(keys)
+                    if key in ids:  # its id was stored before: a duplicate, whatever its time and unit
+                        received_span.append(at)
+                        continue
+                    ids.add(key)
+                    id_rows.append((number, key, today))
+                rows.append((number, at, units[event.unit], 0 if event.type is None else types[event.type], today))
+        rows_by_student[number] = rows
         if rows:
-            times = [row[1] for row in rows]
-            span[number] = (min(times), max(times))
+            kept = [row[1] for row in rows]
+            span[number] = (min(kept), max(kept))
+            received_span += span[number]
     added = _insert_events(rows_by_student)
+    _insert_ids(id_rows)
     rollup.after_append(school_class, {number: rows for number, rows in rows_by_student.items() if added[number]},
                         added)
     updates = []
@@ -212,10 +300,9 @@ def append(namespace: str, students: list[Student]) -> Appended:
                                 "last_event = :b_last, first_added = :b_added WHERE id = :b_id"), updates)
     total_added = sum(added.values())
     _refresh_class(class_id, added_now=total_added > 0)
-    all_times = [bound for bounds in span.values() for bound in bounds]
     return Appended(namespace=namespace, received=received, added=total_added, students=len(students),
-                    first_event=from_microseconds(min(all_times)) if all_times else None,
-                    last_event=from_microseconds(max(all_times)) if all_times else None)
+                    first_event=from_microseconds(min(received_span)) if received_span else None,
+                    last_event=from_microseconds(max(received_span)) if received_span else None)
 
 
 def _refresh_class(class_id: int, added_now: bool = False) -> None:
@@ -238,6 +325,7 @@ def erase_student(school_class: SchoolClass, student_id: str) -> int | None:
         return None
     erased = db.session.scalar(select(func.count()).select_from(ClassEvent).where(ClassEvent.student == row.id))
     db.session.execute(delete(ClassEvent).where(ClassEvent.student == row.id))
+    db.session.execute(delete(ClassEventId).where(ClassEventId.student == row.id))
     db.session.execute(delete(ClassStudent).where(ClassStudent.id == row.id))
     _refresh_class(school_class.id)
     db.session.commit()
@@ -249,6 +337,7 @@ def erase_class(school_class: SchoolClass) -> tuple[int, int]:
     counts = (school_class.student_count, school_class.event_count)
     student_rows = select(ClassStudent.id).where(ClassStudent.class_id == school_class.id).scalar_subquery()
     db.session.execute(delete(ClassEvent).where(ClassEvent.student.in_(student_rows)))
+    db.session.execute(delete(ClassEventId).where(ClassEventId.student.in_(student_rows)))
     db.session.execute(delete(SchoolClass).where(SchoolClass.id == school_class.id))
     db.session.commit()
     return counts
@@ -256,7 +345,8 @@ def erase_class(school_class: SchoolClass) -> tuple[int, int]:
 
 def purge_expired(cutoff: datetime) -> int:
     """Delete the events stored before ``cutoff``'s day (retention counts from when an event was
-    stored, not from its time), of at most :data:`PURGE_BATCH` students; how many."""
+    stored, not from its time), and the event ids stored before it, of at most
+    :data:`PURGE_BATCH` students; how many events."""
     limit = epoch_day(cutoff)
     rows = db.session.execute(select(ClassStudent.id, ClassStudent.class_id)
                               .where(ClassStudent.first_added < limit).limit(PURGE_BATCH)).all()
@@ -266,9 +356,13 @@ def purge_expired(cutoff: datetime) -> int:
     for student, _ in rows:
         purged += db.session.execute(delete(ClassEvent).where(ClassEvent.student == student,
                                                               ClassEvent.added_day < limit)).rowcount
+        db.session.execute(delete(ClassEventId).where(ClassEventId.student == student, ClassEventId.added_day < limit))
         count, first, last, added = db.session.execute(
             select(func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at), func.min(ClassEvent.added_day))
             .where(ClassEvent.student == student)).one()
+        id_added = db.session.scalar(select(func.min(ClassEventId.added_day)).where(ClassEventId.student == student))
+        if count and id_added is not None:
+            added = min(added, id_added)  # the sweeper comes back for an id older than its events
         if count:
             db.session.execute(update(ClassStudent).where(ClassStudent.id == student)
                                .values(event_count=count, first_event=first, last_event=last, first_added=added))

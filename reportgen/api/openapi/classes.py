@@ -60,8 +60,11 @@ def schemas() -> dict:
                 "namespace": {"type": "string"},
                 "received": {**COUNT, "description": "Events in the request."},
                 "added": {**COUNT, "description": "Events stored now."},
-                "duplicates": {**COUNT, "description": ("Events stored already (the same student, unit, type and "
-                                                        "created_time), left out.")},
+                "duplicates": {**COUNT, "description": (
+                    "Events stored already, left out: the same student, unit, type and created_time as a stored "
+                    "event (or an earlier one of this request), or, where the event carries an `id`, an id that "
+                    "student's history holds already (stored before or earlier in this request), whatever the "
+                    "event's time and unit.")},
                 "students": {**COUNT, "description": "Students in the request."},
                 "first_event": {**nullable(TIME), "description": "The request's first event."},
                 "last_event": {**nullable(TIME), "description": "The request's last event."}}},
@@ -148,7 +151,12 @@ def paths(config: Mapping[str, Any]) -> dict:
         "/namespaces/{namespace}/events": {
             "parameters": [namespace],
             "post": {"operationId": "appendEvents", "summary": "Append events to a class's history",
-                     "description": "Idempotent: events stored already are counted as duplicates and left out.",
+                     "description": (
+                         "Idempotent: events stored already are counted as duplicates and left out. A duplicate is "
+                         "an event of the same student, unit, type and `created_time` as a stored one, or one whose "
+                         "`id` (JSON `id`, an xAPI statement's `id`, a Caliper event's `id`) that student's history "
+                         "holds already, even with another time or unit (an LRS export re-timed). Moodle logs and "
+                         "CSV carry no ids: their events are judged by the four fields alone."),
                      "tags": ["classes"], "requestBody": body,
                      "responses": {"200": {"description": "What was added.", "content": json_content(ref("Appended"))},
                                    "400": response("BadSubmission"), "413": response("TooLarge"),

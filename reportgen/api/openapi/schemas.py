@@ -39,6 +39,15 @@ def schemas() -> dict:
                                 f"Must lie in {TIME_RANGE}. An event without one is untimed."),
                 "examples": ["2024-07-21 03:04:55.939000+00:00", "2024-07-21T03:04:55Z"],
             },
+            "id": {
+                "oneOf": [{"type": "string", "minLength": 1, "maxLength": MAX_CHARS["id"], "pattern": r"\S"},
+                          {"type": "integer"}],
+                "description": ("The event's own id, where the data has one (7 and \"7\" are one id). Reports do not "
+                                "read it; a class's history takes an event whose id that student's history holds "
+                                "already for a duplicate, whatever its time or unit. xAPI statement ids and "
+                                "Caliper event ids are read as this."),
+                "examples": ["5f0e4bd2-7c34-4f0a-9b1f-3f7a2c6b9d10", 81723],
+            },
         },
     }
     student = {

@@ -14,7 +14,8 @@ events (one message a line, as a queue's messages are often saved). One event is
   present (Canvas's ``object.name`` is often the kind of thing, ``attachment``), else
   ``object.name``.
 * ``type`` ← ``action`` (``NavigatedTo``, ``Submitted``); ``created_time`` ← ``eventTime``
-  (an event without one is untimed).
+  (an event without one is untimed); ``id`` ← the event's ``id`` (a class's history takes an
+  event whose id it stored before for a duplicate).
 
 Caliper lets an event refer to an entity by its IRI alone (``"actor": "https://…/users/554433"``)
 and describe it elsewhere in the same envelope: entities in ``data`` (objects with no
@@ -35,7 +36,7 @@ from .common import (
 CANVAS = "com.instructure.canvas"
 SOFTWARE = "SoftwareApplication"
 FIELDS = {"student_id": "actor", "namespace": "group", "unit": "object.id", "type": "action",
-          "created_time": "eventTime"}
+          "created_time": "eventTime", "id": "id"}
 
 
 def _is_envelope(value: Any) -> bool:
@@ -155,7 +156,10 @@ def read_caliper(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIO
             position = index[key] = len(imported.students)
             imported.students.append({"student_id": actor_id, "namespace": namespace, "events": []})
             imported.origins.append([])
-        imported.students[position]["events"].append({"unit": unit, "type": action, "created_time": time_text})
+        event = {"unit": unit, "type": action, "created_time": time_text}
+        if event_id is not None:
+            event["id"] = event_id
+        imported.students[position]["events"].append(event)
         imported.origins[position].append(number)
         if unit_name:
             imported.unit_names.setdefault(namespace, {}).setdefault(unit, unit_name)

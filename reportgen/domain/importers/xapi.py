@@ -16,6 +16,8 @@ plugin), Open edX (event-routing-backends) and H5P emit them. One statement is o
 * ``created_time`` ← ``timestamp``, else ``stored``, else none (an untimed event).
 * A statement voided by a ``…/verbs/voided`` statement is left out, and so is the voiding
   statement; a statement whose ``id`` came before is counted once.
+* ``id`` ← the statement's ``id``: a class's history takes a statement it stored before for a
+  duplicate even when an LRS re-export gives it another ``timestamp``.
 
 The file may be a JSON array of statements, one statement, a StatementResult
 (``{"statements": […], "more": …}``) or JSON Lines (one statement per line). Statements are
@@ -47,7 +49,7 @@ COURSE_TYPES = frozenset({
     "https://w3id.org/xapi/cmi5/activitytype/course",
 })
 FIELDS = {"student_id": "actor", "namespace": "context.contextActivities", "unit": "object.id",
-          "type": "verb", "created_time": "timestamp"}
+          "type": "verb", "created_time": "timestamp", "id": "id"}
 NOT_ACTIVITIES = {"Agent": "an Agent", "Group": "a Group", "StatementRef": "a statement reference",
                   "SubStatement": "a sub-statement"}
 
@@ -207,7 +209,10 @@ def read_xapi(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS)
             position = index[key] = len(imported.students)
             imported.students.append({"student_id": student_id, "namespace": namespace, "events": []})
             imported.origins.append([])
-        imported.students[position]["events"].append({"unit": unit, "type": shown, "created_time": time_text})
+        event = {"unit": unit, "type": shown, "created_time": time_text}
+        if statement_id is not None:
+            event["id"] = statement_id
+        imported.students[position]["events"].append(event)
         imported.origins[position].append(number)
         if unit_name:
             imported.unit_names.setdefault(namespace, {}).setdefault(unit, unit_name)
