@@ -397,3 +397,15 @@ class ClassReport(db.Model):
     period_start = db.Column(db.BigInteger, nullable=False)
     period_end = db.Column(db.BigInteger, nullable=False)
     student_id = db.Column(db.Text)
+
+
+class RosterEntry(db.Model):
+    """Who a student id of a class is: a name shown beside the id in its reports, and the address
+    its own report is emailed to (``PUT /namespaces/<namespace>/roster``). Erased with the class."""
+
+    __tablename__ = "class_roster"
+
+    class_id = db.Column(db.Integer, db.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True)
+    student_id = db.Column(db.Text, primary_key=True)
+    name = db.Column(db.Text)
+    email = db.Column(db.String(254))
