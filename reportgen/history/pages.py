@@ -16,6 +16,7 @@ from ..domain.submission import SubmissionError
 from ..extensions import db
 from ..models import SchoolClass
 from ..pipeline.submit import QueueUnavailable
+from ..subscriptions.store import reschedule_class
 from ..web.forms import AddEventsForm, ClassReportForm, EraseStudentForm, TimezoneForm
 from . import rollup, store
 from .reports import EmptyPeriod, submit_period
@@ -117,6 +118,7 @@ def set_timezone(namespace: str):
     if form.timezone.data != found.timezone:
         found.timezone = form.timezone.data
         rollup.rebuild_class(found)
+        reschedule_class(found)
         db.session.commit()
     flash(f"Periods of {found.namespace} are now months and weeks in {found.timezone.replace('_', ' ')}.", "success")
     return redirect(url_for(".show", namespace=found.namespace), code=303)

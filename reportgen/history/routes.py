@@ -15,6 +15,7 @@ from ..domain.submission import loads, type_name
 from ..extensions import db
 from ..models import SchoolClass
 from . import rollup, store
+from ..subscriptions.store import reschedule_class
 from .roster import replace_roster, roster_of
 from .summary import class_summary_for
 
@@ -76,6 +77,7 @@ def settings(namespace: str):
         if timezone_name != found.timezone:
             found.timezone = timezone_name
             rollup.rebuild_class(found)
+            reschedule_class(found)
     db.session.commit()
     return jsonify(store.class_summary(found))
 
