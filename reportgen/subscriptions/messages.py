@@ -10,7 +10,7 @@ of the class PDF, or their own HTML or CSV document).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -39,6 +39,8 @@ class MessageParts:
     period: Period
     reports: list[Report]
     names: dict[str, str]
+    digest: list[str] = field(default_factory=list)
+    """The class message's summary (:func:`digest`), made where links can be built."""
 
     @classmethod
     def of(cls, run: SubscriptionRun, subscription: Subscription) -> MessageParts:
@@ -106,7 +108,7 @@ def class_message(parts: MessageParts, recipient: str, sender: str) -> EmailMess
     message = _message(f"{parts.title()}: activity report", recipient, sender)
     names = ", ".join(formats.get(report.format).label for report in parts.reports)
     lines = [parts.title(), "", f"The class's activity report for {parts.period.name} ({parts.found.timezone}) "
-                                f"is attached ({names}).", "", *digest(parts)]
+                                f"is attached ({names}).", "", *parts.digest]
     message.set_content("\n".join(lines) + "\n")
     for report in parts.reports:
         _attach(message, report.content, report, parts.filename(report))

@@ -39,7 +39,7 @@ from ..pipeline.queue import enqueue_subscription_email, redis_connection
 from ..pipeline.runtime import OutOfTime, TransientFailure
 from ..pipeline.submit import Idempotency, KeyInUse, idempotent_report
 from . import store
-from .messages import MessageParts, class_message, student_message
+from .messages import MessageParts, class_message, digest, student_message
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,9 @@ def send_email(email_id: int, attempt: int = 0) -> str:
     run = db.session.get(SubscriptionRun, email.run_id)
     subscription = _subscription_of(run)
     try:
-        parts = MessageParts.of(run, subscription)
+        with current_app.test_request_context():  # the class summary builds its reports' links
+            parts = MessageParts.of(run, subscription)
+            parts.digest = digest(parts) if not email.student_id else []
         message = (student_message(parts, email.recipient, email.student_id, config["MAIL_FROM"])
                    if email.student_id else class_message(parts, email.recipient, config["MAIL_FROM"]))
     except Exception as exc:  # a message that cannot be built would not build on a retry either
