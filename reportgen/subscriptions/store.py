@@ -8,18 +8,25 @@ period twice; whoever's insert did not count does nothing more.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
+from redis.exceptions import RedisError
 from sqlalchemy import func, insert, select, update
 
 from ..auth.clients import visible_to_client
 from ..domain.dates import iso
 from ..domain.periods import from_microseconds
-from ..domain.schedules import due_after
+from ..delivery import webhooks
+from ..domain.options import parse_options
+from ..domain.schedules import due_after, parse_subscription
+from ..domain.submission import Problems, raise_if
+from ..domain.upload import parse_callback_url
 from ..extensions import db
 from ..models import Report, SchoolClass, Subscription, SubscriptionEmail, SubscriptionReport, SubscriptionRun, utcnow
+from ..pipeline.queue import enqueue_subscription_run
+from ..render.formats import NAMES
 
 QUEUED, RUNNING, MAILING = "queued", "running", "mailing"
 DONE, PARTLY_FAILED, FAILED, SKIPPED, MISSED = "done", "partly failed", "failed", "skipped", "missed"
@@ -46,6 +53,72 @@ def reschedule_class(school_class: SchoolClass) -> None:
     """The class's zone changed: its subscriptions' next runs are at their times in the new one."""
     for subscription in db.session.scalars(select(Subscription).where(Subscription.class_id == school_class.id)):
         schedule(subscription)
+
+
+def checked_fields(document: object, current: dict | None = None) -> dict:
+    """The subscription's fields, with its options and callback URL checked as an upload's are."""
+    fields = parse_subscription(document, tuple(NAMES), current=current)
+    errors = Problems()
+    options = parse_options(fields["options"], errors)
+    if options.window is not None:
+        errors["options.window"] = "a subscription's window is each run's period"
+    if fields["callback_url"] is not None:
+        try:
+            webhooks.check_submitted(parse_callback_url(fields["callback_url"]), config=current_app.config)
+        except ValueError as exc:
+            errors["callback_url"] = str(exc)
+    raise_if(errors, "subscription")
+    return {**fields, "options": None if options.is_default else options.to_dict()}
+
+
+SETTINGS = ("every", "day", "time", "formats", "recipients", "students", "skip_if_empty", "options", "callback_url",
+            "paused")
+
+
+def create(found: SchoolClass, fields: dict, owner: str) -> Subscription:
+    """Store a subscription of ``found`` (``fields`` from :func:`checked_fields`), its next run set."""
+    subscription = Subscription(owner=owner, school_class=found, class_id=found.id,
+                                **{key: fields[key] for key in SETTINGS})
+    schedule(subscription)
+    db.session.add(subscription)
+    db.session.commit()
+    return subscription
+
+
+def change(subscription: Subscription, document: object) -> None:
+    """Apply a ``PATCH``; a new schedule, or resuming, sets the next run from now (a paused
+    subscription does not catch up what it skipped)."""
+    current = {key: getattr(subscription, key) for key in SETTINGS}
+    fields = checked_fields(document, current)
+    for key in SETTINGS:
+        setattr(subscription, key, fields[key])
+    if (current["paused"] and not fields["paused"]) or any(fields[key] != current[key] for key in ("every", "day", "time")):
+        schedule(subscription)
+    db.session.commit()
+
+
+def run_now(subscription: Subscription, period: str) -> int | None:
+    """Claim and queue the run of ``period`` now; None if the period has a run already."""
+    run_id = claim_run(subscription.id, period, due=None, trigger="manual")
+    db.session.commit()
+    if run_id is not None:
+        try:
+            enqueue_subscription_run(run_id)
+        except RedisError:
+            pass  # still queued: the next tick queues it again
+    return run_id
+
+
+def last_whole_period(subscription: Subscription) -> str:
+    """The last whole period by now in the class's zone: ``2024-11`` on any day of December."""
+    from ..domain.figures import zone
+
+    today = utcnow().astimezone(zone(subscription.school_class.timezone)).date()
+    if subscription.every == "month":
+        year, month = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+        return f"{year:04d}-{month:02d}"
+    year, week, _ = (today - timedelta(days=7)).isocalendar()
+    return f"{year:04d}-W{week:02d}"
 
 
 def find(subscription_id: int) -> Subscription | None:
