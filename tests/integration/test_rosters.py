@@ -103,3 +103,6 @@ def test_the_reports_show_each_roster_name_with_its_id_in_every_format(app, run_
         assert name in html and sid in html
         assert sid in pdf_text
     assert "Ada Lovelace" in pdf_text and "王小明" in pdf_text
+    table = client.get(f"/assignment/csv/{tasks['csv']}?table=students").get_data(as_text=True).splitlines()
+    assert table[0].endswith(",distance_from_class,name")
+    assert [row.rsplit(",", 1)[1] for row in table[1:]] == [name for _, name in names]
