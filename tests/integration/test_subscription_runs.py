@@ -8,6 +8,7 @@ import io
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -120,3 +121,26 @@ def test_two_cron_schedulers_and_run_now_make_one_run_and_each_student_gets_only
     [empty_run] = [found for found in skipped if found["period"] == "2024-08"]
     assert (empty_run["status"], empty_run["reason"], empty_run["emails"]["total"]) == ("skipped", "skipped: no events", 0)
     assert len(box.messages) == 3
+
+
+def test_the_smtp_rate_limit_spreads_a_runs_messages_over_minutes_without_holding_a_worker(app, run_worker, mailbox):
+    client = app.test_client()
+    box, port = mailbox
+    assert post_json(client, "/namespaces/python-101/events", november_class()).status_code == 200
+    client.put("/namespaces/python-101/roster", json=ROSTER)
+    subscription = client.post("/subscriptions", json={
+        "namespace": "python-101", "every": "month", "formats": ["csv"], "recipients": ["teacher@school.example"],
+        "students": True}).get_json()["id"]
+    assert client.post(f"/subscriptions/{subscription}/run", json={"period": "2024-11"}).status_code == 202
+    started = time.monotonic()
+    run_worker(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port), REPORTGEN_SMTP_PER_MINUTE="1")
+    assert time.monotonic() - started < 60  # the burst workers ended: nobody waited for the next minute
+    [run] = client.get(f"/subscriptions/{subscription}/runs").get_json()["runs"]
+    assert len(box.messages) == 1
+    assert (run["status"], run["emails"]["sent"], run["emails"]["waiting"]) == ("mailing", 1, 2)
+    from rq import Queue
+    from redis import Redis
+
+    scheduled = Queue(app.config["REPORTGEN_QUEUE"] + "-deliver",
+                      connection=Redis.from_url(app.config["REDIS_URL"])).scheduled_job_registry
+    assert len(scheduled.get_job_ids()) == 2  # the other two wait for the next minute in Redis, not in a worker
