@@ -57,22 +57,23 @@ def run_subscription(run_id: int) -> str:
 
 
 @fixed_text_errors
-def send_subscription_email(email_id: int, attempt: int = 0) -> str:
-    """Send one message of a subscription run (:func:`reportgen.subscriptions.runs.send_email`)."""
-    from ..subscriptions.runs import send_email
+def send_subscription_emails(run_id: int, attempt: int = 0) -> str:
+    """Send a subscription run's waiting emails (:func:`reportgen.subscriptions.runs.send_emails`)."""
+    from ..subscriptions.runs import send_emails
 
     with job_scope(None):
-        return send_email(email_id, attempt)
+        return send_emails(run_id, attempt)
 
 
-def subscription_email_failed(job, connection, exc_type, exc_value, traceback) -> None:
-    """RQ failure callback of a subscription email: once retries are used up, it failed."""
-    if job.should_retry:
+def subscription_emails_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback of a run's emails: once retries are used up (or its time), those still
+    waiting failed."""
+    if not is_final_failure(job, exc_value):
         return
-    from ..subscriptions.runs import give_up_email
+    from ..subscriptions.runs import give_up_emails
 
     with job_scope(None):
-        give_up_email(job.args[0])
+        give_up_emails(job.args[0])
 
 
 @fixed_text_errors

@@ -39,8 +39,8 @@ ASSEMBLY_FAILED = "reportgen:assembly_failed"
 SEND_DELIVERY = "reportgen:send_delivery"
 DELIVERY_FAILED = "reportgen:delivery_failed"
 RUN_SUBSCRIPTION = "reportgen:run_subscription"
-SEND_SUBSCRIPTION_EMAIL = "reportgen:send_subscription_email"
-SUBSCRIPTION_EMAIL_FAILED = "reportgen:subscription_email_failed"
+SEND_SUBSCRIPTION_EMAILS = "reportgen:send_subscription_emails"
+SUBSCRIPTION_EMAILS_FAILED = "reportgen:subscription_emails_failed"
 
 
 def init_app(app: Flask) -> None:
@@ -230,16 +230,17 @@ def enqueue_subscription_run(run_id: int) -> None:
                        description="make a subscription's reports", **options)
 
 
-def enqueue_subscription_email(email_id: int, delay_seconds: float = 0, attempt: int = 0) -> None:
-    """Queue one email of a subscription run on the delivery queue, retried as emails are;
-    ``delay_seconds`` later when the SMTP rate limit's minute is full."""
+def enqueue_subscription_emails(run_id: int, delay_seconds: float = 0, attempt: int = 0) -> None:
+    """Queue the job that sends a subscription run's waiting emails on the delivery queue,
+    retried as emails are; ``delay_seconds`` later when the SMTP rate limit's minute is full."""
     queue = delivery_queue()
-    options = _job_options(SUBSCRIPTION_EMAIL_FAILED, None, DELIVERY_RETRIES["email"], delivery_timeout("email"))
-    job_id = f"subscription-email-{email_id}" + (f"-{attempt}" if attempt else "")
+    options = _job_options(SUBSCRIPTION_EMAILS_FAILED, None, DELIVERY_RETRIES["email"], delivery_timeout("email"))
+    job_id = f"subscription-emails-{run_id}" + (f"-{attempt}" if attempt else "")
+    arguments = (run_id, attempt) if attempt else (run_id,)
     if delay_seconds > 0:
         options["job_timeout"] = options.pop("timeout")
-        queue.enqueue_in(timedelta(seconds=delay_seconds), SEND_SUBSCRIPTION_EMAIL, args=(email_id,), job_id=job_id,
-                         description="send subscription email", **options)
+        queue.enqueue_in(timedelta(seconds=delay_seconds), SEND_SUBSCRIPTION_EMAILS, args=arguments, job_id=job_id,
+                         description="send subscription emails", **options)
     else:
-        queue.enqueue_call(SEND_SUBSCRIPTION_EMAIL, args=(email_id,), job_id=job_id,
-                           description="send subscription email", **options)
+        queue.enqueue_call(SEND_SUBSCRIPTION_EMAILS, args=arguments, job_id=job_id,
+                           description="send subscription emails", **options)

@@ -115,8 +115,11 @@ def class_message(parts: MessageParts, recipient: str, sender: str) -> EmailMess
     return message
 
 
-def student_message(parts: MessageParts, recipient: str, student_id: str, sender: str) -> EmailMessage:
-    """One student's message: their own figures and their own document of each format, nobody else's."""
+def student_message(parts: MessageParts, recipient: str, student_id: str, sender: str,
+                    documents: dict | None = None) -> EmailMessage:
+    """One student's message: their own figures and their own document of each format, nobody
+    else's. ``documents`` keeps what was read of each report for the run's next student."""
+    documents = {} if documents is None else documents
     message = _message(f"{parts.title()}: your activity report", recipient, sender)
     lines = [parts.title(), "", f"Your activity report for {parts.period.name} is attached.", ""]
     attachments = []
@@ -130,7 +133,7 @@ def student_message(parts: MessageParts, recipient: str, student_id: str, sender
             lines += [f"Student:      {parts.who(student_id)}", f"Events:       {metrics.get('events', 0)}",
                       f"Time on task: {format_duration(metrics.get('time_on_task_seconds', 0))}",
                       f"Active days:  {metrics.get('active_days', 0)}"]
-        attachments.append((student_document(report, item), report))
+        attachments.append((student_document(report, item, documents.setdefault(report.id, {})), report))
     if not attachments:
         raise LookupError("the student has no document in the run's reports")
     message.set_content("\n".join(lines) + "\n")
