@@ -446,7 +446,9 @@ class SubscriptionRun(db.Model):
     and only the one whose insert counts goes on)."""
 
     __tablename__ = "subscription_runs"
-    __table_args__ = (db.UniqueConstraint("subscription_id", "period", name="uq_subscription_runs_period"),)
+    __table_args__ = (db.UniqueConstraint("subscription_id", "period", name="uq_subscription_runs_period"),
+                      # the tick looks for runs still queued (Redis lost them) by this index
+                      db.Index("ix_subscription_runs_status", "status"))
 
     id = db.Column(db.Integer, primary_key=True)
     subscription_id = db.Column(db.Integer, db.ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False)

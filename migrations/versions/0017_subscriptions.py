@@ -64,6 +64,7 @@ def upgrade():
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('subscription_id', 'period', name='uq_subscription_runs_period'),
     )
+    op.create_index('ix_subscription_runs_status', 'subscription_runs', ['status'], unique=False)
     op.create_table(
         'subscription_reports',
         sa.Column('report_id', sa.String(length=36), nullable=False),
@@ -93,6 +94,7 @@ def downgrade():
     op.drop_table('subscription_emails')
     op.drop_index('ix_subscription_reports_run_id', table_name='subscription_reports')
     op.drop_table('subscription_reports')
+    op.drop_index('ix_subscription_runs_status', table_name='subscription_runs')
     op.drop_table('subscription_runs')
     op.drop_index('ix_subscriptions_class_id', table_name='subscriptions')
     op.drop_index('ix_subscriptions_owner', table_name='subscriptions')

@@ -59,7 +59,7 @@ class MessageParts:
 
     def who(self, student_id: str) -> str:
         name = self.names.get(student_id)
-        return f"{name} · {student_id}" if name else student_id
+        return f"{student_id} · {name}" if name else student_id  # as the reports name a student
 
 
 def _message(subject: str, recipient: str, sender: str) -> EmailMessage:

@@ -87,10 +87,9 @@ def tick(now: datetime | None = None) -> Ticked:
         db.session.execute(update(Subscription).where(Subscription.id == subscription.id,
                                                       Subscription.next_due == subscription.next_due)
                            .values(next_due=next_due, next_period=period))
-    stale = to_microseconds(now - REQUEUE_AFTER)
     lost = db.session.scalars(select(SubscriptionRun.id).where(
-        SubscriptionRun.status == store.QUEUED, SubscriptionRun.due.is_not(None), SubscriptionRun.due < stale,
-        SubscriptionRun.created_at < utcnow() - REQUEUE_AFTER).limit(BATCH)).all()
+        SubscriptionRun.status == store.QUEUED, SubscriptionRun.created_at < utcnow() - REQUEUE_AFTER)
+        .limit(BATCH)).all()
     db.session.commit()
     for run_id in [*ticked.queued, *lost]:
         try:

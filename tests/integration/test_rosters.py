@@ -6,7 +6,6 @@ import pytest
 
 from ..support.api import post_json
 from ..support.payloads import event, student
-from ..support.pdf import pdf_pages
 
 
 def append(client, students, namespace="python-101"):
@@ -84,7 +83,9 @@ def test_a_roster_of_1000_names_stores_and_is_erased_with_its_class(any_database
     assert client.get("/namespaces/python-101/roster").get_json()["roster"] == []
 
 
-def test_the_reports_show_each_roster_name_with_its_id_in_every_format(app, run_worker):
+def test_the_reports_show_each_roster_name_with_its_id_in_html_csv_and_json(app, run_worker):
+    """The PDF's names, non-Latin scripts included, are read in test_subscription_runs (the class
+    PDF a teacher is emailed); here the HTML, the CSV's students table and the JSON metadata."""
     client = app.test_client()
     names = [("s-001", "Ada Lovelace"), ("s-002", "أمينة حداد"), ("s-003", "דוד לוי"), ("s-004", "王小明"),
              ("s-005", "अनन्या शर्मा"), ("s-006", "สมชาย ใจดี")]
@@ -92,17 +93,14 @@ def test_the_reports_show_each_roster_name_with_its_id_in_every_format(app, run_
                     for sid, _ in names])
     client.put("/namespaces/python-101/roster", json=[{"student_id": sid, "name": name} for sid, name in names])
     tasks = {fmt: post_json(client, f"/assignment/{fmt}", {"namespace": "python-101", "period": "2024-11"})
-             .get_json()["task_id"] for fmt in ("html", "pdf", "csv")}
+             .get_json()["task_id"] for fmt in ("html", "csv")}
     run_worker()
-    metadata = client.get(f"/assignment/pdf/{tasks['pdf']}", headers={"Accept": "application/json"}).get_json()
+    metadata = client.get(f"/assignment/csv/{tasks['csv']}", headers={"Accept": "application/json"}).get_json()
     assert metadata["status"] == "SUCCESS"
     assert metadata["options"]["student_names"]["python-101"] == dict(names)
     html = client.get(f"/assignment/html/{tasks['html']}").get_data(as_text=True)
-    pdf_text = "\n".join(pdf_pages(client.get(f"/assignment/pdf/{tasks['pdf']}").get_data()))
     for sid, name in names:
         assert name in html and sid in html
-        assert sid in pdf_text
-    assert "Ada Lovelace" in pdf_text and "王小明" in pdf_text
     table = client.get(f"/assignment/csv/{tasks['csv']}?table=students").get_data(as_text=True).splitlines()
     assert table[0].endswith(",distance_from_class,name")
     assert [row.rsplit(",", 1)[1] for row in table[1:]] == [name for _, name in names]

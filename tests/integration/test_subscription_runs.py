@@ -105,6 +105,8 @@ def test_two_cron_schedulers_and_run_now_make_one_run_and_each_student_gets_only
         "teacher@school.example": 1, "ada@pupils.example": 1, "amina@pupils.example": 1}
     teacher = by_recipient["teacher@school.example"][0]
     assert set(attachments(teacher)) == {"python-101 – November 2024.pdf", "python-101 – November 2024.csv"}
+    class_pdf = "\n".join(pdf_pages(attachments(teacher)["python-101 – November 2024.pdf"]))
+    assert all(name in class_pdf for name in ("s-001 · Ada Lovelace", "王小明"))  # the class table names them
     body = teacher.get_body(("plain",)).get_content()
     assert "Students active: 3" in body and "October 2024" in body
     ada = by_recipient["ada@pupils.example"][0]
@@ -117,7 +119,7 @@ def test_two_cron_schedulers_and_run_now_make_one_run_and_each_student_gets_only
     for text in (ada_pdf, ada_csv, ada_body):
         assert "s-001" in text
         assert not any(other in text for other in ("s-002", "s-003", "أمينة", "Amina", "王小明")), text[:3000]
-    assert "Ada Lovelace" in ada_pdf and "Ada Lovelace · s-001" in ada_body
+    assert "Ada Lovelace" in ada_pdf and "s-001 · Ada Lovelace" in ada_body
     [empty_run] = [found for found in skipped if found["period"] == "2024-08"]
     assert (empty_run["status"], empty_run["reason"], empty_run["emails"]["total"]) == ("skipped", "skipped: no events", 0)
     assert len(box.messages) == 3

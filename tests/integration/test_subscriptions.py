@@ -176,3 +176,25 @@ def test_run_now_refuses_a_period_of_the_other_kind_and_a_malformed_one(any_data
     assert client.post(f"/subscriptions/{subscription}/run", json={"period": "2024-W48"}).status_code == 400
     assert client.post(f"/subscriptions/{subscription}/run", json={"period": "2024-13"}).status_code == 400
     assert client.post(f"/subscriptions/{subscription}/run", json={"when": "now"}).status_code == 400
+
+
+def test_a_run_that_redis_lost_is_queued_again_by_a_later_tick(app):
+    from datetime import timedelta
+
+    from redis import Redis
+    from rq.job import Job
+    from sqlalchemy import update
+
+    from reportgen.models import utcnow
+
+    client = app.test_client()
+    make_class(client)
+    subscription = subscribe(client).get_json()["id"]
+    run = client.post(f"/subscriptions/{subscription}/run", json={"period": "2024-11"}).get_json()
+    redis = Redis.from_url(app.config["REDIS_URL"])
+    redis.flushdb()  # Redis lost the job
+    with app.app_context():
+        db.session.execute(update(SubscriptionRun).values(created_at=utcnow() - timedelta(minutes=11)))
+        db.session.commit()
+    tick(app, utcnow().isoformat())
+    assert Job.exists(f"subscription-run-{run['id']}", connection=redis)
