@@ -146,3 +146,28 @@ def test_the_smtp_rate_limit_spreads_a_runs_messages_over_minutes_without_holdin
     scheduled = Queue(app.config["REPORTGEN_QUEUE"] + "-deliver",
                       connection=Redis.from_url(app.config["REDIS_URL"])).scheduled_job_registry
     assert len(scheduled.get_job_ids()) == 1  # the run's other two wait for the next minute in Redis, not in a worker
+
+
+def test_a_busy_smtp_server_is_retried_and_the_message_sent_once_it_answers(app, mailbox, tmp_path):
+    client = app.test_client()
+    box, port = mailbox
+    box.refusal = "451 4.3.0 Mailbox busy, try again later"
+    assert post_json(client, "/namespaces/python-101/events", november_class()).status_code == 200
+    subscription = client.post("/subscriptions", json={
+        "namespace": "python-101", "every": "month", "formats": ["csv"],
+        "recipients": ["teacher@school.example"]}).get_json()["id"]
+    smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "MAIL_FROM": "reports@school.example",
+            "REPORTGEN_MAIL_RETRY_INTERVALS": "1,1"}
+    with listening_workers(app.config, tmp_path, 1, **smtp):
+        assert client.post(f"/subscriptions/{subscription}/run", json={"period": "2024-11"}).status_code == 202
+        wait_until(lambda: box.rcpt_attempts >= 1, 60, "the first attempt")
+        box.refusal = None  # the server answers again
+
+        def final():
+            [run] = client.get(f"/subscriptions/{subscription}/runs").get_json()["runs"]
+            return run if run["status"] in FINAL else None
+
+        run = wait_until(final, 60, "the run to end")
+    assert run["status"] == "done" and run["emails"]["sent"] == 1, run
+    assert [message["To"] for message in box.messages] == ["teacher@school.example"]
+    assert box.rcpt_attempts >= 2
