@@ -198,3 +198,13 @@ def test_a_run_that_redis_lost_is_queued_again_by_a_later_tick(app):
         db.session.commit()
     tick(app, utcnow().isoformat())
     assert Job.exists(f"subscription-run-{run['id']}", connection=redis)
+
+
+def test_erasing_a_class_erases_its_subscriptions_and_a_tick_needs_a_time_with_its_offset(any_database_app):
+    app, client = any_database_app, any_database_app.test_client()
+    make_class(client)
+    subscription = subscribe(client).get_json()["id"]
+    assert client.delete("/namespaces/python-101").status_code == 200
+    assert client.get(f"/subscriptions/{subscription}").status_code == 404
+    naive = app.test_cli_runner().invoke(args=["reportgen", "tick", "--now", "2024-12-01T07:00:00"])
+    assert naive.exit_code == 2 and "offset" in naive.output
