@@ -74,12 +74,14 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
     from .history.routes import bp as classes_bp
     from .ops import bp as ops_bp
     from .ops import metrics
+    from .subscriptions.routes import bp as subscriptions_bp
     from .web import bp as web_bp
 
     body_budget.init_app(app)  # before every hook that reads a body (the form limit, CSRF)
     app.register_blueprint(api_bp)
     app.register_blueprint(classes_bp)
     app.register_blueprint(class_pages_bp)
+    app.register_blueprint(subscriptions_bp)
     app.register_blueprint(ops_bp)
     metrics.init_app(app)
     app.register_blueprint(api_docs_bp)
@@ -91,6 +93,7 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
     csrf.init_app(app)
     csrf.exempt(api_bp)  # the JSON API is for programs; browsers use the form
     csrf.exempt(classes_bp)
+    csrf.exempt(subscriptions_bp)
     ratelimit.init_app(app)
     return app
 

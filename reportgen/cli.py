@@ -85,6 +85,26 @@ def sweep_command() -> None:
     click.echo(sweep().summary())
 
 
+@operator_cli.command("tick")
+@click.option("--now", "now_text", default=None, metavar="ISO",
+              help="The time to tick at, e.g. 2024-12-01T07:00:00+01:00 (default: now).")
+def tick_command(now_text: str | None) -> None:
+    """Claim the subscriptions due at --now and queue their runs (rq cron does this every minute)."""
+    from datetime import datetime
+
+    from .subscriptions.schedule import tick
+
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter("must be an ISO 8601 time with its offset", param_hint="--now") from None
+        if now.tzinfo is None:
+            raise click.BadParameter("must have an offset (Z or +01:00)", param_hint="--now")
+    click.echo(tick(now).summary())
+
+
 @operator_cli.command("config")
 def config_command() -> None:
     """Print the settings in force (from the environment, defaults filled in), secrets masked."""

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     SMTP_TIMEOUT: int = Field(30, ge=1)
     MAIL_FROM: str = "reportgen@localhost"
     REPORTGEN_MAIL_RETRY_INTERVALS: Intervals = [30, 120, 600]
+    REPORTGEN_SMTP_PER_MINUTE: Seconds = 0
+    REPORTGEN_SUBSCRIPTION_GRACE_DAYS: Seconds = 7
+    REPORTGEN_TICK_SECONDS: int = Field(60, ge=1)
     REPORTGEN_PUBLIC_URL: str = ""
     REPORTGEN_WEBHOOK_SECRET: SecretStr = SecretStr("")
     REPORTGEN_WEBHOOK_ALLOW: Names = []
@@ -247,6 +250,8 @@ def from_environment(settings: Settings | None = None) -> dict[str, Any]:
         "SMTP_TIMEOUT": s.SMTP_TIMEOUT,
         "MAIL_FROM": s.MAIL_FROM,
         "REPORTGEN_MAIL_RETRY_INTERVALS": s.REPORTGEN_MAIL_RETRY_INTERVALS,
+        "REPORTGEN_SMTP_PER_MINUTE": s.REPORTGEN_SMTP_PER_MINUTE,
+        "REPORTGEN_SUBSCRIPTION_GRACE_DAYS": s.REPORTGEN_SUBSCRIPTION_GRACE_DAYS,
         "REPORTGEN_PUBLIC_URL": s.REPORTGEN_PUBLIC_URL.rstrip("/"),
         "REPORTGEN_WEBHOOK_SECRET": s.REPORTGEN_WEBHOOK_SECRET.get_secret_value(),
         "REPORTGEN_WEBHOOK_ALLOW": s.REPORTGEN_WEBHOOK_ALLOW,

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyReq
 from .config import MiB
 from .domain.submission import SubmissionError
 
-API_PREFIXES = ("/assignment", "/namespaces")
+API_PREFIXES = ("/assignment", "/namespaces", "/subscriptions")
 
 
 def wants_json_response() -> bool:

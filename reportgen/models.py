@@ -416,3 +416,97 @@ class ClassReport(db.Model):
     period_start = db.Column(db.BigInteger, nullable=False)
     period_end = db.Column(db.BigInteger, nullable=False)
     student_id = db.Column(db.Text)
+
+
+class RosterEntry(db.Model):
+    """Who a student id of a class is: a name shown beside the id in its reports, and the address
+    its own report is emailed to (``PUT /namespaces/<namespace>/roster``). Erased with the class."""
+
+    __tablename__ = "class_roster"
+
+    class_id = db.Column(db.Integer, db.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True)
+    student_id = db.Column(db.Text, primary_key=True)
+    name = db.Column(db.Text)
+    email = db.Column(db.String(254))
+
+
+class Subscription(db.Model):
+    """A class's reports made and emailed on their own, every month or week
+    (:mod:`reportgen.subscriptions`), owned by the client that created it. ``next_due`` is the
+    next run's time (microseconds since 1970 UTC) and ``next_period`` its period, so a tick finds
+    what is due from an index alone."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (db.Index("ix_subscriptions_due", "paused", "next_due"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    owner = db.Column(db.String(80), nullable=False, index=True)
+    class_id = db.Column(db.Integer, db.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False, index=True)
+    every = db.Column(db.String(8), nullable=False)
+    day = db.Column(db.SmallInteger, nullable=False)
+    time = db.Column(db.String(5), nullable=False)
+    formats = db.Column(db.JSON, nullable=False)
+    recipients = db.Column(db.JSON, nullable=False)
+    students = db.Column(db.Boolean, nullable=False, default=False)
+    skip_if_empty = db.Column(db.Boolean, nullable=False, default=True)
+    options = db.Column(db.JSON)
+    callback_url = db.Column(db.String(2048))
+    paused = db.Column(db.Boolean, nullable=False, default=False)
+    next_due = db.Column(db.BigInteger, nullable=False)
+    next_period = db.Column(db.String(10), nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+    school_class = orm.relationship(SchoolClass, lazy="joined")
+
+
+class SubscriptionRun(db.Model):
+    """One period of one subscription: made at most once, which the unique key decides
+    (a tick, another tick, a restarted scheduler and ``POST …/run`` all insert this row first,
+    and only the one whose insert counts goes on)."""
+
+    __tablename__ = "subscription_runs"
+    __table_args__ = (db.UniqueConstraint("subscription_id", "period", name="uq_subscription_runs_period"),
+                      # the tick looks for runs still queued (Redis lost them) by this index
+                      db.Index("ix_subscription_runs_status", "status"))
+
+    id = db.Column(db.Integer, primary_key=True)
+    subscription_id = db.Column(db.Integer, db.ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False)
+    period = db.Column(db.String(10), nullable=False)
+    due = db.Column(db.BigInteger)
+    """When it was due (microseconds since 1970 UTC); NULL for one asked for by ``POST …/run``."""
+    trigger = db.Column(db.String(10), nullable=False)
+    status = db.Column(db.String(16), nullable=False)
+    reason = db.Column(db.Text)
+    report_ids = db.Column(db.JSON)
+    without_address = db.Column(db.JSON)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    finished_at = db.Column(db.DateTime(timezone=True))
+
+
+class SubscriptionReport(db.Model):
+    """A report a run made: what tells the report's ending to look at its run."""
+
+    __tablename__ = "subscription_reports"
+
+    report_id = db.Column(db.String(36), db.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    run_id = db.Column(db.Integer, db.ForeignKey("subscription_runs.id", ondelete="CASCADE"), nullable=False,
+                       index=True)
+
+
+class SubscriptionEmail(db.Model):
+    """One message of a run to one address, recorded before it is sent: the unique key makes it
+    one message per recipient per run, and its status (``QUEUED`` → ``SENDING`` → ``SENT`` or
+    ``FAILED``, each a conditional UPDATE) that a retried job never sends it twice."""
+
+    __tablename__ = "subscription_emails"
+    __table_args__ = (db.UniqueConstraint("run_id", "recipient", name="uq_subscription_emails_recipient"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    run_id = db.Column(db.Integer, db.ForeignKey("subscription_runs.id", ondelete="CASCADE"), nullable=False)
+    recipient = db.Column(db.String(254), nullable=False)
+    student_id = db.Column(db.Text)
+    """The student whose own report it carries; NULL for the class report to a recipient."""
+    status = db.Column(db.String(16), nullable=False, default="QUEUED")
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    error = db.Column(db.Text)
+    sent_at = db.Column(db.DateTime(timezone=True))

@@ -90,7 +90,7 @@ def init_app(app: Flask) -> Limiter:
     limiter.init_app(app)
     app.after_request(_limit_headers)
     _check_limits_first(app, limiter)
-    for name in ("api", "classes", "web"):
+    for name in ("api", "classes", "subscriptions", "web"):
         blueprint = app.blueprints[name]
         _limit_blueprint(limiter, blueprint, REQUEST_BUDGET, scope="requests")
         _limit_blueprint(limiter, blueprint, SUBMISSION_BUDGET, scope="submissions", methods=["POST"])

@@ -8,7 +8,7 @@ IRI. A new table only, so plain ``create_table`` on both databases; nothing to b
 events stored so far kept no ids).
 
 Revision ID: 0017_event_ids
-Revises: 0015_preset_dictionaries
+Revises: 0016_report_base_url
 
 """
 from alembic import op

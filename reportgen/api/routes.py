@@ -376,9 +376,10 @@ def summary_table(report: Report, table: str, bom: bool) -> Response:
         select(ReportItem.position, ReportItem.student_id, ReportItem.namespace, ReportItem.metrics)
         .where(ReportItem.report_id == report.id, ReportItem.status == Status.SUCCESS.value)
         .order_by(ReportItem.position).execution_options(yield_per=100))
-    where = zone(options_from_dict(report.options).timezone)
+    options = options_from_dict(report.options)
     content = render_table(table, ((position + 1, student_id, namespace, metrics)
-                                   for position, student_id, namespace, metrics in rows), where)
+                                   for position, student_id, namespace, metrics in rows), zone(options.timezone),
+                           options.student_name)
     return download(report, content, hashlib.sha256(content).hexdigest(),
                     table_download_name(report, table, bom), bom=bom)
 

@@ -7,8 +7,10 @@ API one report. Its emails wait until every report of it has ended
 """
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.errors import MessageError
@@ -196,13 +198,31 @@ def send(message: EmailMessage, config) -> None:
     A 5xx refusal raises :class:`PermanentDeliveryError`; connection problems and 4xx
     replies raise the underlying error so the job is retried.
     """
+    with connection(config) as client:
+        send_with(client, message)
+
+
+@contextlib.contextmanager
+def connection(config) -> Iterator[smtplib.SMTP]:
+    """One SMTP session (TLS and login as configured) for several messages; a 5xx refusal of the
+    session itself raises :class:`PermanentDeliveryError`."""
     try:
         with _connect(config) as client:
             if config["SMTP_STARTTLS"] and not config.get("SMTP_SSL"):
                 client.starttls(context=ssl.create_default_context())
             if config["SMTP_USERNAME"]:
                 client.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
-            client.send_message(message)
+            yield client
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentDeliveryError(f"{exc.smtp_code} {_decode(exc.smtp_error)}") from None
+        raise
+
+
+def send_with(client: smtplib.SMTP, message: EmailMessage) -> None:
+    """Send one message on an open session; a 5xx refusal of it raises :class:`PermanentDeliveryError`."""
+    try:
+        client.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         if all(code >= 500 for code in codes):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 
 from .analytics import FLAG_NAMES, is_save, is_submission
@@ -29,7 +29,7 @@ TABLES = ("events", "students", "units")
 STUDENT_HEADER = (
     "number", "student_id", "namespace", "events", "units_reached", "time_on_task_seconds", "time_on_task",
     "active_days", "revisits", "first_event", "last_event", "events_rank", "time_on_task_rank", "revisits_rank",
-    "flags", "flag_reasons", "distance_from_class",
+    "flags", "flag_reasons", "distance_from_class", "name",
 )
 UNIT_HEADER = (
     "number", "student_id", "namespace", "label", "unit", "events", "visits", "revisits", "time_on_task_seconds",
@@ -77,8 +77,10 @@ def _count(types: Mapping[str, int], kind) -> int:
 
 
 def student_table_row(number: int, student_id: str, namespace: str, metrics: Mapping,
-                      where: tzinfo = UTC) -> tuple[str, ...]:
-    """One student's row of :data:`STUDENT_HEADER` from the metrics stored for them."""
+                      where: tzinfo = UTC, name: str = "") -> tuple[str, ...]:
+    """One student's row of :data:`STUDENT_HEADER` from the metrics stored for them; ``name``
+    is the student's name (a class's roster, ``options.student_names``), last so that columns
+    read by position before it came stay where they were."""
     ranks = metrics["percentile_ranks"]
     return (
         str(number), neutralise(student_id), neutralise(namespace), str(metrics["events"]),
@@ -89,6 +91,7 @@ def student_table_row(number: int, student_id: str, namespace: str, metrics: Map
         "; ".join(FLAG_NAMES.get(flag["code"], flag["code"]) for flag in metrics["flags"]),
         neutralise("; ".join(flag["text"] for flag in metrics["flags"])),
         f"{metrics.get('distance', 0):.2f}",
+        neutralise(name),
     )
 
 
@@ -104,7 +107,8 @@ def unit_table_rows(number: int, student_id: str, namespace: str, metrics: Mappi
         )
 
 
-def render_table(table: str, students: Iterable[tuple[int, str, str, Mapping]], where: tzinfo = UTC) -> bytes:
+def render_table(table: str, students: Iterable[tuple[int, str, str, Mapping]], where: tzinfo = UTC,
+                 name_of: Callable[[str, str], str] = lambda namespace, student_id: "") -> bytes:
     """The ``students`` or ``units`` table of a report's stored figures (``students``: 1-based
     number, id, namespace and metrics, in upload order) as UTF-8 CSV with CRLF line ends."""
     buffer = io.StringIO()
@@ -112,7 +116,8 @@ def render_table(table: str, students: Iterable[tuple[int, str, str, Mapping]], 
     if table == "students":
         writer.writerow(STUDENT_HEADER)
         for number, student_id, namespace, metrics in students:
-            writer.writerow(student_table_row(number, student_id, namespace, metrics, where))
+            writer.writerow(student_table_row(number, student_id, namespace, metrics, where,
+                                              name_of(namespace, student_id)))
     elif table == "units":
         writer.writerow(UNIT_HEADER)
         for number, student_id, namespace, metrics in students:

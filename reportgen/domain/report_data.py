@@ -239,6 +239,8 @@ class Attention:
     namespace: str
     reasons: str
     distance: float
+    name: str = ""
+    """The student's name (``student_names``), or ``""``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,7 +481,7 @@ def reasons(flags: Sequence[str]) -> str:
 def attention(students: Sequence[StudentReport]) -> tuple[Attention, ...]:
     """The flagged students, farthest from their class first (upload order among equals)."""
     flagged = sorted((s for s in students if s.flags), key=lambda s: (-s.distance, s.number))
-    return tuple(Attention(s.number, s.student_id, s.namespace, reasons(s.flags), s.distance) for s in flagged)
+    return tuple(Attention(s.number, s.student_id, s.namespace, reasons(s.flags), s.distance, s.name) for s in flagged)
 
 
 #: A fixed unit order lists at most this many units in words (an xAPI course may have hundreds).

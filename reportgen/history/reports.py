@@ -23,9 +23,10 @@ from ..domain.preparation import PreparedUpload, prepare
 from ..domain.submission import Problems, SubmissionError, raise_if, shown, type_name
 from ..domain.upload import parse_upload
 from ..extensions import db
-from ..models import ClassReport, Report
+from ..models import ClassReport, Report, SchoolClass
 from ..pipeline.submit import Idempotency, create_report
 from . import store
+from .roster import names_of
 from .summary import per_student_totals
 
 KNOWN_FIELDS = ("namespace", "period", "window", "student_id", "options", "label", "email", "callback_url")
@@ -74,23 +75,47 @@ def submit_period(document: dict, report_format: str, idempotency: Idempotency |
     if found is None:
         raise UnknownClass(namespace)
     period = period_from_request(document, found.timezone)
+    return make_period_report(found, period, report_format, report_options, owner=current_client(),
+                              recipients=recipients, callback_url=callback_url, idempotency=idempotency,
+                              label=label, student_id=student_id, period_field="period" if "period" in document else "window")
+
+
+def make_period_report(found: SchoolClass, period: Period, report_format: str, report_options: ReportOptions, *,
+                       owner: str | None, recipients: tuple[str, ...] = (), callback_url: str | None = None,
+                       idempotency: Idempotency | None = None, label: str | None = None,
+                       student_id: str | None = None, period_field: str = "period") -> Report:
+    """The class's report of ``period`` (its students with events then, or ``student_id``), with
+    the roster's names beside the ids (names the request gives win), committed and queued;
+    :class:`EmptyPeriod` when nobody has events in it."""
+    namespace = found.namespace
     students = store.period_students(found, period, student_id)
     if not students:
         who = f"{shown(student_id)[:80]} in {shown(namespace)[:80]}" if student_id else shown(namespace)[:80]
         message = f"{who} has no events in {period.name} ({found.timezone})"
-        raise EmptyPeriod(message, {"period" if "period" in document else "window": message})
+        raise EmptyPeriod(message, {period_field: message})
     options = _with_window(report_options, period)
     if options.timezone is None and found.timezone != "UTC":  # the class's times, unless asked otherwise
         options = replace(options, timezone=found.timezone)
+    options = with_roster_names(options, found, {student.student_id for student in students})
     prepared = prepare(students, options, zone(found.timezone))
     _add_changes(found, period, prepared)
     report = create_report(students, report_format, options=options, recipients=recipients, prepared=prepared,
-                           callback_url=callback_url, owner=current_client(), idempotency=idempotency,
+                           callback_url=callback_url, owner=owner, idempotency=idempotency,
                            label=label or f"{namespace} · {period.name} ({found.timezone})")
     db.session.add(ClassReport(report_id=report.id, class_id=found.id, period_start=period.start_us,
                                period_end=period.end_us, student_id=student_id))
     db.session.commit()
     return report
+
+
+def with_roster_names(options: ReportOptions, found: SchoolClass, student_ids: set[str]) -> ReportOptions:
+    """The class roster's names of the report's students as ``student_names`` of the class's
+    namespace, under any the options give: the one way names reach a report."""
+    names = {student_id: name for student_id, name in names_of(found).items() if student_id in student_ids}
+    if not names:
+        return options
+    given = options.student_names.get(found.namespace, {})
+    return replace(options, student_names={**options.student_names, found.namespace: {**names, **given}})
 
 
 def _add_changes(found, period: Period, prepared: PreparedUpload) -> None:

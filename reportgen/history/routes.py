@@ -2,14 +2,21 @@
 zone, erase a student or a class, and a class's summary for a period."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+import csv
+import io
+
+from flask import Blueprint, Response, abort, jsonify, request
 
 from ..api.routes import upload_from_request
+from ..domain.csv_export import neutralise
 from ..domain.periods import PeriodError, parse_period, parse_timezone, period_from_request
+from ..domain.roster import parse_roster, read_roster_csv
 from ..domain.submission import loads, type_name
 from ..extensions import db
 from ..models import SchoolClass
 from . import rollup, store
+from ..subscriptions.store import reschedule_class
+from .roster import replace_roster, roster_of
 from .summary import class_summary_for
 
 bp = Blueprint("classes", __name__, url_prefix="/namespaces")
@@ -70,6 +77,7 @@ def settings(namespace: str):
         if timezone_name != found.timezone:
             found.timezone = timezone_name
             rollup.rebuild_class(found)
+            reschedule_class(found)
     db.session.commit()
     return jsonify(store.class_summary(found))
 
@@ -104,3 +112,40 @@ def summary(namespace: str):
         raise PeriodError("period", "give ?period=2024-12 (a month), ?period=2024-W50 (an ISO week) "
                                     "or ?from=2024-12-01&to=2024-12-10")
     return jsonify(class_summary_for(found, period))
+
+
+@bp.put("/<path:namespace>/roster")
+def put_roster(namespace: str):
+    """Replace the class's roster: a JSON array of ``{"student_id", "name", "email"}`` or a CSV
+    (``text/csv``) with those columns; all or nothing."""
+    found = _class_or_404(namespace)
+    if request.mimetype == "text/csv":
+        document = read_roster_csv(request.get_data(cache=False))
+    elif request.is_json:
+        document = loads(request.get_data(cache=False))
+    else:
+        abort(415, description="send the roster as Content-Type: application/json (an array of "
+                               "{student_id, name, email}) or text/csv (columns student_id, name, email); "
+                               f"got {request.mimetype or 'none'}")
+    entries = parse_roster(document)
+    replace_roster(found, entries)
+    db.session.commit()
+    return jsonify({"namespace": found.namespace, "students": len(entries),
+                    "with_name": sum(1 for entry in entries if entry.name),
+                    "with_email": sum(1 for entry in entries if entry.email)})
+
+
+@bp.get("/<path:namespace>/roster")
+def get_roster(namespace: str):
+    """The class's roster as JSON, or as CSV with ``?format=csv`` (cells a spreadsheet would run
+    as formulas neutralised, as every CSV of ours)."""
+    found = _class_or_404(namespace)
+    entries = roster_of(found)
+    if request.args.get("format") == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(("student_id", "name", "email"))
+        for entry in entries:
+            writer.writerow((neutralise(entry.student_id), neutralise(entry.name or ""), neutralise(entry.email or "")))
+        return Response(out.getvalue(), mimetype="text/csv")
+    return jsonify({"namespace": found.namespace, "roster": [entry.to_dict() for entry in entries]})

@@ -31,6 +31,9 @@ def report_ended(report_id: str) -> None:
     db.session.commit()
     queue_deliveries([(delivery_id, report_id, DeliveryKind.WEBHOOK.value) for delivery_id in hooks])
     queue_upload_emails(report_id)
+    from ..subscriptions.runs import report_ended as subscription_report_ended
+
+    subscription_report_ended(report_id)  # the last report of a subscription run sends its emails
 
 
 def fail_report(report_id: str, message: str, **values) -> bool:

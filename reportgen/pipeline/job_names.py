@@ -22,6 +22,10 @@ JOBS = {
     "reportgen:assembly_failed": "reportgen.pipeline.jobs.assembly_failed",
     "reportgen:send_delivery": "reportgen.pipeline.jobs.send_delivery",
     "reportgen:delivery_failed": "reportgen.pipeline.jobs.delivery_failed",
+    "reportgen:tick": "reportgen.pipeline.jobs.tick",
+    "reportgen:run_subscription": "reportgen.pipeline.jobs.run_subscription",
+    "reportgen:send_subscription_emails": "reportgen.pipeline.jobs.send_subscription_emails",
+    "reportgen:subscription_emails_failed": "reportgen.pipeline.jobs.subscription_emails_failed",
 }
 
 #: What jobs queued before the stable names were stored: ``reportgen.jobs.<name>``.

@@ -38,6 +38,45 @@ def assemble_report(report_id: str) -> str:
 
 
 @fixed_text_errors
+def tick() -> str:
+    """Claim the subscriptions that are due and queue their runs (:func:`reportgen.subscriptions.schedule.tick`);
+    queued every minute by ``rq cron reportgen.subscriptions.cron_config``."""
+    from ..subscriptions.schedule import tick as claim_due
+
+    with job_scope(None):
+        return claim_due().summary()
+
+
+@fixed_text_errors
+def run_subscription(run_id: int) -> str:
+    """Make a subscription run's reports (:func:`reportgen.subscriptions.runs.start_run`)."""
+    from ..subscriptions.runs import start_run
+
+    with job_scope(None):
+        return start_run(run_id)
+
+
+@fixed_text_errors
+def send_subscription_emails(run_id: int, attempt: int = 0) -> str:
+    """Send a subscription run's waiting emails (:func:`reportgen.subscriptions.runs.send_emails`)."""
+    from ..subscriptions.runs import send_emails
+
+    with job_scope(None):
+        return send_emails(run_id, attempt)
+
+
+def subscription_emails_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback of a run's emails: once retries are used up (or its time), those still
+    waiting failed."""
+    if not is_final_failure(job, exc_value):
+        return
+    from ..subscriptions.runs import give_up_emails
+
+    with job_scope(None):
+        give_up_emails(job.args[0])
+
+
+@fixed_text_errors
 def send_delivery(delivery_id: int) -> str:
     """Send one email or webhook (:func:`reportgen.delivery.send.send`)."""
     with job_scope(None):

@@ -15,6 +15,8 @@ Job descriptions are fixed text: rq-dashboard shows them unescaped, so no user d
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, current_app
 from redis import Redis
 from rq import Callback, Queue, Retry
@@ -36,6 +38,9 @@ ASSEMBLE_REPORT = "reportgen:assemble_report"
 ASSEMBLY_FAILED = "reportgen:assembly_failed"
 SEND_DELIVERY = "reportgen:send_delivery"
 DELIVERY_FAILED = "reportgen:delivery_failed"
+RUN_SUBSCRIPTION = "reportgen:run_subscription"
+SEND_SUBSCRIPTION_EMAILS = "reportgen:send_subscription_emails"
+SUBSCRIPTION_EMAILS_FAILED = "reportgen:subscription_emails_failed"
 
 
 def init_app(app: Flask) -> None:
@@ -213,3 +218,29 @@ def discard_job(job_id: str) -> None:
         pipeline.delete(Job.key_for(job_id), Job.dependents_key_for(job_id),
                         ExecutionRegistry(job_id, connection).key, Result.get_key(job_id))
         pipeline.execute()
+
+
+def enqueue_subscription_run(run_id: int) -> None:
+    """Queue the job that makes a subscription run's reports (on the finishing queue: it only
+    stores reports, whose chunks then wait their turn like everybody's)."""
+    queue = finish_queue()
+    options = _job_options(ASSEMBLY_FAILED, None)
+    options.pop("on_failure")
+    queue.enqueue_call(RUN_SUBSCRIPTION, args=(run_id,), job_id=f"subscription-run-{run_id}",
+                       description="make a subscription's reports", **options)
+
+
+def enqueue_subscription_emails(run_id: int, delay_seconds: float = 0, attempt: int = 0) -> None:
+    """Queue the job that sends a subscription run's waiting emails on the delivery queue,
+    retried as emails are; ``delay_seconds`` later when the SMTP rate limit's minute is full."""
+    queue = delivery_queue()
+    options = _job_options(SUBSCRIPTION_EMAILS_FAILED, None, DELIVERY_RETRIES["email"], delivery_timeout("email"))
+    job_id = f"subscription-emails-{run_id}" + (f"-{attempt}" if attempt else "")
+    arguments = (run_id, attempt) if attempt else (run_id,)
+    if delay_seconds > 0:
+        options["job_timeout"] = options.pop("timeout")
+        queue.enqueue_in(timedelta(seconds=delay_seconds), SEND_SUBSCRIPTION_EMAILS, args=arguments, job_id=job_id,
+                         description="send subscription emails", **options)
+    else:
+        queue.enqueue_call(SEND_SUBSCRIPTION_EMAILS, args=arguments, job_id=job_id,
+                           description="send subscription emails", **options)

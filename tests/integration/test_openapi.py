@@ -17,7 +17,7 @@ from ..support.fakes import WEBHOOK_SECRET, WebhookReceiver
 from ..support.openapi import OpenAPIResponses
 from ..support.payloads import sample_students
 
-DOCUMENTED_PREFIXES = ("/assignment", "/namespaces", "/healthz", "/readyz")
+DOCUMENTED_PREFIXES = ("/assignment", "/namespaces", "/subscriptions", "/healthz", "/readyz")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 TOKEN = "t0ken-for-the-openapi-tests"
 

@@ -32,7 +32,7 @@ def containerfile_stages() -> list[list[tuple[str, str]]]:
 
 def test_compose_has_the_services_with_pinned_majors():
     services = COMPOSE["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "proxy", "worker", "deliveries"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "proxy", "worker", "deliveries", "cron"}
     assert services["postgres"]["image"].split(":")[1].startswith("16")
     assert services["redis"]["image"].split(":")[1].startswith("7")
     redis_command = " ".join(services["redis"]["command"])
@@ -52,6 +52,14 @@ def test_emails_and_webhooks_have_a_worker_of_their_own_and_report_workers_never
     assert services["deliveries"]["command"] == ["flask", "--app", "wsgi", "worker", "--deliveries"]
     assert "--deliveries" not in services["worker"]["command"]
     assert services["deliveries"]["environment"] == services["worker"]["environment"]
+
+
+def test_compose_runs_rqs_cron_scheduler_with_the_subscriptions_tick_on_the_workers_environment():
+    services = COMPOSE["services"]
+    assert services["cron"]["command"] == ["rq", "cron", "--url", "redis://redis:6379/0",
+                                           "reportgen.subscriptions.cron_config"]
+    assert services["cron"]["environment"] == services["worker"]["environment"]
+    assert services["cron"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import classes
+from . import classes, subscriptions
 from .components import components, webhooks
 from .paths import paths
 
@@ -51,13 +51,15 @@ def document(config: Mapping[str, Any]) -> dict:
         "tags": [{"name": "reports", "description": "Submit, poll, download, cancel."},
                  {"name": "classes", "description": "A namespace's stored events: append, erase, summarise; "
                                                     "reports for a month or week come from POST /assignment."},
+                 {"name": "subscriptions", "description": "A class's reports made and emailed every month or "
+                                                          "week, each period once."},
                  {"name": "operations", "description": "Health checks; never need a token."}],
         "security": [{"bearerToken": []}, {"operatorSession": []}, {}],
-        "paths": {**paths(config), **classes.paths(config)},
+        "paths": {**paths(config), **classes.paths(config), **subscriptions.paths(config)},
         "webhooks": webhooks(),
         "components": _with_class_schemas(components()),
     }
 
 
 def _with_class_schemas(parts: dict) -> dict:
-    return {**parts, "schemas": {**parts["schemas"], **classes.schemas()}}
+    return {**parts, "schemas": {**parts["schemas"], **classes.schemas(), **subscriptions.schemas()}}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...domain.periods import MAX_TIMEZONE_CHARS
+from ...domain.roster import MAX_EMAIL_CHARS, MAX_ROSTER_ENTRIES
 from ...history.store import MAX_NAMESPACE_CHARS
 from .shapes import error, json_content, nullable, ref, response
 
@@ -75,6 +76,18 @@ def schemas() -> dict:
             "namespace": {"type": "string"}, "student_id": {"type": "string"},
             "students_erased": COUNT, "events_erased": COUNT}},
         "Period": _period(),
+        "RosterEntry": {"type": "object", "required": ["student_id"], "additionalProperties": False, "properties": {
+            "student_id": {"type": "string", "maxLength": 256},
+            "name": {**nullable({"type": "string", "maxLength": 200}),
+                     "description": "Shown with the id in the class's reports: \"Ada Lovelace · s-001\"."},
+            "email": {**nullable({"type": "string", "format": "email", "maxLength": MAX_EMAIL_CHARS}),
+                      "description": "Where a subscription with `students: true` sends this student's own report."}}},
+        "Roster": {"type": "object", "required": ["namespace", "roster"], "properties": {
+            "namespace": {"type": "string"},
+            "roster": {"type": "array", "items": ref("RosterEntry")}}},
+        "RosterStored": {"type": "object", "required": ["namespace", "students", "with_name", "with_email"],
+                         "properties": {"namespace": {"type": "string"}, "students": COUNT, "with_name": COUNT,
+                                        "with_email": COUNT}},
         "ClassPeriodSummary": {
             "type": "object",
             "required": ["namespace", "period", "students", *totals, "time_on_task", "flags", "previous",
@@ -168,6 +181,27 @@ def paths(config: Mapping[str, Any]) -> dict:
                        "tags": ["classes"],
                        "responses": {"200": {"description": "What was erased.", "content": json_content(ref("Erased"))},
                                      "404": error("No such class, or no such student in it."), **COMMON}}},
+        "/namespaces/{namespace}/roster": {
+            "parameters": [namespace],
+            "put": {"operationId": "putRoster", "summary": "Replace a class's roster (names and addresses of its ids)",
+                    "description": (f"At most {MAX_ROSTER_ENTRIES:,} students; all or nothing. A student missing "
+                                    "from the roster keeps its bare id. A CSV cell starting with `=`, `+`, `-`, "
+                                    "`@`, a tab or a carriage return is refused (a formula), unless it is a number."),
+                    "tags": ["classes"],
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": {"type": "array", "maxItems": MAX_ROSTER_ENTRIES,
+                                                        "items": ref("RosterEntry")}},
+                        "text/csv": {"schema": {"type": "string"},
+                                     "example": "student_id,name,email\ns-001,Ada Lovelace,ada@example.org\n"}}},
+                    "responses": {"200": {"description": "What was stored.", "content": json_content(ref("RosterStored"))},
+                                  "400": response("BadSubmission"), "404": NOT_FOUND, "413": response("TooLarge"),
+                                  "415": response("UnsupportedMediaType"), **COMMON}},
+            "get": {"operationId": "getRoster", "summary": "A class's roster", "tags": ["classes"],
+                    "parameters": [{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["csv"]},
+                                    "description": "`csv` for the roster as CSV (student_id, name, email)."}],
+                    "responses": {"200": {"description": "The roster.", "content": {
+                        **json_content(ref("Roster")), "text/csv": {"schema": {"type": "string"}}}},
+                        "404": NOT_FOUND, **COMMON}}},
         "/namespaces/{namespace}/summary": {
             "parameters": [namespace],
             "get": {"operationId": "classSummary", "summary": "A class in a period, with the change from the one before",
