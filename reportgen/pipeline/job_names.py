@@ -28,8 +28,11 @@ JOBS = {
     "reportgen:subscription_emails_failed": "reportgen.pipeline.jobs.subscription_emails_failed",
 }
 
-#: What jobs queued before the stable names were stored: ``reportgen.jobs.<name>``.
-FORMER_PATHS = {f"reportgen.jobs.{name.partition(':')[2]}": name for name in JOBS}
+#: The jobs that existed before the stable names, and what they were stored as:
+#: ``reportgen.jobs.<name>``. Jobs added since never had another name.
+FORMER_PATHS = {f"reportgen.jobs.{name.partition(':')[2]}": name for name in (
+    "reportgen:render_chunk", "reportgen:render_piece", "reportgen:chunk_failed", "reportgen:assemble_report",
+    "reportgen:assembly_failed", "reportgen:send_delivery", "reportgen:delivery_failed")}
 
 
 def resolve(name: str) -> str:

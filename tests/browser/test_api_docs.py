@@ -18,7 +18,7 @@ def test_docs_page_shows_every_operation_under_the_apps_csp(live_server, page):
              for block, path in zip(page.locator(".opblock-summary-method").all(),
                                     page.locator(".opblock-summary-path").all())}
     assert shown == {
-        ("POST", "/assignment/{report_format}"), ("POST", "/assignment/sequence"),
+        ("POST", "/assignment"), ("POST", "/assignment/{report_format}"), ("POST", "/assignment/sequence"),
         ("GET", "/assignment/{report_format}/{task_id}"), ("DELETE", "/assignment/{report_format}/{task_id}"),
         ("GET", "/assignment/{report_format}/{task_id}/students/{position}"),
         ("GET", "/namespaces"), ("GET", "/namespaces/{namespace}"), ("PUT", "/namespaces/{namespace}"),

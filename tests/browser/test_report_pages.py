@@ -34,7 +34,8 @@ def test_the_html_report_reads_well_on_a_desktop_and_a_phone(client, live_server
     first = page.locator("section.student").first
     first.scroll_into_view_if_needed()
     expect(first.locator("table.units")).to_be_visible()
-    expect(first.locator("svg title")).to_have_text(f"Timeline of {sample_like()[0]['student_id']}")
+    student_id = sample_like()[0]['student_id']
+    expect(first.locator("svg title")).to_have_text([f"Activity of {student_id}", f"Timeline of {student_id}"])
     expect(first.locator(".sr-only table.visits caption")).to_have_text(
         f"Visits of {sample_like()[0]['student_id']} in time order")
     log = first.locator("details.event-log")

@@ -52,6 +52,7 @@ def web_database(request, config, tmp_path) -> dict:
     return {**config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'web.sqlite3'}"}
 
 
+@pytest.mark.capacity
 @pytest.mark.parametrize("clients", [8, 32])
 def test_uploads_at_the_cap_at_once_keep_every_web_process_within_400_mib(web_database, tmp_path, clients):
     upload = largest_accepted_upload(250_000, 20 * 2**20)

@@ -30,15 +30,18 @@ def jobs_run(logs: list[str], task_id: str) -> int:
 
 def test_a_job_out_of_time_fails_its_student_saying_so_and_is_not_retried(any_database_app, tmp_path):
     app = any_database_app
-    app.config["REPORTGEN_JOB_TIMEOUT"] = 2
+    app.config["REPORTGEN_JOB_TIMEOUT"] = 1
     client = app.test_client()
-    many_units = student("many-units", [event(f"unit-{n % 1000:04d}", f"2024-07-{1 + n // 1440:02d}T"
-                                              f"{n // 60 % 24:02d}:{n % 60:02d}:00Z") for n in range(10_000)])
-    task_id = submit(client, "pdf", [many_units])  # 10 s or more of one worker
+    # One student's HTML is one job however long (a PDF's event log is cut into pieces of ~1 s):
+    # 60,000 events on 1,000 units take several seconds of a quiet core.
+    many_units = student("many-units", [event(f"unit-{n % 1000:04d}", f"2024-{1 + n // 40000:02d}-"
+                                              f"{1 + n // 1440 % 27:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00Z")
+                                        for n in range(60_000)])
+    task_id = submit(client, "html", [many_units])
     logs = run_burst_workers(app.config, tmp_path, 1)
-    body = status(client, "pdf", task_id)
+    body = status(client, "html", task_id)
     assert body["status"] == "FAILURE"
-    assert body["error"] == ("All 1 students failed; the first error: Rendering this student took longer than the 2 s "
+    assert body["error"] == ("All 1 students failed; the first error: Rendering this student took longer than the 1 s "
                              "a job may take (REPORTGEN_JOB_TIMEOUT); it was not tried again, since it would take as "
                              "long again.")
     assert "out of memory" not in body["error"]

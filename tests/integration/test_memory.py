@@ -89,6 +89,7 @@ def assert_within_budgets(peaks: PeakRss) -> None:
     assert peaks.worker <= WORKER_BUDGET, f"a worker reached {peaks.worker >> 20} MiB"
 
 
+@pytest.mark.capacity
 @pytest.mark.parametrize("report_format, options", [("pdf", {"event_log": True}), ("html", {}), ("csv", {})])
 def test_the_largest_accepted_upload_renders_within_the_budgets(any_database_app, tmp_path, report_format, options):
     body = json.dumps({"students": largest_accepted_upload(CAP, BODY_LIMIT), "options": options}).encode()
@@ -98,6 +99,7 @@ def test_the_largest_accepted_upload_renders_within_the_budgets(any_database_app
     assert_within_budgets(peaks)
 
 
+@pytest.mark.capacity
 @pytest.mark.parametrize("report_format, options", [("pdf", {"event_log": True}), ("html", {}), ("csv", {})])
 def test_the_student_with_the_most_units_renders_within_the_budgets(any_database_app, tmp_path, report_format,
                                                                     options):
@@ -109,6 +111,7 @@ def test_the_student_with_the_most_units_renders_within_the_budgets(any_database
     assert_within_budgets(peaks)
 
 
+@pytest.mark.capacity
 @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
 def test_a_csv_at_the_cap_is_taken_and_rendered_within_the_budgets_whatever_ends_its_rows(any_database_app, tmp_path,
                                                                                           ending):

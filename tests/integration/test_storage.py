@@ -89,6 +89,7 @@ PDF_PAGE_FLOOR = pytest.mark.xfail(strict=True, reason="a PDF page per student c
                                                        "(README: Memory and storage)")
 
 
+@pytest.mark.capacity
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("report_format, count", [("csv", 20_000), ("html", 20_000),
                                                   pytest.param("pdf", 2_000, marks=PDF_PAGE_FLOOR)])
