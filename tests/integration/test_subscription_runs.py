@@ -4,7 +4,6 @@ Each period is made once and each message sent once, whoever asks; each student 
 own report; a period without events is skipped without mail."""
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import threading
