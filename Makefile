@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 # Test files run in this many processes (pytest-xdist), each with its own embedded PostgreSQL and
 # Redis; one when the tests use servers of your own (TEST_DATABASE_URL, TEST_REDIS_URL), which
-# two processes would share.
-TEST_PROCESSES ?= $(if $(TEST_DATABASE_URL)$(TEST_REDIS_URL),1,2)
+# two processes would share. Three on two cores: a third of the suite's time is waiting (workers
+# starting, retries backing off, a receiver trickling), which a third process fills.
+TEST_PROCESSES ?= $(if $(TEST_DATABASE_URL)$(TEST_REDIS_URL),1,3)
 
 .PHONY: run test test-unit test-capacity bench migrate worker clean help
 
