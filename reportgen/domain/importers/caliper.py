@@ -124,7 +124,6 @@ def read_caliper(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIO
     described = {item["id"]: item for item in items
                  if isinstance(item, dict) and "action" not in item and isinstance(item.get("id"), str)}
     problems = Problems()
-    index: dict[tuple[str, str], int] = {}
     seen: set[str] = set()
     timeline = []
     default_namespace = options.namespace or ""
@@ -150,21 +149,10 @@ def read_caliper(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIO
                 continue
             seen.add(event_id)
         namespace = group or default_namespace
-        key = (namespace, actor_id)
-        position = index.get(key)
-        if position is None:
-            position = index[key] = len(imported.students)
-            imported.students.append({"student_id": actor_id, "namespace": namespace, "events": []})
-            imported.origins.append([])
         event = {"unit": unit, "type": action, "created_time": time_text}
         if event_id is not None:
             event["id"] = event_id
-        imported.students[position]["events"].append(event)
-        imported.origins[position].append(number)
-        if unit_name:
-            imported.unit_names.setdefault(namespace, {}).setdefault(unit, unit_name)
-        if actor_name:
-            imported.student_names.setdefault(namespace, {}).setdefault(actor_id, actor_name)
+        imported.add_event(namespace, actor_id, event, number, unit_name, actor_name)
         timeline.append((namespace, unit, moment, number))
     raise_if(problems, "Caliper events")
     imported.unit_order = first_seen_order(timeline)

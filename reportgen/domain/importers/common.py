@@ -190,6 +190,24 @@ class Imported:
     unit_order: dict[str, list[str]] = field(default_factory=dict)
     """Per namespace, units in the order they first occur in time: xAPI and Caliper units are
     IRIs, which read in no useful order of their own."""
+    positions: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    """Where each (namespace, student id) is in :attr:`students`."""
+
+    def add_event(self, namespace: str, student_id: str, event: dict[str, Any], number: int,
+                  unit_name: str | None = None, student_name: str | None = None) -> None:
+        """One event of record ``number`` for its student (added on first sight), with the
+        names the record gives its unit and student (the first name given is kept)."""
+        position = self.positions.get((namespace, student_id))
+        if position is None:
+            position = self.positions[(namespace, student_id)] = len(self.students)
+            self.students.append({"student_id": student_id, "namespace": namespace, "events": []})
+            self.origins.append([])
+        self.students[position]["events"].append(event)
+        self.origins[position].append(number)
+        if unit_name:
+            self.unit_names.setdefault(namespace, {}).setdefault(event["unit"], unit_name)
+        if student_name:
+            self.student_names.setdefault(namespace, {}).setdefault(student_id, student_name)
 
     @property
     def used(self) -> int:

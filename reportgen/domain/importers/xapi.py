@@ -194,7 +194,6 @@ def read_xapi(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS)
     raise_if(problems, "xAPI statements")
     scoped = len(homes) > 1
     default_namespace = options.namespace or ""
-    index: dict[tuple[str, str], int] = {}
     timeline = []
     for number, (statement_id, home, actor_id, actor_name, course, unit, unit_name, shown, time_text,
                  moment) in records:
@@ -203,21 +202,10 @@ def read_xapi(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS)
             continue
         student_id = f"{actor_id} ({home})" if scoped and home is not None else actor_id
         namespace = course or default_namespace
-        key = (namespace, student_id)
-        position = index.get(key)
-        if position is None:
-            position = index[key] = len(imported.students)
-            imported.students.append({"student_id": student_id, "namespace": namespace, "events": []})
-            imported.origins.append([])
         event = {"unit": unit, "type": shown, "created_time": time_text}
         if statement_id is not None:
             event["id"] = statement_id
-        imported.students[position]["events"].append(event)
-        imported.origins[position].append(number)
-        if unit_name:
-            imported.unit_names.setdefault(namespace, {}).setdefault(unit, unit_name)
-        if actor_name:
-            imported.student_names.setdefault(namespace, {}).setdefault(student_id, actor_name)
+        imported.add_event(namespace, student_id, event, number, unit_name, actor_name)
         timeline.append((namespace, unit, moment, number))
     imported.unit_order = first_seen_order(timeline)
     return imported
