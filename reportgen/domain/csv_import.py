@@ -87,22 +87,27 @@ def looks_like_csv(raw: str | bytes) -> bool:
     return "student_id" in head.split("\n", 1)[0].lower()
 
 
-def _decode(raw: str | bytes) -> str:
+#: What a file that is not UTF-8 is told to do, after where it stopped being UTF-8.
+SAVE_AS_UTF8 = "; save the file as UTF-8 (in Excel: \"CSV UTF-8\")"
+
+
+def decode_csv(raw: str | bytes, advice: str = SAVE_AS_UTF8) -> str:
+    """The text of a CSV file without its byte-order mark; :class:`MalformedCSV` naming the row
+    where it is not UTF-8, followed by ``advice``."""
     if isinstance(raw, str):
         return raw.removeprefix("\ufeff")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         row = raw.count(b"\n", 0, exc.start) + 1
-        raise MalformedCSV(row, f"is not UTF-8 ({exc.reason} at byte {exc.start + 1}); "
-                                "save the file as UTF-8 (in Excel: \"CSV UTF-8\")") from None
+        raise MalformedCSV(row, f"is not UTF-8 ({exc.reason} at byte {exc.start + 1}){advice}") from None
 
 
-def _delimiter(header_line: str) -> str:
-    """The delimiter the header line uses most; a comma when it has none."""
-    counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
-    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
-    return best if counts[best] else ","
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter the header line uses most (Excel re-saves with ``;`` in many locales); a
+    comma when it has none."""
+    best = max(DELIMITERS, key=header_line.count)
+    return best if header_line.count(best) else ","
 
 
 def _columns(header: list[str], delimiter: str) -> dict[str, int]:
@@ -189,12 +194,12 @@ class CSVDocument:
 
 def read_csv(raw: str | bytes) -> CSVDocument:
     """The students of a CSV in reportgen's layout; :class:`MalformedCSV` if it is not one."""
-    text = _decode(raw)
+    text = decode_csv(raw)
     if not text or text.isspace():
         raise MalformedCSV(HEADER_ROW, "the CSV is empty; it needs a header row "
                                        "(student_id, namespace, created_time, type, unit) and one row per event")
     end = text.find("\n")
-    delimiter = _delimiter(text if end < 0 else text[:end])
+    delimiter = sniff_delimiter(text if end < 0 else text[:end])
     rows = _rows(text, delimiter)
     _, header = next(rows)
     columns = _columns(header, delimiter)

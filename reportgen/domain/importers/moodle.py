@@ -42,7 +42,7 @@ import io
 import re
 from datetime import date, datetime, timedelta, timezone
 
-from ..csv_import import MalformedCSV, location
+from ..csv_import import MalformedCSV, decode_csv, location, sniff_delimiter
 from ..submission import FIRST_YEAR, LAST_YEAR, Problems, raise_if, text_problem
 from .common import DEFAULT_IMPORT_OPTIONS, Imported, ImportOptions
 
@@ -53,17 +53,10 @@ COLUMNS = ("time", "user full name", "affected user", "event context", "componen
 REQUIRED = ("time", "event name", "description")
 FIELDS = {"student_id": "Description", "namespace": "Course", "unit": "Event context", "type": "Event name",
           "created_time": "Time"}
-DELIMITERS = (",", ";", "\t")
 _USER = re.compile(r"The user with id '(-?\d+)'")
 _MODULE = re.compile(r"course module id '(\d+)'")
 _TIME = re.compile(r"\s*(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,5}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*")
 _NO_NAME = ("", "-")
-
-
-def _delimiter(header_line: str) -> str:
-    """The delimiter the header line uses most (Excel re-saves with ``;`` in many locales)."""
-    best = max(DELIMITERS, key=header_line.count)
-    return best if header_line.count(best) else ","
 
 
 def _columns(header: list[str]) -> dict[str, int]:
@@ -192,17 +185,9 @@ class _Clock:
         return f"{day}T{hour_number:02d}:{minute_number:02d}:{seconds or '00'}{offset}"
 
 
-def _decode(raw: str | bytes) -> str:
-    if isinstance(raw, str):
-        return raw.removeprefix("\ufeff")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        row = raw.count(b"\n", 0, exc.start) + 1
-        raise MalformedCSV(row, (
-            f"is not UTF-8 ({exc.reason} at byte {exc.start + 1}): Moodle downloads UTF-8, so the file was "
-            "changed since (a spreadsheet saved it in another encoding); download it again, or save it as "
-            "\"CSV UTF-8\"")) from None
+#: Moodle writes UTF-8, so a file that is not was saved again by something else.
+NOT_AS_DOWNLOADED = (": Moodle downloads UTF-8, so the file was changed since (a spreadsheet saved it in another "
+                     "encoding); download it again, or save it as \"CSV UTF-8\"")
 
 
 def _csv_problem(exc: csv.Error) -> str:
@@ -217,11 +202,11 @@ def _csv_problem(exc: csv.Error) -> str:
 def read_moodle(raw: str | bytes, options: ImportOptions = DEFAULT_IMPORT_OPTIONS) -> Imported:
     """The students of a Moodle log download (see the module's docstring); :class:`MalformedCSV`
     for a file that is not one, :class:`SubmissionError` naming each bad row and column."""
-    text = _decode(raw)
+    text = decode_csv(raw, NOT_AS_DOWNLOADED)
     if not text.strip():
         raise MalformedCSV(HEADER_ROW, "the file is empty; download the log again (Reports → Logs → Download)")
     end = text.find("\n")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text if end < 0 else text[:end]),
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text if end < 0 else text[:end]),
                         strict=True)
     imported = Imported(format="moodle", record="row", fields=FIELDS)
     try:
