@@ -479,6 +479,9 @@ class SubscriptionRun(db.Model):
     reason = db.Column(db.Text)
     report_ids = db.Column(db.JSON)
     without_address = db.Column(db.JSON)
+    emails_attempt = db.Column(db.Integer)
+    """The newest job sending the run's emails (:func:`reportgen.pipeline.queue.subscription_emails_job_id`),
+    recorded before it is queued: the sweeper resumes a run whose sender died."""
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     finished_at = db.Column(db.DateTime(timezone=True))
 

@@ -230,12 +230,17 @@ def enqueue_subscription_run(run_id: int) -> None:
                        description="make a subscription's reports", **options)
 
 
+def subscription_emails_job_id(run_id: int, attempt: int = 0) -> str:
+    """Each job of a run's emails has an id of its own: one may queue the next while it runs."""
+    return f"subscription-emails-{run_id}" + (f"-{attempt}" if attempt else "")
+
+
 def enqueue_subscription_emails(run_id: int, delay_seconds: float = 0, attempt: int = 0) -> None:
     """Queue the job that sends a subscription run's waiting emails on the delivery queue,
     retried as emails are; ``delay_seconds`` later when the SMTP rate limit's minute is full."""
     queue = delivery_queue()
     options = _job_options(SUBSCRIPTION_EMAILS_FAILED, None, DELIVERY_RETRIES["email"], delivery_timeout("email"))
-    job_id = f"subscription-emails-{run_id}" + (f"-{attempt}" if attempt else "")
+    job_id = subscription_emails_job_id(run_id, attempt)
     arguments = (run_id, attempt) if attempt else (run_id,)
     if delay_seconds > 0:
         options["job_timeout"] = options.pop("timeout")

@@ -18,7 +18,11 @@ older than ``REPORTGEN_STALE_AFTER``) is dead, and the sweeper repairs:
   assembly job died: queued again (a report whose assembly started that many times fails);
 - emails of an upload whose reports have all ended but that were never queued (the report
   that ended last died first): queued (or skipped, if no report succeeded); emails queued
-  and webhooks (of a report that ended, however) whose job was lost: queued again.
+  and webhooks (of a report that ended, however) whose job was lost: queued again;
+- subscription runs: one whose reports have all ended but that was never moved on (the job
+  ending its last report died first) is moved on; one whose emails' job died (its worker
+  killed mid-run) is resumed by a new job (:func:`reportgen.subscriptions.runs.resume_mailing`),
+  the message that was in the SMTP exchange failing rather than going twice.
 
 It also expires old reports: ``REPORTGEN_RETENTION_DAYS`` after a report finished, its input
 and documents are deleted (a few hundred reports a pass, so a sweep stays short) and its row
@@ -45,10 +49,11 @@ from ..domain.dates import as_utc
 from ..extensions import db
 from ..history.store import purge_expired
 from ..logs import task_context
-from ..models import DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status, utcnow
+from ..models import (DONE, Delivery, DeliveryKind, DeliveryStatus, Report, ReportItem, ReportPart, Status,
+                      SubscriptionRun, utcnow)
 from .endings import fail_report, queue_upload_emails
 from .queue import (DELIVERY_RETRIES, chunk_job_id, delivery_job_id, discard_job, enqueue_assembly, enqueue_chunks,
-                    enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection)
+                    enqueue_delivery, enqueue_pieces, piece_job_id, redis_connection, subscription_emails_job_id)
 from .state import (ACTIVE, fail_delivery, finish_item, finish_pieces, purge_report, queue_assembly_if_complete,
                     queued_emails)
 
@@ -73,6 +78,7 @@ class SweepResult:
     reports_failed: int = 0
     deliveries_requeued: int = 0
     deliveries_failed: int = 0
+    subscription_runs_resumed: int = 0
     reports_expired: int = 0
     class_events_expired: int = 0
     skipped: bool = False
@@ -121,6 +127,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
         _sweep_unassembled(limits, result)
         _sweep_assemblies(limits, result)
         _sweep_deliveries(limits, result)
+        _sweep_subscription_runs(limits, result)
         _expire(limits, result)
         _expire_class_events(now, config["REPORTGEN_EVENT_RETENTION_DAYS"], result)
     finally:
@@ -372,6 +379,29 @@ def _sweep_deliveries(limits: _Limits, result: SweepResult) -> None:
             enqueue_delivery(delivery_id, report_id, kind)
             result.deliveries_requeued += 1
             log.warning("%s %d re-queued: its job was lost", kind, delivery_id, extra={"delivery_id": delivery_id})
+
+
+def _sweep_subscription_runs(limits: _Limits, result: SweepResult) -> None:
+    from ..subscriptions import runs, store
+
+    running = db.session.scalars(select(SubscriptionRun.id).where(
+        SubscriptionRun.status == store.RUNNING, SubscriptionRun.created_at < limits.fresh_after)).all()
+    db.session.commit()
+    for run_id in running:
+        if runs.report_ended_for_run(run_id):
+            result.subscription_runs_resumed += 1
+            log.warning("subscription run %d moved on: its last report's ending was lost", run_id)
+    mailing = db.session.execute(select(SubscriptionRun.id, SubscriptionRun.emails_attempt).where(
+        SubscriptionRun.status == store.MAILING, SubscriptionRun.created_at < limits.fresh_after)).all()
+    db.session.commit()
+    senders = {run_id: subscription_emails_job_id(run_id, attempt or 0) for run_id, attempt in mailing}
+    jobs = _fetch_jobs(list(senders.values()))
+    for run_id, attempt in mailing:
+        if _is_alive(jobs[senders[run_id]], limits) or not runs.resume_mailing(run_id, attempt):
+            continue
+        discard_job(senders[run_id])  # so RQ's own clean-up does not retry it beside the new one
+        result.subscription_runs_resumed += 1
+        log.warning("subscription run %d: its emails resumed, the job sending them was lost", run_id)
 
 
 def _sweep_unclaimed_emails(limits: _Limits, result: SweepResult) -> None:

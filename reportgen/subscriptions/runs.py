@@ -15,10 +15,16 @@ email them, each message once.
    session, each ``QUEUED`` → ``SENDING`` before its SMTP exchange, ``SENT`` after (conditional
    UPDATEs). A retried job finds it
    ``SENDING`` or ``SENT`` and sends nothing: a message is sent at most once, and a temporary
-   SMTP failure puts it back to ``QUEUED`` for RQ's retry. (A worker killed in the middle of
-   the exchange leaves it ``SENDING``: it may or may not have arrived, and is not sent again.)
-   With ``REPORTGEN_SMTP_PER_MINUTE`` set, a message past the minute's allowance waits, queued
-   for the next minute rather than holding the worker.
+   SMTP failure puts it back to ``QUEUED`` for RQ's retry. With ``REPORTGEN_SMTP_PER_MINUTE``
+   set, a message past the minute's allowance waits, queued for the next minute rather than
+   holding the worker.
+4. One job at a time sends a run's emails: the run records the newest (``emails_attempt``), a
+   job hands over to the next with a conditional UPDATE of it, and a job that is no longer the
+   run's sender sends nothing. When a worker dies mid-run, the sweeper finds the sender's job
+   dead and :func:`resume_mailing` takes over: the message that was in the SMTP exchange may or
+   may not have arrived, so it fails with that reason rather than risk a second copy; the rest
+   go on in a new job. A run whose last report ended in a job that died before moving the run on
+   is moved on by the sweeper too (:func:`report_ended_for_run` is safe to call again).
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ import time
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from ..domain.options import options_from_dict
 from ..domain.periods import parse_period
@@ -47,6 +53,10 @@ log = logging.getLogger(__name__)
 #: Messages one job sends, on one SMTP session (measured: ~25 ms each for a student's pages cut
 #: from a 30-student PDF and sent on loopback); the rest go on in the next job, within the job's time.
 EMAILS_PER_JOB = 200
+
+#: A message whose sender died during its SMTP exchange.
+STOPPED_WHILE_SENDING = ("The worker sending it stopped during the exchange with the mail server: it may have "
+                         "arrived, and it is not sent again so that nobody gets it twice.")
 
 
 def _subscription_of(run: SubscriptionRun) -> Subscription:
@@ -94,23 +104,70 @@ def report_ended(report_id: str) -> None:
         report_ended_for_run(run_id)
 
 
-def report_ended_for_run(run_id: int) -> None:
+def report_ended_for_run(run_id: int) -> bool:
+    """If every report of the run has ended, move it on (once, whoever calls): to ``failed`` when
+    none succeeded, else to ``mailing`` with its messages queued. Whether this call moved it."""
     run = db.session.get(SubscriptionRun, run_id)
     if run is None or run.status != store.RUNNING:
-        return
+        return False
     statuses = db.session.execute(select(Report.id, Report.status).join(
         SubscriptionReport, SubscriptionReport.report_id == Report.id).where(SubscriptionReport.run_id == run_id)).all()
     if len(statuses) < len(run.report_ids or ()) or any(status not in DONE for _, status in statuses):
-        return
+        return False
     if not any(status == Status.SUCCESS.value for _, status in statuses):
-        store.move_run(run_id, store.RUNNING, store.FAILED, reason="no report of the run could be made")
-        return
-    if not store.move_run(run_id, store.RUNNING, store.MAILING):
-        return  # another report's ending got here first
-    _queue_messages(run_id)
+        return store.move_run(run_id, store.RUNNING, store.FAILED, reason="no report of the run could be made")
+    if not store.move_run(run_id, store.RUNNING, store.MAILING, emails_attempt=0):
+        return False  # another report's ending got here first
+    _record_messages(run_id)
+    _queue_emails(run_id, 0)
+    finish_if_sent(run_id)
+    return True
 
 
-def _queue_messages(run_id: int) -> None:
+def resume_mailing(run_id: int, attempt: int | None) -> bool:
+    """The job sending the run's emails (``attempt``) died: take over from it, unless another
+    job already has. Its message in the SMTP exchange fails (:data:`STOPPED_WHILE_SENDING`); the
+    messages are recorded if it died before that; the rest are queued in a new job."""
+    if not _take_over(run_id, attempt):
+        return False
+    stopped = db.session.execute(update(SubscriptionEmail).where(SubscriptionEmail.run_id == run_id,
+                                                                 SubscriptionEmail.status == "SENDING")
+                                 .values(status="FAILED", error=STOPPED_WHILE_SENDING)).rowcount
+    db.session.commit()
+    if stopped:
+        log.warning("%d subscription email(s) may or may not have arrived: their worker stopped mid-send", stopped)
+    if not db.session.scalar(select(exists().where(SubscriptionEmail.run_id == run_id))):
+        _record_messages(run_id)
+    _queue_emails(run_id, (attempt or 0) + 1)
+    finish_if_sent(run_id)
+    return True
+
+
+def _take_over(run_id: int, attempt: int | None) -> bool:
+    """Make job ``attempt + 1`` the run's sender if job ``attempt`` still is (one conditional
+    UPDATE: of two callers, one wins)."""
+    current = (SubscriptionRun.emails_attempt.is_(None) if attempt is None
+               else or_(SubscriptionRun.emails_attempt == attempt, SubscriptionRun.emails_attempt.is_(None)))
+    moved = db.session.execute(update(SubscriptionRun).where(SubscriptionRun.id == run_id, current)
+                               .values(emails_attempt=(attempt or 0) + 1)).rowcount
+    db.session.commit()
+    return bool(moved)
+
+
+def _queue_emails(run_id: int, attempt: int, delay_seconds: float = 0) -> None:
+    try:
+        enqueue_subscription_emails(run_id, delay_seconds=delay_seconds, attempt=attempt)
+    except RedisError as exc:
+        log.warning("subscription emails could not be queued (%s); the sweeper will queue them", type(exc).__name__)
+
+
+def _hand_over(run_id: int, attempt: int, delay_seconds: float = 0) -> None:
+    """Queue the job after this one (``delay_seconds`` later), if this one is still the sender."""
+    if _take_over(run_id, attempt):
+        _queue_emails(run_id, attempt + 1, delay_seconds)
+
+
+def _record_messages(run_id: int) -> None:
     run = db.session.get(SubscriptionRun, run_id)
     subscription = _subscription_of(run)
     rows = [{"run_id": run_id, "recipient": recipient, "student_id": None, "status": "QUEUED", "attempts": 0}
@@ -132,11 +189,6 @@ def _queue_messages(run_id: int) -> None:
         db.session.execute(store.insert_ignoring_duplicates(SubscriptionEmail), rows[start:start + 2_000])
     db.session.execute(update(SubscriptionRun).where(SubscriptionRun.id == run_id).values(without_address=without))
     db.session.commit()
-    try:
-        enqueue_subscription_emails(run_id)
-    except RedisError as exc:
-        log.warning("subscription emails could not be queued (%s)", type(exc).__name__)
-    finish_if_sent(run_id)
 
 
 def _claim_email(email_id: int) -> bool:
@@ -182,6 +234,8 @@ def send_emails(run_id: int, attempt: int = 0) -> str:
     run = db.session.get(SubscriptionRun, run_id)
     if run is None:
         return "skipped"
+    if run.emails_attempt not in (None, attempt):
+        return "superseded"  # the sweeper took over from this job (its worker was thought dead)
     if not config["SMTP_HOST"]:
         _fail_waiting(run_id, "Email is not configured on this server (SMTP_HOST is unset).")
         finish_if_sent(run_id)
@@ -205,8 +259,7 @@ def send_emails(run_id: int, attempt: int = 0) -> str:
         with mail.connection(config) as client:
             for email_id, recipient, student_id in waiting[:EMAILS_PER_JOB]:
                 if not _has_slot():
-                    minute_left = 60 - time.time() % 60 + 0.5
-                    enqueue_subscription_emails(run_id, delay_seconds=minute_left, attempt=attempt + 1)
+                    _hand_over(run_id, attempt, delay_seconds=60 - time.time() % 60 + 0.5)
                     return f"sent {sent}, the rest wait for the next minute"
                 try:
                     message = (student_message(parts, recipient, student_id, config["MAIL_FROM"], documents)
@@ -241,7 +294,7 @@ def send_emails(run_id: int, attempt: int = 0) -> str:
     if transient is not None:
         raise TransientFailure(transient) from None
     if len(waiting) > EMAILS_PER_JOB:
-        enqueue_subscription_emails(run_id, attempt=attempt + 1)
+        _hand_over(run_id, attempt)
     return f"sent {sent}"
 
 

@@ -19,7 +19,8 @@ from reportgen.models import Report, Subscription, utcnow
 from ..support.api import post_json
 from ..support.payloads import event, student
 from ..support.pdf import pdf_pages
-from ..support.processes import ROOT, listening_workers, stop_worker, wait_until, worker_env
+from ..support.processes import (ROOT, kill_worker, listening_workers, start_worker, stop_worker, wait_until,
+                                 worker_env)
 
 FINAL = ("done", "partly failed", "failed", "skipped", "missed")
 ROSTER = [{"student_id": "s-001", "name": "Ada Lovelace", "email": "ada@pupils.example"},
@@ -170,3 +171,45 @@ def test_a_busy_smtp_server_is_retried_and_the_message_sent_once_it_answers(app,
     assert run["status"] == "done" and run["emails"]["sent"] == 1, run
     assert [message["To"] for message in box.messages] == ["teacher@school.example"]
     assert box.rcpt_attempts >= 2
+
+
+def test_a_delivery_worker_killed_mid_send_is_taken_over_and_no_address_gets_a_message_twice(
+        any_database_app, mailbox, tmp_path):
+    app, client = any_database_app, any_database_app.test_client()
+    box, port = mailbox
+    box.stall_at = "ada@pupils.example"  # the teacher's message has gone; Ada's arrives, its answer never does
+    assert post_json(client, "/namespaces/python-101/events", november_class()).status_code == 200
+    client.put("/namespaces/python-101/roster", json=ROSTER)
+    subscription = client.post("/subscriptions", json={
+        "namespace": "python-101", "every": "month", "formats": ["csv"], "recipients": ["teacher@school.example"],
+        "students": True}).get_json()["id"]
+    settings = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "MAIL_FROM": "reports@school.example",
+                "REPORTGEN_STALE_AFTER": "2", "REPORTGEN_SWEEP_INTERVAL": "1"}
+    worker = start_worker(app.config, tmp_path, "worker", **settings)
+    killed = start_worker(app.config, tmp_path, "killed", deliveries=True, **settings)
+    replacement = None
+    try:
+        assert client.post(f"/subscriptions/{subscription}/run", json={"period": "2024-11"}).status_code == 202
+        assert box.stalled.wait(60), "the delivery worker never reached Ada's message"
+        kill_worker(killed)
+        box.release.set()
+        replacement = start_worker(app.config, tmp_path, "replacement", deliveries=True, **settings)
+
+        def final():
+            [run] = client.get(f"/subscriptions/{subscription}/runs").get_json()["runs"]
+            return run if run["status"] in FINAL else None
+
+        run = wait_until(final, 90, "the run to end")
+        time.sleep(2)  # a second copy of anything would arrive now
+    finally:
+        for process in (worker, replacement):
+            if process is not None:
+                stop_worker(process)
+    assert sorted(message["To"] for message in box.messages) == [
+        "ada@pupils.example", "amina@pupils.example", "teacher@school.example"]
+    assert (run["status"], run["emails"]["sent"], run["emails"]["failed"]) == ("partly failed", 2, 1), run
+    [failure] = run["failures"]
+    assert failure["recipient"] == "ada@pupils.example"
+    assert "stopped during the exchange with the mail server: it may have arrived" in failure["error"]
+    assert "its emails resumed, the job sending them was lost" in (tmp_path / "worker.log").read_text() + (
+        tmp_path / "replacement.log").read_text()

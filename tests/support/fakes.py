@@ -2,6 +2,7 @@
 of an aiosmtpd server), a webhook receiver, and a hostile one that trickles its answer."""
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import select
@@ -12,13 +13,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Mailbox:
-    """An SMTP handler that keeps what it accepts, or answers every recipient with ``refusal``."""
+    """An SMTP handler that keeps what it accepts, or answers every recipient with ``refusal``.
+    With ``stall_at`` set to an address, the message to it is kept and its answer held back until
+    ``release`` is set (``stalled`` tells when it got there): a sender caught mid-exchange."""
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes = []
         self.refusal: str | None = None
         self.rcpt_attempts = 0
+        self.stall_at: str | None = None
+        self.stalled, self.release = threading.Event(), threading.Event()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         self.rcpt_attempts += 1
@@ -30,6 +35,10 @@ class Mailbox:
     async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        if self.stall_at in envelope.rcpt_tos:
+            self.stalled.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
         return "250 Message accepted for delivery"
 
 
