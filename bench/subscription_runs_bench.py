@@ -12,6 +12,11 @@ makes them all due at once (their next run an hour ago: the scheduler was down) 
 there, until every run is final and the sink has every message. It prints the time, the messages
 received, and any address that got more than one message of a run (a duplicate).
 
+With ``--second-cron`` a second ``rq cron`` runs beside the stack's (the same command and
+environment), and with ``--kill delivery`` (or ``worker``) that worker is SIGKILLed with its work
+horse ``--kill-after`` seconds after the runs are due, as the OOM killer would; ``make run``
+restarts it and the sweeper takes over its work. Duplicates are counted at the sink all the same.
+
 The reference, measured in the same run: one class of the same size as a plain
 ``POST /assignment/<format>`` period report, polled to the end (what one run's report costs alone).
 """
@@ -19,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sqlite3
 import sys
 import time
@@ -61,6 +68,43 @@ def class_events(number: int, students: int) -> list[dict]:
         for event in range(20)]} for student in range(students)]
 
 
+def stack_process(stack: DevStack, wanted: str) -> int:
+    """The pid of the stack's ``rq cron`` (``cron``), delivery worker (``delivery``) or first
+    report worker (``worker``)."""
+    for pid, cmdline in sorted(stack.processes()):
+        if wanted == "cron" and "rq.cli cron" in cmdline:
+            return pid
+        if wanted == "delivery" and cmdline.endswith("worker --deliveries"):
+            return pid
+        if wanted == "worker" and cmdline.endswith(" worker"):
+            return pid
+    raise LookupError(f"no {wanted} process in the stack")
+
+
+def second_cron(stack: DevStack) -> subprocess.Popen:
+    """Another ``rq cron`` with the same command line and environment as the stack's."""
+    pid = stack_process(stack, "cron")
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        argv = [part.decode() for part in handle.read().split(b"\0") if part]
+    with open(f"/proc/{pid}/environ", "rb") as handle:
+        env = dict(part.decode(errors="replace").split("=", 1) for part in handle.read().split(b"\0") if b"=" in part)
+    return subprocess.Popen(argv, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_with_horse(pid: int) -> list[int]:
+    import psutil
+
+    process = psutil.Process(pid)
+    members = [*process.children(recursive=True), process]
+    for member in members:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return [member.pid for member in members]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscriptions", type=int, default=100)
@@ -68,6 +112,9 @@ def main() -> None:
     parser.add_argument("--format", default="pdf")
     parser.add_argument("--tick", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--second-cron", action="store_true", help="a second rq cron beside the stack's")
+    parser.add_argument("--kill", choices=("delivery", "worker"), help="SIGKILL this worker and its horse mid-run")
+    parser.add_argument("--kill-after", type=float, default=20, help="seconds after the runs are due")
     args = parser.parse_args()
     from aiosmtpd.controller import Controller
 
@@ -104,9 +151,15 @@ def main() -> None:
             due = int((datetime.now(timezone.utc) - timedelta(hours=1)).timestamp() * 1_000_000)
             with sqlite3.connect(stack.database) as connection:  # due an hour ago: the scheduler was down
                 connection.execute("UPDATE subscriptions SET next_due = ?, next_period = '2024-11'", (due,))
+            extra_cron = second_cron(stack) if args.second_cron else None
             started = time.monotonic()
             expected = args.subscriptions * (args.students + 1)
+            killed = None
             while time.monotonic() - started < args.timeout:
+                if args.kill and killed is None and time.monotonic() - started >= args.kill_after:
+                    killed = kill_with_horse(stack_process(stack, args.kill))
+                    print(f"killed the {args.kill} worker at {time.monotonic() - started:.1f} s "
+                          f"(pids {killed}; messages at the sink then: {len(sink.received):,})")
                 with sqlite3.connect(stack.database) as connection:
                     final = connection.execute("SELECT count(*) FROM subscription_runs WHERE status IN "
                                                "('done', 'partly failed', 'failed', 'skipped', 'missed')").fetchone()[0]
@@ -121,7 +174,15 @@ def main() -> None:
             print(f"{args.subscriptions} subscriptions × {args.students} students ({args.format}), due at once: "
                   f"{elapsed:.1f} s until every run ended and the sink had {len(sink.received):,} of {expected:,} "
                   f"messages; runs {dict(statuses)}; addresses with more than one message: {len(duplicates)}")
+            with sqlite3.connect(stack.database) as connection:
+                failed = connection.execute("SELECT error, count(*) FROM subscription_emails WHERE status = 'FAILED' "
+                                            "GROUP BY error").fetchall()
+            for error, count in failed:
+                print(f"  {count} message(s) failed: {error}")
             print(f"CPU seconds per role: {stack.cpu_seconds()}")
+            if extra_cron is not None:
+                os.killpg(extra_cron.pid, 15)
+                extra_cron.wait(timeout=30)
     finally:
         controller.stop()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 
 from ..logs import current_request_id, current_task_id
 
@@ -41,7 +41,11 @@ def init_app(app: Flask) -> None:
 
 def tag_trail(task_id: str | None, request_id: str | None) -> None:
     """Tag what Sentry captures from here on in this scope (a job's horse, a request) with the
-    trail's ids; kept after the job's log scope ends, for the error RQ reports after it."""
+    trail's ids; kept after the job's log scope ends, for the error RQ reports after it. Nothing
+    without ``SENTRY_DSN``: importing sentry-sdk in a work horse that never reports cost every job
+    ~28 ms (py-spy of a delivery worker, 100 subscription runs)."""
+    if not current_app.config.get("SENTRY_DSN"):
+        return
     import sentry_sdk
 
     if task_id:
@@ -52,6 +56,8 @@ def tag_trail(task_id: str | None, request_id: str | None) -> None:
 
 def capture(exc: BaseException) -> None:
     """Send a job's original exception (a no-op without ``SENTRY_DSN``)."""
+    if not current_app.config.get("SENTRY_DSN"):
+        return
     import sentry_sdk
 
     sentry_sdk.capture_exception(exc)

@@ -250,6 +250,8 @@ def prepare_horses() -> None:
     imported, fonts and templates loaded, the jobs' SQL compiled, and all of it frozen out of
     the garbage collector (a horse's first collection would otherwise touch, and so copy,
     every page of it)."""
+    from ..subscriptions import runs, schedule  # noqa: F401 (jobs.py imports them lazily: a cycle)
+
     documents.warm_up()
     compile_statements()
     gc.freeze()
