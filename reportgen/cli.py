@@ -66,8 +66,7 @@ def worker_command(burst: bool, with_scheduler: bool, max_jobs: int | None, deli
     worker = ReportWorker(worker_queues(deliveries), connection=redis_connection(), sweep=sweep,
                           sweep_interval=config["REPORTGEN_SWEEP_INTERVAL"],
                           job_monitoring_interval=heartbeat_interval(config["REPORTGEN_STALE_AFTER"]))
-    if not deliveries:  # a delivery's horse renders nothing
-        prepare_horses()
+    prepare_horses(deliveries)
     # Logging is configured by create_app (reportgen.logs): RQ sees the root handler and adds none.
     worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level="INFO")
 

@@ -245,13 +245,15 @@ class ReportWorker(Worker):
         super().main_work_horse(job, queue)
 
 
-def prepare_horses() -> None:
-    """Before the first fork, so every work horse starts warm: the jobs and the renderer
-    imported, fonts and templates loaded, the jobs' SQL compiled, and all of it frozen out of
-    the garbage collector (a horse's first collection would otherwise touch, and so copy,
-    every page of it)."""
-    from ..subscriptions import runs, schedule  # noqa: F401 (jobs.py imports them lazily: a cycle)
+def prepare_horses(deliveries: bool = False) -> None:
+    """Before the first fork, so every work horse starts warm: the jobs' modules imported
+    (jobs.py imports the subscription ones lazily: a cycle), and for a report worker the
+    renderer with its fonts and templates loaded and the jobs' SQL compiled (a delivery's horse
+    renders nothing); all of it frozen out of the garbage collector (a horse's first collection
+    would otherwise touch, and so copy, every page of it)."""
+    from ..subscriptions import runs, schedule  # noqa: F401
 
-    documents.warm_up()
-    compile_statements()
+    if not deliveries:
+        documents.warm_up()
+        compile_statements()
     gc.freeze()

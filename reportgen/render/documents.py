@@ -404,6 +404,5 @@ def warm_up() -> None:
     sample = ('[{"student_id": "warm-up", "namespace": "n", "events": [{"unit": 1, "type": "saved_code",'
               ' "created_time": "2024-07-01T10:00:00Z"}, {"unit": 2, "created_time": "2024-07-01T10:05:00Z"}]},'
               ' {"student_id": "warm-up-2", "namespace": "n", "events": [{"unit": 1}]}]')
-    for report_format in ("html", "pdf"):
-        render_document(report_format, sample)
+    for report_format in ("html", "pdf"):  # with the event log: every template a report includes
         render_document(report_format, sample, {"event_log": True})
