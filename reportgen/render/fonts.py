@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import arabic_reshaper
+from reportlab.lib.abag import ABag
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import ShapedStr, TTFont, shapeFragWord
+from reportlab.pdfgen.textobject import PDFTextObject
 from xhtml2pdf.bidi import get_display, needs_bidi
 
 from ..config import ROOT_DIR
@@ -75,6 +77,9 @@ FALLBACK_FACES = (
     Face("Noto Sans Thai", "fonts/NotoSansThai-Bold.ttf", bold=True),
 )
 FALLBACK_FAMILIES = tuple(dict.fromkeys(face.family for face in FALLBACK_FACES))
+#: The scripts whose letters take their form and place from their neighbours (conjuncts, a vowel
+#: sign drawn before its consonant, stacked marks): their faces' text is shaped by HarfBuzz.
+SHAPED_FAMILIES = frozenset(("Noto Sans Devanagari", "Noto Sans Thai"))
 
 
 def _family_list(*families: str) -> str:
@@ -88,16 +93,88 @@ BODY_FAMILIES = _family_list("DejaVu Sans", *FALLBACK_FAMILIES)
 _NOT_DRAWN = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+@functools.lru_cache(maxsize=8192)
+def _shape(font_name: str, text: str) -> tuple[str, float]:
+    """``text`` as HarfBuzz shapes it in the font: what to draw (a ReportLab ``ShapedStr`` of
+    glyphs and their positions, or ``text`` itself when shaping changes nothing) and its width
+    at 1 pt. Shaping does not depend on the size (the fonts have no optical sizes), so one
+    result serves every size. Cached: the same names and units recur on every page."""
+    word = shapeFragWord([0.0, (ABag(fontName=font_name, fontSize=10.0), text)])
+    drawn = word[1][1]
+    if isinstance(drawn, ShapedStr):
+        return drawn, sum(glyph.x_advance for glyph in drawn.__shapeData__) / 1000
+    return text, TTFont.stringWidth(pdfmetrics.getFont(font_name), text, 1.0)
+
+
+class ShapingFont(TTFont):
+    """A face of :data:`SHAPED_FAMILIES`: its text is measured as HarfBuzz shapes it.
+
+    ReportLab 5.1 shapes with HarfBuzz (uharfbuzz) but only when asked, and xhtml2pdf's
+    paragraphs never ask; every width, ours and xhtml2pdf's, is asked of the font, so here
+    it is the shaped one, and :func:`_draw_shaped` draws what was measured.
+    """
+
+    def stringWidth(self, text, size, encoding="utf8"):  # noqa: N802 (ReportLab's name)
+        if isinstance(text, ShapedStr):
+            return sum(glyph.x_advance for glyph in text.__shapeData__) * size / 1000
+        if not isinstance(text, str) or text.isascii() or not self.shapable:
+            return super().stringWidth(text, size, encoding)
+        return _shape(self.fontName, text)[1] * size
+
+
+def _actual_text(text: str) -> str:
+    """A PDF text string (UTF-16 with its byte-order mark, in hex) for ``/ActualText``."""
+    return "<" + ("\ufeff" + text).encode("utf-16-be").hex().upper() + ">"
+
+
+@functools.cache
+def _draw_shaped() -> None:
+    """Make every text ReportLab draws in a :class:`ShapingFont` come out shaped, copying as written.
+
+    Every string drawn, by our tables, by the charts (``Canvas.drawString``) and by
+    xhtml2pdf's paragraphs, passes ``PDFTextObject._formatText``, which draws a ``ShapedStr``
+    glyph by glyph at HarfBuzz's positions: the text of a shaping face is turned into one
+    there. Its glyphs are in visual order and a conjunct has no character of its own, so the
+    run is wrapped in a marked-content span whose ``/ActualText`` is the text as written,
+    which is what pdftotext and PDF viewers copy out. Text in other faces passes untouched
+    (one set lookup), so a report without Devanagari or Thai costs what it did.
+    """
+    format_text = PDFTextObject._formatText
+
+    @functools.wraps(format_text)
+    def formatted(self, text):
+        if self._fontname in _SHAPING_NAMES and type(text) is str and not text.isascii():
+            drawn = _shape(self._fontname, text)[0]
+            if drawn is not text:
+                return f"/Span <</ActualText {_actual_text(text)}>> BDC {format_text(self, drawn)} EMC"
+        return format_text(self, text)
+
+    PDFTextObject._formatText = formatted
+
+
+#: The ReportLab names of the registered :class:`ShapingFont` faces.
+_SHAPING_NAMES: set[str] = set()
+
+
 @functools.cache
 def _font(face: Face) -> TTFont:
-    """The face parsed and registered with ReportLab, once per process."""
+    """The face parsed and registered with ReportLab, once per process.
+
+    Registered before xhtml2pdf meets its ``@font-face`` rule (:func:`font_face_css`,
+    :func:`warm_up`), xhtml2pdf draws with it as it is; a face of :data:`SHAPED_FAMILIES`
+    is a :class:`ShapingFont`.
+    """
     path = STATIC_DIR / face.url
+    kind = ShapingFont if face.family in SHAPED_FAMILIES else TTFont
     if face.pdf_name in pdfmetrics.getRegisteredFontNames():  # a document came first
         font = pdfmetrics.getFont(face.pdf_name)
-        if Path(getattr(font.face, "filename", "")).resolve() == path.resolve():
+        if type(font) is kind and Path(getattr(font.face, "filename", "")).resolve() == path.resolve():
             return font
-    font = TTFont(face.pdf_name, str(path))
+    font = kind(face.pdf_name, str(path))
     pdfmetrics.registerFont(font)
+    if kind is ShapingFont:
+        _SHAPING_NAMES.add(font.fontName)
+        _draw_shaped()
     return font
 
 
@@ -141,6 +218,9 @@ def font_face_css(text_sample: str | None = None) -> str:
     """
     families = set(FALLBACK_FAMILIES) if text_sample is None else _fallback_families(text_sample)
     faces = [*PRIMARY_FACES, *(face for face in FALLBACK_FACES if face.family in families)]
+    for face in faces:
+        if face.family in SHAPED_FAMILIES:
+            _font(face)  # ours, before xhtml2pdf registers a plain TTFont under its name
     return "\n".join(face.rule for face in faces) + "\n"
 
 
