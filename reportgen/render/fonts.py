@@ -33,7 +33,7 @@ from typing import NamedTuple
 import arabic_reshaper
 from reportlab.lib.abag import ABag
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import ShapedStr, TTFont, shapeFragWord
+from reportlab.pdfbase.ttfonts import SUBSETN, ShapedStr, TTFont, makeToUnicodeCMap, shapeFragWord
 from reportlab.pdfgen.textobject import PDFTextObject
 from xhtml2pdf.bidi import get_display, needs_bidi
 
@@ -99,11 +99,25 @@ def _shape(font_name: str, text: str) -> tuple[str, float]:
     glyphs and their positions, or ``text`` itself when shaping changes nothing) and its width
     at 1 pt. Shaping does not depend on the size (the fonts have no optical sizes), so one
     result serves every size. Cached: the same names and units recur on every page."""
+    font = pdfmetrics.getFont(font_name)
     word = shapeFragWord([0.0, (ABag(fontName=font_name, fontSize=10.0), text)])
     drawn = word[1][1]
     if isinstance(drawn, ShapedStr):
+        if isinstance(font, ShapingFont):
+            font.name_private_glyphs(text, drawn)
         return drawn, sum(glyph.x_advance for glyph in drawn.__shapeData__) / 1000
-    return text, TTFont.stringWidth(pdfmetrics.getFont(font_name), text, 1.0)
+    return text, TTFont.stringWidth(font, text, 1.0)
+
+
+def _private(char: str) -> bool:
+    """A code ReportLab gave a glyph no character maps to (a conjunct, a mark's variant)."""
+    return "\ue000" <= char <= "\uf8ff"
+
+
+#: Devanagari's vowel sign I, drawn before the consonant it follows, and the reph (ra and
+#: virama before a consonant), drawn after the syllable: where HarfBuzz moves a character.
+_PRE_BASE = "\u093f"
+_REPH = "\u0930\u094d"
 
 
 class ShapingFont(TTFont):
@@ -113,6 +127,65 @@ class ShapingFont(TTFont):
     paragraphs never ask; every width, ours and xhtml2pdf's, is asked of the font, so here
     it is the shaped one, and :func:`_draw_shaped` draws what was measured.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: What each of ReportLab's private codes for a glyph stands for, written: see
+        #: :meth:`name_private_glyphs`.
+        self.written: dict[int, str] = {}
+
+    def name_private_glyphs(self, text: str, drawn: ShapedStr) -> None:
+        """Learn what the private codes in ``drawn`` (``text`` shaped) stand for in ``text``.
+
+        ReportLab draws a glyph without a character of its own (क्ष, त्र, the Thai marks'
+        raised forms) under a private-use code, and the font's ToUnicode map would copy
+        that code out. Per HarfBuzz cluster (the glyphs drawn for a run of characters), the
+        glyphs with a character of their own take theirs; a lone private glyph takes the
+        rest; with two, the vowel sign I (moved before its consonant) is the first and a
+        reph (moved after the syllable) the last. The first reading of a glyph stays.
+        """
+        data = drawn.__shapeData__
+        starts = sorted({glyph.cluster for glyph in data})
+        ends = dict(zip(starts, [*starts[1:], len(text)]))
+        clusters: dict[int, list[str]] = {}
+        for char, glyph in zip(drawn, data):
+            clusters.setdefault(glyph.cluster, []).append(char)
+        for start, glyphs in clusters.items():
+            private = [char for char in glyphs if _private(char)]
+            if not private or all(ord(char) in self.written for char in private):
+                continue
+            rest = text[start:ends.get(start, len(text))]
+            for char in glyphs:
+                if not _private(char):
+                    rest = rest.replace(char, "", 1)
+            named: dict[str, str] = {}
+            if len(private) > 1 and private[0] == glyphs[0] and _PRE_BASE in rest:
+                named[private.pop(0)] = _PRE_BASE
+                rest = rest.replace(_PRE_BASE, "", 1)
+            if len(private) > 1 and private[-1] == glyphs[-1] and rest.startswith(_REPH):
+                named[private.pop()] = _REPH
+                rest = rest[len(_REPH):]
+            if len(private) == 1 and rest:
+                named[private[0]] = rest
+            for char, written in named.items():
+                self.written.setdefault(ord(char), written)
+
+    def addObjects(self, doc):  # noqa: N802 (ReportLab's name)
+        """ReportLab's font objects, their ToUnicode maps copying private codes out as written."""
+        state = self.state.get(doc)
+        super().addObjects(doc)
+        if state is None or not self.written:
+            return
+        for number, subset in enumerate(state.subsets):
+            if not any(code in self.written for code in subset):
+                continue
+            base = b"".join((SUBSETN(number), b"+", self.face.name, self.face.subfontNameX)).decode("pdfdoc")
+            lines = makeToUnicodeCMap(base, subset).split("\n")
+            first = lines.index(f"{len(subset)} beginbfchar") + 1
+            for index, code in enumerate(subset):
+                if code in self.written:
+                    lines[first + index] = f"<{index:02X}> <{self.written[code].encode('utf-16-be').hex().upper()}>"
+            doc.idToObject["toUnicodeCMap:" + base].content = "\n".join(lines)
 
     def stringWidth(self, text, size, encoding="utf8"):  # noqa: N802 (ReportLab's name)
         if isinstance(text, ShapedStr):
