@@ -100,6 +100,8 @@ def _shape(font_name: str, text: str) -> tuple[str, float]:
     at 1 pt. Shaping does not depend on the size (the fonts have no optical sizes), so one
     result serves every size. Cached: the same names and units recur on every page."""
     font = pdfmetrics.getFont(font_name)
+    if not font.face.charToGlyph.keys() >= set(map(ord, text)):
+        return text, TTFont.stringWidth(font, text, 1.0)  # HarfBuzz would draw its blanks as .notdef
     word = shapeFragWord([0.0, (ABag(fontName=font_name, fontSize=10.0), text)])
     drawn = word[1][1]
     if isinstance(drawn, ShapedStr):
