@@ -22,6 +22,17 @@ The same parsed faces answer :func:`missing_glyphs` (what none of them can draw)
 :func:`visual_runs` (text as drawn: joined, in visual order, one face per run) and
 :func:`register_chart_fonts` serve what xhtml2pdf's paragraphs do not lay out: the PDF's tables
 (:mod:`reportgen.render.pdf_tables`) and the SVG charts (svglib draws a text element in one face).
+
+Devanagari and Thai need shaping: a conjunct is one glyph (क्ष), the vowel sign ि is drawn before
+the consonant it follows, Thai marks stack. xhtml2pdf has no shaper and ReportLab 5.1 shapes
+(HarfBuzz, through uharfbuzz) only when asked, which xhtml2pdf's paragraphs never do. So the
+faces of :data:`SHAPED_FAMILIES` are a :class:`ShapingFont`, whose widths are the shaped ones
+(every width, ours and xhtml2pdf's, is asked of the font), and :func:`_draw_shaped` has
+ReportLab draw their text shaped, wherever it comes from: headings, paragraphs, tables, charts.
+Copied out, a shaped run is its ``/ActualText`` (pdftotext, viewers); the font's ToUnicode
+map names the glyphs without a character (:meth:`ShapingFont.name_private_glyphs`) for
+extractors that read only that (pdfminer). Shaping a run costs about 75 µs, once per process
+(cached); text in other faces is drawn as before, so a Latin report costs what it did.
 """
 from __future__ import annotations
 
@@ -197,6 +208,10 @@ class ShapingFont(TTFont):
         return _shape(self.fontName, text)[1] * size
 
 
+#: The ReportLab names of the registered :class:`ShapingFont` faces.
+_SHAPING_NAMES: set[str] = set()
+
+
 def _actual_text(text: str) -> str:
     """A PDF text string (UTF-16 with its byte-order mark, in hex) for ``/ActualText``."""
     return "<" + ("\ufeff" + text).encode("utf-16-be").hex().upper() + ">"
@@ -225,10 +240,6 @@ def _draw_shaped() -> None:
         return format_text(self, text)
 
     PDFTextObject._formatText = formatted
-
-
-#: The ReportLab names of the registered :class:`ShapingFont` faces.
-_SHAPING_NAMES: set[str] = set()
 
 
 @functools.cache
