@@ -25,7 +25,7 @@ from reportgen.render.html_pdf import page_ranges
 
 from ..support.payloads import SCRIPT_NAMES as NAMES
 from ..support.payloads import SCRIPT_UNITS as UNITS
-from ..support.payloads import multi_script_class, sample_like
+from ..support.payloads import event, multi_script_class, sample_like, student
 from .test_report_pdf import assert_readable
 
 #: The face each script's characters must be drawn in (as the PDF names it, subset prefix aside).
@@ -146,6 +146,52 @@ def test_every_script_is_drawn_in_a_face_that_has_it_in_tables_and_charts(class_
 
 def test_no_text_of_the_multi_script_class_overlaps_or_leaves_the_page(class_pdf):
     assert assert_readable(class_pdf) > 300
+
+
+#: Names HarfBuzz shapes: conjuncts drawn as one glyph (क्ष, त्र, प्र), the vowel sign I drawn
+#: before its consonant, a reph (र्) drawn over the syllable after it, a Thai tone mark over a
+#: vowel sign; each student also has a Devanagari and a Thai unit.
+SHAPED_NAMES = ("क्षत्रिय", "प्रिया शर्मा", "กิตติ์")
+
+
+@pytest.fixture(scope="module")
+def shaped_pdf() -> bytes:
+    events = [event("बीजगणित", "2024-07-01T10:00:00Z"), event("พีชคณิต", "2024-07-01T10:05:00Z")]
+    return render_document("pdf", json.dumps([student(name, events) for name in SHAPED_NAMES]))
+
+
+def heading_chars(pdf: bytes, index: int) -> list[dict]:
+    """The characters pdfplumber reads from the heading (a student's name) of student ``index``."""
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        page = document.pages[first_student_page(pdf, len(SHAPED_NAMES)) + index]
+        top = min(char["top"] for char in page.chars if char["size"] >= 12)
+        return sorted((char for char in page.chars if abs(char["top"] - top) < 3), key=lambda char: char["x0"])
+
+
+def test_devanagari_conjuncts_are_drawn_as_one_glyph_and_the_vowel_sign_i_before_its_consonant(shaped_pdf):
+    drawn = [char["text"] for char in heading_chars(shaped_pdf, 0)]
+    # Unshaped, the eight characters were eight glyphs: क ् ष त ् र ि य, the vowel sign after र.
+    assert drawn == ["क्ष", "ि", "त्र", "य"]
+    drawn = [char["text"] for char in heading_chars(shaped_pdf, 1) if char["text"] != " "]
+    assert drawn == ["ि", "प्र", "य", "ा", "श", "म", "ा", "र्"]  # the reph drawn over मा, where it goes
+
+
+def test_a_thai_tone_mark_over_a_vowel_sign_is_set_apart_from_it(shaped_pdf):
+    chars = heading_chars(shaped_pdf, 2)
+    assert "".join(char["text"] for char in chars) == "กิตติ์"
+    vowel, tone = chars[-2:]
+    assert tone["top"] != pytest.approx(vowel["top"], abs=0.2)  # unshaped, one was drawn over the other
+
+
+@needs_pdftotext
+def test_shaped_names_and_units_copy_out_as_written_in_headings_tables_and_charts(shaped_pdf):
+    table = logical_lines(shaped_pdf, class_table_page(shaped_pdf) + 1)
+    for index, name in enumerate(SHAPED_NAMES):
+        assert any(cells_of(line)[:2] == [str(index + 1), name] for line in table), name
+        page = logical_lines(shaped_pdf, first_student_page(shaped_pdf, len(SHAPED_NAMES)) + index + 1)
+        assert page[0] == name
+        for unit in ("बीजगणित", "พีชคณิต"):
+            assert sum(unit in line for line in page) == 2, unit  # the unit table and the timeline
 
 
 @pytest.fixture(scope="module")
