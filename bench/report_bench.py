@@ -5,7 +5,9 @@
 
 Every (case, side) runs in a fresh interpreter, so its peak RSS (``resource.getrusage``) is its
 own. That interpreter first warms up both sides (one small render of ours, with the case's
-format and options, and one of the peer), then renders ``--repeat`` times and keeps the fastest.
+format and options, and one of the peer) and freezes what that loaded out of the garbage
+collector (as a worker does before it forks; both sides alike), then renders ``--repeat`` times
+and keeps the fastest.
 Ours is ``documents.render_document(format, json_text[, options=...])``, parsing included; the
 peer is ``render_peer_pdf(json.loads(json_text))``, parsing included too.
 
@@ -31,6 +33,7 @@ checkout, uncommitted changes included (the header says how many files differ fr
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import os
@@ -159,6 +162,10 @@ def run_child(root: Path, case: str, side: str, repeat: int, input_path: Path) -
     check_output(ours(small), output_format, "warm-up (ours)")
     check_output(render_peer_pdf(json.loads(small)), "pdf", "warm-up (peer)")
     text = input_path.read_text(encoding="utf-8")
+    # What the warm-up loaded is frozen out of the garbage collector, as a worker freezes its own
+    # before it forks (reportgen.pipeline.worker.prepare_horses), for both sides alike: a full
+    # collection in the middle of a render would otherwise walk every font and template again.
+    gc.freeze()
     render = ours if side == "ours" else (lambda text: render_peer_pdf(json.loads(text)))
     base = peak_rss_mib()
     best = float("inf")

@@ -5,8 +5,9 @@
 
 ``report_bench.py`` times wall-clock seconds, which on a machine other test runs share (a load
 average of 5 to 9 on 2 cores) moved the peer alone from 3 s to 10 s between runs of the same case.
-Here each round runs, per tree, a fresh interpreter that warms both sides up and keeps the fastest
-of ``--repeat`` renders in CPU seconds of the process (``time.process_time``), ours
+Here each round runs, per tree, a fresh interpreter that warms both sides up (and freezes the warm
+heap out of the collector, as ``report_bench.py`` does) and keeps the fastest of ``--repeat``
+renders in CPU seconds of the process (``time.process_time``), ours
 (``render_document("pdf", json_text)``) and the peer's (``bench/peer_reportlab.py``) alike; the
 trees alternate round by round. Printed: per tree the fastest of all rounds, ours, the peer's and
 their ratio, and each round's ratio. Data: ``bench/synthetic.py``'s ``sample_shape`` as in
@@ -24,7 +25,7 @@ BENCH = Path(__file__).resolve().parent
 CASES = {"sample": (19, None), "200x100": (200, 100)}
 
 CHILD = r"""
-import json, sys, time
+import gc, json, sys, time
 root, bench, students, events, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 sys.path.insert(0, root)
 sys.path.insert(0, bench)
@@ -35,6 +36,7 @@ text = json.dumps(sample_shape(students, int(events)) if events != "None" else s
 warm_up()
 render_document("pdf", text)
 render_peer_pdf(json.loads(text))
+gc.freeze()  # as a worker does before it forks; both sides alike (report_bench.py)
 def fastest(render):
     best = float("inf")
     for _ in range(repeat):
