@@ -10,6 +10,7 @@ passed the count of ``\\n`` and took the web process to 640 MiB), and those now 
 ``\\r``-separated rows, 200,000 events on distinct units, 20,000 distinct units, a 2 MB id."""
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import time
@@ -17,6 +18,12 @@ from urllib.parse import urlsplit
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from redis import Redis
+from rq import Queue
+from sqlalchemy import func, select
+
+from reportgen.extensions import db
+from reportgen.models import Report
 
 from ..support.processes import PeakRss, listening_workers
 from ..support.webserver import gunicorn
@@ -67,11 +74,13 @@ def request(host: str, port: int, method: str, path: str, body: bytes | None = N
     return response.status, answer
 
 
-def through_the_stack(app, tmp_path, report_format: str, body: bytes, content_type: str = "application/json"):
-    """Submit ``body`` to a real gunicorn with two workers and a delivery worker: ``(status of the
-    submit, final status JSON or the refusal, peaks)``."""
+def through_the_stack(app, tmp_path, report_format: str, body: bytes, content_type: str = "application/json",
+                      workers: int = 2):
+    """Submit ``body`` to a real gunicorn with ``workers`` report workers and a delivery worker
+    (none with 0): ``(status of the submit, final status JSON or the refusal, peaks)``."""
+    running = listening_workers(app.config, tmp_path, workers) if workers else contextlib.nullcontext()
     with gunicorn(app.config, tmp_path, REPORTGEN_RATE_LIMIT="", REPORTGEN_SUBMIT_RATE_LIMIT="") as (host, port), \
-            listening_workers(app.config, tmp_path, 2), PeakRss() as peaks:
+            running, PeakRss() as peaks:
         code, answer = request(host, port, "POST", f"/assignment/{report_format}", body, content_type)
         if code == 202:
             deadline = time.monotonic() + 300
@@ -135,6 +144,10 @@ def test_a_csv_at_the_cap_is_taken_and_rendered_within_the_budgets_whatever_ends
 ])
 def test_shapes_past_a_bound_are_refused_before_they_cost_more(any_database_app, tmp_path, shape, body,
                                                               content_type, status, said):
-    code, answer, peaks = through_the_stack(any_database_app, tmp_path, "pdf", body, content_type)
+    code, answer, peaks = through_the_stack(any_database_app, tmp_path, "pdf", body, content_type, workers=0)
     assert code == status and said in json.dumps(answer), (shape, answer)
     assert_within_budgets(peaks)
+    with any_database_app.app_context():  # refused before anything was stored or queued: no worker has work
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 0
+    connection, name = Redis.from_url(any_database_app.config["REDIS_URL"]), any_database_app.config["REPORTGEN_QUEUE"]
+    assert [Queue(queue, connection=connection).count for queue in (name, f"{name}-finish")] == [0, 0]
