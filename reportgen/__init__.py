@@ -52,8 +52,13 @@ def create_app(config: dict[str, Any] | None = None, *, settings: dict[str, Any]
         # The client's address, scheme and host as the proxies in front saw them: rate limits,
         # HSTS and the dashboard's same-origin check depend on them. Never trusted by default.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+    on_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:")
+    if on_sqlite:
         instance_dir().mkdir(parents=True, exist_ok=True)
+    # A database server's connections can drop (a restart, an idle timeout), so each is checked as
+    # it leaves the pool; a SQLite file's cannot, and the check was 5% of a submit's time there
+    # (py-spy of a web process under bench/burst_bench.py --case submit).
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": not on_sqlite})
 
     from . import models  # noqa: F401  (the tables, for queries and migrations)
 

@@ -234,7 +234,6 @@ def from_environment(settings: Settings | None = None) -> dict[str, Any]:
     return {
         "SECRET_KEY": secret_key(s.SECRET_KEY.get_secret_value(), instance),
         "SQLALCHEMY_DATABASE_URI": database_url(s.DATABASE_URL, instance),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": s.REDIS_URL,
         "MAX_CONTENT_LENGTH": s.MAX_CONTENT_LENGTH,
         "REPORTGEN_QUEUE": s.REPORTGEN_QUEUE,
