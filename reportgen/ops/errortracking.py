@@ -39,12 +39,17 @@ def init_app(app: Flask) -> None:
                     before_send_transaction=scrub, traces_sample_rate=0)
 
 
+def _reporting() -> bool:
+    """Whether this app reports to Sentry (``init_app`` set it up only with ``SENTRY_DSN``)."""
+    return bool(current_app.config.get("SENTRY_DSN"))
+
+
 def tag_trail(task_id: str | None, request_id: str | None) -> None:
     """Tag what Sentry captures from here on in this scope (a job's horse, a request) with the
     trail's ids; kept after the job's log scope ends, for the error RQ reports after it. Nothing
     without ``SENTRY_DSN``: importing sentry-sdk in a work horse that never reports cost every job
     ~28 ms (py-spy of a delivery worker, 100 subscription runs)."""
-    if not current_app.config.get("SENTRY_DSN"):
+    if not _reporting():
         return
     import sentry_sdk
 
@@ -56,7 +61,7 @@ def tag_trail(task_id: str | None, request_id: str | None) -> None:
 
 def capture(exc: BaseException) -> None:
     """Send a job's original exception (a no-op without ``SENTRY_DSN``)."""
-    if not current_app.config.get("SENTRY_DSN"):
+    if not _reporting():
         return
     import sentry_sdk
 

@@ -128,7 +128,8 @@ def resume_mailing(run_id: int, attempt: int | None) -> bool:
     """The job sending the run's emails (``attempt``) died: take over from it, unless another
     job already has. Its message in the SMTP exchange fails (:data:`STOPPED_WHILE_SENDING`); the
     messages are recorded if it died before that; the rest are queued in a new job."""
-    if not _take_over(run_id, attempt):
+    following = _take_over(run_id, attempt)
+    if following is None:
         return False
     stopped = db.session.execute(update(SubscriptionEmail).where(SubscriptionEmail.run_id == run_id,
                                                                  SubscriptionEmail.status == "SENDING")
@@ -138,20 +139,22 @@ def resume_mailing(run_id: int, attempt: int | None) -> bool:
         log.warning("%d subscription email(s) may or may not have arrived: their worker stopped mid-send", stopped)
     if not db.session.scalar(select(exists().where(SubscriptionEmail.run_id == run_id))):
         _record_messages(run_id)
-    _queue_emails(run_id, (attempt or 0) + 1)
+    _queue_emails(run_id, following)
     finish_if_sent(run_id)
     return True
 
 
-def _take_over(run_id: int, attempt: int | None) -> bool:
+def _take_over(run_id: int, attempt: int | None) -> int | None:
     """Make job ``attempt + 1`` the run's sender if job ``attempt`` still is (one conditional
-    UPDATE: of two callers, one wins)."""
-    current = (SubscriptionRun.emails_attempt.is_(None) if attempt is None
-               else or_(SubscriptionRun.emails_attempt == attempt, SubscriptionRun.emails_attempt.is_(None)))
-    moved = db.session.execute(update(SubscriptionRun).where(SubscriptionRun.id == run_id, current)
-                               .values(emails_attempt=(attempt or 0) + 1)).rowcount
+    UPDATE: of two callers, one wins); that job's attempt, or None if another took over. NULL,
+    a run from before senders were recorded, is taken over from whatever job asks."""
+    following = (attempt or 0) + 1
+    moved = db.session.execute(update(SubscriptionRun).where(
+        SubscriptionRun.id == run_id,
+        or_(SubscriptionRun.emails_attempt.is_(None), SubscriptionRun.emails_attempt == attempt))
+        .values(emails_attempt=following)).rowcount
     db.session.commit()
-    return bool(moved)
+    return following if moved else None
 
 
 def _queue_emails(run_id: int, attempt: int, delay_seconds: float = 0) -> None:
@@ -163,8 +166,9 @@ def _queue_emails(run_id: int, attempt: int, delay_seconds: float = 0) -> None:
 
 def _hand_over(run_id: int, attempt: int, delay_seconds: float = 0) -> None:
     """Queue the job after this one (``delay_seconds`` later), if this one is still the sender."""
-    if _take_over(run_id, attempt):
-        _queue_emails(run_id, attempt + 1, delay_seconds)
+    following = _take_over(run_id, attempt)
+    if following is not None:
+        _queue_emails(run_id, following, delay_seconds)
 
 
 def _record_messages(run_id: int) -> None:
