@@ -199,6 +199,15 @@ def event_rows(student: StudentReport, limit: int | None = None) -> Markup:
 
 
 
+def sequence_paragraphs(student: StudentReport, slices: Sequence[tuple[int, int, str]]) -> list[list[tuple[str, str]]]:
+    """The PDF's sequence as :func:`.pdf_tables.wrapped` paragraphs: the compressed runs, then
+    the labels in numbered slices, as the HTML writes them."""
+    numbered = len(slices) > 1
+    return [[(pdf_tables.BOLD, "Compressed:"), (pdf_tables.PLAIN, student.compressed_head(PDF_SEQUENCE_RUNS))],
+            *([*([(pdf_tables.MUTED, f"{first}–{last}:")] if numbered else []), (pdf_tables.PLAIN, labels)]
+              for first, last, labels in slices)]
+
+
 def _chart_size(pdf: bool) -> dict[str, float]:
     return {} if pdf else {"zoom": charts.SCREEN_ZOOM, "width": charts.SCREEN_WIDTH}
 
@@ -316,7 +325,7 @@ def report_environment() -> jinja2.Environment:
     environment.filters["isolate"] = isolate
     environment.globals.update(
         event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
-        pdf_destination=pdf_tables.destination, pdf_footer=pdf_tables.footer, unit_table=unit_table, overview_table=overview_table,
+        pdf_destination=pdf_tables.destination, pdf_wrapped=pdf_tables.wrapped, sequence_paragraphs=sequence_paragraphs, pdf_footer=pdf_tables.footer, unit_table=unit_table, overview_table=overview_table,
         shortened_names=shortened_names, timeline_chart=timeline_chart, activity_chart=activity_chart,
         class_activity_chart=class_activity_chart, distribution_chart=distribution_chart,
         units_table=units_table, units_chart=units_chart, heat_chart=heat_chart, flag_names=FLAG_NAMES,
@@ -335,7 +344,6 @@ def _render_document(report: ReportData, *, pdf: bool, overview: bool, sections:
         sections=sections,
         log_piece=log_piece,
         pdf_sequence_labels=PDF_SEQUENCE_LABELS,
-        pdf_sequence_runs=PDF_SEQUENCE_RUNS,
         html_log_rows=html_log_rows or {},
         html_visit_rows=html_visit_rows or {},
         html_log_limit=HTML_LOG_ROWS,

@@ -29,7 +29,7 @@ from markupsafe import Markup, escape
 from reportlab.lib.colors import HexColor
 from reportlab.platypus import Flowable
 
-from .fonts import pdf_name, run_width, text_width, visual_runs
+from .fonts import Face, pdf_name, run_width, text_width, visual_runs
 
 #: The text frame's width (templates/report/_pdf.css) and the tables' type.
 FRAME_WIDTH = 511.0
@@ -46,6 +46,7 @@ HEADER_RULE = HexColor("#afb8c1")
 BAND_FILL = HexColor("#f6f8fa")
 INK = HexColor("#1f2328")
 LINK_INK = HexColor("#0550ae")
+MUTED_INK = HexColor("#656d76")
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +224,130 @@ class CellTable(Flowable):
         canvas.restoreState()
 
 
+#: A run of :class:`WrappedText`: its style (plain, bold, muted bold, as the HTML's ``<b>`` and
+#: ``.range``) and its words.
+PLAIN, BOLD, MUTED = "", "b", "m"
+#: Wrapped text's line height (xhtml2pdf's 1.5 × the 7.5 pt) and the space after a paragraph
+#: (``.sequence p``'s bottom margin in templates/report/_pdf.css), so it looks as the
+#: paragraphs it replaces did.
+LINE_HEIGHT = 11.25
+PARAGRAPH_GAP = 2.0
+#: Where the baseline sits above a line's bottom (where xhtml2pdf's paragraphs put it).
+LINE_BASELINE = 5.56
+
+
+def wrapped(paragraphs: Sequence[Sequence[tuple[str, str]]]) -> Markup:
+    """The tag the template writes for paragraphs of runs ``(style, text)`` (see :class:`WrappedText`)."""
+    text = base64.b64encode(json.dumps(paragraphs, separators=(",", ":"), ensure_ascii=False).encode()).decode("ascii")
+    return Markup(f'<pdf:wrappedtext data-text="{text}"></pdf:wrappedtext>')
+
+
+Line = tuple[tuple[str, Face, str], ...]
+"""A laid-out line of :class:`WrappedText`: its pieces ``(style, face, text)``, left to right."""
+
+
+class WrappedText(Flowable):
+    """Paragraphs of short words (a student's sequence of unit labels) wrapped at spaces and
+    drawn line by line, a few text pieces a line.
+
+    The sequences were xhtml2pdf paragraphs: its line breaking measures and copies every word
+    as a fragment of its own, and for 200 students × 100 events the two sequence paragraphs
+    were about 18% of the PDF (``bench/report_cpu_bench.py``). Words are measured once per
+    flowable (labels recur), a line of words in one face is one piece of text, and each word is
+    drawn by :func:`reportgen.render.fonts.visual_runs`, so a word in any script keeps its face.
+    A long sequence splits between lines across pages."""
+
+    def __init__(self, paragraphs: Sequence[Sequence[tuple[str, str]]] = (), lines: Sequence[tuple[Line, bool]] = (),
+                 width: float = FRAME_WIDTH, measured: dict | None = None):
+        super().__init__()
+        self.paragraphs = [[(style, text) for style, text in runs] for runs in paragraphs]
+        self.lines = list(lines)  # (pieces, ends a paragraph)
+        self.width = width
+        self.height = self._height()
+        self.measured = {} if measured is None else measured  # (style, word) → (runs, width)
+
+    @classmethod
+    def from_json(cls, text: str) -> list[WrappedText]:
+        """One flowable a paragraph, so that a heading kept with the next flowable keeps with
+        the first paragraph only, as with xhtml2pdf's paragraphs; the words' widths shared."""
+        measured: dict = {}
+        return [cls([paragraph], measured=measured) for paragraph in json.loads(base64.b64decode(text))]
+
+    def _height(self) -> float:
+        return sum(LINE_HEIGHT + (PARAGRAPH_GAP if last else 0.0) for _, last in self.lines)
+
+    def _lay_out(self, width: float) -> None:
+        measured = self.measured
+
+        def measure(style: str, word: str) -> tuple[tuple[tuple[Face, str], ...], float]:
+            key = (style, word)
+            if key not in measured:
+                runs = visual_runs(word, style != PLAIN)
+                measured[key] = (runs, sum(run_width(face, run, FONT_SIZE) for face, run in runs))
+            return measured[key]
+
+        space = run_width(visual_runs(" ")[0][0], " ", FONT_SIZE)
+        lines: list[tuple[Line, bool]] = []
+        for runs in self.paragraphs:
+            words = [(style, word) for style, text in runs for word in text.split()]
+            line: list[tuple[str, Face, str]] = []
+            x = 0.0
+            for style, word in words:
+                pieces, wide = measure(style, word)
+                if line and x + space + wide > width:
+                    lines.append((tuple(line), False))
+                    line, x = [], 0.0
+                for index, (face, run) in enumerate(pieces):
+                    joined = line and index == 0 and line[-1][0] == style and line[-1][1] == face
+                    if joined:
+                        line[-1] = (style, face, f"{line[-1][2]} {run}")
+                    else:
+                        line.append((style, face, f" {run}" if line and index == 0 else run))
+                x += (space if x else 0.0) + wide
+            lines.append((tuple(line), True))
+        self.lines = lines
+        self.width = width
+
+    def wrap(self, available_width, available_height):
+        if not self.lines and self.paragraphs or self.width != available_width and self.paragraphs:
+            self._lay_out(min(available_width, FRAME_WIDTH))
+        self.height = self._height()
+        return self.width, self.height
+
+    def split(self, available_width, available_height):
+        self.wrap(available_width, available_height)
+        room, fits = available_height, 0
+        for _, last in self.lines:
+            room -= LINE_HEIGHT + (PARAGRAPH_GAP if last else 0.0)
+            if room < -PARAGRAPH_GAP:
+                break
+            fits += 1
+        if fits < 1 or fits >= len(self.lines):
+            return []
+        return [WrappedText(lines=self.lines[:fits], width=self.width, measured=self.measured),
+                WrappedText(lines=self.lines[fits:], width=self.width, measured=self.measured)]
+
+    def draw(self):
+        canvas = self.canv
+        text = canvas.beginText()
+        font = ink = None
+        y = self.height
+        for pieces, last in self.lines:
+            y -= LINE_HEIGHT
+            text.setTextOrigin(0, y + LINE_BASELINE)
+            for style, face, run in pieces:
+                if pdf_name(face) != font:
+                    font = pdf_name(face)
+                    text.setFont(font, FONT_SIZE)
+                wanted = MUTED_INK if style == MUTED else INK
+                if wanted is not ink:
+                    text.setFillColor(wanted)
+                    ink = wanted
+                text.textOut(run)
+            y -= PARAGRAPH_GAP if last else 0.0
+        canvas.drawText(text)
+
+
 class FooterLine(Flowable):
     """The page footer: a rule and one line of text (cut with "…" to its width), drawn like a
     table cell. A paragraph there was laid out again on every page (about 2.5% of a 200-student
@@ -293,9 +418,9 @@ def destination(name: str) -> Markup:
 
 
 def install() -> None:
-    """Teach xhtml2pdf the ``<pdf:celltable>``, ``<pdf:footerline>`` and ``<pdf:destination>`` tags: it looks a tag's
-    class up by name (``pisaTag`` + the tag's name without the colon) among its parser
-    module's globals."""
+    """Teach xhtml2pdf the ``<pdf:celltable>``, ``<pdf:wrappedtext>``, ``<pdf:footerline>`` and
+    ``<pdf:destination>`` tags: it looks a tag's class up by name (``pisaTag`` + the tag's name
+    without the colon) among its parser module's globals."""
     from xhtml2pdf import parser
     from xhtml2pdf.tags import pisaTag
 
@@ -309,6 +434,12 @@ def install() -> None:
             c.addPara()
             c.addStory(Destination(self.node.getAttribute("name")))
 
+    class WrappedTextTag(pisaTag):
+        def start(self, c):
+            c.addPara()
+            for flowable in WrappedText.from_json(self.node.getAttribute("data-text")):
+                c.addStory(flowable)
+
     class FooterLineTag(pisaTag):
         def start(self, c):
             c.addPara()
@@ -317,3 +448,4 @@ def install() -> None:
     parser.pisaTagPDFCELLTABLE = CellTableTag
     parser.pisaTagPDFFOOTERLINE = FooterLineTag
     parser.pisaTagPDFDESTINATION = DestinationTag
+    parser.pisaTagPDFWRAPPEDTEXT = WrappedTextTag

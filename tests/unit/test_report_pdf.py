@@ -176,9 +176,18 @@ def test_a_long_event_log_cut_into_pieces_reads_on_across_the_cut():
 
 def test_a_long_sequence_is_cut_in_the_pdf_with_a_note_and_whole_in_the_html():
     long = [minutely_student("long", 2600)]
-    text = " ".join(page.extract_text() for page in pdfplumber.open(io.BytesIO(pdf(long))).pages)
+    with pdfplumber.open(io.BytesIO(pdf(long))) as opened:
+        text = " ".join(line for page in opened.pages for line in page.extract_text().splitlines()
+                        if not line.startswith("Activity report:"))  # the page footer
+        right_edges = [char["x1"] for page in opened.pages for char in page.chars]
     assert "The first 2000 of 2600 events; the HTML report, the CSV and the JSON have the whole sequence." in text
     assert "1901–2000:" in text and "2001–" not in text
+    # wrapped across pages inside the margins, every label copied out once, in time order
+    assert max(right_edges) <= 553.5
+    printed = text[text.index("1–100:"):text.index("The first 2000")].split()
+    labels = [word for word in printed if not word.endswith(":")]
+    assert labels == [f"Q{i % 30 + 1}" for i in range(2000)]
+    assert [word for word in printed if word.endswith(":")] == [f"{start + 1}–{start + 100}:" for start in range(0, 2000, 100)]
     html = render_document("html", json.dumps(long)).decode()
     assert "2501–2600:" in html and "The first 2000" not in html
 
