@@ -17,6 +17,9 @@ The template writes ``<pdf:celltable data-table="…">`` (:func:`markup`) where 
 table longer than the frame splits between rows and repeats its header. A cell can link to a
 URI; ``#student-N`` links are turned into links to that student's first page when the
 document is finished (:func:`reportgen.render.html_pdf.merge_pdfs`).
+
+The same reasoning drew the other parts that repeat on every page or student: the page footer
+(:class:`FooterLine`) and a student's sequence of unit labels (:class:`WrappedText`).
 """
 from __future__ import annotations
 
@@ -309,8 +312,9 @@ class WrappedText(Flowable):
         self.width = width
 
     def wrap(self, available_width, available_height):
-        if not self.lines and self.paragraphs or self.width != available_width and self.paragraphs:
-            self._lay_out(min(available_width, FRAME_WIDTH))
+        width = min(available_width, FRAME_WIDTH)
+        if self.paragraphs and (not self.lines or width != self.width):
+            self._lay_out(width)
         self.height = self._height()
         return self.width, self.height
 
