@@ -1,0 +1,207 @@
+"""A one-month PDF report out of a year of a class's history, against uploading the same month, on
+the real ``make run`` stack.
+
+    .venv/bin/python bench/history_report_bench.py            # 12 months × 2,000 students × 100 events
+    .venv/bin/python bench/history_report_bench.py --period-first
+
+Starts the stack of ``make run`` (:class:`stack.DevStack`: gunicorn, ``--workers`` report workers,
+embedded Redis, SQLite) in a scratch directory, appends ``--months`` seeded months (the months of
+``history_bench``, one request of about 16 MiB each, under the 20 MiB limit) to
+``/namespaces/bench/events`` over HTTP, then times, one after the other, from the POST until the
+status says SUCCESS (the report is downloadable), and the download:
+
+* ``upload`` (the reference): the month's students and events as an ordinary
+  ``POST /assignment/pdf``, with the month as the window and ``bench`` as their namespace;
+* ``period``: ``POST /assignment/pdf`` with ``{"namespace": "bench", "period": "2024-07"}``, the
+  report made from the stored history (2.4 M events by default).
+
+Each prints the time to the POST's 202, to SUCCESS and to the downloaded PDF (checked: ``%PDF``,
+its pages counted), the CPU seconds each role of the stack used meanwhile (web, worker; with 2
+workers, worker CPU ÷ 2 is the floor of the wall time), the peak RSS of the largest single web
+and worker process (sampled every 0.25 s, as ``cohort_bench`` reports the largest process) and the
+load average: the machine is shared. Then the sanity check: both PDFs have the same students and
+the same number of pages.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from history_bench import compact, load, month_students  # noqa: E402
+from stack import DevStack, role  # noqa: E402
+
+from reportgen.domain.periods import parse_period  # noqa: E402
+
+NAMESPACE = "bench"
+
+
+def request(url: str, data: bytes | None = None, accept: str = "application/json",
+            timeout: float = 600) -> tuple[int, bytes]:
+    headers = {"Accept": accept}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=timeout) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class Peaks:
+    """The largest single process's RSS per role of the stack, sampled in a thread."""
+
+    def __init__(self, stack: DevStack, every: float = 0.25):
+        self.stack, self.every = stack, every
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for pid, cmdline in self.stack.processes():
+                try:
+                    rss = psutil.Process(pid).memory_info().rss
+                except psutil.Error:
+                    continue
+                name = role(cmdline)
+                self.peaks[name] = max(self.peaks.get(name, 0), rss)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> "Peaks":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mib(self, name: str) -> str:
+        return f"{self.peaks.get(name, 0) / 2**20:.0f} MiB"
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after.get(name, 0.0) - before.get(name, 0.0) for name in after}
+
+
+def pdf_pages(content: bytes) -> int:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(content)
+        handle.flush()
+        info = subprocess.run(["pdfinfo", handle.name], capture_output=True, text=True, check=True).stdout
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+def time_report(stack: DevStack, name: str, body: bytes) -> dict:
+    """POST the body to ``/assignment/pdf``, poll its status until it ends, download and check the PDF."""
+    cpu_before = stack.cpu_seconds()
+    with Peaks(stack) as peaks:
+        started = time.monotonic()
+        status, reply = request(f"{stack.base}/assignment/pdf", body)
+        accepted = time.monotonic() - started
+        assert status == 202, f"{name}: {status} {reply[:500]!r}"
+        status_url = json.loads(reply)["status_url"]
+        while True:
+            status, reply = request(status_url)
+            metadata = json.loads(reply)
+            if metadata.get("status") in ("SUCCESS", "FAILURE"):
+                break
+            time.sleep(0.2)
+        done = time.monotonic() - started
+        assert metadata["status"] == "SUCCESS", f"{name}: {metadata}"
+        status, content = request(metadata["download_url"], accept="application/pdf")
+        downloaded = time.monotonic() - started
+    cpu = cpu_delta(cpu_before, stack.cpu_seconds())
+    assert status == 200 and content.startswith(b"%PDF-"), f"{name}: download {status} {content[:100]!r}"
+    summary = metadata.get("summary") or {}
+    result = {"name": name, "accepted": accepted, "done": done, "downloaded": downloaded, "cpu": cpu,
+              "web": peaks.mib("web"), "worker": peaks.mib("worker"), "size": len(content),
+              "pages": pdf_pages(content), "students": len(metadata.get("students", [])),
+              "succeeded": summary.get("succeeded"), "failed": summary.get("failed"), "load": load()}
+    print(f"{name:<7} 202 in {accepted:5.2f} s, SUCCESS in {done:6.2f} s, downloaded in {downloaded:6.2f} s "
+          f"({len(content) / 1e6:.1f} MB, {result['pages']:,} pages, {result['students']:,} students, "
+          f"{result['failed']} failed)  {result['load']}", flush=True)
+    print(f"        CPU s: " + ", ".join(f"{role_name} {seconds:.1f}" for role_name, seconds in sorted(cpu.items())
+                                        if seconds >= 0.05)
+          + f" (worker ÷ {stack_workers(stack)} = {cpu.get('worker', 0) / stack_workers(stack):.1f} s); "
+          f"largest process: web {result['web']}, worker {result['worker']}", flush=True)
+    return result
+
+
+def stack_workers(stack: DevStack) -> int:
+    return int(stack.extra_env["REPORTGEN_WORKERS"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=100)
+    parser.add_argument("--months", type=int, default=12, help="months of history, from 2024-01")
+    parser.add_argument("--period", default="2024-07", help="the month reported (one of the history's)")
+    parser.add_argument("--workers", type=int, default=2, help="REPORTGEN_WORKERS (make run: one per core)")
+    parser.add_argument("--period-first", action="store_true", help="time the period report before the upload")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory (its log, database)")
+    args = parser.parse_args()
+
+    months = [(2024 + m // 12, m % 12 + 1) for m in range(args.months)]
+    year, month = (int(part) for part in args.period.split("-"))
+    assert (year, month) in months, f"{args.period} is not one of the {args.months} months from 2024-01"
+    window = parse_period(args.period, "UTC").window.to_dict()
+    reported = month_students(year, month, args.students, args.events, seed=7)
+    upload = compact({"students": [{**student, "namespace": NAMESPACE} for student in reported],
+                      "options": {"window": window}})
+    period = compact({"namespace": NAMESPACE, "period": args.period})
+    assert len(upload) <= 20 * 2**20, f"the upload is {len(upload) / 2**20:.1f} MiB, over the 20 MiB limit"
+
+    env = {"REPORTGEN_WORKERS": str(args.workers), "REPORTGEN_RATE_LIMIT": "", "REPORTGEN_SUBMIT_RATE_LIMIT": "",
+           "REPORTGEN_API_TOKENS": "", "REPORTGEN_LOG_FORMAT": "text"}
+    print(f"machine: {os.cpu_count()} cores; {' '.join(sys.argv)}")
+    with DevStack(env=env, keep=args.keep) as stack:
+        ready = stack.wait_ready()
+        print(f"stack up in {stack.started_in:.1f} s, {args.workers} workers, SQLite; ready: "
+              f"{ready.get('status', ready)}  {load()}", flush=True)
+        cpu_before, started, largest = stack.cpu_seconds(), time.monotonic(), 0
+        with Peaks(stack) as peaks:
+            for number, (y, m) in enumerate(months):
+                body = compact(month_students(y, m, args.students, args.events, seed=7))
+                largest = max(largest, len(body))
+                assert len(body) <= 20 * 2**20
+                posted = time.monotonic()
+                status, reply = request(f"{stack.base}/namespaces/{NAMESPACE}/events", body)
+                assert status == 200, f"append {y}-{m:02d}: {status} {reply[:500]!r}"
+                print(f"  append {y}-{m:02d}: {time.monotonic() - posted:5.2f} s, "
+                      f"added {json.loads(reply)['added']:,}  {load()}", flush=True)
+        cpu = cpu_delta(cpu_before, stack.cpu_seconds())
+        total = args.students * args.events * len(months)
+        print(f"history: {total:,} events in {len(months)} requests of at most {largest / 2**20:.1f} MiB, "
+              f"{time.monotonic() - started:.1f} s (building the bodies included; web CPU {cpu.get('web', 0):.1f} s); "
+              f"largest web process {peaks.mib('web')}  {load()}", flush=True)
+
+        cases = [("upload", upload), ("period", period)]
+        results = [time_report(stack, name, body) for name, body in (cases[::-1] if args.period_first else cases)]
+        by_name = {result["name"]: result for result in results}
+        reference, measured = by_name["upload"], by_name["period"]
+        same = (reference["students"], reference["pages"]) == (measured["students"], measured["pages"])
+        print(f"period report, downloadable: {measured['done']:.2f} s (target ≤ 35 s) against the upload's "
+              f"{reference['done']:.2f} s = {measured['done'] / reference['done']:.2f}×")
+        print(f"sanity: students {measured['students']:,} / {reference['students']:,}, pages "
+              f"{measured['pages']:,} / {reference['pages']:,}: {'the same' if same else 'DIFFERENT'}")
+        if not same or measured["failed"] or reference["failed"]:
+            sys.exit("FAIL: the two reports differ in students or pages, or a student failed")
+
+
+if __name__ == "__main__":
+    main()
