@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,7 +43,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from history_bench import compact, load, month_students  # noqa: E402
+from burst_bench import client_cpu, machine_busy  # noqa: E402
+from history_bench import compact, embedded_postgresql, load, month_students  # noqa: E402
 from stack import DevStack, role  # noqa: E402
 
 from reportgen.domain.periods import parse_period  # noqa: E402
@@ -93,6 +96,22 @@ class Peaks:
         return f"{self.peaks.get(name, 0) / 2**20:.0f} MiB"
 
 
+def postgres_cpu(directory: str | None) -> float:
+    """CPU seconds of the embedded PostgreSQL whose data lies under ``directory`` (its postmaster,
+    its live backends and the ones it has reaped), or 0 without one."""
+    if directory is None:
+        return 0.0
+    for process in psutil.process_iter(["cmdline"]):
+        if any(directory in part for part in process.info["cmdline"] or ()) and "postgres" in " ".join(
+                process.info["cmdline"]):
+            try:
+                members = [process, *process.children(recursive=True)]
+                return sum(sum(member.cpu_times()[:4]) for member in members)
+            except psutil.Error:
+                return 0.0
+    return 0.0
+
+
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: after.get(name, 0.0) - before.get(name, 0.0) for name in after}
 
@@ -105,9 +124,10 @@ def pdf_pages(content: bytes) -> int:
     return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
 
 
-def time_report(stack: DevStack, name: str, body: bytes) -> dict:
+def time_report(stack: DevStack, name: str, body: bytes, postgres: str | None = None) -> dict:
     """POST the body to ``/assignment/pdf``, poll its status until it ends, download and check the PDF."""
-    cpu_before = stack.cpu_seconds()
+    cpu_before, machine_before, client_before = stack.cpu_seconds(), machine_busy(), client_cpu()
+    cpu_before["postgresql"] = postgres_cpu(postgres)
     with Peaks(stack) as peaks:
         started = time.monotonic()
         status, reply = request(f"{stack.base}/assignment/pdf", body)
@@ -124,13 +144,16 @@ def time_report(stack: DevStack, name: str, body: bytes) -> dict:
         assert metadata["status"] == "SUCCESS", f"{name}: {metadata}"
         status, content = request(metadata["download_url"], accept="application/pdf")
         downloaded = time.monotonic() - started
-    cpu = cpu_delta(cpu_before, stack.cpu_seconds())
+    cpu_after = {**stack.cpu_seconds(), "postgresql": postgres_cpu(postgres)}
+    cpu, machine = cpu_delta(cpu_before, cpu_after), machine_busy() - machine_before
+    client = client_cpu() - client_before
     assert status == 200 and content.startswith(b"%PDF-"), f"{name}: download {status} {content[:100]!r}"
     summary = metadata.get("summary") or {}
     result = {"name": name, "accepted": accepted, "done": done, "downloaded": downloaded, "cpu": cpu,
               "web": peaks.mib("web"), "worker": peaks.mib("worker"), "size": len(content),
               "pages": pdf_pages(content), "students": len(metadata.get("students", [])),
-              "succeeded": summary.get("succeeded"), "failed": summary.get("failed"), "load": load()}
+              "succeeded": summary.get("succeeded"), "failed": summary.get("failed"), "load": load(),
+              "assembly": assembly_seconds(stack, metadata["task_id"])}
     print(f"{name:<7} 202 in {accepted:5.2f} s, SUCCESS in {done:6.2f} s, downloaded in {downloaded:6.2f} s "
           f"({len(content) / 1e6:.1f} MB, {result['pages']:,} pages, {result['students']:,} students, "
           f"{result['failed']} failed)  {result['load']}", flush=True)
@@ -138,7 +161,21 @@ def time_report(stack: DevStack, name: str, body: bytes) -> dict:
                                         if seconds >= 0.05)
           + f" (worker ÷ {stack_workers(stack)} = {cpu.get('worker', 0) / stack_workers(stack):.1f} s); "
           f"largest process: web {result['web']}, worker {result['worker']}", flush=True)
+    workers = stack_workers(stack)
+    chunks = cpu.get("worker", 0) - result["assembly"]
+    print(f"        the assembly (one process) {result['assembly']:.1f} s; floor on an idle machine = 202 + "
+          f"(worker CPU − assembly) ÷ {workers} + assembly = {accepted + chunks / workers + result['assembly']:.1f} s; "
+          f"the machine was busy {machine:.1f} CPU s of {downloaded * (os.cpu_count() or 1):.1f}, of which "
+          f"the bench client {client:.1f} and other processes {max(0.0, machine - sum(cpu.values()) - client):.1f}",
+          flush=True)
     return result
+
+
+def assembly_seconds(stack: DevStack, report_id: str) -> float:
+    """The assembly's own time, from the line the worker logs when it has stored the document."""
+    text = stack.log_path.read_text(errors="replace")
+    found = re.search(rf"report {re.escape(report_id)} assembled: \d+ bytes in ([\d.]+) s", text)
+    return float(found.group(1)) if found else 0.0
 
 
 def stack_workers(stack: DevStack) -> int:
@@ -154,6 +191,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="REPORTGEN_WORKERS (make run: one per core)")
     parser.add_argument("--period-first", action="store_true", help="time the period report before the upload")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (its log, database)")
+    parser.add_argument("--database", choices=["sqlite", "pgserver"], default="sqlite",
+                        help="the stack's SQLite (make run's default) or an embedded PostgreSQL (pgserver)")
     args = parser.parse_args()
 
     months = [(2024 + m // 12, m % 12 + 1) for m in range(args.months)]
@@ -169,13 +208,28 @@ def main() -> None:
     env = {"REPORTGEN_WORKERS": str(args.workers), "REPORTGEN_RATE_LIMIT": "", "REPORTGEN_SUBMIT_RATE_LIMIT": "",
            "REPORTGEN_API_TOKENS": "", "REPORTGEN_LOG_FORMAT": "text"}
     print(f"machine: {os.cpu_count()} cores; {' '.join(sys.argv)}")
+    server, directory = None, tempfile.mkdtemp(prefix="history-report-bench-")
+    if args.database == "pgserver":
+        env["DATABASE_URL"], server = embedded_postgresql(directory)
+    try:
+        run(args, env, months, upload, period, directory if server is not None else None)
+    finally:
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def run(args, env: dict[str, str], months: list[tuple[int, int]], upload: bytes, period: bytes,
+        postgres: str | None) -> None:
     with DevStack(env=env, keep=args.keep) as stack:
         ready = stack.wait_ready()
-        print(f"stack up in {stack.started_in:.1f} s, {args.workers} workers, SQLite; ready: "
+        print(f"stack up in {stack.started_in:.1f} s, {args.workers} workers, "
+              f"{'PostgreSQL (pgserver)' if args.database == 'pgserver' else 'SQLite'}; ready: "
               f"{ready.get('status', ready)}  {load()}", flush=True)
         cpu_before, started, largest = stack.cpu_seconds(), time.monotonic(), 0
+        cpu_before["postgresql"] = postgres_cpu(postgres)
         with Peaks(stack) as peaks:
-            for number, (y, m) in enumerate(months):
+            for y, m in months:
                 body = compact(month_students(y, m, args.students, args.events, seed=7))
                 largest = max(largest, len(body))
                 assert len(body) <= 20 * 2**20
@@ -184,14 +238,16 @@ def main() -> None:
                 assert status == 200, f"append {y}-{m:02d}: {status} {reply[:500]!r}"
                 print(f"  append {y}-{m:02d}: {time.monotonic() - posted:5.2f} s, "
                       f"added {json.loads(reply)['added']:,}  {load()}", flush=True)
-        cpu = cpu_delta(cpu_before, stack.cpu_seconds())
+        cpu = cpu_delta(cpu_before, {**stack.cpu_seconds(), "postgresql": postgres_cpu(postgres)})
         total = args.students * args.events * len(months)
+        database_cpu = f", PostgreSQL {cpu['postgresql']:.1f} s" if postgres else ""
         print(f"history: {total:,} events in {len(months)} requests of at most {largest / 2**20:.1f} MiB, "
-              f"{time.monotonic() - started:.1f} s (building the bodies included; web CPU {cpu.get('web', 0):.1f} s); "
+              f"{time.monotonic() - started:.1f} s (building the bodies included; web CPU {cpu.get('web', 0):.1f} s"
+              f"{database_cpu}); "
               f"largest web process {peaks.mib('web')}  {load()}", flush=True)
 
         cases = [("upload", upload), ("period", period)]
-        results = [time_report(stack, name, body) for name, body in (cases[::-1] if args.period_first else cases)]
+        results = [time_report(stack, name, body, postgres) for name, body in (cases[::-1] if args.period_first else cases)]
         by_name = {result["name"]: result for result in results}
         reference, measured = by_name["upload"], by_name["period"]
         same = (reference["students"], reference["pages"]) == (measured["students"], measured["pages"])
