@@ -1,14 +1,16 @@
 """A one-month PDF report out of a year of a class's history, against uploading the same month, on
 the real ``make run`` stack.
 
-    .venv/bin/python bench/history_report_bench.py            # 12 months × 2,000 students × 100 events
-    .venv/bin/python bench/history_report_bench.py --period-first
+    .venv/bin/python bench/history_report_bench.py                      # SQLite, as make run
+    .venv/bin/python bench/history_report_bench.py --period-first       # the period report timed first
+    .venv/bin/python bench/history_report_bench.py --database pgserver  # an embedded PostgreSQL
 
 Starts the stack of ``make run`` (:class:`stack.DevStack`: gunicorn, ``--workers`` report workers,
-embedded Redis, SQLite) in a scratch directory, appends ``--months`` seeded months (the months of
-``history_bench``, one request of about 16 MiB each, under the 20 MiB limit) to
-``/namespaces/bench/events`` over HTTP, then times, one after the other, from the POST until the
-status says SUCCESS (the report is downloadable), and the download:
+embedded Redis, SQLite unless ``--database pgserver``) in a scratch directory, appends ``--months``
+seeded months of ``--students`` × ``--events`` (``history_bench``'s months, one request of about
+16 MiB each, under the 20 MiB limit) to ``/namespaces/bench/events`` over HTTP, then times, one
+after the other, from the POST until the status says SUCCESS (the report is downloadable), and the
+download:
 
 * ``upload`` (the reference): the month's students and events as an ordinary
   ``POST /assignment/pdf``, with the month as the window and ``bench`` as their namespace;
@@ -16,11 +18,13 @@ status says SUCCESS (the report is downloadable), and the download:
   report made from the stored history (2.4 M events by default).
 
 Each prints the time to the POST's 202, to SUCCESS and to the downloaded PDF (checked: ``%PDF``,
-its pages counted), the CPU seconds each role of the stack used meanwhile (web, worker; with 2
-workers, worker CPU ÷ 2 is the floor of the wall time), the peak RSS of the largest single web
-and worker process (sampled every 0.25 s, as ``cohort_bench`` reports the largest process) and the
-load average: the machine is shared. Then the sanity check: both PDFs have the same students and
-the same number of pages.
+its pages counted with ``pdfinfo``); the CPU seconds each role used meanwhile (web, worker, and
+PostgreSQL's server with pgserver); the peak RSS of the largest single web and worker process
+(sampled every 0.25 s, as ``cohort_bench`` reports the largest process); the assembly's own time
+(from the worker's log line); the floor an idle machine would give (the time to the 202, plus the
+chunks' worker CPU spread over the workers, plus the assembly, which runs in one process); and how
+much CPU the machine spent outside the stack meanwhile, with the load average: the machine is
+shared. Then the sanity check: both PDFs have the same students and the same number of pages.
 """
 from __future__ import annotations
 
