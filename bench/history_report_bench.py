@@ -21,10 +21,11 @@ Each prints the time to the POST's 202, to SUCCESS and to the downloaded PDF (ch
 its pages counted with ``pdfinfo``); the CPU seconds each role used meanwhile (web, worker, and
 PostgreSQL's server with pgserver); the peak RSS of the largest single web and worker process
 (sampled every 0.25 s, as ``cohort_bench`` reports the largest process); the assembly's own time
-(from the worker's log line); the floor an idle machine would give (the time to the 202, plus the
-chunks' worker CPU spread over the workers, plus the assembly, which runs in one process); and how
-much CPU the machine spent outside the stack meanwhile, with the load average: the machine is
-shared. Then the sanity check: both PDFs have the same students and the same number of pages.
+(its wall time, from the worker's log line); the floor an idle machine would give (the time to the
+202, plus the chunks' worker CPU spread over the workers, plus the assembly, which runs in one
+process; on a busy machine the assembly's wall time is longer than its CPU, so the floor leans a
+little high there and a little low on the chunks); and how much CPU the machine spent outside
+the stack meanwhile, with the load average: the machine is shared. Then the sanity check: both PDFs have the same students and the same number of pages.
 """
 from __future__ import annotations
 
@@ -161,7 +162,7 @@ def time_report(stack: DevStack, name: str, body: bytes, postgres: str | None = 
     print(f"{name:<7} 202 in {accepted:5.2f} s, SUCCESS in {done:6.2f} s, downloaded in {downloaded:6.2f} s "
           f"({len(content) / 1e6:.1f} MB, {result['pages']:,} pages, {result['students']:,} students, "
           f"{result['failed']} failed)  {result['load']}", flush=True)
-    print(f"        CPU s: " + ", ".join(f"{role_name} {seconds:.1f}" for role_name, seconds in sorted(cpu.items())
+    print("        CPU s: " + ", ".join(f"{role_name} {seconds:.1f}" for role_name, seconds in sorted(cpu.items())
                                         if seconds >= 0.05)
           + f" (worker ÷ {stack_workers(stack)} = {cpu.get('worker', 0) / stack_workers(stack):.1f} s); "
           f"largest process: web {result['web']}, worker {result['worker']}", flush=True)
