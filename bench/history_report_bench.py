@@ -25,7 +25,11 @@ PostgreSQL's server with pgserver); the peak RSS of the largest single web and w
 202, plus the chunks' worker CPU spread over the workers, plus the assembly, which runs in one
 process; on a busy machine the assembly's wall time is longer than its CPU, so the floor leans a
 little high there and a little low on the chunks); and how much CPU the machine spent outside
-the stack meanwhile, with the load average: the machine is shared. Then the sanity check: both PDFs have the same students and the same number of pages.
+the stack meanwhile, with the load average: the machine is shared.
+
+Then the sanity check: both PDFs have the same students and the same number of pages, and the
+JSON metadata the same sequences, students' metrics and class figures (but each student's change
+from the previous period, which only the period report has).
 """
 from __future__ import annotations
 
@@ -158,7 +162,7 @@ def time_report(stack: DevStack, name: str, body: bytes, postgres: str | None = 
               "web": peaks.mib("web"), "worker": peaks.mib("worker"), "size": len(content),
               "pages": pdf_pages(content), "students": len(metadata.get("students", [])),
               "succeeded": summary.get("succeeded"), "failed": summary.get("failed"), "load": load(),
-              "assembly": assembly_seconds(stack, metadata["task_id"])}
+              "assembly": assembly_seconds(stack, metadata["task_id"]), "figures": figures(metadata)}
     print(f"{name:<7} 202 in {accepted:5.2f} s, SUCCESS in {done:6.2f} s, downloaded in {downloaded:6.2f} s "
           f"({len(content) / 1e6:.1f} MB, {result['pages']:,} pages, {result['students']:,} students, "
           f"{result['failed']} failed)  {result['load']}", flush=True)
@@ -168,12 +172,25 @@ def time_report(stack: DevStack, name: str, body: bytes, postgres: str | None = 
           f"largest process: web {result['web']}, worker {result['worker']}", flush=True)
     workers = stack_workers(stack)
     chunks = cpu.get("worker", 0) - result["assembly"]
+    floor = accepted + chunks / workers + result["assembly"]
     print(f"        the assembly (one process) {result['assembly']:.1f} s; floor on an idle machine = 202 + "
-          f"(worker CPU − assembly) ÷ {workers} + assembly = {accepted + chunks / workers + result['assembly']:.1f} s; "
+          f"(worker CPU − assembly) ÷ {workers} + assembly = {floor:.1f} s; "
           f"the machine was busy {machine:.1f} CPU s of {downloaded * (os.cpu_count() or 1):.1f}, of which "
           f"the bench client {client:.1f} and other processes {max(0.0, machine - sum(cpu.values()) - client):.1f}",
           flush=True)
     return result
+
+
+def figures(metadata: dict) -> dict:
+    """What the JSON metadata says of the students and the class, but for each student's change
+    from the previous period (which only a period report has)."""
+    students = []
+    for entry in metadata["students"]:
+        metrics = dict(entry["metrics"])
+        if metrics.get("activity"):
+            metrics["activity"] = {key: value for key, value in metrics["activity"].items() if key != "change"}
+        students.append({**entry, "metrics": metrics})
+    return {"sequences": metadata["sequences"], "students": students, "cohort": metadata["cohort"]}
 
 
 def assembly_seconds(stack: DevStack, report_id: str) -> float:
@@ -252,16 +269,21 @@ def run(args, env: dict[str, str], months: list[tuple[int, int]], upload: bytes,
               f"largest web process {peaks.mib('web')}  {load()}", flush=True)
 
         cases = [("upload", upload), ("period", period)]
-        results = [time_report(stack, name, body, postgres) for name, body in (cases[::-1] if args.period_first else cases)]
+        order = cases[::-1] if args.period_first else cases
+        results = [time_report(stack, name, body, postgres) for name, body in order]
         by_name = {result["name"]: result for result in results}
         reference, measured = by_name["upload"], by_name["period"]
         same = (reference["students"], reference["pages"]) == (measured["students"], measured["pages"])
+        equal = {name: reference["figures"][name] == measured["figures"][name] for name in reference["figures"]}
         print(f"period report, downloadable: {measured['done']:.2f} s (target ≤ 35 s) against the upload's "
               f"{reference['done']:.2f} s = {measured['done'] / reference['done']:.2f}×")
         print(f"sanity: students {measured['students']:,} / {reference['students']:,}, pages "
-              f"{measured['pages']:,} / {reference['pages']:,}: {'the same' if same else 'DIFFERENT'}")
-        if not same or measured["failed"] or reference["failed"]:
-            sys.exit("FAIL: the two reports differ in students or pages, or a student failed")
+              f"{measured['pages']:,} / {reference['pages']:,}: {'the same' if same else 'DIFFERENT'}; "
+              "in the JSON metadata, " + ", ".join(f"{name} {'the same' if alike else 'DIFFERENT'}"
+                                                   for name, alike in equal.items())
+              + " (each student's change from the previous period left out)")
+        if not same or not all(equal.values()) or measured["failed"] or reference["failed"]:
+            sys.exit("FAIL: the two reports differ in students, pages or figures, or a student failed")
 
 
 if __name__ == "__main__":
