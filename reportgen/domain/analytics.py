@@ -667,6 +667,8 @@ def _describe_flag(code: str, m: StudentMetrics, measures: list[_Measure],
         return (f"Reached {plural(m.unit_count, 'unit')} with {format_duration(m.time_on_task_seconds)} on "
                 f"task (class median: {float(units_median):g} units, {format_duration(float(time_median))})")
     if code == "long_time":
+        if not median:  # half the class or more has no time on task (every gap past the idle cutoff)
+            return f"{format_duration(m.time_on_task_seconds)} on task (class median: {format_duration(0)})"
         return (f"{format_duration(m.time_on_task_seconds)} on task, "
                 f"{format_multiple(m.time_on_task_seconds / float(median))} the class's median "
                 f"({format_duration(float(median))})")

@@ -3,12 +3,14 @@ RQ worker on PostgreSQL and Redis, then read back from the JSON, the HTML and th
 from __future__ import annotations
 
 import io
+import subprocess
 
 import pdfplumber
 import pytest
 
 from ..support.api import post_json, submit
 from ..support.payloads import event, student
+from ..support.processes import ROOT, WORKER_COMMAND, worker_env
 
 
 def returning_student() -> dict:
@@ -159,3 +161,29 @@ def test_a_pdf_of_several_chunks_puts_needs_attention_and_the_units_on_its_class
     hardest = metadata["cohort"]["ns_example"]["hardest_unit"]
     assert f"Hardest unit: {hardest['label']} (unit {hardest['unit']})" in text
     assert "Time on task by unit" in text and "Units of the class" in text
+
+
+def spaced_student(student_id: str, minutes: int, count: int = 24) -> dict:
+    """``count`` events on units 1–6, ``minutes`` apart from 09:00 on 1 July 2024."""
+    return student(student_id, [event(str(1 + number * 6 // count), f"2024-07-01T{9 + number * minutes // 60:02d}:"
+                                                                    f"{number * minutes % 60:02d}:00Z")
+                                for number in range(count)], "course")
+
+
+def test_a_student_far_over_a_class_that_mostly_has_no_time_on_task_is_flagged_not_a_500(any_database_app, tmp_path):
+    """Six students an hour between events (every gap past the idle cutoff: no time on task), so
+    the class's median is 0, and one at it for hours: the submit once divided by that median."""
+    client = any_database_app.test_client()
+    students = [*(spaced_student(f"idle-{number}", 60, count=12) for number in range(6)),
+                *(spaced_student(f"usual-{number}", 2 + number) for number in range(4)),
+                spaced_student("hours", 15)]
+    task_id = submit(client, "pdf", students)
+    subprocess.run([*WORKER_COMMAND, "--burst"], cwd=ROOT, env=worker_env(any_database_app.config, tmp_path),
+                   check=True, capture_output=True, timeout=180)
+    metadata = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()
+    assert metadata["status"] == "SUCCESS"
+    flags = {entry["student_id"]: [flag["text"] for flag in entry["metrics"]["flags"]] for entry in metadata["students"]}
+    assert flags["hours"] == ["5 h 45 min on task (class median: 0 min)"]
+    assert metadata["cohort"]["course"]["time_on_task_seconds"]["median"] == 0
+    text = " ".join(pdf_text(client.get(f"/assignment/pdf/{task_id}").data).split())
+    assert "5 h 45 min on task (class median: 0 min)" in text

@@ -94,6 +94,17 @@ def test_far_more_time_and_a_late_start_are_flags():
     assert flags([*steady(), work("hours", day=0.5)]) == {}  # half a day is not late
 
 
+def test_far_more_time_than_a_class_whose_median_time_on_task_is_zero_is_said_without_a_multiple():
+    # six students an hour between events (no time on task: every gap is past the idle cutoff),
+    # four at the usual pace, one at it for hours; this took a submit down with a 500 before
+    idle = [work(f"idle{i}", minutes=240) for i in range(6)]
+    usual = [work(f"usual{i}", minutes=9 + i) for i in range(4)]
+    upload = analyse(parse_submission([*idle, *usual, work("hours", minutes=60)]))
+    student = upload.student("n", "hours")
+    assert [flag.text for flag in student.flags] == ["5 h 45 min on task (class median: 0 min)"]
+    assert [flag.code for flag in student.flags] == ["long_time"]
+
+
 def test_reasons_come_farthest_first_and_distance_orders_students():
     upload = analyse(parse_submission([*steady(), work("one", returns={2: 4}),
                                        work("two", returns={3: 12}, day=9)]))
