@@ -183,9 +183,11 @@ def _stored_ids(wanted: dict[int, list[int]]) -> dict[int, set[int]]:
     if connection.dialect.name == "postgresql":
         bulk.staged(connection, "class_event_ids_wanted", (("student", "integer"), ("hash", "bigint")),
                     [(number, key) for number, keys in wanted.items() for key in keys])
+        # one probe of the key per id sent (a plain join of the staging table was planned as a hash
+        # join over every stored id: 0.54 s against 0.28 s for 150,000 ids sent, 800,000 stored)
         for number, key in connection.exec_driver_sql(
-                "SELECT i.student, i.hash FROM class_event_ids i JOIN class_event_ids_wanted w "
-                "ON i.student = w.student AND i.hash = w.hash"):
+                "SELECT w.student, w.hash FROM class_event_ids_wanted w CROSS JOIN LATERAL (SELECT 1 FROM "
+                "class_event_ids i WHERE i.student = w.student AND i.hash = w.hash LIMIT 1) AS stored"):
             known[number].add(key)
         return known
     for number, keys in wanted.items():
