@@ -362,12 +362,15 @@ class ClassEvent(db.Model):
     """One stored event, as narrow as it can be: four numbers. Its primary key is the rule for
     duplicates (the same student, time, unit and type is the same event), and on SQLite the table
     is the key itself (``WITHOUT ROWID``), so it costs no index beside it. ``type`` 0 is none.
-    A duplicate appended later keeps the day it was first stored."""
+    A duplicate appended later keeps the day it was first stored. On PostgreSQL the columns are
+    stored ``at`` first (no padding) and ``student`` has no foreign key (its check per inserted
+    row was most of an append's time; see migration 0021): the code that deletes a student
+    deletes its events, under the class's lock. SQLite keeps the foreign key of migration 0013."""
 
     __tablename__ = "class_events"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    student = db.Column(db.Integer, db.ForeignKey("class_students.id", ondelete="CASCADE"), primary_key=True)
+    student = db.Column(db.Integer, primary_key=True, autoincrement=False)
     at = db.Column(db.BigInteger, primary_key=True, autoincrement=False)
     unit = db.Column(db.Integer, primary_key=True, autoincrement=False)
     type = db.Column(db.Integer, primary_key=True, autoincrement=False)
@@ -380,12 +383,13 @@ class ClassEventId(db.Model):
     event's, JSON ``id``), so that the same id appended again is a duplicate whatever its time
     or unit. Kept per student as an 8-byte hash of the id (:func:`reportgen.history.store.id_hash`),
     the key being the table on SQLite (``WITHOUT ROWID``); ``added_day`` as an event's, for
-    retention. Deleted with the student (``ON DELETE CASCADE``) and by the sweeper with its events."""
+    retention. Deleted with the student, and by the sweeper with its events (on PostgreSQL by that
+    code alone, as ``class_events``: no foreign key there, migration 0021)."""
 
     __tablename__ = "class_event_ids"
     __table_args__ = {"sqlite_with_rowid": False}
 
-    student = db.Column(db.Integer, db.ForeignKey("class_students.id", ondelete="CASCADE"), primary_key=True)
+    student = db.Column(db.Integer, primary_key=True, autoincrement=False)
     hash = db.Column(db.BigInteger, primary_key=True, autoincrement=False)
     added_day = db.Column(db.Integer, nullable=False)
 

@@ -85,6 +85,9 @@ def app(config):
     app = create_app(config)
     with app.app_context():
         db.session.execute(text("DELETE FROM reports"))
+        # on PostgreSQL a class's events and ids are not deleted with it (no foreign key: migration 0021)
+        db.session.execute(text("DELETE FROM class_events"))
+        db.session.execute(text("DELETE FROM class_event_ids"))
         db.session.execute(text("DELETE FROM classes"))
         db.session.commit()
     Redis.from_url(config["REDIS_URL"]).flushdb()

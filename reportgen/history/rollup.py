@@ -25,6 +25,7 @@ from ..domain.analytics import DEFAULT_IDLE_CUTOFF_MINUTES
 from ..domain.periods import LocalDays
 from ..extensions import db
 from ..models import ClassDay, ClassEvent, ClassStudent, SchoolClass
+from . import bulk
 
 CUTOFF_US = DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000
 _DAY_US = 86_400_000_000
@@ -32,14 +33,24 @@ _DAY_US = 86_400_000_000
 WRITE_BATCH = 20_000
 
 
-def _write(rows: list[dict]) -> None:
+DAY_COLUMNS = ("student", "day", "events", "on_task_us", "first_at", "last_at")
+
+
+def _write(rows: list[tuple]) -> None:
+    """Insert day rows (tuples in :data:`DAY_COLUMNS` order): COPY on PostgreSQL (as an
+    executemany, the 140,000 day rows of 1,000,000 appended events took 4.9 s there, at load 3),
+    batches on SQLite."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        bulk.copy_rows(connection, "class_days", DAY_COLUMNS, rows)
+        return
     for start in range(0, len(rows), WRITE_BATCH):
-        db.session.execute(ClassDay.__table__.insert(), rows[start:start + WRITE_BATCH])
+        connection.execute(ClassDay.__table__.insert(),
+                           [dict(zip(DAY_COLUMNS, row)) for row in rows[start:start + WRITE_BATCH]])
 
 
-def _rows(student: int, days: dict[int, list[int]], only: set[int] | None = None) -> list[dict]:
-    return [{"student": student, "day": day, "events": events, "on_task_us": on_task, "first_at": first,
-             "last_at": last}
+def _rows(student: int, days: dict[int, list[int]], only: set[int] | None = None) -> list[tuple]:
+    return [(student, day, events, on_task, first, last)
             for day, (events, on_task, first, last) in days.items() if only is None or day in only]
 
 

@@ -164,3 +164,22 @@ def test_an_upload_with_event_ids_makes_its_report_as_without_them(client, run_w
     reports = [client.get(f"/assignment/csv/{task_id}") for task_id in (with_ids, without)]
     assert [report.status_code for report in reports] == [200, 200]
     assert reports[0].data == reports[1].data and b"alice" in reports[0].data
+
+
+def test_a_purge_that_empties_a_student_takes_the_ids_stored_after_its_last_event_too(any_database_app):
+    client = any_database_app.test_client()
+    at = "2024-12-02T10:00:00Z"
+    assert append(client, [student("s-001", [with_id(event(1, at), "old")], "python-101")]).get_json()["added"] == 1
+    with any_database_app.app_context():
+        any_database_app.config["REPORTGEN_EVENT_RETENTION_DAYS"] = 30
+        for table in (ClassEvent, ClassEventId):
+            db.session.execute(update(table).values(added_day=table.added_day - 40))
+        db.session.execute(update(ClassStudent).values(first_added=ClassStudent.first_added - 40))
+        db.session.commit()
+    # the same event again under another id: no event added, the id kept from today
+    twin = append(client, [student("s-001", [with_id(event(1, at), "new")], "python-101")]).get_json()
+    assert (twin["added"], stored_ids(any_database_app)) == (0, 2)
+    with any_database_app.app_context():
+        assert sweep(now=utcnow()).class_events_expired == 1
+    assert stored_ids(any_database_app) == 0
+    assert client.get("/namespaces/python-101").get_json()["students"] == 0

@@ -48,6 +48,24 @@ def test_appending_the_same_events_twice_adds_them_once(any_database_app):
     assert described["months"] == [{"month": "2024-11", "events": 3}, {"month": "2024-12", "events": 4}]
 
 
+def test_one_append_counts_students_with_only_later_events_and_students_with_earlier_ones_each_rightly(
+        any_database_app):
+    client = any_database_app.test_client()
+    assert append(client, december_class()).get_json()["added"] == 6
+    mixed = [  # s-001: one event later than its stored ones, twice; s-002: one stored, one earlier; s-004: new
+        student("s-001", [event(5, "2025-01-05T09:00:00Z"), event(5, "2025-01-05T09:00:00Z")], "python-101"),
+        student("s-002", [event(1, "2024-11-15T08:00:00Z"), event(1, "2024-11-16T08:00:00Z")], "python-101"),
+        student("s-004", [event(1, "2024-12-01T08:00:00Z")], "python-101"),
+    ]
+    answer = append(client, mixed).get_json()
+    assert (answer["received"], answer["added"], answer["duplicates"]) == (5, 3, 2)
+    listed = {row["student_id"]: row["events"] for row in client.get("/namespaces/python-101").get_json()["students_list"]}
+    assert listed == {"s-001": 4, "s-002": 3, "s-003": 1, "s-004": 1}
+    assert client.delete("/namespaces/python-101").get_json()["events_erased"] == 9
+    with any_database_app.app_context():
+        assert db.session.query(ClassEvent).count() == 0  # erased with the class, on both databases
+
+
 def test_a_csv_appends_like_json(any_database_app):
     client = any_database_app.test_client()
     body = "student_id,unit,type,created_time\ns-1,7,saved_code,2024-12-01T10:00:00Z\ns-1,7,saved_code,2024-12-01T10:00:00Z\n"
