@@ -29,6 +29,7 @@ import dataclasses
 import functools
 import gc
 import io
+import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -46,7 +47,7 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from ..config import ROOT_DIR
 from ..domain.analytics import FLAG_NAMES
-from ..domain.figures import format_duration, zone_label
+from ..domain.figures import format_duration, plural, zone_label
 from ..domain.report_data import CohortReport, ReportData, StudentReport, heat_units
 from . import charts, fonts, pdf_charts, pdf_tables
 from .pdf_tables import Column
@@ -334,7 +335,8 @@ def report_environment() -> jinja2.Environment:
     environment.filters["isolate"] = isolate
     environment.globals.update(
         event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
-        pdf_destination=pdf_tables.destination, pdf_wrapped=pdf_tables.wrapped, sequence_paragraphs=sequence_paragraphs, pdf_footer=pdf_tables.footer, unit_table=unit_table, overview_table=overview_table,
+        pdf_destination=pdf_tables.destination, pdf_wrapped=pdf_tables.wrapped, pdf_footer=pdf_tables.footer,
+        sequence_paragraphs=sequence_paragraphs, unit_table=unit_table, overview_table=overview_table, plural=plural,
         shortened_names=shortened_names, timeline_chart=timeline_chart, activity_chart=activity_chart,
         class_activity_chart=class_activity_chart, distribution_chart=distribution_chart,
         units_table=units_table, units_chart=units_chart, heat_chart=heat_chart, flag_names=FLAG_NAMES,
@@ -413,6 +415,10 @@ def _pisa_link_callback(uri: str, rel: str | None) -> str:
 
 #: The youngest generation's collection threshold while a PDF is made (CPython's default is 700).
 RENDER_GC_THRESHOLD = 20_000
+#: Documents being built now, and the threshold to go back to when none is: the threshold is the
+#: process's, and the web process merges a student's pieces in several threads at once.
+_building = {"count": 0, "threshold": gc.get_threshold()}
+_building_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -422,13 +428,20 @@ def _fewer_collections():
     document is done, so most collections found nothing to free while walking ever more of them
     (200 students x 100 events: 2.94 -> 2.69-2.80 s of CPU; a merge of 41 chunks 2.0 -> 1.1 s with
     no collection at all). What cycles the render leaves are freed at the next collection, a
-    few megabytes later."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], RENDER_GC_THRESHOLD), *before[1:])
+    few megabytes later. The first document to start raises it, the last to end puts it back,
+    so threads building documents at once cannot leave it raised."""
+    with _building_lock:
+        if not _building["count"]:
+            _building["threshold"] = gc.get_threshold()
+            gc.set_threshold(max(_building["threshold"][0], RENDER_GC_THRESHOLD), *_building["threshold"][1:])
+        _building["count"] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _building_lock:
+            _building["count"] -= 1
+            if not _building["count"]:
+                gc.set_threshold(*_building["threshold"])
 
 
 def html_to_pdf(html: str) -> bytes:

@@ -328,8 +328,8 @@ class WrappedText(Flowable):
             fits += 1
         if fits < 1 or fits >= len(self.lines):
             return []
-        return [WrappedText(lines=self.lines[:fits], width=self.width, measured=self.measured),
-                WrappedText(lines=self.lines[fits:], width=self.width, measured=self.measured)]
+        return [WrappedText(lines=self.lines[:fits], width=self.width),
+                WrappedText(lines=self.lines[fits:], width=self.width)]
 
     def draw(self):
         canvas = self.canv
