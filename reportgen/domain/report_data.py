@@ -20,6 +20,12 @@ from .options import DEFAULT_OPTIONS, ReportOptions
 from .sequencing import StudentSequence
 
 SEQUENCE_CHUNK = 100
+#: A student of at most this many events shares PDF pages with the brief students around it
+#: (``shares_page``): its section is a fifth of a page, and a page each made 2,000 one-event
+#: students cost 3.6-4x their upload (issue 24's bound is 3x; two events cost ~2.5x with a page
+#: each). Its own PDF is then rendered when asked for, not cut from the upload's, whose page
+#: holds other students too.
+BRIEF_EVENTS = 1
 #: Event types shown as columns of their own in the per-unit table; the rest are summed.
 TYPE_COLUMNS = 3
 
@@ -128,6 +134,11 @@ class StudentReport:
     pieces that workers render apart (:func:`reportgen.domain.batching.plan_pieces`)."""
     name: str = ""
     """The student's name (``student_names``: a Moodle user's full name, an actor's), or ``""``."""
+
+    @property
+    def shares_page(self) -> bool:
+        """Whether the PDF prints this student on the page of the brief students before it."""
+        return self.event_count <= BRIEF_EVENTS and self.activity is None and self.log_rows is None
 
     def sequence_lines(self, size: int = SEQUENCE_CHUNK, limit: int | None = None) -> list[tuple[int, int, str]]:
         """The sequence (its first ``limit`` labels) in numbered slices ``(first, last, "Q1 Q1 Q2 …")``

@@ -64,12 +64,15 @@ def assemble(report_id: str) -> str:
 
 def _student_pages(report_id: str, report_format, content: bytes) -> list[tuple[int, int, int]]:
     """Where each student that succeeded lies in a paged document (item id, first page,
-    count), so their own downloads are cut from it and the chunks' documents can go."""
+    count), so their own downloads are cut from it and the chunks' documents can go. A brief
+    student, which shares its page (its chunk stored no pages for it), keeps none: its own
+    document is rendered when asked for."""
     if not report_format.paged:
         return []
-    item_ids = db.session.scalars(succeeded(report_id, ReportItem.id)).all()
-    ranges = documents.of(report_format).student_pages(content, len(item_ids))
-    return [(item_id, first, count) for item_id, (first, count) in zip(item_ids, ranges, strict=True)]
+    items = db.session.execute(succeeded(report_id, ReportItem.id, ReportItem.first_page)).all()
+    ranges = documents.of(report_format).student_pages(content, len(items))
+    return [(item_id, first, count) for (item_id, chunk_first), (first, count) in zip(items, ranges, strict=True)
+            if chunk_first is not None]
 
 
 def _combine(report: Report, report_format) -> tuple[bytes, dict]:

@@ -101,6 +101,7 @@ def _run_each_statement() -> None:
     state.finish_pieces(missing, none, 0)
     digest = {"content": b"", "size": 0, "sha256": ""}
     for outcome in ({"status": Status.SUCCESS.value, "error": None, **digest},
+                    {"status": Status.SUCCESS.value, "error": None},
                     {"status": Status.SUCCESS.value, "error": None, "first_page": 0, "page_count": 0},
                     {"status": Status.FAILURE.value, "error": ""}):
         state.finish_item(missing, none, **outcome)
@@ -113,7 +114,7 @@ def _run_each_statement() -> None:
     db.session.execute(succeeded(none, ReportItem.content)).all()
     db.session.execute(part_ids(none)).all()
     db.session.execute(part_content(missing)).first()
-    db.session.execute(succeeded(none, ReportItem.id)).all()
+    db.session.execute(succeeded(none, ReportItem.id, ReportItem.first_page)).all()
     state.finish_report(none, content=b"", content_type="", size=0, sha256="", sequences=None, summary=None)
     db.session.execute(queued_webhooks(none)).all()
     state.claim_upload_emails(none)

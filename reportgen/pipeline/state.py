@@ -195,16 +195,18 @@ def finish_report(report_id: str, item_pages: list[tuple[int, int, int]] = (), *
     """Store the finished document and summary; a report already done is never overwritten.
 
     A paged document is stored whole, once: in the same transaction each student's pages
-    (``item_pages``: item id, first page, count) are set to where they lie in it, and the
-    chunks' documents it was merged from are deleted."""
+    (``item_pages``: item id, first page, count; none for brief students, whose own PDF is
+    rendered when asked for) are set to where they lie in it, and the chunks' documents it was
+    merged from are deleted."""
     finished = db.session.execute(
         update(Report).where(Report.id == report_id, Report.status.in_(ACTIVE))
         .values(status=Status.SUCCESS.value, finished_at=utcnow(), error=None, **values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if finished and item_pages:
-        db.session.execute(update(ReportItem), [{"id": item_id, "first_page": first, "page_count": count}
-                                                for item_id, first, count in item_pages])
+    if finished:
+        if item_pages:
+            db.session.execute(update(ReportItem), [{"id": item_id, "first_page": first, "page_count": count}
+                                                    for item_id, first, count in item_pages])
         db.session.execute(delete(ReportPart).where(ReportPart.report_id == report_id))
     db.session.commit()
     return bool(finished)

@@ -151,7 +151,8 @@ class Documents:
     combines_events = False
     """Whether ``combine`` needs every student's events (else their figures suffice)."""
     renders_students = False
-    """Whether ``render_student`` makes a student's own document by itself (HTML, CSV)."""
+    """Whether ``render_student`` makes a student's own document by itself (HTML, CSV; a brief
+    student's PDF)."""
 
     @staticmethod
     def student_document(stored: bytes | None, chunk_documents: Sequence[bytes], pages, title: str) -> bytes:
@@ -211,7 +212,24 @@ LOST_PAGES = ("The student's PDF was made, but its pages could not be found in i
 
 
 class PdfDocuments(Documents):
-    """One xhtml2pdf document per chunk; the upload's PDF is the overview plus the chunks."""
+    """One xhtml2pdf document per chunk; the upload's PDF is the overview plus the chunks.
+
+    A student's own PDF is its pages cut out of that document, but for a brief student
+    (:attr:`~reportgen.domain.report_data.StudentReport.shares_page`), which shares its page with
+    the brief students beside it: its own PDF is rendered when asked for (``render_student``), so
+    it holds that student alone.
+    """
+
+    renders_students = True
+
+    @staticmethod
+    def render_student(context: ReportContext, item: StudentInput) -> bytes:
+        """A brief student's own PDF, as its pages would read cut out of the upload's."""
+        from .html_pdf import merge_pdfs, render_pdf
+
+        data = report_data(context, [item])
+        part = render_pdf(data, overview=False, sections=data.students)
+        return merge_pdfs([part.content], f"Activity report: {item.student.student_id}")
 
     @staticmethod
     def render_chunk(context: ReportContext, inputs: Sequence[StudentInput], whole_report: bool = False) -> ChunkResult:
@@ -225,8 +243,9 @@ class PdfDocuments(Documents):
             log.exception("a chunk of %d students failed as a whole; rendering them one by one", len(inputs))
         else:
             if len(part.pages) == len(data.students):
-                return ChunkResult([StudentResult(pages=pages) for pages in part.pages], whole=part.content,
-                                   complete=whole_report)
+                return ChunkResult([StudentResult(pages=None if student.shares_page else pages)
+                                    for student, pages in zip(data.students, part.pages)],
+                                   whole=part.content, complete=whole_report)
             log.warning("a chunk's PDF has %d of its %d students' bookmarks; rendering them one by one",
                         len(part.pages), len(data.students))
         results, documents, offset = [], [], 0
@@ -240,7 +259,7 @@ class PdfDocuments(Documents):
                 results.append(StudentResult(error=LOST_PAGES))
                 continue
             first, count = part.pages[0]
-            results.append(StudentResult(pages=(offset + first, count)))
+            results.append(StudentResult(pages=None if student.shares_page else (offset + first, count)))
             documents.append(part.content)
             offset += first + count
         whole = merge_pdfs(documents, data.title) if documents else None

@@ -80,20 +80,9 @@ def stored_breakdown(app, task_id: str) -> dict[str, int]:
         }
 
 
-#: A PDF gives every student a page of their own, and xhtml2pdf draws a one-event student's page
-#: in ~3.9 KB of operators, deflated page by page to ~1.1 KB: ~400 bytes a student once the stored
-#: document is compressed. With the input and figures, one-event students (~135 bytes of upload
-#: each) cost ~3.6-4.0 times their upload, measured here on 2,000 of them (the cost per student
-#: does not depend on how many there are).
-PDF_PAGE_FLOOR = pytest.mark.xfail(strict=True, reason="a PDF page per student costs ~400 bytes compressed: "
-                                                       "~3.6-4x for one-event students, over the 3x bound "
-                                                       "(README: Memory and storage)")
-
-
 @pytest.mark.capacity
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("report_format, count", [("csv", 20_000), ("html", 20_000),
-                                                  pytest.param("pdf", 2_000, marks=PDF_PAGE_FLOOR)])
+@pytest.mark.parametrize("report_format, count", [("csv", 20_000), ("html", 20_000), ("pdf", 2_000)])
 def test_thousands_of_one_event_students_cost_at_most_three_times_the_upload(any_database_app, tmp_path,
                                                                            report_format, count):
     app = any_database_app

@@ -16,8 +16,8 @@ import pytest
 from reportgen.domain.batching import MAX_EVENTS_PER_PIECE
 from reportgen.render.documents import render_document
 
-from ..support.payloads import event, hex_id, minutely_student, sample_like
-from ..support.pdf import log_numbers
+from ..support.payloads import event, hex_id, minutely_student, sample_like, student
+from ..support.pdf import log_numbers, pdf_pages
 
 PADDING = {" ", "\u00a0", "\ufffc", "\u200b"}
 TOLERANCE = 0.3  # points: glyph boxes of neighbouring characters touch
@@ -202,8 +202,9 @@ def test_a_student_whose_pages_cannot_be_found_fails_saying_so_and_the_others_ke
     from reportgen.domain.upload import parse_upload
     from reportgen.render.documents import LOST_PAGES, PdfDocuments, ReportContext, StudentInput
 
-    upload = parse_upload([{"student_id": "kept", "namespace": "ns", "events": [{"unit": 1}]},
-                           {"student_id": "long", "namespace": "ns", "events": [{"unit": 1}]}])
+    two_events = [{"unit": 1}, {"unit": 2}]  # not brief: a page of their own
+    upload = parse_upload([{"student_id": "kept", "namespace": "ns", "events": two_events},
+                           {"student_id": "long", "namespace": "ns", "events": two_events}])
     prepared = prepare(upload.students, upload.options)
     context = ReportContext.of(prepared)
     students = [prepared.students[0], dataclasses.replace(prepared.students[1], student_id="x" * 3000)]
@@ -212,3 +213,32 @@ def test_a_student_whose_pages_cannot_be_found_fails_saying_so_and_the_others_ke
     result = PdfDocuments.render_chunk(context, inputs)
     assert [outcome.error for outcome in result.students] == [None, LOST_PAGES]
     assert result.students[0].pages == (0, 1) and result.whole.startswith(b"%PDF")
+
+
+def test_one_event_students_share_pages_and_each_ones_own_pdf_holds_that_student_alone():
+    """Thousands of one-event students cost 3.6-4x their upload with a page each; five to a page
+    they fit issue 24's 3x. A student with more events still starts a page of its own."""
+    from reportgen.domain.preparation import prepare
+    from reportgen.domain.upload import parse_upload
+    from reportgen.render.documents import PdfDocuments, ReportContext, chunk_inputs
+
+    brief = [student(f"s{n:03d}", [event(str(n % 3), f"2024-07-01T08:{n:02d}:00Z")]) for n in range(12)]
+    longer = minutely_student("longer", 3)
+    document = pdf([*brief, longer])
+    assert_readable(document)
+    pages = pdf_pages(document)
+    student_pages = pages[next(number for number, page in enumerate(pages) if "\ns000\n" in page):]
+    assert len(student_pages) == 4  # 5 + 5 + 2 brief students, then the longer one
+    assert all(f"\ns{n:03d}\n" in student_pages[0] for n in range(5))
+    assert all(f"\ns{n:03d}\n" in student_pages[2] for n in range(10, 12))
+    assert "\nlonger\n" in student_pages[3] and "\ns011\n" not in student_pages[3]
+
+    prepared = prepare(parse_upload([*brief, longer]).students)
+    context = ReportContext.of(prepared)
+    [chunk] = chunk_inputs(prepared, "pdf")
+    result = PdfDocuments.render_chunk(context, chunk)
+    assert [outcome.pages for outcome in result.students[:12]] == [None] * 12
+    assert result.students[12].pages is not None
+    [own] = pdf_pages(PdfDocuments.render_student(context, chunk[3]))
+    assert "\ns003\n" in f"\n{own}" and "s002" not in own and "s004" not in own
+    assert own.rstrip().endswith("page 1 of 1")
