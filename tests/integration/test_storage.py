@@ -71,8 +71,8 @@ def stored_breakdown(app, task_id: str) -> dict[str, int]:
 
     with app.app_context():
         return {
-            "report": total(Report.content, Report.input_json, Report.sequences,
-                            where=Report.id == task_id),
+            "report": total(Report.content, Report.input_json, where=Report.id == task_id),
+            "sequences": total(Report.sequences, where=Report.id == task_id),
             "inputs": total(ReportItem.input_json, where=ReportItem.report_id == task_id),
             "metrics": total(ReportItem.metrics, where=ReportItem.report_id == task_id),
             "own documents": total(ReportItem.content, where=ReportItem.report_id == task_id),
