@@ -1,9 +1,10 @@
 """The ``reports`` table: the single source of truth for a report's state.
 
 What is stored is stored once, and compressed where that pays: a student's input (JSON) and its
-HTML or CSV documents shrink five to ten times under zlib; a PDF's streams are compressed
-already, so a PDF is kept as it is (:class:`Compressed` decides per value). Values written
-before compression read back unchanged.
+HTML or CSV documents shrink five to ten times under zlib, a report's sequences twenty times
+(130 KB to ~5 KB for 2,000 one-event students); a PDF's streams are compressed already, so a
+PDF is kept as it is (:class:`Compressed` decides per value). Values written before
+compression read back unchanged.
 """
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ class Compressed(TypeDecorator):
 
 
 class CompressedJSON(Compressed):
-    """A JSON value (a student's metrics) stored as :class:`Compressed` UTF-8 JSON text."""
+    """A JSON value (a student's metrics, a report's sequences) stored as :class:`Compressed`
+    UTF-8 JSON text."""
 
     cache_ok = True
 
@@ -155,7 +157,9 @@ class Report(db.Model):
     content_type = db.Column(db.String(64))
     size = db.Column(db.Integer)
     sha256 = db.Column(db.String(64))
-    sequences = orm.deferred(db.Column(db.JSON))
+    sequences = orm.deferred(db.Column(CompressedJSON()))
+    """The sequences of the JSON metadata, one value per report, compressed at level 6: level
+    9 saves 1% more (of ~5 KB for 2,000 one-event students) at three times the time."""
     labels = orm.deferred(db.Column(db.JSON))
     chunk_count = db.Column(db.Integer, nullable=False, default=1, server_default="1")
     summary = db.Column(db.JSON)

@@ -32,12 +32,12 @@ def stored_bytes(app, task_id: str) -> int:
     with app.app_context():
         report = db.session.scalar(select(func.coalesce(func.octet_length(Report.content), 0)
                                           + func.coalesce(func.octet_length(Report.input_json), 0)
-                                          + func.coalesce(func.octet_length(func.cast(Report.sequences, db.Text)), 0))
+                                          + func.coalesce(func.octet_length(Report.sequences), 0))
                                    .where(Report.id == task_id))
         items = db.session.scalar(select(func.coalesce(func.sum(func.octet_length(ReportItem.input_json)
                                                                 + func.coalesce(func.octet_length(ReportItem.content), 0)
-                                                                + func.octet_length(func.cast(ReportItem.metrics,
-                                                                                              db.Text))), 0))
+                                                                + func.coalesce(func.octet_length(ReportItem.metrics),
+                                                                                0)), 0))
                                   .where(ReportItem.report_id == task_id))
         parts = db.session.scalar(select(func.coalesce(func.sum(func.octet_length(ReportPart.content)), 0))
                                   .where(ReportPart.report_id == task_id))
@@ -71,8 +71,8 @@ def stored_breakdown(app, task_id: str) -> dict[str, int]:
 
     with app.app_context():
         return {
-            "report": total(Report.content, Report.input_json, func.cast(Report.sequences, db.Text),
-                            where=Report.id == task_id),
+            "report": total(Report.content, Report.input_json, where=Report.id == task_id),
+            "sequences": total(Report.sequences, where=Report.id == task_id),
             "inputs": total(ReportItem.input_json, where=ReportItem.report_id == task_id),
             "metrics": total(ReportItem.metrics, where=ReportItem.report_id == task_id),
             "own documents": total(ReportItem.content, where=ReportItem.report_id == task_id),
