@@ -12,7 +12,7 @@ from redis import Redis
 from rq import Queue
 from rq.exceptions import StopRequested
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from reportgen import create_app
 from reportgen.extensions import db
@@ -198,3 +198,41 @@ def test_an_unexpected_job_error_reaches_rq_and_its_dashboard_as_fixed_text(clie
     assert "JobFailed: unexpected DataError; the details are in the worker's log" in failure
     assert markup not in failure and "onerror" not in failure
     assert markup in result.stderr  # the operator still finds the whole error in the worker's log
+
+
+def test_one_event_students_share_pdf_pages_and_each_downloads_alone(any_database_app, tmp_path):
+    """Issue 24: five one-event students to a page; a brief student's own PDF is rendered when
+    asked for and holds that student alone; a longer student's is still cut from the upload's;
+    nothing of the chunks' documents is left once the report is finished."""
+    from reportgen.models import ReportPart
+
+    from ..support.processes import run_burst_workers
+
+    app = any_database_app
+    brief = [student(f"s{n:02d}", [event(str(n % 3), f"2024-07-01T08:{n:02d}:00Z")]) for n in range(7)]
+    longer = student("longer", [event(str(n), f"2024-07-02T09:{n:02d}:00Z") for n in range(4)])
+    task_id = submit(app.test_client(), "pdf", [*brief, longer])
+    run_burst_workers(app.config, tmp_path, 1)
+    client = app.test_client()
+    whole = client.get(f"/assignment/pdf/{task_id}")
+    assert whole.status_code == 200
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(whole.data)).pages]
+    first = next(number for number, page in enumerate(pages) if "\ns00\n" in page)
+    assert all(f"\ns{n:02d}\n" in pages[first] for n in range(5))
+    assert "\ns05\n" in pages[first + 1] and "\ns06\n" in pages[first + 1] and "longer" not in pages[first + 1]
+    assert "\nlonger\n" in pages[first + 2] and first + 3 == len(pages)
+
+    own = client.get(f"/assignment/pdf/{task_id}/students/3")
+    assert own.status_code == 200 and own.mimetype == "application/pdf"
+    [text_of_own] = [page.extract_text() for page in PdfReader(io.BytesIO(own.data)).pages]
+    assert "\ns03\n" in f"\n{text_of_own}" and not any(f"s0{n}" in text_of_own for n in (0, 1, 2, 4, 5, 6))
+    assert text_of_own.rstrip().endswith("page 1 of 1")
+    longer_own = pdf_text(client.get(f"/assignment/pdf/{task_id}/students/7").data)
+    assert "longer" in longer_own and "s06" not in longer_own
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ReportPart)
+                                 .where(ReportPart.report_id == task_id)) == 0
+        pages_kept = db.session.execute(select(ReportItem.student_id, ReportItem.page_count)
+                                        .where(ReportItem.report_id == task_id)
+                                        .order_by(ReportItem.position)).all()
+    assert pages_kept == [*((f"s{n:02d}", None) for n in range(7)), ("longer", 1)]
