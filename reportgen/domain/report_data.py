@@ -21,11 +21,13 @@ from .sequencing import StudentSequence
 
 SEQUENCE_CHUNK = 100
 #: A student of at most this many events shares PDF pages with the brief students around it
-#: (``shares_page``): its section is a fifth of a page, and a page each made 2,000 one-event
-#: students cost 3.6-4x their upload (issue 24's bound is 3x; two events cost ~2.5x with a page
-#: each). Its own PDF is then rendered when asked for, not cut from the upload's, whose page
+#: (``shares_page``): its section is a fifth to a quarter of a page. With a page each, 2,000
+#: students cost 3.6-4x their upload with one event and 3.06x with two (issue 24's bound is 3x;
+#: three events, 1.77x): each page's content stream is deflated on its own, so the stored
+#: document shares nothing between students. Sharing pages, one event costs 1.8-2.0x and two
+#: 2.4-2.7x. Its own PDF is then rendered when asked for, not cut from the upload's, whose page
 #: holds other students too.
-BRIEF_EVENTS = 1
+BRIEF_EVENTS = 2
 #: Event types shown as columns of their own in the per-unit table; the rest are summed.
 TYPE_COLUMNS = 3
 

@@ -202,9 +202,9 @@ def test_a_student_whose_pages_cannot_be_found_fails_saying_so_and_the_others_ke
     from reportgen.domain.upload import parse_upload
     from reportgen.render.documents import LOST_PAGES, PdfDocuments, ReportContext, StudentInput
 
-    two_events = [{"unit": 1}, {"unit": 2}]  # not brief: a page of their own
-    upload = parse_upload([{"student_id": "kept", "namespace": "ns", "events": two_events},
-                           {"student_id": "long", "namespace": "ns", "events": two_events}])
+    events = [{"unit": 1}, {"unit": 2}, {"unit": 3}]  # not brief: a page of their own
+    upload = parse_upload([{"student_id": "kept", "namespace": "ns", "events": events},
+                           {"student_id": "long", "namespace": "ns", "events": events}])
     prepared = prepare(upload.students, upload.options)
     context = ReportContext.of(prepared)
     students = [prepared.students[0], dataclasses.replace(prepared.students[1], student_id="x" * 3000)]
@@ -217,7 +217,7 @@ def test_a_student_whose_pages_cannot_be_found_fails_saying_so_and_the_others_ke
 
 def test_one_event_students_share_pages_and_each_ones_own_pdf_holds_that_student_alone():
     """Thousands of one-event students cost 3.6-4x their upload with a page each; five to a page
-    they fit issue 24's 3x. A student with more events still starts a page of its own."""
+    they fit issue 24's 3x. A student with more than two events still starts a page of its own."""
     from reportgen.domain.preparation import prepare
     from reportgen.domain.upload import parse_upload
     from reportgen.render.documents import PdfDocuments, ReportContext, chunk_inputs

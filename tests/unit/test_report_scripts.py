@@ -156,7 +156,8 @@ SHAPED_NAMES = ("क्षत्रिय", "प्रिया शर्मा"
 
 @pytest.fixture(scope="module")
 def shaped_pdf() -> bytes:
-    events = [event("बीजगणित", "2024-07-01T10:00:00Z"), event("พีชคณิต", "2024-07-01T10:05:00Z")]
+    events = [event("बीजगणित", "2024-07-01T10:00:00Z"), event("พีชคณิต", "2024-07-01T10:05:00Z"),
+              event("बीजगणित", "2024-07-01T10:09:00Z")]  # three events: a page of its own, not a brief student's
     return render_document("pdf", json.dumps([student(name, events) for name in SHAPED_NAMES]))
 
 
