@@ -7,7 +7,8 @@ and its metrics ~35 instead of ~115 and ~215 under plain zlib. Downgrading rewri
 in the plain zlib form that the revisions before this one read.
 
 The presets are imported from the models, not copied: a preset is never changed once a value
-uses it (a new one gets a marker of its own), so what this revision reads stays readable.
+uses it (a new one gets a marker of its own, and ``PRESET_DICTIONARIES`` keeps the retired), so
+what this revision reads stays readable.
 
 Revision ID: 0015_preset_dictionaries
 Revises: 0014_report_input
@@ -18,7 +19,7 @@ import zlib
 from alembic import op
 import sqlalchemy as sa
 
-from reportgen.models import COMPRESSED, PRESETS
+from reportgen.models import COMPRESSED, PRESET_DICTIONARIES
 
 # revision identifiers, used by Alembic.
 revision = '0015_preset_dictionaries'
@@ -36,7 +37,7 @@ def downgrade():
     bind = op.get_bind()
     items = sa.table('report_items', sa.column('id', sa.Integer), sa.column('input_json', sa.LargeBinary),
                      sa.column('metrics', sa.LargeBinary))
-    for marker, dictionary in PRESETS.values():
+    for marker, dictionary in PRESET_DICTIONARIES.items():
         for column in (items.c.input_json, items.c.metrics):
             rows = bind.execute(sa.select(items.c.id, column).where(sa.func.substr(column, 1, 3) == marker)).fetchall()
             for item_id, value in rows:
