@@ -32,6 +32,7 @@ import dataclasses
 import itertools
 import logging
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -211,6 +212,9 @@ LOST_PAGES = ("The student's PDF was made, but its pages could not be found in i
               "bookmark), so it could not be stored.")
 
 
+_ONE_RENDER_AT_A_TIME = threading.Lock()
+
+
 class PdfDocuments(Documents):
     """One xhtml2pdf document per chunk; the upload's PDF is the overview plus the chunks.
 
@@ -224,11 +228,14 @@ class PdfDocuments(Documents):
 
     @staticmethod
     def render_student(context: ReportContext, item: StudentInput) -> bytes:
-        """A brief student's own PDF, as its pages would read cut out of the upload's."""
+        """A brief student's own PDF, as its pages would read cut out of the upload's. The web
+        process renders it in whichever of its threads serves the download: one at a time, as
+        xhtml2pdf and ReportLab register fonts and keep each font's subsets in shared objects."""
         from .html_pdf import merge_pdfs, render_pdf
 
         data = report_data(context, [item])
-        part = render_pdf(data, overview=False, sections=data.students)
+        with _ONE_RENDER_AT_A_TIME:
+            part = render_pdf(data, overview=False, sections=data.students)
         return merge_pdfs([part.content], f"Activity report: {item.student.student_id}")
 
     @staticmethod

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import time
+import zipfile
 
 import pytest
 from pypdf import PdfReader
@@ -229,6 +230,11 @@ def test_one_event_students_share_pdf_pages_and_each_downloads_alone(any_databas
     assert text_of_own.rstrip().endswith("page 1 of 1")
     longer_own = pdf_text(client.get(f"/assignment/pdf/{task_id}/students/7").data)
     assert "longer" in longer_own and "s06" not in longer_own
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/assignment/pdf/{task_id}?bundle=zip").data))
+    texts = [pdf_text(archive.read(name)) for name in archive.namelist()]
+    assert [sum(f"\n{name}\n" in f"\n{text}" for name in [*(f"s{n:02d}" for n in range(7)), "longer"])
+            for text in texts] == [1] * 8
+    assert pdf_text(archive.read(archive.namelist()[3])) == text_of_own
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ReportPart)
                                  .where(ReportPart.report_id == task_id)) == 0
