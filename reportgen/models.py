@@ -44,8 +44,8 @@ PRESETS = {
               b'"type":"saved_code","created_time":"2024-07-01T00:00:00+00:00"}]}]'),
     "metrics": (b"\x00dn", METRICS_V1[1][:-1] + b',"activity":{"per":"day","starts":["2024-07-01","2024-07-02",'
                 b'"2024-07-03"],"events":[1,0,0,0,0,0,0,0,0,1],"seconds":[0,0,0,0,0,0,0,0,0,0],"class_median_events":'
-                b'[1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,1.0],"class_median_seconds":[0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,'
-                b'0.0],"active_days":2,"went_quiet":false,"quiet_span":"60 hours"}}'),
+                b'[1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,1.0],"class_median_seconds":[0.0,0.0,0.0,0.0,0.0,0.0,'
+                b'0.0,0.0,0.0,0.0],"active_days":2,"went_quiet":false,"quiet_span":"60 hours"}}'),
 }
 #: Every preset values were ever written with, by marker: a retired one still reads them.
 PRESET_DICTIONARIES = {**dict(PRESETS.values()), METRICS_V1[0]: METRICS_V1[1]}

@@ -242,3 +242,6 @@ def test_one_event_students_share_pages_and_each_ones_own_pdf_holds_that_student
     [own] = pdf_pages(PdfDocuments.render_student(context, chunk[3]))
     assert "\ns003\n" in f"\n{own}" and "s002" not in own and "s004" not in own
     assert own.rstrip().endswith("page 1 of 1")
+    two_visits = [student(f"t{n}", [event("1", f"2024-07-01T08:{n:02d}:00Z"),
+                                    event("2", f"2024-07-01T08:{n + 3:02d}:00Z")]) for n in range(7)]
+    assert_readable(pdf(two_visits))  # three to a page, each with its timeline
