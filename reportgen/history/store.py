@@ -6,22 +6,26 @@ primary key is the rule for duplicates, so the database decides them: ``INSERT O
 SQLite, ``ON CONFLICT DO NOTHING`` on PostgreSQL, and what was really inserted is counted per
 student from the database's own answer (rowcount, ``RETURNING``), never guessed.
 
-On PostgreSQL the rows go by ``COPY`` (:mod:`.bulk`), each student's distinct and in key order. A
-student whose rows all come after its latest stored event (the common append: this week's export
-after last week's) cannot meet a stored event, so its rows are copied straight into the table and
-counted as sent; the primary key would refuse the whole append were that ever wrong. The others
+On PostgreSQL the rows go by ``COPY`` (:mod:`.bulk`), each student's distinct, and all of them in
+the order of the key (by UTC day, then student: :func:`.event_days.in_key_order`). A student
+whose rows all come after its latest stored event (the common append: this week's export after
+last week's) cannot meet a stored event, so its rows are copied straight into the table and
+counted as sent; the unique key would refuse the whole append were that ever wrong. The others
 go through a staging table and ``INSERT … ON CONFLICT DO NOTHING``, counted per student from
 ``RETURNING``. ``class_events`` and ``class_event_ids`` have no foreign key there (migration 0021:
-its check, one query an inserted row, was most of a COPY's time). Measured with
-``bench/history_bench.py --database pgserver`` (embedded PostgreSQL 16.2, 2 shared cores, load
-about 2; BENCHMARKS.md): 1,000,000 events appended in 7.7 s (it took 25.4 s with ``INSERT …
+its check, one query an inserted row, was most of a COPY's time). The unique key of
+``class_events`` there starts with the event's UTC day (migration 0023), so that new days fill
+the index's last pages instead of splitting pages in the middle; every read or delete of events
+by student or by time therefore names the days it looks in (:func:`.event_days.on_days`: a
+student's or a class's ``first_event`` to ``last_event``, a period's days). Measured with
+``bench/history_bench.py --database pgserver`` (embedded PostgreSQL 16.2, 2 shared cores;
+BENCHMARKS.md): 1,000,000 events appended in 7.7 s at load 2 (it took 25.4 s with ``INSERT …
 SELECT unnest(ARRAY[…])`` of 50,000 rows a statement, in the same conditions) and again in 7.0 s
 (14.0 s), the intake alone being 2.5 s; with an id each, 17.2 s (51.3 s) and 9.4 s (20.4 s).
-Stored, 1.62× the compact JSON of the events without ids (1.73× before) and 1.78× with (1.91×):
-a heap row of 52 bytes (24 of them its header) and a primary-key entry of 36 bytes, which
-PostgreSQL's B-tree leaves about 56 % full here (appends land in the middle of the index, where
-it splits a full page in halves; its "split after the new item" rule is for entries of at most
-28 bytes), so 1.5× is out of reach with a row an event. SQLite: 0.37×.
+Stored, 1.29× the compact JSON of the events without ids (1.62× with the old key, 1.73× before
+0021): a heap row of 52 bytes (24 of them its header) and a key entry of 36 bytes, the index
+filled to about 96 % since it is appended to by day (35.5 MiB for 1,000,000 events, 61 MiB with
+the student first), and the roll-up 14.8 MiB. SQLite: 0.37×.
 
 Where the data carries an event id (JSON ``id``, an xAPI statement's, a Caliper event's), that
 id decides too: an event whose id the student's history holds already (stored before, or earlier
@@ -68,7 +72,7 @@ from ..domain.periods import Period, epoch_day, from_microseconds, months_betwee
 from ..domain.submission import Event, Problems, Student, raise_if, shown, text_problem
 from ..extensions import db
 from ..models import ClassEvent, ClassEventId, ClassName, ClassStudent, SchoolClass, utcnow
-from . import bulk, rollup
+from . import bulk, event_days, rollup
 
 MAX_NAMESPACE_CHARS = 200
 UNIT, TYPE = 0, 1
@@ -238,17 +242,19 @@ def _insert_events(rows_by_student: dict[int, list[tuple]], stored_last: dict[in
     if connection.dialect.name == "postgresql":
         # A student whose rows all come after its latest stored event cannot meet a stored one
         # (appends to a class are serialised, and its rows are distinct): they are copied into
-        # the table as they are, and the primary key would refuse the whole append were that
+        # the table as they are, and the unique key would refuse the whole append were that
         # ever wrong. The others go through a staging table and ON CONFLICT DO NOTHING, counted
-        # per student from what the database says it inserted.
+        # per student from what the database says it inserted. Both go in the key's order (by
+        # day, then student: migration 0023), so that new days fill the index's last pages.
         later, others = [], []
         for student, rows in rows_by_student.items():
             last = stored_last.get(student)
             if rows and (last is None or rows[0][1] > last):
-                later.extend(rows)
+                later.append(rows)
                 added[student] = len(rows)
-            else:
-                others.extend(rows)
+            elif rows:
+                others.append(rows)
+        later, others = event_days.in_key_order(later), event_days.in_key_order(others)
         if bulk.copy_rows(connection, "class_events", EVENT_COLUMNS, later) != len(later):
             raise RuntimeError("the database took another number of events than it was sent")
         if others:
@@ -256,7 +262,7 @@ def _insert_events(rows_by_student: dict[int, list[tuple]], stored_last: dict[in
             columns = ", ".join(EVENT_COLUMNS)
             added.update(dict(connection.exec_driver_sql(
                 f"WITH inserted AS (INSERT INTO class_events ({columns}) SELECT {columns} FROM class_events_new "
-                "ORDER BY student, at, unit, type ON CONFLICT DO NOTHING RETURNING student) "
+                f"ORDER BY {event_days.DAY_SQL}, student, at, unit, type ON CONFLICT DO NOTHING RETURNING student) "
                 "SELECT student, count(*) FROM inserted GROUP BY student").all()))
         return added
     for student, rows in rows_by_student.items():
@@ -378,8 +384,8 @@ def erase_student(school_class: SchoolClass, student_id: str) -> int | None:
                                                        ClassStudent.student_id == student_id))
     if row is None:
         return None
-    erased = db.session.scalar(select(func.count()).select_from(ClassEvent).where(ClassEvent.student == row.id))
-    db.session.execute(delete(ClassEvent).where(ClassEvent.student == row.id))
+    erased = db.session.execute(delete(ClassEvent).where(*event_days.on_days(row.first_event, row.last_event),
+                                                         ClassEvent.student == row.id)).rowcount
     db.session.execute(delete(ClassEventId).where(ClassEventId.student == row.id))
     db.session.execute(delete(ClassStudent).where(ClassStudent.id == row.id))
     _refresh_class(school_class.id)
@@ -393,7 +399,8 @@ def erase_class(school_class: SchoolClass) -> tuple[int, int]:
     db.session.refresh(school_class)
     counts = (school_class.student_count, school_class.event_count)
     student_rows = select(ClassStudent.id).where(ClassStudent.class_id == school_class.id).scalar_subquery()
-    db.session.execute(delete(ClassEvent).where(ClassEvent.student.in_(student_rows)))
+    db.session.execute(delete(ClassEvent).where(*event_days.on_days(school_class.first_event, school_class.last_event),
+                                                ClassEvent.student.in_(student_rows)))
     db.session.execute(delete(ClassEventId).where(ClassEventId.student.in_(student_rows)))
     db.session.execute(delete(SchoolClass).where(SchoolClass.id == school_class.id))
     db.session.commit()
@@ -411,16 +418,19 @@ def purge_expired(cutoff: datetime) -> int:
         return 0
     for class_id in sorted({class_id for _, class_id in rows}):
         _lock_class(class_id)
-    still = set(db.session.scalars(select(ClassStudent.id).where(ClassStudent.id.in_([s for s, _ in rows]))))
-    rows = [(student, class_id) for student, class_id in rows if student in still]  # not erased meanwhile
+    # read again under the locks: not erased meanwhile, and the span its events are in now
+    still = {student: (first, last) for student, first, last in db.session.execute(
+        select(ClassStudent.id, ClassStudent.first_event, ClassStudent.last_event)
+        .where(ClassStudent.id.in_([s for s, _ in rows])))}
+    rows = [(student, class_id) for student, class_id in rows if student in still]
     purged = 0
     for student, _ in rows:
-        purged += db.session.execute(delete(ClassEvent).where(ClassEvent.student == student,
-                                                              ClassEvent.added_day < limit)).rowcount
+        of_student = [*event_days.on_days(*still[student]), ClassEvent.student == student]
+        purged += db.session.execute(delete(ClassEvent).where(*of_student, ClassEvent.added_day < limit)).rowcount
         db.session.execute(delete(ClassEventId).where(ClassEventId.student == student, ClassEventId.added_day < limit))
         count, first, last, added = db.session.execute(
             select(func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at), func.min(ClassEvent.added_day))
-            .where(ClassEvent.student == student)).one()
+            .where(*of_student)).one()
         id_added = db.session.scalar(select(func.min(ClassEventId.added_day)).where(ClassEventId.student == student))
         if count and id_added is not None:
             added = min(added, id_added)  # the sweeper comes back for an id older than its events
@@ -458,8 +468,11 @@ def _student_numbers(class_id: int):
 
 
 def count_events(class_id: int, start_us: int, end_us: int) -> int:
+    school_class = db.session.get(SchoolClass, class_id)
+    stored = (school_class.first_event, school_class.last_event)
     return db.session.scalar(select(func.count()).select_from(ClassEvent).where(
-        ClassEvent.student.in_(_student_numbers(class_id)), ClassEvent.at >= start_us, ClassEvent.at < end_us))
+        *event_days.on_days(start_us, end_us - 1, stored), ClassEvent.student.in_(_student_numbers(class_id)),
+        ClassEvent.at >= start_us, ClassEvent.at < end_us))
 
 
 def events_per_month(school_class: SchoolClass) -> list[dict]:
@@ -487,8 +500,9 @@ def period_students(school_class: SchoolClass, period: Period, student_id: str |
         select(ClassName.kind, ClassName.id, ClassName.name).where(ClassName.class_id == school_class.id))}
     query = (select(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type)
              .join(ClassStudent, ClassStudent.id == ClassEvent.student)
-             .where(ClassStudent.class_id == school_class.id, ClassEvent.at >= period.start_us,
-                    ClassEvent.at < period.end_us)
+             .where(ClassStudent.class_id == school_class.id, *event_days.on_days(period.start_us, period.end_us - 1,
+                                                                        (school_class.first_event, school_class.last_event)),
+                    ClassEvent.at >= period.start_us, ClassEvent.at < period.end_us)
              .order_by(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type))
     if student_id is not None:
         query = query.where(ClassStudent.student_id == student_id)
