@@ -24,7 +24,8 @@ client: routing, guards, intake, database; no socket):
 * ``summary``: after the other months are appended too (2.4 M events), ``GET …/summary`` of one
   month (read from the per-day roll-up), best and median of ``--repeat``, against the same month
   as a window starting a second after midnight, which is read from the events (the reference).
-* with ``--plans``, the reads and deletes of stored events by student or by time, each timed
+* with ``--plans``, after a ``VACUUM ANALYZE`` of the class tables (as autovacuum would have
+  done), the reads and deletes of stored events by student or by time, each timed
   (best of ``--repeat`` where nothing is deleted) and, on PostgreSQL, every statement on
   ``class_events`` explained (``EXPLAIN (ANALYZE, BUFFERS)``, a delete's in a savepoint rolled back
   before it runs): ``GET /namespaces/<ns>`` (the events per month), the period read of one month
@@ -151,6 +152,9 @@ def plans(app, client, month: str, repeat: int) -> None:
 
     with app.app_context():
         explainer = Explainer(db.engine) if db.engine.dialect.name == "postgresql" else None
+        if explainer is not None:  # the statistics and visibility map autovacuum keeps in the long run
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE class_events, class_students, class_days")
 
         def timed(name: str, calls: list, analyze: bool = True) -> None:
             """The first call explained (when the others are timed, its time is left out)."""
@@ -262,10 +266,11 @@ def main() -> None:
     if "postgresql" in url:
         with app.app_context():
             sizes = db.session.connection().exec_driver_sql(
-                "SELECT c, pg_total_relation_size(c) FROM unnest(ARRAY['class_events', 'class_days', "
-                "'class_event_ids']::regclass[]) AS c").all()
+                "SELECT c, pg_total_relation_size(c), pg_relation_size(c) FROM unnest(ARRAY['class_events', "
+                "'class_days', 'class_event_ids']::regclass[]) AS c").all()
             db.session.rollback()
-        print("  relations (indexes included): " + ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in sizes))
+        print("  relations (indexes included): " + ", ".join(
+            f"{name} {size / 2**20:.1f} MiB (heap {heap / 2**20:.1f})" for name, size, heap in sizes))
     print(f"storage:                   {grown / 2**20:6.1f} MiB for {json_bytes / 2**20:.1f} MiB of compact event JSON "
           f"= {grown / json_bytes:.2f}×  ({grown / with_students:.2f}× the request bodies; target ≤ 1.5×)  {load()}")
     if later:
