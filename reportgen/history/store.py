@@ -385,7 +385,8 @@ def erase_student(school_class: SchoolClass, student_id: str) -> int | None:
     if row is None:
         return None
     erased = db.session.execute(delete(ClassEvent).where(*event_days.on_days(row.first_event, row.last_event),
-                                                         ClassEvent.student == row.id)).rowcount
+                                                         ClassEvent.student == row.id)
+                                .execution_options(synchronize_session=False)).rowcount
     db.session.execute(delete(ClassEventId).where(ClassEventId.student == row.id))
     db.session.execute(delete(ClassStudent).where(ClassStudent.id == row.id))
     _refresh_class(school_class.id)
@@ -400,7 +401,8 @@ def erase_class(school_class: SchoolClass) -> tuple[int, int]:
     counts = (school_class.student_count, school_class.event_count)
     student_rows = select(ClassStudent.id).where(ClassStudent.class_id == school_class.id).scalar_subquery()
     db.session.execute(delete(ClassEvent).where(*event_days.on_days(school_class.first_event, school_class.last_event),
-                                                ClassEvent.student.in_(student_rows)))
+                                                ClassEvent.student.in_(student_rows))
+                       .execution_options(synchronize_session=False))
     db.session.execute(delete(ClassEventId).where(ClassEventId.student.in_(student_rows)))
     db.session.execute(delete(SchoolClass).where(SchoolClass.id == school_class.id))
     db.session.commit()
@@ -424,22 +426,35 @@ def purge_expired(cutoff: datetime) -> int:
         .where(ClassStudent.id.in_([s for s, _ in rows])))}
     rows = [(student, class_id) for student, class_id in rows if student in still]
     purged = 0
-    for student, _ in rows:
-        of_student = [*event_days.on_days(*still[student]), ClassEvent.student == student]
-        purged += db.session.execute(delete(ClassEvent).where(*of_student, ClassEvent.added_day < limit)).rowcount
-        db.session.execute(delete(ClassEventId).where(ClassEventId.student == student, ClassEventId.added_day < limit))
-        count, first, last, added = db.session.execute(
-            select(func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at), func.min(ClassEvent.added_day))
-            .where(*of_student)).one()
-        id_added = db.session.scalar(select(func.min(ClassEventId.added_day)).where(ClassEventId.student == student))
-        if count and id_added is not None:
-            added = min(added, id_added)  # the sweeper comes back for an id older than its events
-        if count:
-            db.session.execute(update(ClassStudent).where(ClassStudent.id == student)
-                               .values(event_count=count, first_event=first, last_event=last, first_added=added))
-        else:  # with any id stored after its last event (that event's four-field duplicate's)
-            db.session.execute(delete(ClassEventId).where(ClassEventId.student == student))
-            db.session.execute(delete(ClassStudent).where(ClassStudent.id == student))
+    # a class's students at once: on PostgreSQL one descent of the day-first key per (day,
+    # student) of their span. Two statements per student, each naming that student's days, took
+    # 2.6 s for 200 students of 1,200 events, against 0.41 s this way and 0.60 s before 0023
+    # (BENCHMARKS.md)
+    for class_id in sorted({class_id for _, class_id in rows}):
+        students = [student for student, owner in rows if owner == class_id]
+        spans = [still[student] for student in students if still[student][0] is not None]
+        of_students = [*event_days.on_days(min((first for first, _ in spans), default=None),
+                                           max((last for _, last in spans), default=None)),
+                       ClassEvent.student.in_(students)]
+        purged += db.session.execute(delete(ClassEvent).where(*of_students, ClassEvent.added_day < limit)
+                                     .execution_options(synchronize_session=False)).rowcount
+        db.session.execute(delete(ClassEventId).where(ClassEventId.student.in_(students), ClassEventId.added_day < limit)
+                           .execution_options(synchronize_session=False))
+        left = {student: rest for student, *rest in db.session.execute(
+            select(ClassEvent.student, func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at),
+                   func.min(ClassEvent.added_day)).where(*of_students).group_by(ClassEvent.student))}
+        id_added = dict(db.session.execute(select(ClassEventId.student, func.min(ClassEventId.added_day))
+                                           .where(ClassEventId.student.in_(students)).group_by(ClassEventId.student)).all())
+        for student in students:
+            if student in left:
+                count, first, last, added = left[student]
+                if student in id_added:
+                    added = min(added, id_added[student])  # the sweeper comes back for an id older than its events
+                db.session.execute(update(ClassStudent).where(ClassStudent.id == student)
+                                   .values(event_count=count, first_event=first, last_event=last, first_added=added))
+            else:  # with any id stored after its last event (that event's four-field duplicate's)
+                db.session.execute(delete(ClassEventId).where(ClassEventId.student == student))
+                db.session.execute(delete(ClassStudent).where(ClassStudent.id == student))
     for class_id in {class_id for _, class_id in rows}:
         rollup.rebuild_students(db.session.get(SchoolClass, class_id).timezone,
                                 [student for student, owner in rows if owner == class_id])
@@ -495,28 +510,36 @@ def students_of(school_class: SchoolClass) -> list[ClassStudent]:
 
 def period_students(school_class: SchoolClass, period: Period, student_id: str | None = None) -> list[Student]:
     """The students with events in the period (one, with ``student_id``), their events in time
-    order, as an upload of them would be read: what a period report is made of."""
+    order, as an upload of them would be read: what a period report is made of.
+
+    The events are put in order here, not by the query. On PostgreSQL the rows come in the key's
+    order (by day), and sorting a month of 2,000 students by student id in the database spilled
+    to disk (0.19 s of the query's 0.2 s). The students are ordered by the database, as before
+    (its collation of their ids)."""
     names = {(kind, number): name for kind, number, name in db.session.execute(
         select(ClassName.kind, ClassName.id, ClassName.name).where(ClassName.class_id == school_class.id))}
-    query = (select(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type)
-             .join(ClassStudent, ClassStudent.id == ClassEvent.student)
-             .where(ClassStudent.class_id == school_class.id, *event_days.on_days(period.start_us, period.end_us - 1,
-                                                                        (school_class.first_event, school_class.last_event)),
-                    ClassEvent.at >= period.start_us, ClassEvent.at < period.end_us)
-             .order_by(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type))
+    who = select(ClassStudent.id, ClassStudent.student_id).where(ClassStudent.class_id == school_class.id)
     if student_id is not None:
-        query = query.where(ClassStudent.student_id == student_id)
+        who = who.where(ClassStudent.student_id == student_id)
+    ordered = db.session.execute(who.order_by(ClassStudent.student_id)).all()
+    if not ordered:
+        return []
+    of_students = (ClassEvent.student == ordered[0].id if student_id is not None
+                   else ClassEvent.student.in_(_student_numbers(school_class.id)))
+    query = select(ClassEvent.student, ClassEvent.at, ClassEvent.unit, ClassEvent.type).where(
+        *event_days.on_days(period.start_us, period.end_us - 1, (school_class.first_event, school_class.last_event)),
+        of_students, ClassEvent.at >= period.start_us, ClassEvent.at < period.end_us)
+    by_student: dict[int, list[tuple[int, int, int]]] = {}
+    for number, at, unit, kind in db.session.execute(query):
+        by_student.setdefault(number, []).append((at, unit, kind))
     students: list[Student] = []
-    current, events = None, []
-    for sid, at, unit, kind in db.session.execute(query):
-        if sid != current:
-            if current is not None:
-                students.append(Student(student_id=current, namespace=school_class.namespace, events=tuple(events)))
-            current, events = sid, []
-        events.append(Event(unit=names[(UNIT, unit)], type=names.get((TYPE, kind)),
-                            created_at=from_microseconds(at), index=len(events)))
-    if current is not None:
-        students.append(Student(student_id=current, namespace=school_class.namespace, events=tuple(events)))
+    for number, sid in ordered:
+        rows = by_student.get(number)
+        if rows:
+            rows.sort()
+            students.append(Student(student_id=sid, namespace=school_class.namespace, events=tuple(
+                Event(unit=names[(UNIT, unit)], type=names.get((TYPE, kind)), created_at=from_microseconds(at), index=index)
+                for index, (at, unit, kind) in enumerate(rows))))
     return students
 
 
