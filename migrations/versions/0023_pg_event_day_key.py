@@ -15,8 +15,13 @@ and it is an expression, so the heap keeps its 24 bytes of data a row (a stored 
 
 Measured with ``bench/history_bench.py --database pgserver`` (PostgreSQL 16.2 embedded, 2 shared
 cores, 1,000,000 events of 78.6 MiB compact JSON in 5 appends): ``class_events`` 111.0 → 85.3 MiB
-(heap 49.8 MiB, key 61 → 35.5 MiB), stored 1.62× → 1.29× the JSON with the roll-up's 14.8 MiB;
-appends as fast as before (BENCHMARKS.md).
+(heap 49.9 MiB, key 61.1 → 35.4 MiB), stored 1.62× → 1.29× the JSON with the roll-up's 14.8 MiB;
+appends as fast as before (BENCHMARKS.md). Packed only while each append brings whole days of
+the class: with ``--ids`` a month comes in two halves of its students, the second half goes into
+the middle of each day, and the key is 52.8 MiB (1.78× → 1.71× with the ids' table).
+
+Appends put their rows in the key's order (``event_days.in_key_order``); the index built here
+from existing rows is packed whatever their order.
 
 The cost is that a query must name the days it looks in (``reportgen/history/event_days.py``).
 

@@ -2,7 +2,8 @@
 
 An event is stored as four integers (see migration 0013): the student's and the unit's numbers
 in the class, the time in microseconds since 1970 UTC, and the type's number (0 for none). The
-primary key is the rule for duplicates, so the database decides them: ``INSERT OR IGNORE`` on
+key of the four is the rule for duplicates (SQLite's primary key; on PostgreSQL a unique index
+led by the day, below), so the database decides them: ``INSERT OR IGNORE`` on
 SQLite, ``ON CONFLICT DO NOTHING`` on PostgreSQL, and what was really inserted is counted per
 student from the database's own answer (rowcount, ``RETURNING``), never guessed.
 
@@ -21,11 +22,15 @@ student's or a class's ``first_event`` to ``last_event``, a period's days). Meas
 ``bench/history_bench.py --database pgserver`` (embedded PostgreSQL 16.2, 2 shared cores;
 BENCHMARKS.md): 1,000,000 events appended in 7.7 s at load 2 (it took 25.4 s with ``INSERT …
 SELECT unnest(ARRAY[…])`` of 50,000 rows a statement, in the same conditions) and again in 7.0 s
-(14.0 s), the intake alone being 2.5 s; with an id each, 17.2 s (51.3 s) and 9.4 s (20.4 s).
-Stored, 1.29× the compact JSON of the events without ids (1.62× with the old key, 1.73× before
-0021): a heap row of 52 bytes (24 of them its header) and a key entry of 36 bytes, the index
-filled to about 96 % since it is appended to by day (35.5 MiB for 1,000,000 events, 61 MiB with
-the student first), and the roll-up 14.8 MiB. SQLite: 0.37×.
+(14.0 s), the intake alone being 2.5 s; with an id each, 17.2 s (51.3 s) and 9.4 s (20.4 s);
+the day-first key did not change these (alternate runs in BENCHMARKS.md). Stored, 1.29× the
+compact JSON of the events without ids (1.62× with the student-first key, 1.73× before 0021): a
+heap row of 52 bytes (24 of them its header), a key entry of 36 bytes, the key packed because
+it is appended to by day (35.4 MiB for 1,000,000 events, 34.3 MiB of entries; 61 MiB with the
+student first), and the roll-up 14.8 MiB. A class whose days come in several appends, each with
+part of its students (``--ids`` sends a month as two halves of 1,000), fills the later parts of
+each day in the middle of the key, and those split in halves again: 52.8 MiB, 1.71× with the ids
+(1.78× before). SQLite: 0.37×.
 
 Where the data carries an event id (JSON ``id``, an xAPI statement's, a Caliper event's), that
 id decides too: an event whose id the student's history holds already (stored before, or earlier
