@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -129,7 +130,7 @@ class Explainer:
         event.listen(engine, "before_cursor_execute", self.explain)
 
     def explain(self, connection, cursor, statement, parameters, context, executemany):
-        if not self.on or executemany or "class_events " not in statement + " " or statement in self.seen:
+        if not self.on or executemany or not re.search(r"\bclass_events\b", statement) or statement in self.seen:
             return
         self.seen.add(statement)
         raw = connection.connection.cursor()

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from itertools import chain
 
-from sqlalchemy import Integer, cast, literal_column
+from sqlalchemy import Integer, cast, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..extensions import db
-from ..models import ClassEvent
+from ..models import ClassEvent, ClassStudent
 
 DAY_US = 86_400_000_000
 
@@ -65,6 +65,20 @@ def on_days(first: int | None, last: int | None, stored: tuple[int | None, int |
         first = None if stored[0] is None else max(first, stored[0])
         last = None if stored[1] is None else min(last, stored[1])
     return [EVENT_DAY.in_([] if first is None or last is None else days_between(first, last))]
+
+
+def of_students(class_id: int, numbers: list[int] | None = None) -> ColumnElement:
+    """"An event of this class's students" (``numbers``: the class's student numbers, when the
+    caller has read them already). On PostgreSQL the condition is the list itself: with the days,
+    the key is descended once per (day, student). With a subquery, the planner joins instead, and
+    reads every class's events of those days. For a month of 2,000 students among 42,000 (3.9
+    million events), that took 535 ms, against 64 ms for the list (BENCHMARKS.md). On SQLite it
+    is the subquery, whose plan reads the class's students first, and which has no limit on the
+    number of bound values."""
+    students = select(ClassStudent.id).where(ClassStudent.class_id == class_id)
+    if not keyed_by_day():
+        return ClassEvent.student.in_(students.scalar_subquery())
+    return ClassEvent.student.in_(list(db.session.scalars(students)) if numbers is None else numbers)
 
 
 def in_key_order(students: list[list[tuple]]) -> list[tuple]:

@@ -406,7 +406,7 @@ def erase_class(school_class: SchoolClass) -> tuple[int, int]:
     counts = (school_class.student_count, school_class.event_count)
     student_rows = select(ClassStudent.id).where(ClassStudent.class_id == school_class.id).scalar_subquery()
     db.session.execute(delete(ClassEvent).where(*event_days.on_days(school_class.first_event, school_class.last_event),
-                                                ClassEvent.student.in_(student_rows))
+                                                event_days.of_students(school_class.id))
                        .execution_options(synchronize_session=False))
     db.session.execute(delete(ClassEventId).where(ClassEventId.student.in_(student_rows)))
     db.session.execute(delete(SchoolClass).where(SchoolClass.id == school_class.id))
@@ -483,15 +483,11 @@ def class_summary(school_class: SchoolClass) -> dict:
     }
 
 
-def _student_numbers(class_id: int):
-    return select(ClassStudent.id).where(ClassStudent.class_id == class_id).scalar_subquery()
-
-
 def count_events(class_id: int, start_us: int, end_us: int) -> int:
     school_class = db.session.get(SchoolClass, class_id)
     stored = (school_class.first_event, school_class.last_event)
     return db.session.scalar(select(func.count()).select_from(ClassEvent).where(
-        *event_days.on_days(start_us, end_us - 1, stored), ClassEvent.student.in_(_student_numbers(class_id)),
+        *event_days.on_days(start_us, end_us - 1, stored), event_days.of_students(class_id),
         ClassEvent.at >= start_us, ClassEvent.at < end_us))
 
 
@@ -530,7 +526,7 @@ def period_students(school_class: SchoolClass, period: Period, student_id: str |
     if not ordered:
         return []
     of_students = (ClassEvent.student == ordered[0].id if student_id is not None
-                   else ClassEvent.student.in_(_student_numbers(school_class.id)))
+                   else event_days.of_students(school_class.id, [row.id for row in ordered]))
     query = select(ClassEvent.student, ClassEvent.at, ClassEvent.unit, ClassEvent.type).where(
         *event_days.on_days(period.start_us, period.end_us - 1, (school_class.first_event, school_class.last_event)),
         of_students, ClassEvent.at >= period.start_us, ClassEvent.at < period.end_us)

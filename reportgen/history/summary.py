@@ -22,21 +22,27 @@ from ..domain.dates import iso
 from ..domain.analytics import DEFAULT_IDLE_CUTOFF_MINUTES, HIGH_PERCENTILE, LOW_PERCENTILE, MIN_COHORT, percentile
 from ..domain.periods import Period, from_microseconds, period_days
 from ..extensions import db
-from ..models import ClassReport, Report, SchoolClass
+from ..models import ClassReport, ClassStudent, Report, SchoolClass
 from ..pipeline.status import status_url
 from .event_days import DAY_SQL, days_between
 
-_PER_STUDENT = text(f"""
+
+def _per_student_from_events(students: str):
+    return text(f"""
     SELECT student, COUNT(*) AS events,
            SUM(CASE WHEN gap <= :cutoff THEN gap ELSE 0 END) AS on_task,
            COUNT(DISTINCT (at + :offset) / 86400000000) AS days,
            MIN(at) AS first_at, MAX(at) AS last_at
     FROM (SELECT student, at, at - LAG(at) OVER (PARTITION BY student ORDER BY at) AS gap
           FROM class_events
-          WHERE {DAY_SQL} IN :days AND student IN (SELECT id FROM class_students WHERE class_id = :class_id)
-            AND at >= :start AND at < :end) AS timed
+          WHERE {DAY_SQL} IN :days AND {students} AND at >= :start AND at < :end) AS timed
     GROUP BY student
 """).bindparams(bindparam("days", expanding=True))
+
+
+#: The class's students as a list on PostgreSQL, a subquery on SQLite (:func:`.event_days.of_students`).
+_PER_STUDENT = {"postgresql": _per_student_from_events("student = ANY(CAST(:students AS INTEGER[]))"),
+                "sqlite": _per_student_from_events("student IN (SELECT id FROM class_students WHERE class_id = :class_id)")}
 
 
 _PER_STUDENT_FROM_DAYS = text("""
@@ -59,10 +65,13 @@ def _per_student(class_id: int, period: Period) -> list[tuple]:
             "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000, "class_id": class_id,
             "first": days[0], "end": days[1]}).all()
     offset = period.start.utcoffset()
-    return db.session.execute(_PER_STUDENT, {
+    dialect = db.session.get_bind().dialect.name
+    students = (list(db.session.scalars(select(ClassStudent.id).where(ClassStudent.class_id == class_id)))
+                if dialect == "postgresql" else None)
+    return db.session.execute(_PER_STUDENT[dialect], {
         "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000,
         "offset": int(offset.total_seconds() * 1_000_000) if offset else 0,
-        "class_id": class_id, "start": period.start_us, "end": period.end_us,
+        "class_id": class_id, "students": students, "start": period.start_us, "end": period.end_us,
         "days": stored_days(class_id, period)}).all()
 
 
