@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from itertools import chain
 
-from sqlalchemy import Integer, cast, literal_column, select
+from sqlalchemy import Integer, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..extensions import db
@@ -67,18 +67,32 @@ def on_days(first: int | None, last: int | None, stored: tuple[int | None, int |
     return [EVENT_DAY.in_([] if first is None or last is None else days_between(first, last))]
 
 
-def of_students(class_id: int, numbers: list[int] | None = None) -> ColumnElement:
-    """"An event of this class's students" (``numbers``: the class's student numbers, when the
-    caller has read them already). On PostgreSQL the condition is the list itself: with the days,
-    the key is descended once per (day, student). With a subquery, the planner joins instead, and
-    reads every class's events of those days. For a month of 2,000 students among 42,000 (3.9
-    million events), that took 535 ms, against 64 ms for the list (BENCHMARKS.md). On SQLite it
-    is the subquery, whose plan reads the class's students first, and which has no limit on the
-    number of bound values."""
-    students = select(ClassStudent.id).where(ClassStudent.class_id == class_id)
+def listed_students(class_id: int, numbers: list[int] | None = None) -> list[int] | None:
+    """The class's student numbers, to name beside the days, or None where a subquery of the class's
+    students does better (on SQLite, and for a class holding most of the students).
+
+    With the days and a list, PostgreSQL descends the key once per (day, student). With a
+    subquery, it joins the class's students to every event of those days. On a database of two
+    classes (2,000 and 40,000 students, 3.9 million events in one month), a month's count of the
+    small class took 64–102 ms with the list and 535–645 ms with the subquery. For the large class
+    it was the other way round: 2.6 s against 1.3 s, and in the bench's single class, the 12 month
+    counts took 6.5 s against 0.36 s (BENCHMARKS.md). So the list is used while the class holds
+    at most half of all students. ``numbers``: the class's students, when the caller has read
+    them already."""
     if not keyed_by_day():
-        return ClassEvent.student.in_(students.scalar_subquery())
-    return ClassEvent.student.in_(list(db.session.scalars(students)) if numbers is None else numbers)
+        return None
+    if numbers is None:
+        numbers = list(db.session.scalars(select(ClassStudent.id).where(ClassStudent.class_id == class_id)))
+    return numbers if 2 * len(numbers) <= db.session.scalar(select(func.count()).select_from(ClassStudent)) else None
+
+
+def of_students(class_id: int, numbers: list[int] | None = None) -> ColumnElement:
+    """"An event of this class's students", as :func:`listed_students` finds best."""
+    listed = listed_students(class_id, numbers)
+    if listed is None:
+        return ClassEvent.student.in_(select(ClassStudent.id).where(ClassStudent.class_id == class_id)
+                                      .scalar_subquery())
+    return ClassEvent.student.in_(listed)
 
 
 def in_key_order(students: list[list[tuple]]) -> list[tuple]:

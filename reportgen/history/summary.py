@@ -22,9 +22,9 @@ from ..domain.dates import iso
 from ..domain.analytics import DEFAULT_IDLE_CUTOFF_MINUTES, HIGH_PERCENTILE, LOW_PERCENTILE, MIN_COHORT, percentile
 from ..domain.periods import Period, from_microseconds, period_days
 from ..extensions import db
-from ..models import ClassReport, ClassStudent, Report, SchoolClass
+from ..models import ClassReport, Report, SchoolClass
 from ..pipeline.status import status_url
-from .event_days import DAY_SQL, days_between
+from .event_days import DAY_SQL, days_between, listed_students
 
 
 def _per_student_from_events(students: str):
@@ -40,9 +40,9 @@ def _per_student_from_events(students: str):
 """).bindparams(bindparam("days", expanding=True))
 
 
-#: The class's students as a list on PostgreSQL, a subquery on SQLite (:func:`.event_days.of_students`).
-_PER_STUDENT = {"postgresql": _per_student_from_events("student = ANY(CAST(:students AS INTEGER[]))"),
-                "sqlite": _per_student_from_events("student IN (SELECT id FROM class_students WHERE class_id = :class_id)")}
+#: The class's students as a list or as a subquery (:func:`.event_days.listed_students`).
+_PER_STUDENT = {True: _per_student_from_events("student = ANY(CAST(:students AS INTEGER[]))"),
+                False: _per_student_from_events("student IN (SELECT id FROM class_students WHERE class_id = :class_id)")}
 
 
 _PER_STUDENT_FROM_DAYS = text("""
@@ -65,10 +65,8 @@ def _per_student(class_id: int, period: Period) -> list[tuple]:
             "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000, "class_id": class_id,
             "first": days[0], "end": days[1]}).all()
     offset = period.start.utcoffset()
-    dialect = db.session.get_bind().dialect.name
-    students = (list(db.session.scalars(select(ClassStudent.id).where(ClassStudent.class_id == class_id)))
-                if dialect == "postgresql" else None)
-    return db.session.execute(_PER_STUDENT[dialect], {
+    students = listed_students(class_id)
+    return db.session.execute(_PER_STUDENT[students is not None], {
         "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000,
         "offset": int(offset.total_seconds() * 1_000_000) if offset else 0,
         "class_id": class_id, "students": students, "start": period.start_us, "end": period.end_us,
