@@ -11,10 +11,10 @@ migration 0023 and BENCHMARKS.md.
 
 The cost: the index starts with the day, so it can find a student's events only when the query
 says which days to look in. On PostgreSQL, every query that reads or deletes events by student
-or by time adds :func:`on_days`, with ``day = ANY(…)`` for the days and an equality (or
-``= ANY``) for the students. PostgreSQL 16 then descends the index once per (day, student)
-pair. A range on the day, followed by the student, would scan every student's entries of those
-days instead. The expression must be written exactly as the index writes it (integer division
+or by time adds :func:`on_days`, with ``day = ANY(…)`` for the days, and an equality or a list
+for the students (:func:`of_students`; for a class with most of the students, a subquery).
+PostgreSQL 16 then descends the index once per (day, student) pair. A range on the day,
+followed by the student, would scan every student's entries of those days instead. The expression must be written exactly as the index writes it (integer division
 of the ``bigint`` by the constant, cast to ``integer``), or the planner will not match it.
 SQLite's table is still its own key ``(student, at, unit, type)`` (migration 0013), so there the
 condition is left out.
@@ -87,7 +87,7 @@ def listed_students(class_id: int, numbers: list[int] | None = None) -> list[int
 
 
 def of_students(class_id: int, numbers: list[int] | None = None) -> ColumnElement:
-    """"An event of this class's students", as :func:`listed_students` finds best."""
+    """The condition "an event of this class's students", as :func:`listed_students` finds best."""
     listed = listed_students(class_id, numbers)
     if listed is None:
         return ClassEvent.student.in_(select(ClassStudent.id).where(ClassStudent.class_id == class_id)
