@@ -5,6 +5,7 @@ class summary on a year of 2,000 students.
     .venv/bin/python bench/history_bench.py --database postgresql+psycopg2://…   # an empty database
     .venv/bin/python bench/history_bench.py --database pgserver   # an embedded PostgreSQL (pgserver)
     .venv/bin/python bench/history_bench.py --ids                 # every event with an id (a UUID)
+    .venv/bin/python bench/history_bench.py --database pgserver --plans   # and the plans of the reads and deletes
 
 Builds seeded months of ``--students`` students × ``--events`` events each (times in the sample's
 form ``2024-07-21 03:04:55.939000+00:00``, units 1–30 as text, four types; with ``--ids`` each
@@ -23,6 +24,13 @@ client: routing, guards, intake, database; no socket):
 * ``summary``: after the other months are appended too (2.4 M events), ``GET …/summary`` of one
   month (read from the per-day roll-up), best and median of ``--repeat``, against the same month
   as a window starting a second after midnight, which is read from the events (the reference).
+* with ``--plans``, after a ``VACUUM ANALYZE`` of the class tables (as autovacuum would have
+  done), the reads and deletes of stored events by student or by time, each timed
+  (best of ``--repeat`` where nothing is deleted) and, on PostgreSQL, every statement on
+  ``class_events`` explained (``EXPLAIN (ANALYZE, BUFFERS)``, a delete's in a savepoint rolled back
+  before it runs): ``GET /namespaces/<ns>`` (the events per month), the period read of one month
+  for every student, and of one student, erasing one student, the sweeper's purge of
+  ``PURGE_BATCH`` students (all their events: they were stored today) and erasing the class.
 
 Every line ends with the load average of the last minute: the machine is shared.
 """
@@ -32,6 +40,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -47,6 +56,9 @@ from reportgen import create_app  # noqa: E402
 from reportgen.domain.submission import loads  # noqa: E402
 from reportgen.domain.upload import parse_upload  # noqa: E402
 from reportgen.extensions import db  # noqa: E402
+from reportgen.domain.periods import parse_period  # noqa: E402
+from reportgen.history import store  # noqa: E402
+from reportgen.models import SchoolClass  # noqa: E402
 
 TYPES = ("saved_code", "ran_tests", "submitted", "viewed_hint")
 
@@ -106,6 +118,78 @@ def database_size(app) -> int:
         return int(size)
 
 
+class Explainer:
+    """While ``on``, each statement on ``class_events`` is first explained and its plan printed
+    (once a statement: a loop's are alike): ``EXPLAIN (ANALYZE, BUFFERS)`` in a savepoint rolled
+    back (so that a delete deletes once), or with ``analyze`` off only the plan."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.on, self.analyze, self.seen = False, True, set()
+        event.listen(engine, "before_cursor_execute", self.explain)
+
+    def explain(self, connection, cursor, statement, parameters, context, executemany):
+        if not self.on or executemany or not re.search(r"\bclass_events\b", statement) or statement in self.seen:
+            return
+        self.seen.add(statement)
+        raw = connection.connection.cursor()
+        try:
+            raw.execute("SAVEPOINT plan")
+            raw.execute(f"EXPLAIN {'(ANALYZE, BUFFERS) ' if self.analyze else ''}{statement}", parameters)
+            lines = [line for (line,) in raw.fetchall()]
+            raw.execute("ROLLBACK TO SAVEPOINT plan")
+        finally:
+            raw.close()
+        print("    " + " ".join(statement.split())[:400])
+        print("\n".join("      " + line for line in lines))
+
+
+def plans(app, client, month: str, repeat: int) -> None:
+    """Time and (PostgreSQL) explain what reads or deletes stored events by student or by time."""
+
+    def ok(response) -> None:
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+
+    with app.app_context():
+        explainer = Explainer(db.engine) if db.engine.dialect.name == "postgresql" else None
+        if explainer is not None:  # the statistics and visibility map autovacuum keeps in the long run
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM ANALYZE class_events, class_students, class_days")
+
+        def timed(name: str, calls: list, analyze: bool = True) -> None:
+            """The first call explained (when the others are timed, its time is left out)."""
+            spent = []
+            for number, call in enumerate(calls):
+                if explainer is not None:
+                    explainer.on, explainer.analyze, explainer.seen = number == 0, analyze, set()
+                started = time.perf_counter()
+                call()
+                spent.append(time.perf_counter() - started)
+                if explainer is not None:
+                    explainer.on = False
+            counted = spent[1:] if len(spent) > 1 and explainer is not None else spent
+            print(f"{name}: best {min(counted) * 1000:.0f} ms, median {statistics.median(counted) * 1000:.0f} ms "
+                  f"of {len(counted)}  {load()}")
+
+        found = db.session.scalar(db.select(SchoolClass).where(SchoolClass.namespace == "bench"))
+        period = parse_period(month, found.timezone)
+        db.session.rollback()
+        timed("GET /namespaces/bench (its events per month)",
+              [lambda: ok(client.get("/namespaces/bench"))] * (repeat + 1))
+        timed(f"period read of {month}, every student",
+              [lambda: store.period_students(found, period)] * (repeat + 1))
+        timed(f"period read of {month}, one student",
+              [lambda: store.period_students(found, period, "student-0007")] * (repeat + 1))
+        db.session.rollback()
+        timed("erase one student", [lambda number=number: ok(client.delete(f"/namespaces/bench/students/student-{number:04d}"))
+                                    for number in range(1, repeat + 2)])
+        later = datetime.now(timezone.utc) + timedelta(days=2)
+        timed(f"sweeper's purge of {store.PURGE_BATCH} students (all their events)",
+              [lambda: store.purge_expired(later)] * 3)
+        timed("erase the class (plan not analyzed)", [lambda: ok(client.delete("/namespaces/bench"))], analyze=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", help="an empty database, or 'pgserver' for an embedded PostgreSQL "
@@ -116,6 +200,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--append-months", type=int, default=5, help="months timed as 'append' (5 × 200,000 events)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--plans", action="store_true", help="time and explain the reads and deletes of events")
     args = parser.parse_args()
 
     directory = tempfile.mkdtemp(prefix="history-bench-")
@@ -182,10 +267,11 @@ def main() -> None:
     if "postgresql" in url:
         with app.app_context():
             sizes = db.session.connection().exec_driver_sql(
-                "SELECT c, pg_total_relation_size(c) FROM unnest(ARRAY['class_events', 'class_days', "
-                "'class_event_ids']::regclass[]) AS c").all()
+                "SELECT c, pg_total_relation_size(c), pg_relation_size(c) FROM unnest(ARRAY['class_events', "
+                "'class_days', 'class_event_ids']::regclass[]) AS c").all()
             db.session.rollback()
-        print("  relations (indexes included): " + ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in sizes))
+        print("  relations (indexes included): " + ", ".join(
+            f"{name} {size / 2**20:.1f} MiB (heap {heap / 2**20:.1f})" for name, size, heap in sizes))
     print(f"storage:                   {grown / 2**20:6.1f} MiB for {json_bytes / 2**20:.1f} MiB of compact event JSON "
           f"= {grown / json_bytes:.2f}×  ({grown / with_students:.2f}× the request bodies; target ≤ 1.5×)  {load()}")
     if later:
@@ -212,6 +298,8 @@ def main() -> None:
     print(f"summary of {year}-{month:02d} on {total:,} events: best {best * 1000:.0f} ms, median "
           f"{middle * 1000:.0f} ms  ({body['active_students']:,} active, {body['events']:,} events; "
           f"target ≤ 300 ms)  {load()}")
+    if args.plans:
+        plans(app, client, f"{year}-{month:02d}", args.repeat)
     with app.app_context():
         db.engine.dispose()
     if server is not None:

@@ -370,16 +370,26 @@ class ClassName(db.Model):
 
 
 class ClassEvent(db.Model):
-    """One stored event, as narrow as it can be: four numbers. Its primary key is the rule for
-    duplicates (the same student, time, unit and type is the same event), and on SQLite the table
-    is the key itself (``WITHOUT ROWID``), so it costs no index beside it. ``type`` 0 is none.
-    A duplicate appended later keeps the day it was first stored. On PostgreSQL the columns are
-    stored ``at`` first (no padding) and ``student`` has no foreign key (its check per inserted
-    row was most of an append's time; see migration 0021): the code that deletes a student
-    deletes its events, under the class's lock. SQLite keeps the foreign key of migration 0013."""
+    """One stored event, as narrow as it can be: four numbers. ``(student, at, unit, type)`` is the
+    rule for duplicates (the same student, time, unit and type is the same event). On SQLite it is
+    the primary key and the table is the key itself (``WITHOUT ROWID``), so it costs no index
+    beside it. ``type`` 0 is none. A duplicate appended later keeps the day it was first stored.
+    On PostgreSQL the columns are stored ``at`` first (no padding), and ``student`` has no foreign
+    key (its check per inserted row was most of an append's time; see migration 0021): the code
+    that deletes a student deletes its events, under the class's lock. There the table has no
+    primary key: the rule is the unique index ``class_events_day_key``, which starts with the
+    event's UTC day, ``(at / 86400000000)::integer`` (migration 0024). Appending new days to it
+    fills its pages where the old key was split in halves, and queries name the days they look in
+    (:mod:`reportgen.history.event_days`). The columns stay marked as the primary key here because
+    the ORM needs an identity, and Alembic does not compare primary keys. SQLite keeps the foreign
+    key of migration 0013."""
 
     __tablename__ = "class_events"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        db.Index("class_events_day_key", db.text("((at / 86400000000)::integer)"), "student", "at", "unit", "type",
+                 unique=True, postgresql_with={"fillfactor": 100}).ddl_if(dialect="postgresql"),
+        {"sqlite_with_rowid": False},
+    )
 
     student = db.Column(db.Integer, primary_key=True, autoincrement=False)
     at = db.Column(db.BigInteger, primary_key=True, autoincrement=False)

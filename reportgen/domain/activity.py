@@ -58,7 +58,7 @@ def day_totals(times: list[int], local_days, cutoff_us: int) -> dict[int, list[i
     its period (see :mod:`reportgen.history.summary`)."""
     days: dict[int, list[int]] = {}
     totals: list[int] = []
-    ends = -1
+    ends = -(2 ** 63)  # before any time: a time before 1970 is negative (-1 took one for a day begun)
     for at in times:
         if at < ends:
             gap = at - totals[3]

@@ -18,7 +18,7 @@ Time on task counts the gaps of at most the default idle cutoff, as the summary 
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 
 from ..domain.activity import day_totals
 from ..domain.analytics import DEFAULT_IDLE_CUTOFF_MINUTES
@@ -26,6 +26,7 @@ from ..domain.periods import LocalDays
 from ..extensions import db
 from ..models import ClassDay, ClassEvent, ClassStudent, SchoolClass
 from . import bulk
+from .event_days import on_days
 
 CUTOFF_US = DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000
 _DAY_US = 86_400_000_000
@@ -90,8 +91,8 @@ def _recount(local_day: LocalDays, wanted: set[tuple[int, int]]) -> list[dict]:
     high = (max(day for _, day in wanted) + 2) * _DAY_US
     times: dict[int, list[int]] = {}
     for student, at in db.session.execute(
-            select(ClassEvent.student, ClassEvent.at).where(ClassEvent.student.in_(students), ClassEvent.at >= low,
-                                                            ClassEvent.at < high)
+            select(ClassEvent.student, ClassEvent.at).where(*on_days(low, high - 1), ClassEvent.student.in_(students),
+                                                            ClassEvent.at >= low, ClassEvent.at < high)
             .order_by(ClassEvent.student, ClassEvent.at)):
         times.setdefault(student, []).append(at)
     rows = []
@@ -102,14 +103,17 @@ def _recount(local_day: LocalDays, wanted: set[tuple[int, int]]) -> list[dict]:
 
 
 def rebuild_students(timezone_name: str, students: list[int]) -> None:
-    """Rebuild every day row of these students from their stored events. Not committed."""
+    """Rebuild every day row of these students from their stored events (between their rows'
+    ``first_event`` and ``last_event``, which must be up to date). Not committed."""
     if not students:
         return
     db.session.execute(delete(ClassDay).where(ClassDay.student.in_(students)))
     local_day = LocalDays(timezone_name)
     rows: list[dict] = []
     current, times = None, []
-    query = (select(ClassEvent.student, ClassEvent.at).where(ClassEvent.student.in_(students))
+    first, last = db.session.execute(select(func.min(ClassStudent.first_event), func.max(ClassStudent.last_event))
+                                     .where(ClassStudent.id.in_(students))).one()
+    query = (select(ClassEvent.student, ClassEvent.at).where(*on_days(first, last), ClassEvent.student.in_(students))
              .order_by(ClassEvent.student, ClassEvent.at))
     for student, at in db.session.execute(query):
         if student != current:

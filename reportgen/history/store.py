@@ -2,26 +2,35 @@
 
 An event is stored as four integers (see migration 0013): the student's and the unit's numbers
 in the class, the time in microseconds since 1970 UTC, and the type's number (0 for none). The
-primary key is the rule for duplicates, so the database decides them: ``INSERT OR IGNORE`` on
+key of the four is the rule for duplicates (SQLite's primary key; on PostgreSQL a unique index
+led by the day, below), so the database decides them: ``INSERT OR IGNORE`` on
 SQLite, ``ON CONFLICT DO NOTHING`` on PostgreSQL, and what was really inserted is counted per
 student from the database's own answer (rowcount, ``RETURNING``), never guessed.
 
-On PostgreSQL the rows go by ``COPY`` (:mod:`.bulk`), each student's distinct and in key order. A
-student whose rows all come after its latest stored event (the common append: this week's export
-after last week's) cannot meet a stored event, so its rows are copied straight into the table and
-counted as sent; the primary key would refuse the whole append were that ever wrong. The others
+On PostgreSQL the rows go by ``COPY`` (:mod:`.bulk`), each student's distinct, and all of them in
+the order of the key (by UTC day, then student: :func:`.event_days.in_key_order`). A student
+whose rows all come after its latest stored event (the common append: this week's export after
+last week's) cannot meet a stored event, so its rows are copied straight into the table and
+counted as sent; the unique key would refuse the whole append were that ever wrong. The others
 go through a staging table and ``INSERT … ON CONFLICT DO NOTHING``, counted per student from
 ``RETURNING``. ``class_events`` and ``class_event_ids`` have no foreign key there (migration 0021:
-its check, one query an inserted row, was most of a COPY's time). Measured with
-``bench/history_bench.py --database pgserver`` (embedded PostgreSQL 16.2, 2 shared cores, load
-about 2; BENCHMARKS.md): 1,000,000 events appended in 7.7 s (it took 25.4 s with ``INSERT …
+its check, one query an inserted row, was most of a COPY's time). The unique key of
+``class_events`` there starts with the event's UTC day (migration 0024), so that new days fill
+the index's last pages instead of splitting pages in the middle; every read or delete of events
+by student or by time therefore names the days it looks in (:func:`.event_days.on_days`: a
+student's or a class's ``first_event`` to ``last_event``, a period's days). Measured with
+``bench/history_bench.py --database pgserver`` (embedded PostgreSQL 16.2, 2 shared cores;
+BENCHMARKS.md): 1,000,000 events appended in 7.7 s at load 2 (it took 25.4 s with ``INSERT …
 SELECT unnest(ARRAY[…])`` of 50,000 rows a statement, in the same conditions) and again in 7.0 s
-(14.0 s), the intake alone being 2.5 s; with an id each, 17.2 s (51.3 s) and 9.4 s (20.4 s).
-Stored, 1.62× the compact JSON of the events without ids (1.73× before) and 1.78× with (1.91×):
-a heap row of 52 bytes (24 of them its header) and a primary-key entry of 36 bytes, which
-PostgreSQL's B-tree leaves about 56 % full here (appends land in the middle of the index, where
-it splits a full page in halves; its "split after the new item" rule is for entries of at most
-28 bytes), so 1.5× is out of reach with a row an event. SQLite: 0.37×.
+(14.0 s), the intake alone being 2.5 s; with an id each, 17.2 s (51.3 s) and 9.4 s (20.4 s);
+the day-first key did not change these (alternate runs in BENCHMARKS.md). Stored, 1.29× the
+compact JSON of the events without ids (1.62× with the student-first key, 1.73× before 0021): a
+heap row of 52 bytes (24 of them its header), a key entry of 36 bytes, the key packed because
+it is appended to by day (35.4 MiB for 1,000,000 events, 34.3 MiB of entries; 61 MiB with the
+student first), and the roll-up 14.8 MiB. A class whose days come in several appends, each with
+part of its students (``--ids`` sends a month as two halves of 1,000), fills the later parts of
+each day in the middle of the key, and those split in halves again: 52.8 MiB, 1.71× with the ids
+(1.78× before). SQLite: 0.37×.
 
 Where the data carries an event id (JSON ``id``, an xAPI statement's, a Caliper event's), that
 id decides too: an event whose id the student's history holds already (stored before, or earlier
@@ -68,7 +77,7 @@ from ..domain.periods import Period, epoch_day, from_microseconds, months_betwee
 from ..domain.submission import Event, Problems, Student, raise_if, shown, text_problem
 from ..extensions import db
 from ..models import ClassEvent, ClassEventId, ClassName, ClassStudent, SchoolClass, utcnow
-from . import bulk, rollup
+from . import bulk, event_days, rollup
 
 MAX_NAMESPACE_CHARS = 200
 UNIT, TYPE = 0, 1
@@ -238,17 +247,19 @@ def _insert_events(rows_by_student: dict[int, list[tuple]], stored_last: dict[in
     if connection.dialect.name == "postgresql":
         # A student whose rows all come after its latest stored event cannot meet a stored one
         # (appends to a class are serialised, and its rows are distinct): they are copied into
-        # the table as they are, and the primary key would refuse the whole append were that
+        # the table as they are, and the unique key would refuse the whole append were that
         # ever wrong. The others go through a staging table and ON CONFLICT DO NOTHING, counted
-        # per student from what the database says it inserted.
+        # per student from what the database says it inserted. Both go in the key's order (by
+        # day, then student: migration 0024), so that new days fill the index's last pages.
         later, others = [], []
         for student, rows in rows_by_student.items():
             last = stored_last.get(student)
             if rows and (last is None or rows[0][1] > last):
-                later.extend(rows)
+                later.append(rows)
                 added[student] = len(rows)
-            else:
-                others.extend(rows)
+            elif rows:
+                others.append(rows)
+        later, others = event_days.in_key_order(later), event_days.in_key_order(others)
         if bulk.copy_rows(connection, "class_events", EVENT_COLUMNS, later) != len(later):
             raise RuntimeError("the database took another number of events than it was sent")
         if others:
@@ -256,7 +267,7 @@ def _insert_events(rows_by_student: dict[int, list[tuple]], stored_last: dict[in
             columns = ", ".join(EVENT_COLUMNS)
             added.update(dict(connection.exec_driver_sql(
                 f"WITH inserted AS (INSERT INTO class_events ({columns}) SELECT {columns} FROM class_events_new "
-                "ORDER BY student, at, unit, type ON CONFLICT DO NOTHING RETURNING student) "
+                f"ORDER BY {event_days.DAY_SQL}, student, at, unit, type ON CONFLICT DO NOTHING RETURNING student) "
                 "SELECT student, count(*) FROM inserted GROUP BY student").all()))
         return added
     for student, rows in rows_by_student.items():
@@ -378,8 +389,9 @@ def erase_student(school_class: SchoolClass, student_id: str) -> int | None:
                                                        ClassStudent.student_id == student_id))
     if row is None:
         return None
-    erased = db.session.scalar(select(func.count()).select_from(ClassEvent).where(ClassEvent.student == row.id))
-    db.session.execute(delete(ClassEvent).where(ClassEvent.student == row.id))
+    erased = db.session.execute(delete(ClassEvent).where(*event_days.on_days(row.first_event, row.last_event),
+                                                         ClassEvent.student == row.id)
+                                .execution_options(synchronize_session=False)).rowcount
     db.session.execute(delete(ClassEventId).where(ClassEventId.student == row.id))
     db.session.execute(delete(ClassStudent).where(ClassStudent.id == row.id))
     _refresh_class(school_class.id)
@@ -393,7 +405,9 @@ def erase_class(school_class: SchoolClass) -> tuple[int, int]:
     db.session.refresh(school_class)
     counts = (school_class.student_count, school_class.event_count)
     student_rows = select(ClassStudent.id).where(ClassStudent.class_id == school_class.id).scalar_subquery()
-    db.session.execute(delete(ClassEvent).where(ClassEvent.student.in_(student_rows)))
+    db.session.execute(delete(ClassEvent).where(*event_days.on_days(school_class.first_event, school_class.last_event),
+                                                event_days.of_students(school_class.id))
+                       .execution_options(synchronize_session=False))
     db.session.execute(delete(ClassEventId).where(ClassEventId.student.in_(student_rows)))
     db.session.execute(delete(SchoolClass).where(SchoolClass.id == school_class.id))
     db.session.commit()
@@ -411,25 +425,41 @@ def purge_expired(cutoff: datetime) -> int:
         return 0
     for class_id in sorted({class_id for _, class_id in rows}):
         _lock_class(class_id)
-    still = set(db.session.scalars(select(ClassStudent.id).where(ClassStudent.id.in_([s for s, _ in rows]))))
-    rows = [(student, class_id) for student, class_id in rows if student in still]  # not erased meanwhile
+    # read again under the locks: not erased meanwhile, and the span its events are in now
+    still = {student: (first, last) for student, first, last in db.session.execute(
+        select(ClassStudent.id, ClassStudent.first_event, ClassStudent.last_event)
+        .where(ClassStudent.id.in_([s for s, _ in rows])))}
+    rows = [(student, class_id) for student, class_id in rows if student in still]
     purged = 0
-    for student, _ in rows:
-        purged += db.session.execute(delete(ClassEvent).where(ClassEvent.student == student,
-                                                              ClassEvent.added_day < limit)).rowcount
-        db.session.execute(delete(ClassEventId).where(ClassEventId.student == student, ClassEventId.added_day < limit))
-        count, first, last, added = db.session.execute(
-            select(func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at), func.min(ClassEvent.added_day))
-            .where(ClassEvent.student == student)).one()
-        id_added = db.session.scalar(select(func.min(ClassEventId.added_day)).where(ClassEventId.student == student))
-        if count and id_added is not None:
-            added = min(added, id_added)  # the sweeper comes back for an id older than its events
-        if count:
-            db.session.execute(update(ClassStudent).where(ClassStudent.id == student)
-                               .values(event_count=count, first_event=first, last_event=last, first_added=added))
-        else:  # with any id stored after its last event (that event's four-field duplicate's)
-            db.session.execute(delete(ClassEventId).where(ClassEventId.student == student))
-            db.session.execute(delete(ClassStudent).where(ClassStudent.id == student))
+    # a class's students at once: on PostgreSQL one descent of the day-first key per (day,
+    # student) of their span. Two statements per student, each naming that student's days, took
+    # 2.6 s for 200 students of 1,200 events, against 0.41 s this way and 0.60 s before 0024
+    # (BENCHMARKS.md)
+    for class_id in sorted({class_id for _, class_id in rows}):
+        students = [student for student, owner in rows if owner == class_id]
+        spans = [still[student] for student in students if still[student][0] is not None]
+        of_students = [*event_days.on_days(min((first for first, _ in spans), default=None),
+                                           max((last for _, last in spans), default=None)),
+                       ClassEvent.student.in_(students)]
+        purged += db.session.execute(delete(ClassEvent).where(*of_students, ClassEvent.added_day < limit)
+                                     .execution_options(synchronize_session=False)).rowcount
+        db.session.execute(delete(ClassEventId).where(ClassEventId.student.in_(students), ClassEventId.added_day < limit)
+                           .execution_options(synchronize_session=False))
+        left = {student: rest for student, *rest in db.session.execute(
+            select(ClassEvent.student, func.count(), func.min(ClassEvent.at), func.max(ClassEvent.at),
+                   func.min(ClassEvent.added_day)).where(*of_students).group_by(ClassEvent.student))}
+        id_added = dict(db.session.execute(select(ClassEventId.student, func.min(ClassEventId.added_day))
+                                           .where(ClassEventId.student.in_(students)).group_by(ClassEventId.student)).all())
+        for student in students:
+            if student in left:
+                count, first, last, added = left[student]
+                if student in id_added:
+                    added = min(added, id_added[student])  # the sweeper comes back for an id older than its events
+                db.session.execute(update(ClassStudent).where(ClassStudent.id == student)
+                                   .values(event_count=count, first_event=first, last_event=last, first_added=added))
+            else:  # with any id stored after its last event (that event's four-field duplicate's)
+                db.session.execute(delete(ClassEventId).where(ClassEventId.student == student))
+                db.session.execute(delete(ClassStudent).where(ClassStudent.id == student))
     for class_id in {class_id for _, class_id in rows}:
         rollup.rebuild_students(db.session.get(SchoolClass, class_id).timezone,
                                 [student for student, owner in rows if owner == class_id])
@@ -453,13 +483,12 @@ def class_summary(school_class: SchoolClass) -> dict:
     }
 
 
-def _student_numbers(class_id: int):
-    return select(ClassStudent.id).where(ClassStudent.class_id == class_id).scalar_subquery()
-
-
 def count_events(class_id: int, start_us: int, end_us: int) -> int:
+    school_class = db.session.get(SchoolClass, class_id)
+    stored = (school_class.first_event, school_class.last_event)
     return db.session.scalar(select(func.count()).select_from(ClassEvent).where(
-        ClassEvent.student.in_(_student_numbers(class_id)), ClassEvent.at >= start_us, ClassEvent.at < end_us))
+        *event_days.on_days(start_us, end_us - 1, stored), event_days.of_students(class_id),
+        ClassEvent.at >= start_us, ClassEvent.at < end_us))
 
 
 def events_per_month(school_class: SchoolClass) -> list[dict]:
@@ -482,27 +511,36 @@ def students_of(school_class: SchoolClass) -> list[ClassStudent]:
 
 def period_students(school_class: SchoolClass, period: Period, student_id: str | None = None) -> list[Student]:
     """The students with events in the period (one, with ``student_id``), their events in time
-    order, as an upload of them would be read: what a period report is made of."""
+    order, as an upload of them would be read: what a period report is made of.
+
+    The events are put in order here, not by the query. On PostgreSQL the rows come in the key's
+    order (by day), and sorting a month of 2,000 students by student id in the database spilled
+    to disk (0.19 s of the query's 0.2 s). The students are ordered by the database, as before
+    (its collation of their ids)."""
     names = {(kind, number): name for kind, number, name in db.session.execute(
         select(ClassName.kind, ClassName.id, ClassName.name).where(ClassName.class_id == school_class.id))}
-    query = (select(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type)
-             .join(ClassStudent, ClassStudent.id == ClassEvent.student)
-             .where(ClassStudent.class_id == school_class.id, ClassEvent.at >= period.start_us,
-                    ClassEvent.at < period.end_us)
-             .order_by(ClassStudent.student_id, ClassEvent.at, ClassEvent.unit, ClassEvent.type))
+    who = select(ClassStudent.id, ClassStudent.student_id).where(ClassStudent.class_id == school_class.id)
     if student_id is not None:
-        query = query.where(ClassStudent.student_id == student_id)
+        who = who.where(ClassStudent.student_id == student_id)
+    ordered = db.session.execute(who.order_by(ClassStudent.student_id)).all()
+    if not ordered:
+        return []
+    of_students = (ClassEvent.student == ordered[0].id if student_id is not None
+                   else event_days.of_students(school_class.id, [row.id for row in ordered]))
+    query = select(ClassEvent.student, ClassEvent.at, ClassEvent.unit, ClassEvent.type).where(
+        *event_days.on_days(period.start_us, period.end_us - 1, (school_class.first_event, school_class.last_event)),
+        of_students, ClassEvent.at >= period.start_us, ClassEvent.at < period.end_us)
+    by_student: dict[int, list[tuple[int, int, int]]] = {}
+    for number, at, unit, kind in db.session.execute(query):
+        by_student.setdefault(number, []).append((at, unit, kind))
     students: list[Student] = []
-    current, events = None, []
-    for sid, at, unit, kind in db.session.execute(query):
-        if sid != current:
-            if current is not None:
-                students.append(Student(student_id=current, namespace=school_class.namespace, events=tuple(events)))
-            current, events = sid, []
-        events.append(Event(unit=names[(UNIT, unit)], type=names.get((TYPE, kind)),
-                            created_at=from_microseconds(at), index=len(events)))
-    if current is not None:
-        students.append(Student(student_id=current, namespace=school_class.namespace, events=tuple(events)))
+    for number, sid in ordered:
+        rows = by_student.get(number)
+        if rows:
+            rows.sort()
+            students.append(Student(student_id=sid, namespace=school_class.namespace, events=tuple(
+                Event(unit=names[(UNIT, unit)], type=names.get((TYPE, kind)), created_at=from_microseconds(at), index=index)
+                for index, (at, unit, kind) in enumerate(rows))))
     return students
 
 

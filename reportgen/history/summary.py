@@ -5,8 +5,9 @@ read from the per-day roll-up (:mod:`.rollup`): per student, the sum of its days
 on task, plus the gap from one active day's last event to the next one's first (``LAG`` over the
 day rows in the period) when at most the idle cutoff, as the report counts it (though the report
 truncates per unit to whole seconds and so may show up to a second less per unit); active days
-are the day rows. Any other window is read from the events (``LAG`` over them), which on 2.4
-million stored events took 374 ms for two months, the roll-up the time BENCHMARKS.md records.
+are the day rows. Any other window is read from the events (``LAG`` over them, with the window's
+UTC days named for PostgreSQL's key: :mod:`.event_days`), which on 2.4 million stored events took
+374 ms for two months, the roll-up the time BENCHMARKS.md records.
 What comes back is one row per active student, from which the percentiles and the flags this
 summary can tell without the events' units are taken.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from ..domain.activity import change_percent, went_quiet
 from ..domain.dates import iso
@@ -23,18 +24,25 @@ from ..domain.periods import Period, from_microseconds, period_days
 from ..extensions import db
 from ..models import ClassReport, Report, SchoolClass
 from ..pipeline.status import status_url
+from .event_days import DAY_SQL, days_between, listed_students
 
-_PER_STUDENT = text("""
+
+def _per_student_from_events(students: str):
+    return text(f"""
     SELECT student, COUNT(*) AS events,
            SUM(CASE WHEN gap <= :cutoff THEN gap ELSE 0 END) AS on_task,
            COUNT(DISTINCT (at + :offset) / 86400000000) AS days,
            MIN(at) AS first_at, MAX(at) AS last_at
-    FROM (SELECT e.student, e.at, e.at - LAG(e.at) OVER (PARTITION BY e.student ORDER BY e.at) AS gap
-          FROM class_events e
-          WHERE e.student IN (SELECT id FROM class_students WHERE class_id = :class_id)
-            AND e.at >= :start AND e.at < :end) AS timed
+    FROM (SELECT student, at, at - LAG(at) OVER (PARTITION BY student ORDER BY at) AS gap
+          FROM class_events
+          WHERE {DAY_SQL} IN :days AND {students} AND at >= :start AND at < :end) AS timed
     GROUP BY student
-""")
+""").bindparams(bindparam("days", expanding=True))
+
+
+#: The class's students as a list or as a subquery (:func:`.event_days.listed_students`).
+_PER_STUDENT = {True: _per_student_from_events("student = ANY(CAST(:students AS INTEGER[]))"),
+                False: _per_student_from_events("student IN (SELECT id FROM class_students WHERE class_id = :class_id)")}
 
 
 _PER_STUDENT_FROM_DAYS = text("""
@@ -57,10 +65,20 @@ def _per_student(class_id: int, period: Period) -> list[tuple]:
             "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000, "class_id": class_id,
             "first": days[0], "end": days[1]}).all()
     offset = period.start.utcoffset()
-    return db.session.execute(_PER_STUDENT, {
+    students = listed_students(class_id)
+    return db.session.execute(_PER_STUDENT[students is not None], {
         "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000,
         "offset": int(offset.total_seconds() * 1_000_000) if offset else 0,
-        "class_id": class_id, "start": period.start_us, "end": period.end_us}).all()
+        "class_id": class_id, "students": students, "start": period.start_us, "end": period.end_us,
+        "days": stored_days(class_id, period)}).all()
+
+
+def stored_days(class_id: int, period: Period) -> list[int]:
+    """The UTC days of the period that the class has events in (its first to its last stored)."""
+    found = db.session.get(SchoolClass, class_id)
+    if found.first_event is None:
+        return []
+    return days_between(max(period.start_us, found.first_event), min(period.end_us - 1, found.last_event))
 
 
 def per_student_totals(class_id: int, period: Period) -> dict[int, tuple[int, int, int]]:

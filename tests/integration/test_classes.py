@@ -153,6 +153,29 @@ def test_erasing_a_student_and_a_class_answers_with_the_counts(any_database_app)
     assert client.get("/namespaces/python-101").status_code == 404
 
 
+def test_events_on_either_side_of_midnight_1970_are_counted_read_and_erased(any_database_app):
+    """PostgreSQL finds events by their UTC day (migration 0024), which its integer division
+    truncates toward zero: an event half a second before 1970 is on day 0 there, as midnight is."""
+    client = any_database_app.test_client()
+    times = ["1969-12-31T12:00:00Z", "1969-12-31T23:59:59.500Z", "1970-01-01T00:00:00Z", "1970-01-01T23:59:59Z"]
+    others = [student(f"o-{number}", [event(1, moment) for moment in times], "other") for number in range(3)]
+    assert append(client, others, "other").get_json()["added"] == 12  # epoch's one student is then named by list
+    events = [student("s-001", [event(1, moment) for moment in times], "epoch")]
+    assert append(client, events, "epoch").get_json()["added"] == 4
+    assert append(client, events, "epoch").get_json()["added"] == 0
+    described = client.get("/namespaces/epoch").get_json()
+    assert described["months"] == [{"month": "1969-12", "events": 2}, {"month": "1970-01", "events": 2}]
+    from_events = client.get("/namespaces/epoch/summary?from=1969-12-31T00:00:01&to=1970-01-01").get_json()
+    assert from_events["events"] == 4
+    report = post_json(client, "/assignment/csv", {"namespace": "epoch", "window": {"from": "1969-12-31T23:59:59Z",
+                                                                                   "to": "1970-01-01T00:00:00Z"}})
+    assert report.status_code == 202, report.get_json()
+    erased = client.delete("/namespaces/epoch/students/s-001")
+    assert erased.get_json()["events_erased"] == 4
+    with any_database_app.app_context():
+        assert db.session.query(ClassEvent).count() == 12  # the other class's
+
+
 def test_another_token_gets_404_for_a_class_it_did_not_store(make_app):
     app = make_app(REPORTGEN_API_TOKENS=TOKENS)
     client = app.test_client()

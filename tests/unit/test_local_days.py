@@ -39,6 +39,12 @@ def test_day_totals_count_the_gaps_within_a_day_up_to_the_cutoff():
     assert [events for events, *_ in berlin.values()] == [3, 2]  # 23:50 UTC is 3 December there
 
 
+def test_day_totals_take_events_before_1970_like_any_other():
+    times = [us("1969-12-31T12:00:00Z"), us("1969-12-31T12:10:00Z"), us("1970-01-01T00:00:00Z")]
+    totals = day_totals(times, LocalDays("UTC"), 30 * MINUTE)
+    assert totals == {-1: [2, 10 * MINUTE, times[0], times[1]], 0: [1, 0, times[2], times[2]]}
+
+
 def test_months_and_weeks_are_whole_local_days_and_a_part_day_window_is_not():
     december = parse_period("2024-12", "Europe/Berlin")
     first, end = period_days(december)
