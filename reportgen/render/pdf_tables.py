@@ -319,11 +319,13 @@ class WrappedText(Flowable):
         return self.width, self.height
 
     def split(self, available_width, available_height):
+        """The lines that fit in ``available_height`` and the rest; the first part is never
+        taller than the room (ReportLab stops the document with a "splitting error" if it is)."""
         self.wrap(available_width, available_height)
         room, fits = available_height, 0
         for _, last in self.lines:
             room -= LINE_HEIGHT + (PARAGRAPH_GAP if last else 0.0)
-            if room < -PARAGRAPH_GAP:
+            if room < 0:
                 break
             fits += 1
         if fits < 1 or fits >= len(self.lines):

@@ -245,3 +245,19 @@ def test_one_event_students_share_pages_and_each_ones_own_pdf_holds_that_student
     two_visits = [student(f"t{n}", [event("1", f"2024-07-01T08:{n:02d}:00Z"),
                                     event("2", f"2024-07-01T08:{n + 3:02d}:00Z")]) for n in range(7)]
     assert_readable(pdf(two_visits))  # three to a page, each with its timeline
+
+
+def test_a_sequence_split_across_pages_never_puts_more_on_a_page_than_fits():
+    """The capacity tier's 1,000-unit student failed with ReportLab's "Splitting error(n==2)":
+    the first part of a split sequence could be up to a paragraph gap taller than the room."""
+    from reportgen.render.pdf_tables import LINE_HEIGHT, PLAIN, WrappedText
+
+    paragraph = WrappedText([[(PLAIN, " ".join(f"Q{n}" for n in range(1, 1001)))]])
+    _, height = paragraph.wrap(511, 10_000)
+    assert height > 20 * LINE_HEIGHT
+    for tenths in range(int(LINE_HEIGHT * 10), int(height * 10), 7):
+        room = tenths / 10
+        parts = paragraph.split(511, room)
+        if parts:
+            assert parts[0].wrap(511, room)[1] <= room, room
+            assert len(parts[0].lines) + len(parts[1].lines) == len(paragraph.lines)
