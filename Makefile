@@ -48,8 +48,9 @@ test: $(VENV)/.dev
 	status=$$?; rm -rf $$scratch; exit $$status
 
 # The capacity tier: every shape at the upload cap within the memory budgets, 8 and 32 uploads at
-# once, storage of 20,000 one-event students (CSV, HTML and PDF), on both databases: about 21 minutes of two cores
-# so `make test` leaves it out; run it before a release and after changing limits or rendering.
+# once, storage of a 5 MB upload and of 20,000 one-event students (CSV, HTML and PDF), on both
+# databases: about 22 minutes of two cores, so `make test` leaves it out; run it before a release
+# and after changing limits or rendering.
 test-capacity: $(VENV)/.dev
 	@scratch=$$(mktemp -d /tmp/reportgen-tests.XXXXXX); \
 	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --basetemp=$$scratch -m capacity $(PYTEST_ARGS); \

@@ -44,6 +44,7 @@ def stored_bytes(app, task_id: str) -> int:
         return report + items + parts
 
 
+@pytest.mark.capacity  # ~66 s of the suite's time; the capacity tier measures storage with the other shapes
 @pytest.mark.parametrize("report_format", ["csv", "html", "pdf"])
 def test_a_5_mb_upload_costs_well_under_three_times_its_size(app, client, run_worker, report_format):
     upload = five_megabytes()
