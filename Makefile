@@ -44,7 +44,7 @@ worker: $(VENV)/.runtime
 # the same machine deleted the first one's running database.
 test: $(VENV)/.dev
 	@scratch=$$(mktemp -d /tmp/reportgen-tests.XXXXXX); \
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --basetemp=$$scratch -m "not capacity" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder --basetemp=$$scratch -m "not capacity" $(PYTEST_ARGS); \
 	status=$$?; rm -rf $$scratch; exit $$status
 
 # The capacity tier: every shape at the upload cap within the memory budgets, 8 and 32 uploads at
