@@ -91,8 +91,10 @@ def finish_item(item_id: int, report_id: str, *conditions, **values) -> bool:
 
 def update_item(item_id: int, **values) -> None:
     """Change a student's stored facts (where its pages are, after a re-render or before its
-    further pieces are done)."""
-    _changed(update(ReportItem).where(ReportItem.id == item_id, _active(ReportItem.report_id)).values(**values))
+    further pieces are done). With nothing to change (a brief PDF student keeps no pages) there
+    is no statement: an UPDATE without a column is a syntax error."""
+    if values:
+        _changed(update(ReportItem).where(ReportItem.id == item_id, _active(ReportItem.report_id)).values(**values))
 
 
 def store_chunk_document(report_id: str, chunk: int, content: bytes, complete: bool) -> bool:

@@ -242,3 +242,15 @@ def test_one_event_students_share_pdf_pages_and_each_downloads_alone(any_databas
                                         .where(ReportItem.report_id == task_id)
                                         .order_by(ReportItem.position)).all()
     assert pages_kept == [*((f"s{n:02d}", None) for n in range(7)), ("longer", 1)]
+
+
+
+def test_a_finished_brief_student_of_a_chunk_rendered_again_has_nothing_to_update_and_that_is_no_error(
+        any_database_app):
+    """A chunk rendered again (a retry, a duplicate job) stores where its finished students' pages
+    now are (``chunks._store``); a brief PDF student has none, and the UPDATE without a column
+    that asked for is a syntax error on both databases, which would fail the job."""
+    from reportgen.pipeline import state
+
+    with any_database_app.app_context():
+        state.update_item(1)
