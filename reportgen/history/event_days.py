@@ -61,10 +61,16 @@ def on_days(first: int | None, last: int | None, stored: tuple[int | None, int |
     empty."""
     if not keyed_by_day():
         return []
+    return [EVENT_DAY.in_(days_in(first, last, stored))]
+
+
+def days_in(first: int | None, last: int | None, stored: tuple[int | None, int | None] | None = None) -> list[int]:
+    """The key's days from ``first`` to ``last``, narrowed to ``stored`` as :func:`on_days` says;
+    none without a time. For SQL text that names the days itself (:mod:`.summary`)."""
     if stored is not None and first is not None and last is not None:
         first = None if stored[0] is None else max(first, stored[0])
         last = None if stored[1] is None else min(last, stored[1])
-    return [EVENT_DAY.in_([] if first is None or last is None else days_between(first, last))]
+    return [] if first is None or last is None else days_between(first, last)
 
 
 def listed_students(class_id: int, numbers: list[int] | None = None) -> list[int] | None:

@@ -24,7 +24,7 @@ from ..domain.periods import Period, from_microseconds, period_days
 from ..extensions import db
 from ..models import ClassReport, Report, SchoolClass
 from ..pipeline.status import status_url
-from .event_days import DAY_SQL, days_between, listed_students
+from .event_days import DAY_SQL, days_in, listed_students
 
 
 def _per_student_from_events(students: str):
@@ -66,19 +66,12 @@ def _per_student(class_id: int, period: Period) -> list[tuple]:
             "first": days[0], "end": days[1]}).all()
     offset = period.start.utcoffset()
     students = listed_students(class_id)
+    found = db.session.get(SchoolClass, class_id)  # the days it has events in: its first to its last
     return db.session.execute(_PER_STUDENT[students is not None], {
         "cutoff": DEFAULT_IDLE_CUTOFF_MINUTES * 60 * 1_000_000,
         "offset": int(offset.total_seconds() * 1_000_000) if offset else 0,
         "class_id": class_id, "students": students, "start": period.start_us, "end": period.end_us,
-        "days": stored_days(class_id, period)}).all()
-
-
-def stored_days(class_id: int, period: Period) -> list[int]:
-    """The UTC days of the period that the class has events in (its first to its last stored)."""
-    found = db.session.get(SchoolClass, class_id)
-    if found.first_event is None:
-        return []
-    return days_between(max(period.start_us, found.first_event), min(period.end_us - 1, found.last_event))
+        "days": days_in(period.start_us, period.end_us - 1, (found.first_event, found.last_event))}).all()
 
 
 def per_student_totals(class_id: int, period: Period) -> dict[int, tuple[int, int, int]]:
