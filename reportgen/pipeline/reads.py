@@ -24,6 +24,9 @@ WORK = (ReportItem.id, ReportItem.position, ReportItem.status, ReportItem.input_
          ReportItem.event_count, ReportItem.pieces)
 
 
+#: Where a student lies in its chunk's document, from which the assembly places it in the whole.
+STUDENT_PAGES = (ReportItem.id, ReportItem.chunk, ReportItem.first_page, ReportItem.page_count, ReportItem.pieces)
+
 #: How many students' rows an assembly holds at a time.
 ASSEMBLY_BATCH = 100
 
@@ -55,11 +58,12 @@ def succeeded(report_id: str, *columns):
 
 
 def part_ids(report_id: str):
-    """The stored parts of the chunks that have a student who succeeded, in document order."""
+    """The stored parts (id, chunk, piece) of the chunks that have a student who succeeded, in
+    document order."""
     chunks = select(ReportItem.chunk).where(ReportItem.report_id == report_id,
                                             ReportItem.status == Status.SUCCESS.value)
-    return (select(ReportPart.id).where(ReportPart.report_id == report_id, ReportPart.chunk.in_(chunks),
-                                        ReportPart.content.is_not(None))
+    return (select(ReportPart.id, ReportPart.chunk, ReportPart.piece)
+            .where(ReportPart.report_id == report_id, ReportPart.chunk.in_(chunks), ReportPart.content.is_not(None))
             .order_by(ReportPart.chunk, ReportPart.piece))
 
 
@@ -111,10 +115,12 @@ def _run_each_statement() -> None:
     state.begin_assembly(none)
     db.session.execute(item_states(none)).all()
     db.session.execute(succeeded(none, ReportItem.position, ReportItem.input_json, ReportItem.metrics)).all()
+    db.session.execute(succeeded(none, ReportItem.position, ReportItem.student_id, ReportItem.namespace,
+                                 ReportItem.metrics)).all()
     db.session.execute(succeeded(none, ReportItem.content)).all()
     db.session.execute(part_ids(none)).all()
     db.session.execute(part_content(missing)).first()
-    db.session.execute(succeeded(none, ReportItem.id, ReportItem.first_page)).all()
+    db.session.execute(succeeded(none, *STUDENT_PAGES)).all()
     state.finish_report(none, content=b"", content_type="", size=0, sha256="", sequences=None, summary=None)
     db.session.execute(queued_webhooks(none)).all()
     state.claim_upload_emails(none)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions, options_from_dict
 from ..domain.preparation import PreparedUpload, prepare
+from ..domain.sequencing import sequence_response
 from ..domain.submission import Student, to_document
 from ..extensions import db
 from ..logs import current_request_id, current_task_id
@@ -173,6 +174,7 @@ def create_report(
         request_id=current_request_id.get(),
         base_url=_submitted_to(),
         labels=prepared.labels,
+        sequences=sequence_response(students, prepared.labels),
         options=prepared.options.to_dict(),
         input=source,
         cohorts=prepared.cohorts,

