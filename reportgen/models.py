@@ -252,6 +252,11 @@ class ReportItem(db.Model):
     report = orm.relationship(Report, back_populates="items")
 
 
+def decode_metrics(stored: bytes | memoryview | None) -> dict | None:
+    """A student's metrics from the bytes the database holds (:data:`reportgen.pipeline.reads.STORED_METRICS`)."""
+    return ReportItem.__table__.c.metrics.type.process_result_value(stored, None)
+
+
 class ReportPart(db.Model):
     """One chunk's document when a format renders a chunk as one (a PDF): its students'
     pages live here, and the report's document is built from the parts.

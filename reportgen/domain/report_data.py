@@ -341,9 +341,12 @@ def class_page_metrics(metrics: Mapping) -> dict:
 
 
 def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
-                   cohort_size: int = 1, options: ReportOptions = DEFAULT_OPTIONS) -> StudentReport:
+                   cohort_size: int = 1, options: ReportOptions = DEFAULT_OPTIONS, *,
+                   with_units: bool = True) -> StudentReport:
     """One student's section from its sequence (for the full sequence and the event log) and
-    the metrics the analytics stored for it; names from ``options``, times in its time zone."""
+    the metrics the analytics stored for it; names from ``options``, times in its time zone.
+    Without ``with_units`` (a class page, which prints each student's figures only) its units
+    table is left empty: its rows were four fifths of the cost of a class page's data."""
     where = zone(options.timezone)
     student = sequence.student
     names = options.unit_names.get(student.namespace, {})
@@ -384,7 +387,7 @@ def student_report(sequence: StudentSequence, metrics: Mapping, number: int,
                 last=format_minute(parse_iso(unit["last"]), where),
                 name=names.get(unit["unit"], ""),
             )
-            for unit in units
+            for unit in (units if with_units else ())
         ),
         compressed=metrics["sequence_compressed"],
         sequence=tuple(sequence.labels),
@@ -533,26 +536,34 @@ def zone_description(name: str | None) -> str:
     return f"{name} (times marked {' or '.join(marks)})"
 
 
+def default_title(student_total: int, first_student_id: str) -> str:
+    """A report's title when its upload gave none: the student's, or the class's size."""
+    return (f"Activity report: {first_student_id}" if student_total == 1
+            else f"Activity report: {student_total} students")
+
+
 def build_report(sequences: Sequence[StudentSequence], metrics: Sequence[Mapping], *,
                  numbers: Sequence[int] | None = None, cohorts: Mapping[str, Mapping] | None = None,
                  options: ReportOptions = DEFAULT_OPTIONS, events_left_out: int = 0,
                  generated_at: datetime | None = None, title: str | None = None,
-                 student_total: int | None = None, source: Mapping | None = None) -> ReportData:
+                 student_total: int | None = None, source: Mapping | None = None,
+                 class_page: bool = False) -> ReportData:
     """Everything a report (or a part of one) shows, computed once, shared by HTML and PDF.
 
     ``numbers`` are the students' 1-based positions in the upload (a part starts where it
-    starts); ``student_total`` is the size of the whole upload, for the title.
+    starts); ``student_total`` is the size of the whole upload, for the title. A ``class_page``
+    report is for the class page alone: its students have no units tables.
     """
     numbers = numbers or range(1, len(sequences) + 1)
     total = student_total or len(sequences)
     cohorts = cohorts or {}
     moment = generated_at or datetime.now(timezone.utc)
     if title is None:
-        title = (f"Activity report: {sequences[0].student.student_id}" if total == 1
-                 else f"Activity report: {total} students")
+        title = default_title(total, sequences[0].student.student_id if sequences else "")
     students = tuple(
         student_report(sequence, metric, number,
-                       cohorts.get(sequence.student.namespace, {}).get("students", 1), options)
+                       cohorts.get(sequence.student.namespace, {}).get("students", 1), options,
+                       with_units=not class_page)
         for sequence, metric, number in zip(sequences, metrics, numbers)
     )
     by_namespace: dict[str, list[tuple[int, str, Mapping]]] = {}

@@ -13,17 +13,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 
 from ..domain.report_data import class_page_metrics
 from ..domain.sequencing import sequence_response
 from ..domain.submission import Student, parse_text
 from ..extensions import db
-from ..models import Report, ReportItem, Status
+from ..models import Report, ReportItem, Status, decode_metrics
 from ..render import documents, formats
 from ..render.documents import ChunkResult, Combined, StudentInput
 from . import memory, state
 from .endings import fail_report, report_ended
-from .reads import STUDENT_PAGES, item_states, part_content, part_ids, succeeded
+from .reads import STORED_METRICS, STUDENT_PAGES, item_states, part_content, part_ids, succeeded
 from .runtime import OutOfTime, cause_name, describe, rollback_and_classify
 from .stored import report_context, stored_upload
 
@@ -55,10 +56,10 @@ def assemble(report_id: str) -> str:
         fail_report(report_id, f"The combined document could not be built: {describe(exc)}", summary=summary)
         return "failed"
     content = combined.content
+    kept = {} if sequences is None else {"sequences": sequences}
     finished = state.finish_report(
         report_id, content=content, content_type=report_format.content_type, size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(), sequences=sequences,
-        summary=summary, item_pages=item_pages,
+        sha256=hashlib.sha256(content).hexdigest(), summary=summary, item_pages=item_pages, **kept,
     )
     if not finished:
         return "skipped"
@@ -82,11 +83,13 @@ def _student_pages(report_id: str, report_format, combined: Combined,
     return [(row.id, first, count) for row, (first, count) in zip(items, ranges, strict=True)]
 
 
-def _sequences(report: Report, items) -> dict:
+def _sequences(report: Report, items) -> dict | None:
     """The sequences of the JSON metadata: those the submit made (:func:`.submit.create_report`)
-    of the students that succeeded; made here from the stored inputs for a report submitted
-    before the submit made them."""
+    of the students that succeeded, None when that is every student (they are stored already);
+    made here from the stored inputs for a report submitted before the submit made them."""
     made = report.sequences
+    if made is not None and all(item.status == Status.SUCCESS.value for item in items):
+        return None
     if made is None:
         made = sequence_response(stored_upload(report), report.labels)
     kept = [entry for entry, item in zip(made["students"], items, strict=True) if item.status == Status.SUCCESS.value]
@@ -107,17 +110,31 @@ def _combine(report: Report, report_format) -> tuple[Combined, list[tuple[int, i
             [student] = parse_text(input_json)
             inputs.append(StudentInput(position + 1, student, metrics))
     else:
-        rows = db.session.execute(succeeded(report.id, ReportItem.position, ReportItem.student_id,
-                                            ReportItem.namespace, ReportItem.metrics))
-        for position, student_id, namespace, metrics in rows:
-            inputs.append(StudentInput(position + 1, Student(student_id=student_id, namespace=namespace, events=()),
-                                       class_page_metrics(metrics)))
+        inputs = ClassPageInputs(db.session.execute(succeeded(report.id, ReportItem.position, ReportItem.student_id,
+                                                              ReportItem.namespace, STORED_METRICS)).all())
     chunk_parts = db.session.execute(part_ids(report.id)).all()
     chunks = (ChunkResult([], whole=content, complete=complete)
               for content, complete in (db.session.execute(part_content(part.id)).one() for part in chunk_parts))
     parts = (content for (content,) in db.session.execute(succeeded(report.id, ReportItem.content)))
     combined = renderer.combine(context, inputs, chunks, parts)
     return combined, [(part.chunk, part.piece) for part in chunk_parts]
+
+
+class ClassPageInputs(Sequence[StudentInput]):
+    """The students of a class page, each read as it is asked for: its figures decoded from the
+    stored bytes then, in whichever process makes the page (for a large class, a child of the
+    assembly's: :mod:`reportgen.render.beside`). Decoding 2,000 students' metrics took 0.75 s."""
+
+    def __init__(self, rows: list):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> StudentInput:
+        position, student_id, namespace, stored = self.rows[index]
+        return StudentInput(position + 1, Student(student_id=student_id, namespace=namespace, events=()),
+                            class_page_metrics(decode_metrics(stored)))
 
 
 def give_up_assembly(report_id: str, exc_type, exc_value) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, select, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
@@ -26,6 +26,10 @@ WORK = (ReportItem.id, ReportItem.position, ReportItem.status, ReportItem.input_
 
 #: Where a student lies in its chunk's document, from which the assembly places it in the whole.
 STUDENT_PAGES = (ReportItem.id, ReportItem.chunk, ReportItem.first_page, ReportItem.page_count, ReportItem.pieces)
+
+#: A student's metrics as the database holds them (compressed JSON), for a process of its own to
+#: decode (:func:`reportgen.models.decode_metrics`).
+STORED_METRICS = type_coerce(ReportItem.metrics, LargeBinary).label("metrics")
 
 #: How many students' rows an assembly holds at a time.
 ASSEMBLY_BATCH = 100
@@ -116,7 +120,7 @@ def _run_each_statement() -> None:
     db.session.execute(item_states(none)).all()
     db.session.execute(succeeded(none, ReportItem.position, ReportItem.input_json, ReportItem.metrics)).all()
     db.session.execute(succeeded(none, ReportItem.position, ReportItem.student_id, ReportItem.namespace,
-                                 ReportItem.metrics)).all()
+                                 STORED_METRICS)).all()
     db.session.execute(succeeded(none, ReportItem.content)).all()
     db.session.execute(part_ids(none)).all()
     db.session.execute(part_content(missing)).first()

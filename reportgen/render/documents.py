@@ -44,11 +44,12 @@ from ..domain.importers import DEFAULT_IMPORT_OPTIONS, ImportOptions, choose, ow
 from ..domain.figures import zone
 from ..domain.options import DEFAULT_OPTIONS, ReportOptions
 from ..domain.preparation import PreparedUpload, prepare
-from ..domain.report_data import ReportData, build_report
+from ..domain.report_data import ReportData, build_report, default_title
 from ..domain.sequencing import StudentSequence, sequence_students
 from ..domain.submission import Student, loads
 from ..domain.upload import parse_upload
 from . import fonts, formats
+from .beside import made_beside
 
 log = logging.getLogger(__name__)
 
@@ -119,20 +120,28 @@ class Combined(NamedTuple):
     pages: int = 0
 
 
+def _given_title(context: ReportContext) -> str | None:
+    return f"{context.title} — activity report" if context.title else None
+
+
+def report_title(context: ReportContext, inputs: Sequence[StudentInput]) -> str:
+    """The title :func:`report_data` gives these students' report, without making it."""
+    return _given_title(context) or default_title(context.student_total or len(inputs),
+                                                  inputs[0].student.student_id if inputs else "")
+
+
 def report_data(context: ReportContext, inputs: Sequence[StudentInput], *, summary_only: bool = False) -> ReportData:
-    """The report data of some students; ``summary_only`` skips ordering their events, for a
-    class page, which prints figures only."""
+    """The report data of some students; ``summary_only`` skips ordering their events and
+    making their units tables, for a class page, which prints figures only."""
     if summary_only:
         sequences = [StudentSequence(student=item.student, events=()) for item in inputs]
     else:
         _, sequences = sequence_students([item.student for item in inputs], context.labels)
-    title = None
-    if context.title:
-        title = f"{context.title} — activity report"
     data = build_report(
         sequences, [item.metrics for item in inputs], numbers=[item.number for item in inputs],
         cohorts=context.cohorts, options=context.options, events_left_out=context.events_left_out,
-        generated_at=context.generated_at, title=title, student_total=context.student_total, source=context.source,
+        generated_at=context.generated_at, title=_given_title(context), student_total=context.student_total,
+        source=context.source, class_page=summary_only,
     )
     if any(item.log_rows for item in inputs):
         data = dataclasses.replace(data, students=tuple(
@@ -227,6 +236,11 @@ LOST_PAGES = ("The student's PDF was made, but its pages could not be found in i
 
 _ONE_RENDER_AT_A_TIME = threading.Lock()
 
+#: From this many students on, the class page of a report's combined PDF is made in a child
+#: process beside the merge (:mod:`.beside`): it costs ~0.75 ms of CPU a student, the fork a few
+#: ms, and a smaller class's page is over before a fork would pay.
+OVERVIEW_BESIDE_FROM = 200
+
 
 class PdfDocuments(Documents):
     """One xhtml2pdf document per chunk; the upload's PDF is the overview plus the chunks.
@@ -320,11 +334,17 @@ class PdfDocuments(Documents):
 
         chunks = iter(chunks)
         head = list(itertools.islice(chunks, 2))
-        data = report_data(context, inputs, summary_only=True)
+        title = report_title(context, inputs)
         if len(head) == 1 and (head[0].complete or len(inputs) == 1):
-            merged = merge_parts([head[0].whole], data.title)  # to number its pages and resolve its links
+            merged = merge_parts([head[0].whole], title)  # to number its pages and resolve its links
             return Combined(merged.content, [0], merged.pages)
-        overview = [render_pdf(data, overview=True, sections=()).content] if len(inputs) > 1 else []
+        overview = None
+        if len(inputs) > 1:
+            def render_overview() -> bytes:
+                students = list(inputs)  # each read once (the assembly's are decoded as they are read)
+                return render_pdf(report_data(context, students, summary_only=True), overview=True, sections=()).content
+
+            overview = made_beside(render_overview) if len(inputs) >= OVERVIEW_BESIDE_FROM else render_overview
         given: list[bool] = []
 
         def wholes():
@@ -333,8 +353,8 @@ class PdfDocuments(Documents):
                 if chunk.whole is not None:
                     yield chunk.whole
 
-        merged = merge_parts(itertools.chain(overview, wholes()), data.title)
-        starts = iter(merged.starts[len(overview):])
+        merged = merge_parts(wholes(), title, head=overview)
+        starts = iter(merged.starts)
         return Combined(merged.content, [next(starts) if has_whole else None for has_whole in given], merged.pages)
 
     @staticmethod

@@ -30,7 +30,7 @@ import functools
 import gc
 import io
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -621,11 +621,13 @@ def merge_pdfs(parts: Sequence[bytes], title: str) -> bytes:
     return merge_parts(parts, title).content
 
 
-def merge_parts(parts: Iterable[bytes], title: str) -> Merged:
+def merge_parts(parts: Iterable[bytes], title: str, head: Callable[[], bytes] | None = None) -> Merged:
     """Concatenate PDF parts with their bookmarks, without re-rendering them, and finish the
     document: links resolved, pages numbered. Each part's first page is counted as it is
     appended, so the students' places in the whole follow from their places in their chunk's
     part, without reading the finished document's bookmarks again (1.2 s for 4,033 pages).
+    ``head`` gives a document to put before the parts, asked for once they are in: one made
+    meanwhile (:mod:`.beside`) is waited for as late as can be.
 
     Parts are whole chunks of students (tens of pages each), so their repeated font subsets
     are few; folding identical objects together keeps the file small at little cost.
@@ -636,8 +638,32 @@ def merge_parts(parts: Iterable[bytes], title: str) -> Merged:
         for part in parts:
             starts.append(len(writer.pages))
             writer.append(io.BytesIO(part), import_outline=True)
+        if head is not None:
+            before = len(writer.pages)
+            _put_first(writer, head())
+            starts = [start + len(writer.pages) - before for start in starts]
         writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
         resolve_links(writer)
         number_pages(writer)
         writer.page_mode = "/UseOutlines"
         return Merged(_write(writer, title), starts, len(writer.pages))
+
+
+def _put_first(writer: PdfWriter, document: bytes) -> None:
+    """Insert ``document``'s pages before the writer's, and its bookmarks before the writer's:
+    pypdf adds them after, and its ``before`` finds only the last bookmark, so the two runs
+    of the outline's linked list are swapped here."""
+    root = writer.get_outline_root()
+    if "/First" not in root:
+        writer.merge(0, io.BytesIO(document), import_outline=True)
+        return
+    first, last = root.raw_get("/First"), root.raw_get("/Last")
+    writer.merge(0, io.BytesIO(document), import_outline=True)
+    if root.raw_get("/Last") == last:
+        return
+    added_first, added_last = last.get_object().raw_get("/Next"), root.raw_get("/Last")
+    del last.get_object()["/Next"]
+    del added_first.get_object()["/Prev"]
+    added_last.get_object()[NameObject("/Next")] = first
+    first.get_object()[NameObject("/Prev")] = added_last
+    root[NameObject("/First")], root[NameObject("/Last")] = added_first, last
