@@ -3,10 +3,12 @@ succeeded, stored in one conditional UPDATE, then its notifications (:mod:`.endi
 
 Nothing of a cohort is held at once that is not needed at once: the students' rows are read a
 batch at a time (:data:`reads.ASSEMBLY_BATCH`). The assembly runs in one process while the other
-workers have nothing left to do, so what it can leave to others it does: the sequences are made
-at submit, a PDF's students' pages follow from their chunks' (no bookmarks read again), and a PDF
-reads no student's events. For 2,000 students × 100 events that took the assembly from 6.5 s to
-…
+workers have nothing left to do, so it does as little as it can and the rest beside itself: the
+sequences are made at submit, a PDF's students' pages follow from their chunks' (no bookmarks
+read again), a PDF reads no student's events, and a large class's page is made in a child
+process while the chunks' PDFs are merged (:mod:`reportgen.render.beside`). For the one-month
+PDF of 2,000 students × 100 events (``bench/history_report_bench.py``) that took the assembly
+from 5.5-7.4 s to 3.4-4.9 s (BENCHMARKS.md).
 """
 from __future__ import annotations
 
