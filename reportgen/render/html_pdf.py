@@ -13,7 +13,7 @@ cell by cell by a flowable of our own (:mod:`reportgen.render.pdf_tables`), each
 direction and faces, and copy out as their words. Charts are SVG images with few elements
 (:mod:`reportgen.render.charts`). The HTML page uses ordinary tables and inline SVG.
 
-The finished PDF (:func:`merge_pdfs`, for a one-chunk report too) is numbered "page N of M"
+The finished PDF (:func:`merge_parts`, for a one-chunk report too) is numbered "page N of M"
 across its parts and its class table's links lead to the students' pages; a student's own
 document cut out of it (:func:`extract_pages`) is numbered again.
 
