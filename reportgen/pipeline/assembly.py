@@ -8,7 +8,7 @@ sequences are made at submit, a PDF's students' pages follow from their chunks' 
 read again), a PDF reads no student's events, and a large class's page is made in a child
 process while the chunks' PDFs are merged (:mod:`reportgen.render.beside`). For the one-month
 PDF of 2,000 students × 100 events (``bench/history_report_bench.py``) that took the assembly
-from 5.5-7.4 s to 3.4-4.9 s (BENCHMARKS.md).
+from 6.5-8.1 s to 3.2-4.9 s (BENCHMARKS.md).
 """
 from __future__ import annotations
 
