@@ -126,6 +126,7 @@ def _run_each_statement() -> None:
     db.session.execute(part_content(missing)).first()
     db.session.execute(succeeded(none, *STUDENT_PAGES)).all()
     state.finish_report(none, content=b"", content_type="", size=0, sha256="", sequences=None, summary=None)
+    state.finish_report(none, content=b"", content_type="", size=0, sha256="", summary=None)  # every student succeeded
     db.session.execute(queued_webhooks(none)).all()
     state.claim_upload_emails(none)
 
