@@ -82,10 +82,8 @@ def test_no_process_of_make_run_outlives_its_supervisor(tmp_path, stack_database
         assert stack.returncode == 0 and "reportgen: stopped" in output, output[-3000:]
 
 
-def test_a_redis_a_dead_run_left_behind_is_stopped_at_the_next_start(tmp_path):
-    # On make run's own database only: the Redis left behind is the same whichever database the
-    # run used, and each variant cost ~24 s of a suite that must stay under 10 minutes.
-    with make_run_stack(tmp_path, REPORTGEN_WORKERS="1") as (stack, port):
+def test_a_redis_a_dead_run_left_behind_is_stopped_at_the_next_start(tmp_path, stack_database):
+    with make_run_stack(tmp_path, REPORTGEN_WORKERS="1", **stack_database) as (stack, port):
         ready(stack, port, workers=1)
         processes = stack_processes(stack, tmp_path / "instance")
         [redis] = [process for process in processes if process.name() == "redis-server"]
@@ -99,7 +97,7 @@ def test_a_redis_a_dead_run_left_behind_is_stopped_at_the_next_start(tmp_path):
                 process.kill()
         wait_until(lambda: still_running(processes) == [redis] and port_is_free(port), 30, "only Redis to be left")
 
-    with make_run_stack(tmp_path, REPORTGEN_WORKERS="1") as (stack, port):
+    with make_run_stack(tmp_path, REPORTGEN_WORKERS="1", **stack_database) as (stack, port):
         ready(stack, port, workers=1)
         assert not still_running([redis])
         status_url = post(port, "/assignment/csv", {"students": [minutely_student("s", 3)]})["status_url"]
