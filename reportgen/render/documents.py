@@ -35,8 +35,8 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from ..domain.batching import piece_rows, plan_chunks, plan_pieces
 from ..domain.csv_export import render_csv
@@ -111,12 +111,12 @@ class ChunkResult:
 
 
 class Combined(NamedTuple):
-    """The upload's one document; for a paged format also where each chunk's document given to
-    ``combine`` starts in it (None for a chunk without one) and its page count, from which each
-    student's pages follow (:meth:`PdfDocuments.student_pages`)."""
+    """The upload's one document; for a paged format also where each of the chunks' documents
+    it was made of starts in it, in order, and its page count, from which each student's pages
+    follow (:meth:`PdfDocuments.student_pages`)."""
 
     content: bytes
-    chunk_starts: list[int | None] | None = None
+    chunk_starts: list[int] | None = None
     pages: int = 0
 
 
@@ -305,13 +305,11 @@ class PdfDocuments(Documents):
         """Each student's first page and page count in the combined document: its place in its
         chunk's document (``students``: chunk, first page and page count there, pieces) moved to
         where that document starts, and a student cut into pieces runs on over its further
-        pieces' pages. ``part_keys`` name the chunks' documents given to ``combine`` (chunk,
-        piece), in order."""
-        placed = [(key, start) for key, start in zip(part_keys, combined.chunk_starts, strict=True)
-                  if start is not None]
-        ends = [start for _key, start in placed[1:]] + [combined.pages]
-        start_of = {key: start for key, start in placed}
-        length_of = {key: end - start for (key, start), end in zip(placed, ends)}
+        pieces' pages. ``part_keys`` name the chunks' documents it was made of (chunk, piece), in
+        order."""
+        ends = [*combined.chunk_starts[1:], combined.pages]
+        start_of = dict(zip(part_keys, combined.chunk_starts, strict=True))
+        length_of = {key: end - start for (key, start), end in zip(start_of.items(), ends)}
         return [(start_of[chunk, 0] + first,
                  count + sum(length_of.get((chunk, piece), 0) for piece in range(1, pieces)))
                 for chunk, first, count, pieces in students]
@@ -337,7 +335,7 @@ class PdfDocuments(Documents):
         title = report_title(context, inputs)
         if len(head) == 1 and (head[0].complete or len(inputs) == 1):
             merged = merge_parts([head[0].whole], title)  # to number its pages and resolve its links
-            return Combined(merged.content, [0], merged.pages)
+            return Combined(merged.content, merged.starts, merged.pages)
         overview = None
         if len(inputs) > 1:
             def render_overview() -> bytes:
@@ -345,17 +343,9 @@ class PdfDocuments(Documents):
                 return render_pdf(report_data(context, students, summary_only=True), overview=True, sections=()).content
 
             overview = made_beside(render_overview) if len(inputs) >= OVERVIEW_BESIDE_FROM else render_overview
-        given: list[bool] = []
-
-        def wholes():
-            for chunk in itertools.chain(head, chunks):
-                given.append(chunk.whole is not None)
-                if chunk.whole is not None:
-                    yield chunk.whole
-
-        merged = merge_parts(wholes(), title, head=overview)
-        starts = iter(merged.starts)
-        return Combined(merged.content, [next(starts) if has_whole else None for has_whole in given], merged.pages)
+        wholes = (chunk.whole for chunk in itertools.chain(head, chunks) if chunk.whole)
+        merged = merge_parts(wholes, title, head=overview)
+        return Combined(merged.content, merged.starts, merged.pages)
 
     @staticmethod
     def student_document(stored: bytes | None, chunk_documents: Sequence, pages: tuple[int, int],

@@ -654,12 +654,10 @@ def _put_first(writer: PdfWriter, document: bytes) -> None:
     pypdf adds them after, and its ``before`` finds only the last bookmark, so the two runs
     of the outline's linked list are swapped here."""
     root = writer.get_outline_root()
-    if "/First" not in root:
-        writer.merge(0, io.BytesIO(document), import_outline=True)
-        return
-    first, last = root.raw_get("/First"), root.raw_get("/Last")
+    first = root.raw_get("/First") if "/First" in root else None
+    last = root.raw_get("/Last") if first is not None else None
     writer.merge(0, io.BytesIO(document), import_outline=True)
-    if root.raw_get("/Last") == last:
+    if first is None or root.raw_get("/Last") == last:
         return
     added_first, added_last = last.get_object().raw_get("/Next"), root.raw_get("/Last")
     del last.get_object()["/Next"]
