@@ -1,28 +1,29 @@
-"""Charts as SVG text, made on the server: inline in the HTML report, an image in the PDF.
+"""Charts made on the server: inline SVG in the HTML report, drawn onto the page in the PDF.
 
-No JavaScript and nothing fetched: each chart is one small self-contained ``<svg>`` with a
-``<title>`` and ``<desc>`` (the report puts a table with the same facts beside it for screen
-readers). Every text is escaped here, because the SVG also travels as a ``data:`` URI into
-xhtml2pdf, outside Jinja's autoescaping.
+No JavaScript and nothing fetched: each chart is one small list of marks (:class:`Text`, and
+:class:`Boxes`: rectangles of one fill), which :attr:`Chart.svg` writes as a self-contained
+``<svg>`` with a ``<title>`` and ``<desc>`` (the report puts a table with the same facts beside
+it for screen readers; every text is escaped there) and
+:mod:`reportgen.render.pdf_tables`' chart flowable draws straight onto the PDF's canvas.
 
-Drawn for speed in the PDF: svglib (which xhtml2pdf uses for SVG) costs about 0.3 ms per
-element and reads every image twice, so marks of one kind are one ``<path>`` of many
-sub-paths, and the only separate elements are the few texts.
+Drawn for speed in the PDF: the charts were SVG images, which xhtml2pdf decoded, parsed and
+turned into ReportLab drawings before drawing them (a quarter of a period report's student pages:
+``bench/history_report_bench.py``); marks of one kind are one path of many rectangles, and the
+only separate marks are the few texts.
 """
 from __future__ import annotations
 
-import base64
 import math
-import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from html import escape, unescape
+from html import escape
+from typing import NamedTuple
 
 from ..domain.figures import UTC, format_duration
 from ..domain.report_data import HeatRow, UnitLine, VisitMark
-from .fonts import run_width, text_width, visual_runs
+from .fonts import text_width
 
 INK = "#1f2328"
 MUTED = "#656d76"
@@ -45,82 +46,87 @@ LABEL_CHARS = 22
 MIN_MARK = 2.5
 
 
-@dataclass(frozen=True, slots=True)
-class Chart:
-    """An SVG chart and what a reader without the picture needs."""
-
-    svg: str
-    title: str
-    description: str
-    width: float
-    height: float
-
-    @property
-    def data_uri(self) -> str:
-        """The chart as a ``data:`` URI for xhtml2pdf (base64: a third of percent-encoding's
-        length), its texts drawn as svglib can (:func:`for_svglib`)."""
-        svg = for_svglib(self.svg)
-        return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+def _round(value: float) -> float:
+    """A chart's coordinates to a tenth of a point: finer than a page shows, and short to write."""
+    return round(value, 1)
 
 
 def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+class Text(NamedTuple):
+    """A text mark: its baseline starts, centres or ends (``anchor``) at ``x``, ``y`` from the top left."""
+
+    x: float
+    y: float
+    text: str
+    size: float
+    fill: str
+    anchor: str
+    bold: bool
+
+
+class Boxes(NamedTuple):
+    """Rectangles of one fill, each ``(x, y, width, height)`` from the top left."""
+
+    fill: str
+    boxes: tuple[tuple[float, float, float, float], ...]
+
+
+Mark = Text | Boxes
+
+
 #: Browsers draw a chart's text with the page's fonts, each character from the first that has it.
 SCREEN_FAMILIES = 'system-ui, -apple-system, Segoe UI, Roboto, Noto Sans, DejaVu Sans, sans-serif'
-#: One text element as :func:`_text` writes it, read back by :func:`for_svglib`.
-_TEXT_ELEMENT = re.compile(r'<text x="([-\d.]+)" (y="[-\d.]+" font-size="([\d.]+)" fill="[^"]*"'
-                           r'(?: font-weight="bold")?) text-anchor="(\w+)" font-family="[^"]*">([^<]*)</text>')
+
+
+def _svg_text(mark: Text) -> str:
+    bold = ' font-weight="bold"' if mark.bold else ""
+    return (f'<text x="{_num(mark.x)}" y="{_num(mark.y)}" font-size="{_num(mark.size)}" fill="{mark.fill}"{bold} '
+            f'text-anchor="{mark.anchor}" font-family="{SCREEN_FAMILIES}">{escape(mark.text)}</text>')
+
+
+def _svg_boxes(mark: Boxes) -> str:
+    data = "".join(f"M{_num(x)} {_num(y)}h{_num(width)}v{_num(height)}h{_num(-width)}z"
+                   for x, y, width, height in mark.boxes)
+    return f'<path d="{data}" fill="{mark.fill}"/>'
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A chart's marks and what a reader without the picture needs."""
+
+    marks: tuple[Mark, ...]
+    title: str
+    description: str
+    width: float
+    height: float
+
+    @property
+    def svg(self) -> str:
+        """The chart as an ``<svg>`` element for the HTML page."""
+        body = "".join(_svg_text(mark) if isinstance(mark, Text) else _svg_boxes(mark) for mark in self.marks)
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(self.width)}" height="{_num(self.height)}" '
+                f'viewBox="0 0 {_num(self.width)} {_num(self.height)}" role="img">'
+                f"<title>{escape(self.title)}</title><desc>{escape(self.description)}</desc>{body}</svg>")
 
 
 def _text(x: float, y: float, text: str, *, size: float = 7, fill: str = INK, anchor: str = "start",
-          weight: str = "normal") -> str:
-    bold = ' font-weight="bold"' if weight == "bold" else ""
-    return (f'<text x="{_num(x)}" y="{_num(y)}" font-size="{_num(size)}" fill="{fill}"{bold} '
-            f'text-anchor="{anchor}" font-family="{SCREEN_FAMILIES}">{escape(text)}</text>')
+          weight: str = "normal") -> Text:
+    return Text(_round(x), _round(y), text, _round(size), fill, anchor, weight == "bold")
 
 
-def _svglib_text(match: re.Match) -> str:
-    """One text element of a chart as svglib draws it right: an element per run of one face, in
-    visual order (:func:`reportgen.render.fonts.visual_runs`). svglib draws an element in a single
-    face and neither joins Arabic nor orders right-to-left text, which browsers do themselves."""
-    x, common, size, anchor, content = match.groups()
-    bold = 'font-weight="bold"' in common
-    runs = visual_runs(unescape(content), bold)
-    if len(runs) <= 1:
-        family, drawn = (runs[0][0].family, escape(runs[0][1])) if runs else ("DejaVu Sans", "")
-        return f'<text x="{x}" {common} text-anchor="{anchor}" font-family="{family}">{drawn}</text>'
-    widths = [run_width(face, run, float(size)) for face, run in runs]
-    left = float(x) - (sum(widths) if anchor == "end" else sum(widths) / 2 if anchor == "middle" else 0)
-    parts = []
-    for (face, run), width in zip(runs, widths):
-        parts.append(f'<text x="{_num(left)}" {common} font-family="{face.family}">{escape(run)}</text>')
-        left += width
-    return "".join(parts)
+def _rect(x: float, y: float, width: float, height: float) -> tuple[float, float, float, float]:
+    return _round(x), _round(y), _round(width), _round(height)
 
 
-def for_svglib(svg: str) -> str:
-    """``svg`` with its texts rewritten for svglib (the PDF); a plain-ASCII chart as it is but
-    for the face named."""
-    return _TEXT_ELEMENT.sub(_svglib_text, svg)
+def _path(parts: list[tuple[float, float, float, float]], fill: str) -> Boxes | None:
+    return Boxes(fill, tuple(parts)) if parts else None
 
 
-def _rect(x: float, y: float, width: float, height: float) -> str:
-    return f"M{_num(x)} {_num(y)}h{_num(width)}v{_num(height)}h{_num(-width)}z"
-
-
-def _path(parts: list[str], fill: str) -> str:
-    return f'<path d="{"".join(parts)}" fill="{fill}"/>' if parts else ""
-
-
-def _svg(width: float, height: float, title: str, description: str, body: list[str]) -> Chart:
-    svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" role="img">'
-        f"<title>{escape(title)}</title><desc>{escape(description)}</desc>{''.join(body)}</svg>"
-    )
-    return Chart(svg=svg, title=title, description=description, width=width, height=height)
+def _svg(width: float, height: float, title: str, description: str, body: list[Mark | None]) -> Chart:
+    return Chart(tuple(mark for mark in body if mark is not None), title, description, width, height)
 
 
 def shorten(text: str, limit: int) -> str:

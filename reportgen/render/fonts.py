@@ -19,9 +19,9 @@ document, which adds 7 ms to each later one. Hence:
   are: called in the worker before it forks, no work horse parses a font again.
 
 The same parsed faces answer :func:`missing_glyphs` (what none of them can draw), and
-:func:`visual_runs` (text as drawn: joined, in visual order, one face per run) and
-:func:`register_chart_fonts` serve what xhtml2pdf's paragraphs do not lay out: the PDF's tables
-(:mod:`reportgen.render.pdf_tables`) and the SVG charts (svglib draws a text element in one face).
+:func:`visual_runs` (text as drawn: joined, in visual order, one face per run) serves what
+xhtml2pdf's paragraphs do not lay out: the PDF's tables (:mod:`reportgen.render.pdf_tables`) and
+charts (:mod:`reportgen.render.pdf_charts`).
 
 Devanagari and Thai need shaping: a conjunct is one glyph (क्ष), the vowel sign ि is drawn before
 the consonant it follows, Thai marks stack. xhtml2pdf has no shaper and ReportLab 5.1 shapes
@@ -395,43 +395,12 @@ def pdf_name(face: Face) -> str:
     return _font(face).fontName
 
 
-@functools.cache
-def chart_face_name(family: str, bold: bool = False) -> str | None:
-    """The face a chart's text in ``family`` is drawn in, as :func:`register_chart_fonts`
-    maps it for svglib (a family without a bold face draws bold text in its regular one);
-    None for a family not shipped here."""
-    faces = [face for face in (*PRIMARY_FACES, *FALLBACK_FACES) if face.family == family]
-    if not faces:
-        return None
-    return pdf_name(next((face for face in faces if face.bold == bold), faces[0]))
-
-
-@functools.cache
-def register_chart_fonts() -> None:
-    """Map every family, regular and bold, to its face for svglib (the charts), once.
-
-    Without it svglib looks a family up with fontconfig: in system fonts. A family without
-    a bold face is drawn from its regular one in bold text too. svglib parses each file
-    again (about 150 ms for all of them, once per process); :func:`warm_up` includes this.
-    """
-    from svglib.fonts import register_font
-
-    faces = (*PRIMARY_FACES, *FALLBACK_FACES)
-    with_bold = {face.family for face in faces if face.bold}
-    for face in faces:
-        _font(face)  # registered under face.pdf_name first: ReportLab keeps this one
-        weights = ("bold",) if face.bold else ("normal",) if face.family in with_bold else ("normal", "bold")
-        for weight in weights:
-            register_font(face.family, str(STATIC_DIR / face.url), weight=weight, rlgFontName=face.pdf_name)
-
-
 def warm_up() -> None:
     """Parse and register every face now (about 300 ms), not in the first document.
 
     Call it in a process that forks workers, before forking: the children inherit the
     parsed faces, which xhtml2pdf finds registered under its own names and does not parse
-    again, and svglib's map of them (:func:`register_chart_fonts`).
+    again.
     """
     for face in (*PRIMARY_FACES, *FALLBACK_FACES):
         _coverage(face)
-    register_chart_fonts()

@@ -10,16 +10,15 @@ students themselves.
 Layout for speed (``bench/report_bench.py``): xhtml2pdf pays for every laid-out line and
 about 0.3 ms for every table cell, so the PDF's tables (per unit, class, event log) are drawn
 cell by cell by a flowable of our own (:mod:`reportgen.render.pdf_tables`), each cell in its own
-direction and faces, and copy out as their words. Charts are SVG images with few elements
-(:mod:`reportgen.render.charts`). The HTML page uses ordinary tables and inline SVG.
+direction and faces, and copy out as their words. Charts are drawn onto the canvas from their
+marks (:mod:`reportgen.render.pdf_charts`). The HTML page uses ordinary tables and inline SVG.
 
 The finished PDF (:func:`merge_parts`, for a one-chunk report too) is numbered "page N of M"
 across its parts and its class table's links lead to the students' pages; a student's own
 document cut out of it (:func:`extract_pages`) is numbered again.
 
-xhtml2pdf may read nothing but files under ``static/`` and the report's own inline
-``data:image/svg+xml`` charts: :func:`link_callback` maps every URL the markup names to a
-file there or refuses it, and a resource policy that forbids the network and any other
+xhtml2pdf may read nothing but files under ``static/``: :func:`link_callback` maps every URL
+the markup names to a file there or refuses it (``data:`` URIs too), and a resource policy that forbids the network and any other
 directory backs it up.
 """
 from __future__ import annotations
@@ -55,9 +54,6 @@ from .pdf_tables import Column
 TEMPLATES_DIR = ROOT_DIR / "templates"
 STATIC_DIR = ROOT_DIR / "static"
 DOCUMENT_TEMPLATE = "report/document.html"
-SVG_DATA_PREFIX = "data:image/svg+xml;base64,"
-#: xhtml2pdf reads an ``<img>``'s width and height as CSS pixels (0.75 pt); charts are sized in points.
-PT_PER_PX = 0.75
 #: Where a PDF's ``@font-face`` rules go, once the document's text says which faces it needs.
 FONT_FACES_MARKER = "/* font faces */"
 
@@ -79,46 +75,8 @@ _RESOURCE_POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=STATIC_DIR)
 rl_config.useA85 = 0
 
 
-def _parse_svg_once() -> None:
-    """Make xhtml2pdf read each SVG image once instead of twice, and our own charts without svglib.
-
-    xhtml2pdf 0.2.28 runs svglib over an SVG when it meets the ``<img>`` (only to learn its
-    size) and again when it draws it, and the parse is most of a chart's cost (a 19-student
-    report: 0.35 s → 0.29 s). The first, unscaled drawing is kept on the image and scaled
-    for the draw, as the second parse would have been; any later call reads it again. Our
-    charts are read by :mod:`reportgen.render.pdf_charts` (a fraction of svglib's cost), anything
-    else by svglib. Checked by ``tests/unit/test_report_pdf.py`` (a chart's marks are drawn at
-    their size) and ``tests/unit/test_report_scripts.py`` (both readers draw our charts alike).
-    """
-    from xhtml2pdf.xhtml2pdf_reportlab import PmlImage
-
-    original = PmlImage.getDrawing
-    if getattr(original, "parses_once", False):
-        return
-
-    def get_drawing(self, width=None, height=None):
-        drawing = self.__dict__.pop("_reportgen_drawing", None)
-        if drawing is None:
-            drawing = pdf_charts.drawing(self._imgdata) if self._imgdata.startswith(b"<svg") else None
-            if drawing is None:
-                drawing = original(self, width, height)  # svglib's, sized by xhtml2pdf
-                if drawing is None or getattr(self, "drawWidth", None) is not None:
-                    return drawing
-            if getattr(self, "drawWidth", None) is None:
-                self._reportgen_drawing = drawing  # asked from __init__, for the size only
-                return drawing
-        scale_x = (width if width is not None else self.drawWidth) / drawing.width
-        scale_y = (height if height is not None else self.drawHeight) / drawing.height
-        if scale_x != 1 or scale_y != 1:
-            drawing.scale(scale_x, scale_y)
-        return drawing
-
-    get_drawing.parses_once = True
-    PmlImage.getDrawing = get_drawing
-
-
-_parse_svg_once()
 pdf_tables.install()
+pdf_charts.install()
 
 
 class RenderError(Exception):
@@ -334,13 +292,13 @@ def report_environment() -> jinja2.Environment:
     )
     environment.filters["isolate"] = isolate
     environment.globals.update(
-        event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup,
+        event_listing=event_listing, event_rows=event_rows, pdf_table=pdf_tables.markup, pdf_chart=pdf_charts.markup,
         pdf_destination=pdf_tables.destination, pdf_wrapped=pdf_tables.wrapped, pdf_footer=pdf_tables.footer,
         sequence_paragraphs=sequence_paragraphs, unit_table=unit_table, overview_table=overview_table, plural=plural,
         shortened_names=shortened_names, timeline_chart=timeline_chart, activity_chart=activity_chart,
         class_activity_chart=class_activity_chart, distribution_chart=distribution_chart,
         units_table=units_table, units_chart=units_chart, heat_chart=heat_chart, flag_names=FLAG_NAMES,
-        PX=PT_PER_PX, font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES,
+        font_faces=lambda: FONT_FACES_MARKER, body_families=fonts.BODY_FAMILIES,
     )
     return environment
 
@@ -404,12 +362,9 @@ def link_callback(uri: str, rel: str | None) -> str | None:
 def _pisa_link_callback(uri: str, rel: str | None) -> str:
     """:func:`link_callback` for xhtml2pdf, which fetches the original URL when told None.
 
-    The report's own charts (``data:image/svg+xml`` URIs, which name no file and no host)
-    pass as they are. A refusal becomes ``static/`` itself: a directory, which xhtml2pdf
-    reads as a missing resource (a warning, no fetch, no error).
+    A refusal becomes ``static/`` itself: a directory, which xhtml2pdf reads as a missing
+    resource (a warning, no fetch, no error).
     """
-    if str(uri).startswith(SVG_DATA_PREFIX):
-        return str(uri)
     return link_callback(uri, rel) or str(STATIC_DIR.resolve())
 
 
@@ -446,7 +401,6 @@ def _fewer_collections():
 
 def html_to_pdf(html: str) -> bytes:
     """Convert one HTML document with xhtml2pdf, locked to ``static/``; RenderError on errors."""
-    fonts.register_chart_fonts()
     output = io.BytesIO()
     with _fewer_collections():
         status = pisa.CreatePDF(

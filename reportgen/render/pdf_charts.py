@@ -1,37 +1,31 @@
-"""The report's own SVG charts as ReportLab drawings, read without svglib.
+"""The report's charts drawn straight onto the PDF's canvas, one flowable a chart.
 
-svglib (which xhtml2pdf uses for SVG images) parses a chart with minidom, a CSS cascade and
-shlex, about 0.3 ms per element: a student's timeline cost more than a third of the
-student's page. Our charts use a small fixed subset of SVG that :mod:`reportgen.render.charts`
-writes (texts with a position, size, fill, weight, anchor and one face; paths of rectangles
-with a fill), and reading that back with two regular expressions is a fraction of the
-cost (``bench/report_bench.py``). An SVG with anything else in it (another element, another
-path command, a family no face is registered for) is left to svglib, so a chart drawn with
-more of SVG is still right, only slower; ``tests/unit/test_report_scripts.py`` checks that both
-draw our charts alike.
+The charts were SVG images in the PDF: the template wrote each as a base64 ``data:`` URI, and
+xhtml2pdf decoded it, a reader of ours turned its elements into ReportLab shapes and ReportLab's
+renderer drew those. For a period report's student pages (an activity chart and a timeline a
+student) that was about a quarter of the render (``bench/history_report_bench.py``). Here the
+template writes the chart's marks (:class:`reportgen.render.charts.Text` and ``Boxes``) as
+``<pdf:chart data-chart="…">`` (:func:`markup`), and :class:`ChartFlowable` draws them: a path of
+rectangles a fill, and each text in its own faces and direction
+(:func:`reportgen.render.fonts.visual_runs`, as the tables' cells). The HTML page draws the same
+marks as inline SVG (:attr:`reportgen.render.charts.Chart.svg`);
+``tests/unit/test_report_scripts.py`` checks that both draw them alike.
 """
 from __future__ import annotations
 
+import base64
 import functools
-import html
-import re
+import json
 
-from reportlab.graphics.shapes import Drawing, Path, String
+from markupsafe import Markup
 from reportlab.lib.colors import HexColor
+from reportlab.platypus import Flowable
 
-from .fonts import chart_face_name
+from .charts import Chart, Text
+from .fonts import pdf_name, run_width, visual_runs
 
-_SVG = re.compile(r'<svg xmlns="http://www.w3.org/2000/svg" width="([\d.]+)" height="([\d.]+)" '
-                  r'viewBox="0 0 \1 \2" role="img">(.*)</svg>', re.S)
-_ELEMENT = re.compile(r'<text ([^>]*)>([^<]*)</text>|<path d="([^"]*)" fill="(#[0-9a-fA-F]{6})"/>'
-                      r'|<title>[^<]*</title>|<desc>[^<]*</desc>')
-_ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
-_RECT = re.compile(r"M([-\d.]+) ([-\d.]+)h([-\d.]+)v([-\d.]+)h([-\d.]+)z")
-_TEXT_ATTRIBUTES = frozenset(("x", "y", "font-size", "fill", "font-weight", "text-anchor", "font-family"))
-
-
-class NotOurs(ValueError):
-    """The SVG uses more than the subset read here."""
+#: The space above and below a chart (the margins its image had).
+SPACE = 2.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -39,57 +33,73 @@ def _color(value: str) -> HexColor:
     return HexColor(value)
 
 
-def _text(attributes: str, content: str, height: float) -> String:
-    values = dict(_ATTRIBUTE.findall(attributes))
-    if not _TEXT_ATTRIBUTES.issuperset(values):
-        raise NotOurs(f"text attributes {sorted(values)}")
-    font = chart_face_name(values.get("font-family", ""), values.get("font-weight") == "bold")
-    if font is None:
-        raise NotOurs(f"font family {values.get('font-family')!r}")
-    return String(float(values["x"]), height - float(values["y"]), html.unescape(content), fontName=font,
-                  fontSize=float(values["font-size"]), fillColor=_color(values.get("fill", "#000000")),
-                  textAnchor=values.get("text-anchor", "start"))
+def markup(chart: Chart) -> Markup:
+    """The tag the template writes where ``chart`` goes; its caption, the paragraph after it,
+    stays on the chart's page."""
+    marks = [[1, *mark] if isinstance(mark, Text) else [0, mark.fill, [value for box in mark.boxes for value in box]]
+             for mark in chart.marks]
+    data = {"w": chart.width, "h": chart.height, "m": marks}
+    # base64, as the tables' tags: quotes escaped as character references cost html5lib a call each
+    text = base64.b64encode(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()).decode("ascii")
+    return Markup(f'<pdf:chart data-chart="{text}"></pdf:chart>')
 
 
-def _path(data: str, fill: str, height: float) -> Path:
-    path = Path(fillColor=_color(fill), strokeColor=None, strokeWidth=0)
-    end = 0
-    for match in _RECT.finditer(data):
-        if match.start() != end:
-            raise NotOurs("a path command other than a rectangle")
-        end = match.end()
-        x, y, width, rect_height, back = (float(value) for value in match.groups())
-        if back != -width:
-            raise NotOurs("a path that is not a rectangle")
-        top = height - y
-        path.moveTo(x, top)
-        path.lineTo(x + width, top)
-        path.lineTo(x + width, top - rect_height)
-        path.lineTo(x, top - rect_height)
-        path.closePath()
-    if end != len(data):
-        raise NotOurs("a path command other than a rectangle")
-    return path
+class ChartFlowable(Flowable):
+    """One chart's marks, drawn in order at the chart's size, kept with what follows (its caption)."""
+
+    def __init__(self, width: float, height: float, marks: list):
+        super().__init__()
+        self.width, self.height, self.marks = width, height, marks
+        self.spaceBefore = self.spaceAfter = SPACE
+        self.keepWithNext = True
+
+    @classmethod
+    def from_json(cls, text: str) -> ChartFlowable:
+        data = json.loads(base64.b64decode(text))
+        return cls(data["w"], data["h"], data["m"])
+
+    def wrap(self, available_width, available_height):
+        return self.width, self.height
+
+    def draw(self):
+        canvas, top = self.canv, self.height
+        canvas.saveState()
+        for mark in self.marks:
+            if mark[0]:
+                self._text(top, *mark[1:])
+                continue
+            values = mark[2]
+            path = canvas.beginPath()
+            for index in range(0, len(values), 4):
+                x, y, width, height = values[index:index + 4]
+                path.rect(x, top - y - height, width, height)
+            canvas.setFillColor(_color(mark[1]))
+            canvas.drawPath(path, stroke=0, fill=1)
+        canvas.restoreState()
+
+    def _text(self, top: float, x: float, y: float, content: str, size: float, fill: str, anchor: str,
+              bold: bool) -> None:
+        runs = visual_runs(content, bold)
+        widths = [run_width(face, run, size) for face, run in runs]
+        left = x - (sum(widths) if anchor == "end" else sum(widths) / 2 if anchor == "middle" else 0.0)
+        text = self.canv.beginText()
+        text.setFillColor(_color(fill))
+        for (face, run), width in zip(runs, widths):
+            text.setFont(pdf_name(face), size)
+            text.setTextOrigin(left, top - y)
+            text.textOut(run)
+            left += width
+        self.canv.drawText(text)
 
 
-def drawing(svg: bytes) -> Drawing | None:
-    """The drawing of one of our charts, at its own size; None when ``svg`` is not in the subset."""
-    try:
-        match = _SVG.fullmatch(svg.decode("utf-8"))
-        if match is None:
-            return None
-        width, height, body = float(match[1]), float(match[2]), match[3]
-        result = Drawing(width, height)
-        end = 0
-        for element in _ELEMENT.finditer(body):
-            if element.start() != end:
-                return None
-            end = element.end()
-            text_attributes, content, path_data, fill = element.groups()
-            if text_attributes is not None:
-                result.add(_text(text_attributes, content, height))
-            elif path_data is not None:
-                result.add(_path(path_data, fill, height))
-        return result if end == len(body) else None
-    except (NotOurs, UnicodeDecodeError, ValueError):
-        return None
+def install() -> None:
+    """Teach xhtml2pdf the ``<pdf:chart>`` tag (as :func:`reportgen.render.pdf_tables.install`)."""
+    from xhtml2pdf import parser
+    from xhtml2pdf.tags import pisaTag
+
+    class ChartTag(pisaTag):
+        def start(self, c):
+            c.addPara()
+            c.addStory(ChartFlowable.from_json(self.node.getAttribute("data-chart")))
+
+    parser.pisaTagPDFCHART = ChartTag

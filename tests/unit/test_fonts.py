@@ -172,15 +172,3 @@ def test_text_outside_paragraphs_is_drawn_in_runs_of_one_face_each_in_visual_ord
     assert runs("דוד 12") == [("DejaVu Sans", "12 דוד")]  # a cell of its own direction
 
 
-def test_charts_name_one_family_and_svglib_finds_it_in_static_fonts():
-    from svglib.fonts import find_font
-
-    fonts.register_chart_fonts()
-    faces = (*fonts.PRIMARY_FACES, *fonts.FALLBACK_FACES)
-    for family in {face.family for face in faces}:
-        # Not fontconfig's system fonts: the family's own faces, its regular one for bold if
-        # it has no bold face.
-        regular = next(face for face in faces if face.family == family and not face.bold)
-        bold = next((face for face in faces if face.family == family and face.bold), regular)
-        assert find_font(family) == (regular.pdf_name, True)
-        assert find_font(family, "bold") == (bold.pdf_name, True)
