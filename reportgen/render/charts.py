@@ -6,10 +6,9 @@ No JavaScript and nothing fetched: each chart is one small list of marks (:class
 it for screen readers; every text is escaped there) and
 :mod:`reportgen.render.pdf_tables`' chart flowable draws straight onto the PDF's canvas.
 
-Drawn for speed in the PDF: the charts were SVG images, which xhtml2pdf decoded, parsed and
-turned into ReportLab drawings before drawing them (a quarter of a period report's student pages:
-``bench/history_report_bench.py``); marks of one kind are one path of many rectangles, and the
-only separate marks are the few texts.
+Drawn for speed in the PDF: marks of one kind are one path of many rectangles, and the only
+separate marks are the few texts (:mod:`reportgen.render.pdf_charts` says what drawing them
+directly saved).
 """
 from __future__ import annotations
 

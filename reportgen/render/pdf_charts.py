@@ -2,8 +2,10 @@
 
 The charts were SVG images in the PDF: the template wrote each as a base64 ``data:`` URI, and
 xhtml2pdf decoded it, a reader of ours turned its elements into ReportLab shapes and ReportLab's
-renderer drew those. For a period report's student pages (an activity chart and a timeline a
-student) that was about a quarter of the render (``bench/history_report_bench.py``). Here the
+renderer drew those. A period report's student has two charts (activity and timeline): drawn
+here instead, a 50-student chunk of the one-month bench class renders in 0.68-0.72 s instead of
+0.81-0.87 s (in process, the two trees alternating), and in ``bench/history_report_bench.py`` the
+chunks' worker CPU fell by about a third (BENCHMARKS.md). Here the
 template writes the chart's marks (:class:`reportgen.render.charts.Text` and ``Boxes``) as
 ``<pdf:chart data-chart="…">`` (:func:`markup`), and :class:`ChartFlowable` draws them: a path of
 rectangles a fill, and each text in its own faces and direction
