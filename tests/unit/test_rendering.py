@@ -334,6 +334,19 @@ def test_pdf_rendering_never_fetches_from_the_network(counting_server, monkeypat
     assert "still rendered" in pdf_pages(pdf)[0]
 
 
+def test_pdf_rendering_reads_no_data_uri_not_even_an_svg_one():
+    """The charts are drawn from their marks, so xhtml2pdf is given no image but files under static/."""
+    import base64
+
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40"><text x="2" y="20">smuggled</text></svg>'
+    html = (f'<p>still rendered</p><img src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}" '
+            'width="200" height="40">')
+
+    text = pdf_pages(rendering.html_to_pdf(html))[0]
+
+    assert "still rendered" in text and "smuggled" not in text
+
+
 def test_a_timeline_of_many_visits_draws_what_the_page_can_show_not_one_bar_each():
     from datetime import timedelta
 
