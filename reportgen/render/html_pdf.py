@@ -18,8 +18,8 @@ across its parts and its class table's links lead to the students' pages; a stud
 document cut out of it (:func:`extract_pages`) is numbered again.
 
 xhtml2pdf may read nothing but files under ``static/``: :func:`link_callback` maps every URL
-the markup names to a file there or refuses it (``data:`` URIs too), and a resource policy that forbids the network and any other
-directory backs it up.
+the markup names to a file there or refuses it (``data:`` URIs too), and a resource policy that
+forbids the network and any other directory backs it up.
 """
 from __future__ import annotations
 
