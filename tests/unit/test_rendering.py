@@ -347,6 +347,22 @@ def test_pdf_rendering_reads_no_data_uri_not_even_an_svg_one():
     assert "still rendered" in text and "smuggled" not in text
 
 
+def test_a_chart_at_the_foot_of_a_page_goes_over_with_its_caption():
+    """Wherever the page breaks (41 of these lines fill a page), a chart and its caption (the
+    paragraph after it) share a page."""
+    from reportgen.render import charts, pdf_charts
+
+    chart = charts.distribution([charts.Strip("Events", (3.0, 10.0, 40.0), 5.0, 10.0, 30.0, "per student")], "t", "d")
+    counts = set()
+    for lines in range(34, 42):
+        filler = "".join(f"<p>line {number}</p>" for number in range(lines))
+        pages = pdf_pages(rendering.html_to_pdf(f"{filler}{pdf_charts.markup(chart)}<p>the caption</p>"))
+        assert [index for index, text in enumerate(pages) if "per student" in text] == \
+            [index for index, text in enumerate(pages) if "the caption" in text], lines
+        counts.add(len(pages))
+    assert counts == {1, 2}  # the page broke before the chart in some of them
+
+
 def test_a_timeline_of_many_visits_draws_what_the_page_can_show_not_one_bar_each():
     from datetime import timedelta
 
