@@ -12,6 +12,10 @@ rectangles a fill, and each text in its own faces and direction
 (:func:`reportgen.render.fonts.visual_runs`, as the tables' cells). The HTML page draws the same
 marks as inline SVG (:attr:`reportgen.render.charts.Chart.svg`);
 ``tests/unit/test_report_scripts.py`` checks that both draw them alike.
+
+A chart taller than a page (the timeline of a student with hundreds of units: 13 pt a unit)
+goes on over as many pages as it needs, cut between its texts; as an image, xhtml2pdf had shrunk
+it to the page's height, a sliver nobody could read.
 """
 from __future__ import annotations
 
@@ -25,9 +29,14 @@ from reportlab.platypus import Flowable
 
 from .charts import Chart, Text
 from .fonts import pdf_name, run_width, visual_runs
+from .pdf_tables import FRAME_HEIGHT
 
 #: The space above and below a chart (the margins its image had).
 SPACE = 2.0
+#: The least room worth starting a chart taller than a page in: less, and it starts on the next.
+LEAST_PIECE = 40.0
+#: How far a text reaches above and below its baseline, in its size.
+ASCENT, DESCENT = 1.0, 0.3
 
 
 @functools.lru_cache(maxsize=64)
@@ -54,6 +63,7 @@ class ChartFlowable(Flowable):
         self.width, self.height, self.marks = width, height, marks
         self.spaceBefore = self.spaceAfter = SPACE
         self.keepWithNext = True
+        self.moved = False  # to a frame of its own, having not fitted the one before
 
     @classmethod
     def from_json(cls, text: str) -> ChartFlowable:
@@ -62,6 +72,25 @@ class ChartFlowable(Flowable):
 
     def wrap(self, available_width, available_height):
         return self.width, self.height
+
+    def split(self, available_width, available_height):
+        """A chart that fits a page moves whole to the next; a taller one (or one that did not fit
+        the next frame either) is cut at the lowest point in ``available_height`` that no text
+        crosses, and goes on below."""
+        if available_height < LEAST_PIECE or self.height <= FRAME_HEIGHT and not self.moved:
+            self.moved = True
+            return []
+        cut = available_height
+        spans = [(mark[2] - ASCENT * mark[4], mark[2] + DESCENT * mark[4]) for mark in self.marks if mark[0]]
+        while crossing := [top for top, bottom in spans if top < cut < bottom]:
+            cut = min(crossing)
+        if cut <= 0:
+            return []
+        first, rest = ChartFlowable(self.width, cut, _slice(self.marks, 0, cut)), \
+            ChartFlowable(self.width, self.height - cut, _slice(self.marks, cut, self.height))
+        first.spaceAfter = rest.spaceBefore = 0.0
+        first.keepWithNext = False
+        return [first, rest]
 
     def draw(self):
         canvas, top = self.canv, self.height
@@ -92,6 +121,27 @@ class ChartFlowable(Flowable):
             text.textOut(run)
             left += width
         self.canv.drawText(text)
+
+
+def _slice(marks: list, top: float, bottom: float) -> list:
+    """The marks between ``top`` and ``bottom``, moved up by ``top``: a text by its baseline, the
+    part of each rectangle inside."""
+    kept = []
+    for mark in marks:
+        if mark[0]:
+            if top <= mark[2] < bottom:
+                kept.append([1, mark[1], mark[2] - top, *mark[3:]])
+            continue
+        boxes = []
+        values = mark[2]
+        for index in range(0, len(values), 4):
+            x, y, width, height = values[index:index + 4]
+            upper, lower = max(min(y, y + height), top), min(max(y, y + height), bottom)
+            if upper < lower:
+                boxes += [x, upper - top, width, lower - upper]
+        if boxes:
+            kept.append([0, mark[1], boxes])
+    return kept
 
 
 def install() -> None:

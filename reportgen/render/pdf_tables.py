@@ -34,8 +34,9 @@ from reportlab.platypus import Flowable
 
 from .fonts import Face, pdf_name, run_width, text_width, visual_runs
 
-#: The text frame's width (templates/report/_pdf.css) and the tables' type.
+#: The text frame's width and height (templates/report/_pdf.css) and the tables' type.
 FRAME_WIDTH = 511.0
+FRAME_HEIGHT = 752.0
 FONT_SIZE = 7.5
 ROW_HEIGHT = 10.5
 GAP = 8.0

@@ -363,6 +363,33 @@ def test_a_chart_at_the_foot_of_a_page_goes_over_with_its_caption():
     assert counts == {1, 2}  # the page broke before the chart in some of them
 
 
+def test_a_chart_taller_than_a_page_goes_on_over_pages_each_row_once_and_inside_them():
+    """A student on hundreds of units has a timeline taller than a page: it runs on over pages,
+    cut between rows, instead of failing the render (or shrinking to a sliver, as an image did)."""
+    from datetime import timedelta
+
+    import pdfplumber
+
+    from reportgen.domain.report_data import VisitMark
+    from reportgen.render import charts, pdf_charts
+
+    start = datetime(2024, 7, 1, tzinfo=timezone.utc)
+    visits = [VisitMark(row=n, start=start + timedelta(minutes=n), end=start + timedelta(minutes=n + 1),
+                        returned=n % 2 == 1, label=f"Q{n + 1}", unit=str(n), events=1) for n in range(150)]
+    chart = charts.timeline([f"Q{n + 1} · unit {n}" for n in range(150)], visits, "t", "d")
+    assert chart.height > 2 * pdf_charts.FRAME_HEIGHT
+
+    document = rendering.html_to_pdf(f"<p>before</p>{pdf_charts.markup(chart)}<p>the caption</p>")
+
+    pages = pdf_pages(document)
+    assert re.findall(r"Q(\d+) · unit", "\n".join(pages)) == [str(n + 1) for n in range(150)]
+    assert len(pages) >= 3 and "before" in pages[0] and "the caption" in pages[-1]
+    with pdfplumber.open(io.BytesIO(document)) as opened:
+        for page in opened.pages:
+            for mark in [*page.chars, *page.rects]:
+                assert 0 <= mark["x0"] <= mark["x1"] <= page.width and 0 <= mark["top"] <= mark["bottom"] <= page.height
+
+
 def test_a_timeline_of_many_visits_draws_what_the_page_can_show_not_one_bar_each():
     from datetime import timedelta
 
