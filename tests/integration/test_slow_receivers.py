@@ -1,5 +1,5 @@
 """A webhook receiver that answers as slowly as it can, on purpose: it sends ``HTTP/1.1 200 OK``
-and then one header byte every 3 s. Each attempt ends at ``REPORTGEN_WEBHOOK_TIMEOUT`` however
+and then one header byte every 2 s. Each attempt ends at ``REPORTGEN_WEBHOOK_TIMEOUT`` however
 it trickles, is retried as a temporary failure, and the receiver holds only the delivery worker:
 another client's report takes the time it takes without it. Real workers, on both databases."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from ..support.fakes import WEBHOOK_SECRET, WEBHOOK_WORKER_ENV, TricklingReceive
 from ..support.payloads import sample_students
 from ..support.processes import listening_workers, wait_until
 
-ATTEMPT_SECONDS = 5
+ATTEMPT_SECONDS = 3
 WORKERS_ENV = {**WEBHOOK_WORKER_ENV, "REPORTGEN_WEBHOOK_TIMEOUT": str(ATTEMPT_SECONDS)}
 
 
@@ -43,7 +43,7 @@ def test_a_receiver_that_trickles_its_headers_holds_no_report_worker(any_databas
     app = any_database_app
     app.config.update(REPORTGEN_WEBHOOK_SECRET=WEBHOOK_SECRET, REPORTGEN_WEBHOOK_ALLOW=["127.0.0.1"])
     client = app.test_client()
-    with TricklingReceiver(every=3) as receiver, listening_workers(app.config, tmp_path, 2, **WORKERS_ENV) as logs:
+    with TricklingReceiver(every=2) as receiver, listening_workers(app.config, tmp_path, 2, **WORKERS_ENV) as logs:
         seconds_to_finish(client, "pdf", sample_students())  # the first report of a worker warms its connections
         alone = seconds_to_finish(client, "pdf", sample_students())
 
