@@ -9,9 +9,11 @@ secrets masked (:func:`describe`). Secrets never live in code.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -181,15 +183,23 @@ def secret_key(key: str, instance: Path) -> str:
     """``SECRET_KEY`` from the environment, else one generated once into ``instance/``.
 
     Persisting it keeps sessions valid across restarts and gunicorn workers of a local install.
+    The processes of a first start (gunicorn's, the workers', a test run's) make it at once: each
+    writes a key of its own to a temporary file and links it into place, which only the first
+    does (the link fails if the name exists), so every process reads that one key, whole.
     """
     if key:
         return key
     path = instance / "secret_key"
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
+        descriptor, temporary = tempfile.mkstemp(dir=instance, prefix=".secret_key.")  # mode 0600
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 

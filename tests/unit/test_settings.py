@@ -82,3 +82,32 @@ def test_flask_reportgen_config_prints_the_settings_in_force_with_secrets_masked
     assert lines["SMTP_HOST"] == "(unset)" and lines["REPORTGEN_RETENTION_DAYS"] == "30"
     for secret in ("hunter2-secret", "tok-one", "metrics-secret", "publickey", "redis-pass"):
         assert secret not in result.stdout + result.stderr
+
+
+def _secret_key_once(instance: str, start, keys) -> None:
+    from reportgen.config import secret_key
+
+    start.wait()
+    keys.put(secret_key("", Path(instance)))
+
+
+def test_processes_starting_together_share_one_generated_secret_key(tmp_path):
+    """A first ``make run`` (or test run) starts several processes at once with no SECRET_KEY: each
+    gets the one key written to the instance directory, none an error (one lost the race once and
+    failed a whole test run)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        instance = tmp_path / f"instance-{attempt}"
+        start, keys = context.Barrier(6), context.Queue()
+        processes = [context.Process(target=_secret_key_once, args=(str(instance), start, keys)) for _ in range(6)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=30)
+        assert [process.exitcode for process in processes] == [0] * 6
+        found = {keys.get(timeout=5) for _ in processes}
+        assert found == {(instance / "secret_key").read_text()} and len(found.pop()) == 64
+        assert [path.name for path in instance.iterdir()] == ["secret_key"]
+        assert (instance / "secret_key").stat().st_mode & 0o777 == 0o600
