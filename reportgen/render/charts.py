@@ -134,8 +134,9 @@ def shorten(text: str, limit: int) -> str:
 
 def merge_spans(spans: list[tuple[float, float]], gap: float = 0.25) -> list[tuple[float, float]]:
     """Bars of one row that overlap or nearly touch, drawn as one: the page cannot show them
-    apart, and a student with 200,000 visits would otherwise be a chart of 200,000 shapes
-    (svglib takes seconds and hundreds of MB over them)."""
+    apart, and a student with 200,000 visits would otherwise be a chart of 200,000 shapes in
+    the page's SVG and the PDF (when the PDF's charts were SVG images, svglib took seconds and
+    hundreds of MB over them)."""
     merged: list[tuple[float, float]] = []
     for x0, x1 in sorted(spans):
         if merged and x0 <= merged[-1][1] + gap:
