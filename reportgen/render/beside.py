@@ -3,9 +3,9 @@
 A report's assembly runs in one work horse after every chunk is rendered, so the machine's other
 cores have nothing to do meanwhile. Its two largest steps do not depend on each other: the class
 page (2,000 students: decoding their stored metrics, their figures and a 33-page PDF, ~2 s of
-CPU) and the merge of the chunks' documents (4,033 pages, ~2.5 s). The class page is made in a child forked from the horse, which
-inherits the loaded renderer and the data, and hands back bytes through a pipe; the merge goes on
-meanwhile and takes the class page when it needs it.
+CPU) and the merge of the chunks' documents (4,033 pages, ~2.5 s). The class page is made in a
+child forked from the horse, which inherits the loaded renderer and the data, and hands back
+bytes through a pipe; the merge goes on meanwhile and takes the class page when it needs it.
 
 The child touches nothing it shares with its parent but the pipe: no database, no Redis, no
 files. It leaves with ``os._exit``, so no inherited connection, pool or ``atexit`` handler is

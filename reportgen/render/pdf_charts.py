@@ -2,15 +2,14 @@
 
 The charts were SVG images in the PDF: the template wrote each as a base64 ``data:`` URI, and
 xhtml2pdf decoded it, a reader of ours turned its elements into ReportLab shapes and ReportLab's
-renderer drew those. A period report's student has two charts (activity and timeline): drawn
-here instead, a 50-student chunk of the one-month bench class renders in 0.68-0.72 s instead of
-0.81-0.87 s (in process, the two trees alternating), and in ``bench/history_report_bench.py`` the
-chunks' worker CPU fell by about a third (BENCHMARKS.md). Here the
-template writes the chart's marks (:class:`reportgen.render.charts.Text` and ``Boxes``) as
-``<pdf:chart data-chart="…">`` (:func:`markup`), and :class:`ChartFlowable` draws them: a path of
-rectangles a fill, and each text in its own faces and direction
-(:func:`reportgen.render.fonts.visual_runs`, as the tables' cells). The HTML page draws the same
-marks as inline SVG (:attr:`reportgen.render.charts.Chart.svg`);
+renderer drew those. A period report's student has two charts (activity and timeline): drawn here
+instead, a 50-student chunk of the one-month bench class renders in 0.68-0.72 s instead of 0.81-0.87
+s (in process, the two trees alternating), and in ``bench/history_report_bench.py`` the worker CPU
+fell by 10-32% (BENCHMARKS.md). Here the template writes the chart's marks
+(:class:`reportgen.render.charts.Text` and ``Boxes``) as ``<pdf:chart data-chart="…">``
+(:func:`markup`), and :class:`ChartFlowable` draws them: a path of rectangles a fill, and each text
+in its own faces and direction (:func:`reportgen.render.fonts.visual_runs`, as the tables' cells).
+The HTML page draws the same marks as inline SVG (:attr:`reportgen.render.charts.Chart.svg`);
 ``tests/unit/test_report_scripts.py`` checks that both draw them alike.
 
 A chart taller than a page (the timeline of a student with hundreds of units: 13 pt a unit)
@@ -28,8 +27,8 @@ from reportlab.lib.colors import HexColor
 from reportlab.platypus import Flowable
 
 from .charts import Chart, Text
-from .fonts import pdf_name, run_width, visual_runs
-from .pdf_tables import FRAME_HEIGHT
+from .fonts import run_width, visual_runs
+from .pdf_tables import FRAME_HEIGHT, draw_runs
 
 #: The space above and below a chart (the margins its image had).
 SPACE = 2.0
@@ -115,11 +114,7 @@ class ChartFlowable(Flowable):
         left = x - (sum(widths) if anchor == "end" else sum(widths) / 2 if anchor == "middle" else 0.0)
         text = self.canv.beginText()
         text.setFillColor(_color(fill))
-        for (face, run), width in zip(runs, widths):
-            text.setFont(pdf_name(face), size)
-            text.setTextOrigin(left, top - y)
-            text.textOut(run)
-            left += width
+        draw_runs(text, runs, widths, left, top - y, size)
         self.canv.drawText(text)
 
 

@@ -380,14 +380,23 @@ class FooterLine(Flowable):
         canvas.line(0, self.height, FRAME_WIDTH, self.height)
         text = canvas.beginText()
         text.setFillColor(self.INK)
-        x = 0.0
-        for face, run in visual_runs(self.text):
-            text.setFont(pdf_name(face), self.SIZE)
-            text.setTextOrigin(x, self.height - 8.82)  # the baseline html_pdf.PAGE_NUMBER_BASELINE stamps on
-            text.textOut(run)
-            x += run_width(face, run, self.SIZE)
+        runs = visual_runs(self.text)
+        # the baseline html_pdf.PAGE_NUMBER_BASELINE stamps on
+        draw_runs(text, runs, [run_width(face, run, self.SIZE) for face, run in runs], 0.0, self.height - 8.82,
+                  self.SIZE)
         canvas.drawText(text)
         canvas.restoreState()
+
+
+def draw_runs(text, runs: Sequence[tuple[Face, str]], widths: Sequence[float], x: float, y: float,
+              size: float) -> None:
+    """Draw ``runs`` of :func:`reportgen.render.fonts.visual_runs` (``widths`` wide each) into the
+    text object ``text``, left to right from ``x`` on the baseline ``y``, each in its face."""
+    for (face, run), width in zip(runs, widths):
+        text.setFont(pdf_name(face), size)
+        text.setTextOrigin(x, y)
+        text.textOut(run)
+        x += width
 
 
 def footer(text: str, width: float) -> Markup:
