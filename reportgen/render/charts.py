@@ -124,7 +124,7 @@ def _path(parts: list[tuple[float, float, float, float]], fill: str) -> Boxes | 
     return Boxes(fill, tuple(parts)) if parts else None
 
 
-def _svg(width: float, height: float, title: str, description: str, body: list[Mark | None]) -> Chart:
+def _chart(width: float, height: float, title: str, description: str, body: list[Mark | None]) -> Chart:
     return Chart(tuple(mark for mark in body if mark is not None), title, description, width, height)
 
 
@@ -275,7 +275,7 @@ def timeline(rows: list[str], visits: Sequence[VisitMark], title: str, descripti
             anchor = "start" if x < plot_left + 30 * zoom else "end" if x > plot_left + plot_width - 30 * zoom \
                 else "middle"
             body.append(_text(x, plot_top + 10 * zoom, text, size=6.5 * zoom, fill=MUTED, anchor=anchor))
-    return _svg(width, height, title, description, body)
+    return _chart(width, height, title, description, body)
 
 
 #: The heat map's shades, from a little time to the most (a cell the student reached with no
@@ -352,7 +352,7 @@ def heatmap(units: Sequence[UnitLine], rows: Sequence[HeatRow], title: str, desc
     body.append(_path([_rect(label_width, head, width - label_width - 2, row * len(shown))], "#fbfcfd"))
     for colour in (NO_TIME, *HEAT_SHADES):
         body.append(_path(cells.get(colour, []), colour))
-    return _svg(width, height, title, description, body)
+    return _chart(width, height, title, description, body)
 
 
 def units_chart(units: Sequence[UnitLine], title: str, description: str, *, width: float = WIDTH,
@@ -384,7 +384,7 @@ def units_chart(units: Sequence[UnitLine], title: str, description: str, *, widt
         tracks.append(_rect(left, y + (row - bar) / 2, returned_width, bar))
         returns.append(_rect(left, y + (row - bar) / 2, max(0.0, returned_width * unit.returned_share), bar))
     body += [_path(tracks, "#f3f4f6"), _path(times, FIRST_VISIT), _path(returns, RETURN_VISIT)]
-    return _svg(width, height, title, description, body)
+    return _chart(width, height, title, description, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,7 +435,7 @@ def distribution(strips: list[Strip], title: str, description: str,
         if not stacked:
             body.append(_text(plot_left + plot_width + 4, y + 11, f"median {format_value(strip.median)}",
                               fill=MEDIAN, size=6 * zoom))
-    return _svg(width, height, title, description, body)
+    return _chart(width, height, title, description, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,4 +489,4 @@ def activity(starts: Sequence[str], per: str, panels: Sequence[ActivityPanel], t
             x = plot_left + column * index + (column if anchor == "end" else column / 2 if anchor == "middle" else 0)
             label = starts[index] if per == "day" else f"week of {starts[index]}"
             body.append(_text(x, axis, label, size=font * 0.93, fill=MUTED, anchor=anchor))
-    return _svg(width, axis + font * 0.5, title, description, body)
+    return _chart(width, axis + font * 0.5, title, description, body)
